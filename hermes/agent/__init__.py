@@ -1,0 +1,1 @@
+"""The agent: the tool-calling loop, the system prompt, context compression."""

@@ -1,0 +1,229 @@
+"""One chat session: its stored history, its model, and the turns run on it.
+
+Front ends (the terminal, `hermes -z`, later the gateway) hold a
+Conversation and call `send`; slash commands act on it too (commands.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from hermes.agent.compress import SUMMARY_PREFIX, estimate_tokens, split_point, summarize
+from hermes.agent.events import EventSink, Notice, ignore
+from hermes.agent.loop import Loop, ToolHook, TurnResult
+from hermes.agent.prompt import build_system_prompt
+from hermes.context import NoUser, Profile, TurnContext, UserIO
+from hermes.errors import HermesError
+from hermes.messages import Message, Usage
+from hermes.providers.base import Provider
+from hermes.store import Store, StoredMessage
+from hermes.tools.base import Tool
+from hermes.tools.process import ProcessManager
+
+
+def _title(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 60 else line[:59] + "…"
+
+
+@dataclass
+class Conversation:
+    profile: Profile
+    store: Store
+    processes: ProcessManager
+    session_id: str
+    provider: Provider
+    tools: dict[str, Tool]
+    source: str
+    user: UserIO = field(default_factory=NoUser)
+    hooks: Sequence[ToolHook] = ()
+    system_prompt: str = ""
+    last_usage: Usage = field(default_factory=Usage)
+    _messages: list[StoredMessage] = field(default_factory=list)
+    _overhead: int = 0  # tokens the provider counts beyond our estimate (tool schemas, framing)
+
+    # ----- life cycle -------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        profile: Profile,
+        store: Store,
+        processes: ProcessManager,
+        *,
+        source: str,
+        session_id: str | None = None,
+        user: UserIO | None = None,
+        tools: list[Tool] | None = None,
+        hooks: Sequence[ToolHook] = (),
+        model: str | None = None,
+    ) -> Conversation:
+        """Start a new session, or resume `session_id` (its model comes back too)."""
+        from hermes.providers.resolve import resolve_provider
+        from hermes.tools.registry import default_tools
+
+        stored: list[StoredMessage] = []
+        if session_id is not None:
+            info = await store.get_session(session_id)
+            if info is None:
+                raise HermesError(
+                    f"no session {session_id!r} in {profile.db_path}; "
+                    "`hermes sessions list` shows the stored ones"
+                )
+            model = model or info.model
+            stored = await store.load_messages(session_id)
+        provider = resolve_provider(
+            profile.settings.model, profile.env, override=model, home=profile.home
+        )
+        if session_id is None:
+            session_id = await store.create_session(source=source, model=_model_id(provider))
+        conv = cls(
+            profile=profile,
+            store=store,
+            processes=processes,
+            session_id=session_id,
+            provider=provider,
+            tools={t.name: t for t in (tools if tools is not None else default_tools())},
+            source=source,
+            user=user or NoUser(),
+            hooks=hooks,
+            system_prompt=build_system_prompt(profile),
+        )
+        conv._messages = stored
+        return conv
+
+    async def close(self) -> None:
+        await self.provider.aclose()
+
+    async def new_session(self) -> str:
+        """/new: a fresh session with the same model; the old one stays stored."""
+        self.session_id = await self.store.create_session(
+            source=self.source, model=_model_id(self.provider)
+        )
+        self._messages = []
+        self.system_prompt = build_system_prompt(self.profile)
+        return self.session_id
+
+    async def set_model(self, spec: str) -> str:
+        """/model NAME or PROVIDER:NAME; the next turn uses it, history is kept."""
+        from hermes.providers.resolve import describe, resolve_provider
+
+        new = resolve_provider(
+            self.profile.settings.model,
+            self.profile.env,
+            override=spec.strip(),
+            current=self.provider.name,
+            home=self.profile.home,
+        )
+        old, self.provider = self.provider, new
+        await old.aclose()
+        await self.store.update_session(self.session_id, model=_model_id(new))
+        return describe(new)
+
+    # ----- turns ------------------------------------------------------------
+
+    @property
+    def context_ctx(self) -> TurnContext:
+        return TurnContext(
+            profile=self.profile,
+            session_id=self.session_id,
+            store=self.store,
+            processes=self.processes,
+            user=self.user,
+        )
+
+    def messages(self) -> list[Message]:
+        return [m.message for m in self._messages]
+
+    async def send(self, text: str, emit: EventSink = ignore) -> TurnResult:
+        """Run one turn for the user's text. Cancel the task to interrupt it."""
+        if not text.strip():
+            raise HermesError("empty message: type something for the agent")
+        if not self._messages:
+            await self.store.update_session(self.session_id, title=_title(text))
+        await self.append([Message("user", text)])
+        loop = Loop(
+            provider=self.provider,
+            system_prompt=self.system_prompt,
+            tools=self.tools,
+            ctx=self.context_ctx,
+            hooks=self.hooks,
+            max_iterations=self.profile.settings.agent.max_iterations,
+        )
+        result = await loop.run(self, emit)
+        self.last_usage = result.usage
+        await self.store.add_usage(self.session_id, result.usage, self.provider.model)
+        return result
+
+    async def undo(self) -> str | None:
+        """/undo: drop the last turn (the user's message and everything after)."""
+        index = self._last_user_index()
+        if index is None:
+            return None
+        removed = self._messages[index]
+        await self.store.delete_messages_from(self.session_id, removed.id)
+        del self._messages[index:]
+        return removed.message.content
+
+    async def retry(self, emit: EventSink = ignore) -> TurnResult | None:
+        """/retry: run the last user message again in place of its old answer."""
+        text = await self.undo()
+        if text is None:
+            return None
+        return await self.send(text, emit)
+
+    def _last_user_index(self) -> int | None:
+        for i in range(len(self._messages) - 1, -1, -1):
+            m = self._messages[i].message
+            if m.role == "user" and not m.content.startswith(SUMMARY_PREFIX):
+                return i
+        return None
+
+    # ----- History protocol (used by the loop) --------------------------------
+
+    def context(self) -> list[Message]:
+        return self.messages()
+
+    async def append(self, messages: list[Message]) -> None:
+        ids = await self.store.append_messages(self.session_id, messages)
+        for row_id, message in zip(ids, messages, strict=True):
+            self._messages.append(
+                StoredMessage(
+                    id=row_id, session_id=self.session_id, message=message, created_at=0.0
+                )
+            )
+
+    async def before_model_call(self, provider: Provider, emit: EventSink) -> None:
+        settings = self.profile.settings.agent
+        limit = settings.compress_threshold * provider.context_window
+        if self.context_tokens() > limit and await self.compress(emit):
+            emit(Notice("(older messages were summarized to fit the model's context)"))
+
+    def context_tokens(self) -> int:
+        """Tokens the next request will take: our estimate, corrected by what the
+        provider reported last time (which includes tool schemas)."""
+        return self._estimate() + self._overhead
+
+    def _estimate(self) -> int:
+        return estimate_tokens(self.messages()) + len(self.system_prompt) // 4
+
+    def observe_usage(self, usage: Usage) -> None:
+        if usage.prompt_tokens:
+            self._overhead = max(0, usage.prompt_tokens - self._estimate())
+
+    async def compress(self, emit: EventSink = ignore) -> bool:
+        """Summarize the older part of the context. Returns False if too short."""
+        keep = self.profile.settings.agent.keep_recent_messages
+        cut = split_point(self.messages(), keep)
+        if cut is None:
+            return False
+        old = self._messages[:cut]
+        summary = await summarize(self.provider, [m.message for m in old])
+        await self.store.compact(self.session_id, old[-1].id, summary)
+        self._messages = await self.store.load_messages(self.session_id)
+        return True
+
+
+def _model_id(provider: Provider) -> str:
+    return f"{provider.name}:{provider.model}"

@@ -1,0 +1,187 @@
+"""The tool-calling loop: model call, run the tools it asked for, repeat.
+
+Pure core: it talks to a Provider and to Tools through their interfaces and
+keeps the conversation through a small History protocol; it knows nothing of
+SQLite, terminals or chat platforms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hermes.agent.events import EventSink, TextDelta, ToolFinished, ToolStarted, TurnDone
+from hermes.context import TurnContext
+from hermes.errors import HermesError
+from hermes.messages import Message, ToolCall, ToolSpec, Usage
+from hermes.providers.base import Provider
+from hermes.tools.base import Tool
+
+INTERRUPTED = "[interrupted by the user before this finished]"
+
+
+class History(Protocol):
+    """Where the loop reads the context from and writes new messages to."""
+
+    def context(self) -> list[Message]:
+        """The messages to send (without the system prompt)."""
+        ...
+
+    async def append(self, messages: list[Message]) -> None:
+        """Store new messages (they become part of context())."""
+        ...
+
+    async def before_model_call(self, provider: Provider, emit: EventSink) -> None:
+        """A chance to compress the context before the next model call."""
+        ...
+
+    def observe_usage(self, usage: Usage) -> None:
+        """What the provider reported for the last call (to size the context)."""
+        ...
+
+
+class ToolHook(Protocol):
+    """Runs around every tool call. The approval gate plugs in here."""
+
+    async def before(self, call: ToolCall, args: dict[str, Any], ctx: TurnContext) -> str | None:
+        """None lets the call run; a string refuses it and is the model's result."""
+        ...
+
+    async def after(
+        self, call: ToolCall, result: str, is_error: bool, ctx: TurnContext
+    ) -> None: ...
+
+
+@dataclass
+class TurnResult:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    iterations: int = 0
+    hit_limit: bool = False
+
+
+@dataclass
+class Loop:
+    provider: Provider
+    system_prompt: str
+    tools: Mapping[str, Tool]
+    ctx: TurnContext
+    hooks: Sequence[ToolHook] = ()
+    max_iterations: int = 40
+
+    async def run(self, history: History, emit: EventSink) -> TurnResult:
+        """Run one turn; history already ends with the user's message."""
+        result = TurnResult(text="")
+        specs: list[ToolSpec] = [t.spec for t in self.tools.values()]
+        while result.iterations < self.max_iterations:
+            await history.before_model_call(self.provider, emit)
+            result.iterations += 1
+            streamed, on_text = _text_collector(emit)
+            try:
+                completion = await self.provider.complete(
+                    [Message("system", self.system_prompt), *history.context()],
+                    specs,
+                    on_text=on_text,
+                )
+            except asyncio.CancelledError:
+                if streamed:  # the user saw this much; keep it in the history
+                    text = "".join(streamed) + "\n" + INTERRUPTED
+                    await asyncio.shield(history.append([Message("assistant", text)]))
+                raise
+            result.usage = result.usage + completion.usage
+            history.observe_usage(completion.usage)
+            reply = completion.message
+            await history.append([reply])
+            if not reply.tool_calls:
+                result.text = reply.content
+                emit(TurnDone(result.text, result.usage, result.iterations))
+                return result
+            await self._run_tools(reply.tool_calls, history, emit)
+        result.hit_limit = True
+        result.text = (
+            f"(stopped: this turn reached the limit of {self.max_iterations} model calls; "
+            "say 'continue' to go on, or raise agent.max_iterations)"
+        )
+        emit(TurnDone(result.text, result.usage, result.iterations))
+        return result
+
+    async def _run_tools(self, calls: list[ToolCall], history: History, emit: EventSink) -> None:
+        """Run all calls of one reply concurrently; store results in call order."""
+        results: dict[str, Message] = {}
+        try:
+            async with asyncio.TaskGroup() as group:
+                for call in calls:
+                    group.create_task(self._run_one(call, results, emit))
+        except asyncio.CancelledError:
+            # Every tool call must have a result, or providers reject the history.
+            missing = [
+                Message("tool", INTERRUPTED, tool_call_id=c.id, name=c.name)
+                for c in calls
+                if c.id not in results
+            ]
+            done = [results[c.id] for c in calls if c.id in results]
+            await asyncio.shield(history.append(done + missing))
+            raise
+        await history.append([results[c.id] for c in calls])
+
+    async def _run_one(self, call: ToolCall, results: dict[str, Message], emit: EventSink) -> None:
+        emit(ToolStarted(call))
+        started = time.monotonic()
+        text, is_error = await self._execute(call)
+        results[call.id] = Message("tool", text, tool_call_id=call.id, name=call.name)
+        for hook in self.hooks:
+            await hook.after(call, text, is_error, self.ctx)
+        emit(ToolFinished(call, text, is_error, time.monotonic() - started))
+
+    async def _execute(self, call: ToolCall) -> tuple[str, bool]:
+        tool = self.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(sorted(self.tools))
+            return f"Error: there is no tool named {call.name!r}. Available: {known}", True
+        try:
+            args = call.parsed_arguments()
+        except ValueError as exc:
+            return f"Error: {call.name}: {exc}. Call it again with a JSON object.", True
+        for hook in self.hooks:
+            refusal = await hook.before(call, args, self.ctx)
+            if refusal is not None:
+                return refusal, True
+        try:
+            return await tool.run(args, self.ctx), False
+        except HermesError as exc:
+            return f"Error: {exc}", True
+        except (TypeError, KeyError) as exc:
+            return f"Error: bad arguments for {call.name}: {exc}", True
+        except Exception as exc:  # a tool bug must not kill the turn
+            return f"Error: {call.name} failed: {type(exc).__name__}: {exc}", True
+
+
+def _text_collector(emit: EventSink) -> tuple[list[str], Callable[[str], None]]:
+    """A callback that forwards streamed text and remembers what was shown."""
+    streamed: list[str] = []
+
+    def on_text(delta: str) -> None:
+        streamed.append(delta)
+        emit(TextDelta(delta))
+
+    return streamed, on_text
+
+
+def tool_call_summary(call: ToolCall, limit: int = 80) -> str:
+    """A one-line description of a call, for working indicators and logs."""
+    try:
+        args = call.parsed_arguments()
+    except ValueError:
+        return call.name
+    if not args:
+        return call.name
+    first = next(iter(args.values()))
+    text = first if isinstance(first, str) else json.dumps(first)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"{call.name}: {text}"

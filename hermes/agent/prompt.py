@@ -1,0 +1,97 @@
+"""The system prompt: SOUL.md + a snapshot of memories + the skills index.
+
+Built once when a session starts and kept for the whole session, so the
+provider's prompt cache keeps hitting; memory written during the session
+shows up in the next session's prompt.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hermes.context import Profile
+
+DEFAULT_SOUL = "You are Hermes, a capable personal assistant that runs on the user's own machine."
+
+
+@dataclass(frozen=True)
+class SkillEntry:
+    name: str
+    description: str
+
+
+def read_skills_index(skills_dir: Path) -> list[SkillEntry]:
+    """Name and description of every skills/NAME/SKILL.md (YAML front matter)."""
+    entries: list[SkillEntry] = []
+    if not skills_dir.is_dir():
+        return entries
+    for skill_file in sorted(skills_dir.glob("*/SKILL.md")):
+        meta = _front_matter(skill_file)
+        name = str(meta.get("name") or skill_file.parent.name)
+        description = " ".join(str(meta.get("description") or "").split())
+        entries.append(SkillEntry(name, description))
+    return entries
+
+
+def _front_matter(path: Path) -> dict[str, object]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    if not text.startswith("---"):
+        return {}
+    end = text.find("\n---", 3)
+    if end < 0:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(text[3:end])
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def build_system_prompt(profile: Profile, *, now: float | None = None) -> str:
+    home = profile.home
+    parts = [_read(home / "SOUL.md") or DEFAULT_SOUL]
+    memory = _read(home / "memories" / "MEMORY.md")
+    user = _read(home / "memories" / "USER.md")
+    if memory or user:
+        parts.append(
+            "# What you remember\n"
+            "(A snapshot taken when this conversation started. Use the memory tool to "
+            "add, replace or remove entries; changes apply from the next conversation.)"
+        )
+        if user:
+            parts.append("## About the user (USER.md)\n" + user)
+        if memory:
+            parts.append("## Your notes (MEMORY.md)\n" + memory)
+    skills = read_skills_index(home / "skills")
+    if skills:
+        lines = [f"- {s.name}: {s.description}" for s in skills]
+        parts.append(
+            "# Skills\nProcedures you wrote down earlier. Open one with skill_view when a "
+            "task matches.\n" + "\n".join(lines)
+        )
+    day = time.strftime("%Y-%m-%d", time.localtime(now))
+    parts.append(
+        "# Environment\n"
+        f"- Date: {day}\n"
+        f"- System: {platform.system()} {platform.machine()}\n"
+        f"- Profile: {profile.name} (home {home})\n"
+        f"- Working directory of the terminal and file tools: {profile.workspace}\n"
+        "- Use session_search to recall earlier conversations before saying you "
+        "don't know something the user told you before."
+    )
+    return "\n\n".join(parts)

@@ -1,0 +1,100 @@
+"""The `hermes` command: a cheap argparse tree that imports a command's module
+only when that command runs (so `hermes --help` stays fast).
+
+Each command is "module:function"; the function takes the parsed
+argparse.Namespace and returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from hermes import __version__
+
+
+def _add(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    target: str,
+    help: str,
+    **kw: object,
+) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help, description=help, **kw)  # type: ignore[arg-type]
+    p.set_defaults(_target=target)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hermes",
+        description="Hermes: a persistent personal AI agent on a machine you own.",
+    )
+    parser.add_argument("-p", "--profile", metavar="NAME", help="use profile NAME")
+    parser.add_argument("-z", metavar="PROMPT", dest="oneshot", help="one turn; print the answer")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.set_defaults(_target="hermes.cli.chat:cmd_chat")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    chat = _add(sub, "chat", "hermes.cli.chat:cmd_chat", "interactive chat in the terminal")
+    chat.add_argument("--resume", metavar="SESSION", help="continue a stored session")
+
+    _add(sub, "version", "hermes.cli.misc:cmd_version", "print the version")
+    _add(sub, "setup", "hermes.cli.setup_cmd:cmd_setup", "choose provider, model and key")
+    _add(sub, "doctor", "hermes.cli.doctor:cmd_doctor", "check this home and say how to fix it")
+
+    config = _add(sub, "config", "hermes.cli.config_cmd:cmd_config", "read or change config.yaml")
+    csub = config.add_subparsers(dest="action", metavar="ACTION", required=True)
+    csub.add_parser("get", help="print one value").add_argument("key")
+    cset = csub.add_parser("set", help="validate and set one value, keeping comments")
+    cset.add_argument("key")
+    cset.add_argument("value")
+    csub.add_parser("show", help="print the effective settings")
+    csub.add_parser("path", help="print the path of config.yaml")
+
+    sessions = _add(sub, "sessions", "hermes.cli.sessions_cmd:cmd_sessions", "conversations")
+    ssub = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
+    slist = ssub.add_parser("list", help="recent sessions")
+    slist.add_argument("--limit", type=int, default=20)
+    ssub.add_parser("show", help="print a session").add_argument("id")
+    ssearch = ssub.add_parser("search", help="full-text search over past messages")
+    ssearch.add_argument("query")
+    ssearch.add_argument("--limit", type=int, default=10)
+    sexport = ssub.add_parser("export", help="print a session as JSON")
+    sexport.add_argument("id")
+    ssub.add_parser("delete", help="delete a session").add_argument("id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, func_name = str(args._target).split(":")
+    try:
+        module = importlib.import_module(module_name)
+        code: int = getattr(module, func_name)(args)
+        return code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `hermes ... | head` closed the pipe: not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # one line, unless --debug
+        from hermes.errors import HermesError
+
+        if args.debug:
+            raise
+        if isinstance(exc, HermesError):
+            print(f"hermes: {exc}", file=sys.stderr)
+        else:
+            print(
+                f"hermes: unexpected error: {type(exc).__name__}: {exc} (run with --debug)",
+                file=sys.stderr,
+            )
+        return 1
+
+
+__all__ = ["__version__", "build_parser", "main"]

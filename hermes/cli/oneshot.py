@@ -1,0 +1,58 @@
+"""`hermes -z PROMPT`: run one turn and print only the final answer.
+
+Stdout gets the answer and a newline, nothing else (no streaming, no tool
+chatter), so scripts can capture it. Failures raise HermesError, which the
+command dispatcher prints as one line on stderr with a non-zero exit.
+
+This path must start fast: it imports neither prompt_toolkit nor anything
+the turn does not need (check with `python -X importtime -m hermes -z hi`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+from hermes.errors import HermesError
+
+if TYPE_CHECKING:
+    from hermes.agent.loop import TurnResult
+    from hermes.context import Profile
+
+SOURCE = "oneshot"
+
+
+def read_prompt(value: str, stdin_text: str | None = None) -> str:
+    """The prompt: VALUE itself, or stdin when VALUE is "-"."""
+    prompt = value
+    if value == "-":
+        prompt = sys.stdin.read() if stdin_text is None else stdin_text
+    if not prompt.strip():
+        raise HermesError("empty prompt: give -z some text, e.g. hermes -z 'what time is it?'")
+    return prompt
+
+
+def run_oneshot(args: argparse.Namespace) -> int:
+    from hermes.home import load_profile
+
+    prompt = read_prompt(str(args.oneshot))
+    profile = load_profile(args.profile)
+    result = asyncio.run(one_turn(profile, prompt))
+    if result.hit_limit:  # no answer came; the text says why and what to do
+        print(f"hermes: {result.text}", file=sys.stderr)
+        return 1
+    text = result.text if result.text.endswith("\n") else result.text + "\n"
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
+
+
+async def one_turn(profile: Profile, prompt: str) -> TurnResult:
+    """Open a fresh session (source "oneshot"), run one turn, close everything."""
+    from hermes.context import NoUser
+    from hermes.runtime import open_conversation
+
+    async with open_conversation(profile, source=SOURCE, user=NoUser()) as conv:
+        return await conv.send(prompt)

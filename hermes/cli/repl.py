@@ -1,0 +1,334 @@
+"""The interactive terminal chat (`hermes`, `hermes chat [--resume ID]`).
+
+A prompt with history (prompt_toolkit, imported only here), turns streamed
+through a Renderer, slash commands from hermes.commands, and Ctrl-C that
+interrupts the running turn instead of leaving. With stdin not a terminal
+the same loop reads plain lines, so `printf 'hi\\n' | hermes chat` works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
+
+from hermes.cli.render import Renderer
+from hermes.errors import HermesError
+
+if TYPE_CHECKING:
+    from hermes.agent.conversation import Conversation
+    from hermes.context import Profile
+
+T = TypeVar("T")
+PROMPT = "› "
+ANSWER_PROMPT = "answer › "
+EXIT_COMMANDS = ("/exit", "/quit")
+HISTORY_FILE = ".chat_history"  # in the profile's home, mode 0600
+
+
+class LineReader(Protocol):
+    """Where typed lines come from. Both raise EOFError at the end of input
+    and KeyboardInterrupt when the user presses Ctrl-C at the prompt."""
+
+    async def read(self, prompt: str) -> str: ...
+
+    async def answer(self, prompt: str) -> str: ...
+
+    def quiet(self) -> contextlib.AbstractContextManager[None]:
+        """While a turn runs: keep typed-ahead keys from echoing into the output."""
+        ...
+
+
+class PipeReader:
+    """Lines from a non-terminal stdin (echoed, so the transcript reads well)."""
+
+    def __init__(self, stream: TextIO, echo: TextIO) -> None:
+        self._stream = stream
+        self._echo = echo
+
+    async def read(self, prompt: str) -> str:
+        line = self._stream.readline()
+        if not line:
+            raise EOFError
+        line = line.rstrip("\r\n")
+        self._echo.write(f"{prompt}{line}\n")
+        self._echo.flush()
+        return line
+
+    async def answer(self, prompt: str) -> str:
+        return await self.read(prompt)
+
+    def quiet(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+class TtyReader:
+    """prompt_toolkit prompts: history, /command completion, Esc-Enter for a newline."""
+
+    def __init__(self, history_path: Path, commands: list[str]) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.completion import Completer, Completion
+        from prompt_toolkit.document import Document
+        from prompt_toolkit.history import FileHistory
+        from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+
+        class SlashCompleter(Completer):
+            def get_completions(self, document: Document, complete_event: object) -> Any:
+                text = document.text_before_cursor
+                if not text.startswith("/") or " " in text:
+                    return
+                for name in commands:
+                    if name.startswith(text):
+                        yield Completion(name, start_position=-len(text))
+
+        keys = KeyBindings()
+
+        @keys.add("escape", "enter")
+        def _newline(event: KeyPressEvent) -> None:
+            event.current_buffer.insert_text("\n")
+
+        _private_file(history_path)
+        self._main: PromptSession[str] = PromptSession(
+            history=FileHistory(str(history_path)),
+            completer=SlashCompleter(),
+            complete_while_typing=True,
+            key_bindings=keys,
+        )
+        self._answers: PromptSession[str] = PromptSession()
+
+    async def read(self, prompt: str) -> str:
+        return await self._main.prompt_async(prompt)
+
+    async def answer(self, prompt: str) -> str:
+        return await self._answers.prompt_async(prompt)
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        import termios
+
+        fd = sys.stdin.fileno()
+        try:
+            saved = termios.tcgetattr(fd)
+            muted = termios.tcgetattr(fd)
+            muted[3] &= ~termios.ECHO  # lflag; ISIG stays on, so Ctrl-C still interrupts
+            termios.tcsetattr(fd, termios.TCSANOW, muted)
+        except (termios.error, OSError):
+            yield
+            return
+        try:
+            yield
+        finally:
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def _private_file(path: Path) -> None:
+    """Create PATH with mode 0600 unless it exists (prompts may hold secrets)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # history is a convenience; the chat works without it
+    os.close(fd)
+
+
+class TerminalUser:
+    """UserIO for the clarify tool: asks in the terminal, choices as a numbered list."""
+
+    def __init__(
+        self, reader: LineReader, renderer: Renderer, interrupt: Callable[[], object]
+    ) -> None:
+        self._reader = reader
+        self._renderer = renderer
+        self._interrupt = interrupt
+        self._lock = asyncio.Lock()  # one question at a time
+
+    async def ask(self, question: str, choices: list[str] | None = None) -> str:
+        async with self._lock:
+            self._renderer.line(f"? {question}")
+            for number, choice in enumerate(choices or [], start=1):
+                self._renderer.line(f"  {number}. {choice}")
+            try:
+                raw = await self._reader.answer(ANSWER_PROMPT)
+            except KeyboardInterrupt:
+                self._interrupt()
+                return "(the user interrupted the turn instead of answering)"
+            except EOFError:
+                return "(the user gave no answer)"
+            return pick_answer(raw, choices)
+
+
+def pick_answer(raw: str, choices: list[str] | None) -> str:
+    """The user's answer: a choice by its number, else the text as typed."""
+    text = raw.strip()
+    if choices and text.isdigit() and 1 <= int(text) <= len(choices):
+        return choices[int(text) - 1]
+    return text or "(the user gave no answer)"
+
+
+class Repl:
+    def __init__(
+        self, profile: Profile, reader: LineReader, renderer: Renderer, *, debug: bool = False
+    ) -> None:
+        self.profile = profile
+        self.reader = reader
+        self.renderer = renderer
+        self.debug = debug
+        self.user = TerminalUser(reader, renderer, self.interrupt)
+        self._current: asyncio.Task[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ----- Ctrl-C ---------------------------------------------------------------
+
+    def interrupt(self) -> bool:
+        """Cancel the running turn or command; False when nothing runs."""
+        task = self._current
+        if task is None or task.done():
+            return False
+        task.cancel()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(lambda: None)  # wake the selector
+        return True
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        # At the prompt the terminal is raw, so Ctrl-C arrives as a key there;
+        # a SIGINT means a turn (or a command) is running, or we are between.
+        if not self.interrupt():
+            raise KeyboardInterrupt
+
+    # ----- the loop -------------------------------------------------------------
+
+    async def run(self, resume: str | None = None) -> int:
+        from hermes.runtime import open_conversation
+
+        self._loop = asyncio.get_running_loop()
+        previous = _set_sigint(self._on_sigint)
+        try:
+            async with open_conversation(
+                self.profile, source="cli", session_id=resume, user=self.user
+            ) as conv:
+                self._banner(conv, resumed=resume is not None)
+                await self._chat(conv)
+        finally:
+            if previous is not None:
+                _set_sigint(previous)
+        return 0
+
+    def _banner(self, conv: Conversation, *, resumed: bool) -> None:
+        from hermes.providers.resolve import describe
+
+        what = "resumed session" if resumed else "session"
+        self.renderer.line(
+            f"Hermes · profile {self.profile.name} · {describe(conv.provider)} · "
+            f"{what} {conv.session_id} · /help for commands"
+        )
+        if resumed:
+            self.renderer.line(f"({len(conv.messages())} messages in context)", dim=True)
+
+    async def _chat(self, conv: Conversation) -> None:
+        from hermes.commands import is_command, run_command
+
+        while True:
+            try:
+                line = await self.reader.read(PROMPT)
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt clears the line
+            except EOFError:
+                return
+            text = line.strip()
+            if not text:
+                continue
+            if text.lower() in EXIT_COMMANDS:
+                return
+            if not is_command(text):
+                await self.turn(conv, text)
+                continue
+            with self.reader.quiet():
+                outcome = await self.foreground(run_command(conv, text))
+            if outcome is None:
+                continue
+            if outcome.text:
+                self.renderer.line(outcome.text)
+            if outcome.exit:
+                return
+            if outcome.resend:
+                await self.turn(conv, outcome.resend)
+
+    async def turn(self, conv: Conversation, text: str) -> None:
+        self.renderer.start_turn()
+        try:
+            with self.reader.quiet():
+                await self.foreground(conv.send(text, self.renderer.handle))
+        finally:
+            self.renderer.end_turn()
+
+    async def foreground(self, work: Coroutine[Any, Any, T]) -> T | None:
+        """Run WORK as the task Ctrl-C cancels; report its failure as one line."""
+        task = asyncio.ensure_future(work)
+        self._current = task
+        try:
+            await asyncio.wait({task})
+        finally:
+            self._current = None
+            if not task.done():
+                task.cancel()
+        if task.cancelled():
+            self.renderer.interrupted()
+            return None
+        exc = task.exception()
+        if exc is not None:
+            self._report(exc)
+            return None
+        return task.result()
+
+    def _report(self, exc: BaseException) -> None:
+        if isinstance(exc, HermesError):
+            self.renderer.line(f"error: {exc}", error=True)
+            return
+        if self.debug:
+            self.renderer.stop_spinner()
+            traceback.print_exception(exc)
+        self.renderer.line(
+            f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)",
+            error=True,
+        )
+
+
+def _set_sigint(handler: Any) -> Any:
+    """Install a SIGINT handler; returns the old one (None off the main thread)."""
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except ValueError:
+        return None
+
+
+def make_reader(profile: Profile) -> LineReader:
+    if sys.stdin.isatty():
+        from hermes.commands import HELP
+
+        names = sorted({k.split()[0] for k in HELP} | set(EXIT_COMMANDS))
+        return TtyReader(profile.home / HISTORY_FILE, names)
+    return PipeReader(sys.stdin, sys.stdout)
+
+
+def run_repl(args: argparse.Namespace) -> int:
+    from hermes.home import load_profile
+
+    profile = load_profile(args.profile)
+    tty = sys.stdout.isatty()
+    renderer = Renderer(
+        sys.stdout,
+        tty=tty,
+        color=tty and "NO_COLOR" not in profile.env,
+        streaming=profile.settings.display.streaming,
+    )
+    repl = Repl(profile, make_reader(profile), renderer, debug=bool(args.debug))
+    return asyncio.run(repl.run(getattr(args, "resume", None)))

@@ -1,0 +1,74 @@
+"""What a turn runs under: the profile (home, settings, env) and the session.
+
+Context is passed down, never global: tools read `ctx.cwd` and `ctx.env`
+instead of `os.getcwd()` / `os.environ`, and nothing per turn changes the
+process environment or working directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from hermes.settings import Settings
+    from hermes.store import Store
+    from hermes.tools.process import ProcessManager
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A loaded home: its name, directory, validated settings and environment."""
+
+    name: str  # "default" for the home itself, else the profile name
+    home: Path
+    settings: Settings
+    env: dict[str, str]  # inherited environment overlaid with the home's .env
+
+    @property
+    def workspace(self) -> Path:
+        """The terminal's default cwd (terminal.cwd, else HOME/workspace)."""
+        configured = self.settings.terminal.cwd
+        if configured:
+            return Path(configured).expanduser()
+        return self.home / "workspace"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "state.db"
+
+
+class UserIO(Protocol):
+    """How a tool reaches the human (the `clarify` tool)."""
+
+    async def ask(self, question: str, choices: list[str] | None = None) -> str: ...
+
+
+class NoUser:
+    """Used where nobody can answer (one-shot `hermes -z`, background tasks)."""
+
+    async def ask(self, question: str, choices: list[str] | None = None) -> str:
+        return "(nobody is available to answer; proceed with your best judgement)"
+
+
+@dataclass
+class TurnContext:
+    """Everything a tool call may touch, passed to every tool."""
+
+    profile: Profile
+    session_id: str
+    store: Store
+    processes: ProcessManager
+    user: UserIO = field(default_factory=NoUser)
+
+    @property
+    def cwd(self) -> Path:
+        return self.profile.workspace
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment for subprocesses of this turn (a fresh copy)."""
+        env = dict(self.profile.env)
+        env["HERMES_HOME"] = str(self.profile.home)
+        return env

@@ -1,0 +1,132 @@
+"""Homes and profiles: where a profile lives, its first-use layout, and loading it.
+
+The default profile is the home itself (`$HERMES_HOME`, else `~/.hermes`); profile
+NAME lives in `<home>/profiles/NAME/`. Everything here takes the environment as an
+explicit mapping; only `load_profile` reads `os.environ` (once, as a copy) when the
+caller passes no mapping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from hermes.context import Profile
+from hermes.errors import HermesError
+
+DEFAULT_PROFILE = "default"
+_PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_DEFAULTS = Path(__file__).parent / "defaults"
+
+_ENV_HEADER = (
+    "# Secrets for this Hermes home, one KEY=VALUE per line (API keys, bot tokens).\n"
+    "# Values set here win over the same variables in the shell environment.\n"
+)
+
+# Directories every home holds (files are created in ensure_home, all mode 0600).
+_DIRS = ("memories", "skills", "workspace", "logs")
+
+
+def validate_profile_name(name: str) -> str:
+    """Return NAME if it is a valid profile name, else raise a one-line HermesError."""
+    if not _PROFILE_RE.fullmatch(name):
+        raise HermesError(
+            f"invalid profile name {name!r}: use 1-64 lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _expand_user(value: str, env: Mapping[str, str]) -> Path:
+    """Expand a leading `~` using env["HOME"] (falling back to the OS lookup)."""
+    if value == "~" or value.startswith("~/"):
+        home = env.get("HOME") or str(Path.home())
+        return Path(home + value[1:])
+    return Path(value)
+
+
+def home_root(env: Mapping[str, str]) -> Path:
+    """The default profile's home: $HERMES_HOME, else ~/.hermes."""
+    configured = env.get("HERMES_HOME", "").strip()
+    root = _expand_user(configured, env) if configured else _expand_user("~/.hermes", env)
+    return root.absolute()
+
+
+def resolve_home(profile: str | None, env: Mapping[str, str]) -> tuple[str, Path]:
+    """Return (profile name, home directory) for PROFILE (None: the default profile)."""
+    root = home_root(env)
+    if profile is None or profile == DEFAULT_PROFILE:
+        return DEFAULT_PROFILE, root
+    validate_profile_name(profile)
+    return profile, root / "profiles" / profile
+
+
+def _make_dir(path: Path) -> None:
+    """Create PATH (and missing parents) with mode 0700; leave existing dirs alone."""
+    if path.is_dir():
+        return
+    parent = path.parent
+    if parent != path and not parent.exists():
+        _make_dir(parent)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        if not path.is_dir():
+            raise HermesError(f"{path} exists but is not a directory; move it away") from None
+        return
+    path.chmod(0o700)  # mkdir's mode is masked by the umask
+
+
+def _create_file(path: Path, content: str, mode: int) -> None:
+    """Create PATH with CONTENT unless it exists (never overwrites; race-safe)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), mode)  # the umask may have masked the mode
+        handle.write(content)
+
+
+def ensure_home(path: Path) -> None:
+    """Create the home's layout on first use; idempotent, never overwrites user files."""
+    try:
+        _make_dir(path)
+        for name in _DIRS:
+            _make_dir(path / name)
+        if not (path / "config.yaml").exists():
+            template = (_DEFAULTS / "config.yaml").read_text(encoding="utf-8")
+            _create_file(path / "config.yaml", template, 0o600)
+        if not (path / "SOUL.md").exists():
+            soul = (_DEFAULTS / "SOUL.md").read_text(encoding="utf-8")
+            _create_file(path / "SOUL.md", soul, 0o600)
+        _create_file(path / ".env", _ENV_HEADER, 0o600)
+        _create_file(path / "memories" / "MEMORY.md", "", 0o600)
+        _create_file(path / "memories" / "USER.md", "", 0o600)
+    except OSError as exc:
+        raise HermesError(
+            f"cannot set up the Hermes home {path}: {exc.strerror or exc}; "
+            "check its permissions or set HERMES_HOME to a writable directory"
+        ) from exc
+
+
+def load_profile(profile: str | None = None, *, env: Mapping[str, str] | None = None) -> Profile:
+    """Resolve, create if needed and load a profile.
+
+    ENV defaults to a copy of os.environ (read once, never changed). The profile's
+    environment is ENV overlaid by the home's .env: for a key set in both, the .env
+    value wins, so a profile's own keys beat whatever the shell happens to export.
+    Environment overrides of settings (HERMES_BACKGROUND_NOTIFICATIONS) are applied.
+    """
+    from hermes.config import apply_env_overrides, load_settings
+    from hermes.envfile import read_env_file
+
+    inherited = dict(os.environ) if env is None else dict(env)
+    name, home = resolve_home(profile, inherited)
+    ensure_home(home)
+    settings = load_settings(home / "config.yaml")
+    merged = {**inherited, **read_env_file(home / ".env")}
+    settings = apply_env_overrides(settings, merged)
+    return Profile(name=name, home=home, settings=settings, env=merged)

@@ -1,0 +1,159 @@
+"""Anthropic's Messages API over httpx (POST {base_url}/v1/messages).
+
+The conversion of our history lives in anthropic_wire.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from hermes.errors import ProviderError
+from hermes.messages import Message, ToolSpec
+from hermes.providers.anthropic_wire import (
+    StreamAccumulator,
+    parse_message,
+    to_anthropic,
+    tools_to_anthropic,
+)
+from hermes.providers.base import Completion, TextCallback
+from hermes.providers.http import (
+    AttemptFailed,
+    Backoff,
+    ClientHolder,
+    StreamGuard,
+    iter_sse,
+    status_failure,
+    transport_failure,
+    with_retries,
+)
+
+__all__ = ["AnthropicProvider", "to_anthropic"]
+
+ANTHROPIC_VERSION = "2023-06-01"
+EPHEMERAL = {"type": "ephemeral"}
+
+
+class AnthropicProvider:
+    """Claude over the Messages API. Build it with hermes.providers.resolve.resolve_provider."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        base_url: str = "https://api.anthropic.com",
+        api_key: str | None = None,
+        key_env: str = "ANTHROPIC_API_KEY",
+        missing_key: str | None = None,
+        context_window: int = 200_000,
+        max_tokens: int = 8192,
+        timeout: float = 120.0,
+        max_retries: int = 4,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.name = "anthropic"
+        self.model = model
+        self.context_window = context_window
+        self.max_tokens = max_tokens
+        self.max_retries = max_retries
+        root = base_url.rstrip("/")
+        self.base_url = root[: -len("/v1")] if root.endswith("/v1") else root
+        self._api_key = api_key
+        self._key_env = key_env
+        self._missing_key = missing_key
+        self._backoff = backoff or Backoff()
+        self._clients = ClientHolder(timeout)
+        self._label = "the anthropic API"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/v1/messages"
+
+    def request_body(
+        self, messages: list[Message], tools: list[ToolSpec], *, stream: bool
+    ) -> dict[str, Any]:
+        system, turns = to_anthropic(messages)
+        turns[-1]["content"][-1]["cache_control"] = EPHEMERAL  # cache the prefix for next time
+        body: dict[str, Any] = {"model": self.model, "max_tokens": self.max_tokens}
+        if system:
+            body["system"] = [{"type": "text", "text": system, "cache_control": EPHEMERAL}]
+        body["messages"] = turns
+        if tools:
+            body["tools"] = tools_to_anthropic(tools)
+        if stream:
+            body["stream"] = True
+        return body
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-api-key": self._api_key or "", "anthropic-version": ANTHROPIC_VERSION}
+
+    async def complete(
+        self,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        *,
+        on_text: TextCallback | None = None,
+    ) -> Completion:
+        if self._missing_key:
+            raise ProviderError(self._missing_key)
+        body = self.request_body(messages, tools, stream=on_text is not None)
+        guard = StreamGuard(on_text)
+        client = self._clients.get()
+
+        async def attempt() -> Completion:
+            try:
+                if on_text is None:
+                    return await self._post(client, body)
+                return await self._stream(client, body, guard)
+            except httpx.HTTPError as exc:
+                raise transport_failure(
+                    exc, label=self._label, url=self.base_url, timeout=self._clients.timeout
+                ) from exc
+
+        return await with_retries(
+            attempt, max_retries=self.max_retries, backoff=self._backoff, guard=guard
+        )
+
+    def _failure(self, response: httpx.Response) -> AttemptFailed:
+        return status_failure(response, label=self._label, key_env=self._key_env, model=self.model)
+
+    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> Completion:
+        response = await client.post(self.url, json=body, headers=self._headers())
+        if response.status_code >= 400:
+            raise self._failure(response)
+        try:
+            return parse_message(response.json())
+        except (ValueError, KeyError, AttributeError, TypeError) as exc:
+            raise AttemptFailed(
+                f"{self._label} sent a reply that is not a message ({exc})", retryable=True
+            ) from exc
+
+    async def _stream(
+        self, client: httpx.AsyncClient, body: dict[str, Any], guard: StreamGuard
+    ) -> Completion:
+        acc = StreamAccumulator(guard)
+        async with client.stream("POST", self.url, json=body, headers=self._headers()) as resp:
+            if resp.status_code >= 400:
+                await resp.aread()
+                raise self._failure(resp)
+            async for event in iter_sse(resp.aiter_lines()):
+                try:
+                    data = json.loads(event.data)
+                except ValueError as exc:
+                    raise AttemptFailed(
+                        f"{self._label} sent a malformed stream event", retryable=True
+                    ) from exc
+                if isinstance(data, dict):
+                    acc.feed(str(data.get("type") or event.event), data, self._label)
+                if acc.done:
+                    break
+        if not acc.done:
+            raise AttemptFailed(
+                f"{self._label} ended the stream before the reply was complete", retryable=True
+            )
+        return acc.result()
+
+    async def aclose(self) -> None:
+        await self._clients.aclose()

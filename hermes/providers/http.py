@@ -1,0 +1,286 @@
+"""Shared plumbing of the HTTP providers: retries with backoff, SSE, one-line errors.
+
+Each provider turns one HTTP try into either a result or an `AttemptFailed`
+(retryable or not); `with_retries` runs the tries and turns the last failure
+into a `ProviderError` the user can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+from hermes.errors import ProviderError
+from hermes.providers.base import TextCallback
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+
+
+async def _sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before try n+1: base * 2**n (capped), with jitter; Retry-After wins (capped).
+
+    Tests pass tiny values, or a `sleep` that records the delays instead of waiting.
+    """
+
+    base: float = 1.0
+    cap: float = 30.0
+    retry_after_cap: float = 60.0
+    sleep: Sleep = _sleep
+    rng: Callable[[], float] = random.random
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return max(0.0, min(retry_after, self.retry_after_cap))
+        raw = min(self.cap, self.base * (2.0**attempt))
+        return raw * (0.5 + 0.5 * self.rng())
+
+
+class AttemptFailed(Exception):
+    """One try failed; `retryable` says whether another try may help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class StreamGuard:
+    """Forwards text deltas to on_text and remembers whether any reached the user."""
+
+    def __init__(self, on_text: TextCallback | None) -> None:
+        self._on_text = on_text
+        self.emitted = False
+
+    def __call__(self, text: str) -> None:
+        if not text:
+            return
+        self.emitted = True
+        if self._on_text is not None:
+            self._on_text(text)
+
+
+def _tries(n: int) -> str:
+    return "1 try" if n == 1 else f"{n} tries"
+
+
+async def with_retries(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    max_retries: int,
+    backoff: Backoff,
+    guard: StreamGuard | None = None,
+) -> T:
+    """Run `attempt` until it succeeds, fails for good, or the tries run out.
+
+    Never retries once streamed text has reached the user (it cannot be unsaid).
+    """
+    tries = max(0, max_retries) + 1
+    for n in range(tries):
+        try:
+            return await attempt()
+        except AttemptFailed as exc:
+            if not exc.retryable:
+                raise ProviderError(exc.message, status=exc.status) from None
+            if guard is not None and guard.emitted:
+                raise ProviderError(
+                    f"{exc.message} (the reply broke off mid-stream; ask again)",
+                    status=exc.status,
+                    retryable=True,
+                ) from None
+            if n + 1 >= tries:
+                raise ProviderError(
+                    f"{exc.message}; gave up after {_tries(tries)}",
+                    status=exc.status,
+                    retryable=True,
+                ) from None
+            await backoff.sleep(backoff.delay(n, exc.retry_after))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header (a number or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def error_text(body: bytes | str, fallback: str = "") -> str:
+    """The provider's own error message from a response body, as one short line."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    message = text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            found = err.get("message") or err.get("detail") or err.get("type")
+            message = str(found) if found else text
+        elif isinstance(err, str):
+            message = err
+        elif isinstance(data.get("message"), str):
+            message = data["message"]
+    line = " ".join(message.split())
+    if not line:
+        line = fallback
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def missing_key_message(provider: str, key_env: str, home: Path | None) -> str:
+    env_file = f"{home}/.env" if home is not None else "~/.hermes/.env"
+    return f"no API key for {provider}: set {key_env} in {env_file} or run `hermes setup`"
+
+
+def status_failure(
+    response: httpx.Response,
+    *,
+    label: str,
+    key_env: str | None,
+    model: str,
+) -> AttemptFailed:
+    """Map an HTTP error response (body already read) to a one-line failure."""
+    status = response.status_code
+    message = error_text(response.content, fallback=response.reason_phrase)
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    # OpenAI-style servers may tell us not to retry (the scripted test model does).
+    no_retry = response.headers.get("x-should-retry", "").lower() == "false"
+    if status in (401, 403):
+        if key_env:
+            text = f"{label} rejected the key in {key_env} ({status}): {message}"
+        else:
+            text = (
+                f"{label} refused the request ({status}): {message}; "
+                "set model.api_key_env to the variable that holds its key"
+            )
+        return AttemptFailed(text, status=status)
+    if status == 404:
+        return AttemptFailed(
+            f"model '{model}' not found at {label} (404): {message}; "
+            "choose another with /model NAME or `hermes config set model.model NAME`",
+            status=status,
+        )
+    if status == 429:
+        text = f"{label} is rate-limiting requests (429): {message}"
+    elif status == 529:
+        text = f"{label} is overloaded (529): {message}"
+    elif status >= 500:
+        text = f"{label} failed with HTTP {status}: {message}"
+    else:
+        text = f"{label} refused the request ({status}): {message}"
+    retryable = status in RETRYABLE_STATUS and not no_retry
+    return AttemptFailed(text, status=status, retryable=retryable, retry_after=retry_after)
+
+
+def transport_failure(
+    exc: httpx.HTTPError, *, label: str, url: str, timeout: float | None = None
+) -> AttemptFailed:
+    """Map a connection-level error to a one-line failure (retryable where it may pass)."""
+    detail = str(exc) or type(exc).__name__
+    where = label if url in label else f"{label} at {url}"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return AttemptFailed(f"could not connect to {where} (timed out)", retryable=True)
+    if isinstance(exc, httpx.TimeoutException):
+        within = f"within {timeout:g}s" if timeout else "in time"
+        return AttemptFailed(f"{label} did not answer {within}", retryable=True)
+    if isinstance(exc, httpx.ConnectError):
+        return AttemptFailed(f"could not connect to {where} ({detail})", retryable=True)
+    if isinstance(exc, httpx.TransportError) and not isinstance(
+        exc, httpx.UnsupportedProtocol | httpx.ProxyError
+    ):
+        return AttemptFailed(f"the connection to {label} broke ({detail})", retryable=True)
+    return AttemptFailed(f"cannot reach {where}: {detail.rstrip('.')}; check model.base_url")
+
+
+@dataclass
+class SSEEvent:
+    event: str  # "message" when the server named none
+    data: str
+
+
+async def iter_sse(lines: AsyncIterator[str]) -> AsyncIterator[SSEEvent]:
+    """Server-sent events from a stream of lines (comments and ids ignored)."""
+    event = ""
+    data: list[str] = []
+    async for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line:
+            if data:
+                yield SSEEvent(event or "message", "\n".join(data))
+            event, data = "", []
+            continue
+        if line.startswith(":"):
+            continue
+        field_name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if field_name == "event":
+            event = value
+        elif field_name == "data":
+            data.append(value)
+    if data:
+        yield SSEEvent(event or "message", "\n".join(data))
+
+
+def make_client(timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+        headers={"user-agent": "hermes-agent"},
+    )
+
+
+class ClientHolder:
+    """One httpx client per event loop (a client must not outlive or cross its loop)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop or self._client.is_closed:
+            self._client = make_client(self.timeout)
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._loop is asyncio.get_running_loop():
+            await client.aclose()
+        self._loop = None

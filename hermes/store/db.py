@@ -1,0 +1,223 @@
+"""state.db: the SQLite connection and its schema migrations.
+
+The schema is an ordered list of named steps, ``MIGRATIONS``. Each step runs
+once, inside its own ``BEGIN IMMEDIATE`` transaction, and is recorded in the
+``schema_migrations`` table; opening a database applies the steps it lacks,
+so applying is idempotent and safe when two processes open the file at once.
+
+To change the schema, APPEND a step (never edit a shipped one):
+
+    MIGRATIONS.append(("0004_tasks", '''CREATE TABLE tasks (...);'''))
+
+A step is either SQL text (one or more statements, triggers included) or a
+function ``step(conn)`` that issues statements on the connection; neither may
+commit. Steps are applied in list order.
+
+Schema (steps 0001-0003):
+
+- ``sessions``: one conversation. ``id`` is ``YYYYMMDD_HHMMSS_xxxxxx`` (local
+  time of creation + 6 hex digits); ``todo`` holds the todo list as JSON.
+- ``messages``: ``id`` grows monotonically (AUTOINCREMENT: ids of deleted rows
+  are never reused). ``seq`` is the position in the context: appended messages
+  get the session's largest ``seq`` + 1; a compaction summary takes the
+  ``seq`` of the first message it replaces, so it loads first. Context order
+  is ``ORDER BY seq, id`` over rows with ``compacted = 0``. ``kind`` is
+  ``message`` or ``summary``; ``tool_calls`` is a JSON list or NULL.
+- ``messages_fts``: FTS5 external-content index over ``messages.content``,
+  tokenizer ``porter unicode61 remove_diacritics 2`` (case- and
+  accent-insensitive, English stemming). Only non-empty ``user`` and
+  ``assistant`` content is indexed (summaries are ``user`` rows, so they are
+  too); tool outputs and system prompts are not: they are often huge (files,
+  logs) and would drown the conversation in matches. Triggers keep the index
+  in sync on insert, delete (cascades from session deletion included) and
+  update; their conditions must stay identical. Never run the FTS5
+  ``rebuild`` command: it would index every row, tool outputs included.
+- ``usage``: one row per model call, summed per session.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+Step = str | Callable[[sqlite3.Connection], None]
+Migration = tuple[str, Step]
+
+BUSY_TIMEOUT_MS = 10_000
+
+_SESSIONS_MESSAGES = """
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    source      TEXT NOT NULL,
+    title       TEXT,
+    model       TEXT,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    todo        TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX sessions_by_updated ON sessions(updated_at);
+
+CREATE TABLE messages (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id    TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    seq           INTEGER NOT NULL,
+    kind          TEXT NOT NULL DEFAULT 'message',
+    role          TEXT NOT NULL,
+    content       TEXT NOT NULL DEFAULT '',
+    tool_calls    TEXT,
+    tool_call_id  TEXT,
+    name          TEXT,
+    created_at    REAL NOT NULL,
+    compacted     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX messages_by_session ON messages(session_id, seq);
+"""
+
+_FTS = """
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    content,
+    content='messages',
+    content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+WHEN new.role IN ('user', 'assistant') AND new.content <> ''
+BEGIN
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+WHEN old.role IN ('user', 'assistant') AND old.content <> ''
+BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+
+-- One trigger, so the old entry is removed before the new one is added
+-- (SQLite does not promise an order between two triggers).
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF role, content ON messages
+BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content)
+        SELECT 'delete', old.id, old.content
+        WHERE old.role IN ('user', 'assistant') AND old.content <> '';
+    INSERT INTO messages_fts(rowid, content)
+        SELECT new.id, new.content
+        WHERE new.role IN ('user', 'assistant') AND new.content <> '';
+END;
+"""
+
+_USAGE = """
+CREATE TABLE usage (
+    id                 INTEGER PRIMARY KEY,
+    session_id         TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    model              TEXT,
+    prompt_tokens      INTEGER NOT NULL DEFAULT 0,
+    completion_tokens  INTEGER NOT NULL DEFAULT 0,
+    cached_tokens      INTEGER NOT NULL DEFAULT 0,
+    created_at         REAL NOT NULL
+);
+CREATE INDEX usage_by_session ON usage(session_id);
+"""
+
+MIGRATIONS: list[Migration] = [
+    ("0001_sessions_messages", _SESSIONS_MESSAGES),
+    ("0002_messages_fts", _FTS),
+    ("0003_usage", _USAGE),
+]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open state.db with our settings. The connection is used by the thread
+    that opened it only, and runs in autocommit mode: write transactions are
+    explicit (see ``transaction``)."""
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=True
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on an exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def split_statements(sql: str) -> list[str]:
+    """SQL text -> its statements (trigger bodies stay whole)."""
+    statements: list[str] = []
+    pending = ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \t\r\n;"):
+        raise ValueError(f"incomplete SQL statement: {pending.strip()[:80]!r}")
+    return statements
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the steps recorded in this database, in the order applied."""
+    rows = conn.execute("SELECT name FROM schema_migrations ORDER BY applied_at, rowid").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None) -> list[str]:
+    """Apply the steps this database lacks; return the names applied now."""
+    steps = MIGRATIONS if migrations is None else migrations
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+    )
+    done = set(applied_migrations(conn))
+    applied: list[str] = []
+    for name, step in steps:
+        if name in done:
+            continue
+        with transaction(conn):
+            # Another process may have applied it since we looked.
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            if callable(step):
+                step(conn)
+            else:
+                for statement in split_statements(step):
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)",
+                (name, time.time()),
+            )
+        applied.append(name)
+    return applied
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    """Connect to state.db (creating its directory) and bring its schema up to date.
+    A new file is created private (0600); SQLite gives its -wal and -shm files
+    the same mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    conn = connect(path)
+    try:
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -1,0 +1,271 @@
+"""Async facade over state.db.
+
+Every public method is a coroutine; the SQLite work itself runs on ONE worker
+thread owned by the Store (a single-thread executor holding the only
+connection), so no SQLite call ever blocks the event loop, and calls are
+executed one at a time in the order they were made. The synchronous SQL
+lives in hermes/store/ops.py (sessions, messages; imported
+lazily because it builds the dataclasses defined here) and
+hermes/store/search.py (full-text search); the schema is in hermes/store/db.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from hermes.errors import HermesError
+from hermes.messages import Message, Usage
+from hermes.store import db, search
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+SUMMARY_PREFIX = "[Summary of earlier conversation]"
+
+
+class SessionNotFound(HermesError):
+    """The session id names no stored session."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"no session {session_id!r} (see `hermes sessions list`)")
+        self.session_id = session_id
+
+
+@dataclass
+class SessionInfo:
+    id: str
+    source: str  # cli, oneshot, telegram, ...
+    title: str | None
+    model: str | None
+    created_at: float  # unix seconds
+    updated_at: float
+    message_count: int = 0
+
+
+@dataclass
+class StoredMessage:
+    id: int
+    session_id: str
+    message: Message
+    created_at: float
+    compacted: bool = False  # left the context by a compaction (still searchable)
+    kind: str = "message"  # "message", or "summary" for a compaction summary
+
+
+@dataclass
+class SearchHit:
+    session_id: str
+    message_id: int
+    role: str
+    created_at: float
+    excerpt: str
+    session_title: str | None = None
+
+
+@dataclass
+class TodoItem:
+    id: int
+    text: str
+    status: str = "pending"  # pending | in_progress | done | cancelled
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Store:
+    """state.db. Open with ``await Store.open(path)``; close with ``await store.close()``
+    (or ``async with await Store.open(path) as store:``)."""
+
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        executor: ThreadPoolExecutor,
+        clock: Callable[[], float],
+    ) -> None:
+        self.path = path
+        self._conn = conn
+        self._executor = executor
+        self._clock = clock
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Store:
+        """Open (creating and migrating) the state.db at path."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hermes-store")
+        loop = asyncio.get_running_loop()
+        try:
+            conn = await loop.run_in_executor(executor, db.open_db, path)
+        except (sqlite3.Error, OSError) as exc:
+            executor.shutdown(wait=False)
+            raise HermesError(
+                f"cannot open the state database {path}: {exc} "
+                "(check the file's permissions; move it aside to start afresh)"
+            ) from exc
+        return cls(path, conn, executor, clock)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, _close, self._conn)
+        self._executor.shutdown(wait=False)
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _call(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run fn(conn, ...) on the store's worker thread."""
+        if self._closed:
+            raise HermesError("the session store is closed")
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, self._conn, *args, **kwargs)
+        return await loop.run_in_executor(self._executor, call)
+
+    # ----- sessions ----------------------------------------------------------
+
+    async def create_session(
+        self, *, source: str, model: str | None = None, title: str | None = None
+    ) -> str:
+        from hermes.store import ops
+
+        return await self._call(ops.create_session, self._clock(), source, model, title)
+
+    async def get_session(self, session_id: str) -> SessionInfo | None:
+        from hermes.store import ops
+
+        return await self._call(ops.get_session, session_id)
+
+    async def list_sessions(
+        self, limit: int = 50, *, source: str | None = None
+    ) -> list[SessionInfo]:
+        """Most recently updated first; only those of `source` if given."""
+        from hermes.store import ops
+
+        return await self._call(ops.list_sessions, limit, source)
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete a session with its messages, usage and search entries."""
+        from hermes.store import ops
+
+        return await self._call(ops.delete_session, session_id)
+
+    async def update_session(
+        self, session_id: str, *, model: str | None = None, title: str | None = None
+    ) -> None:
+        """Set the model and/or title (None leaves a field as it is)."""
+        from hermes.store import ops
+
+        await self._call(ops.update_session, session_id, self._clock(), model, title)
+
+    # ----- messages ----------------------------------------------------------
+
+    async def append_messages(self, session_id: str, messages: list[Message]) -> list[int]:
+        """Store messages at the end of the context; returns their ids, in order.
+        Raises SessionNotFound."""
+        from hermes.store import ops
+
+        return await self._call(ops.append_messages, session_id, messages, self._clock())
+
+    async def load_messages(self, session_id: str) -> list[StoredMessage]:
+        """The context: messages in order, compacted ones excluded (a compaction
+        summary comes first)."""
+        from hermes.store import ops
+
+        return await self._call(ops.load_messages, session_id, False)
+
+    async def all_messages(self, session_id: str) -> list[StoredMessage]:
+        """Every stored message (compacted ones and summaries too) by id, i.e.
+        in the order they were written."""
+        from hermes.store import ops
+
+        return await self._call(ops.load_messages, session_id, True)
+
+    async def compact(self, session_id: str, upto_id: int, summary: str) -> None:
+        """Every message of the context up to and including `upto_id` (in context
+        order: for ordinary messages, those with id <= upto_id; an earlier
+        summary too) leaves the context, and one summary message (role "user",
+        content starting with "[Summary of earlier conversation]") takes their
+        place at the front. Compacted messages stay stored and searchable.
+        Raises ValueError if upto_id is not a message of the session."""
+        from hermes.store import ops
+
+        text = summary if summary.startswith(SUMMARY_PREFIX) else f"{SUMMARY_PREFIX}\n{summary}"
+        await self._call(ops.compact, session_id, upto_id, text, self._clock())
+
+    async def delete_messages_from(self, session_id: str, message_id: int) -> int:
+        """Delete message_id and every message after it in context order (/undo,
+        /retry); returns how many were deleted (0 if message_id is not there)."""
+        from hermes.store import ops
+
+        return await self._call(ops.delete_messages_from, session_id, message_id)
+
+    # ----- usage -------------------------------------------------------------
+
+    async def add_usage(self, session_id: str, usage: Usage, model: str | None) -> None:
+        from hermes.store import ops
+
+        await self._call(ops.add_usage, session_id, usage, model, self._clock())
+
+    async def session_usage(self, session_id: str) -> Usage:
+        """Tokens summed over the session's model calls (zero if none)."""
+        from hermes.store import ops
+
+        return await self._call(ops.session_usage, session_id)
+
+    # ----- search ------------------------------------------------------------
+
+    async def search(
+        self, query: str, max_results: int = 5, exclude_session: str | None = None
+    ) -> list[SearchHit]:
+        """Past user/assistant messages matching query, best first (see
+        hermes/store/search.py for the ranking). Never raises on odd characters."""
+        raw = await self._call(search.search, query, max_results, exclude_session)
+        return [
+            SearchHit(
+                session_id=h.session_id,
+                message_id=h.message_id,
+                role=h.role,
+                created_at=h.created_at,
+                excerpt=h.excerpt,
+                session_title=h.title,
+            )
+            for h in raw
+        ]
+
+    # ----- todo --------------------------------------------------------------
+
+    async def get_todo(self, session_id: str) -> list[TodoItem]:
+        """The session's todo list ([] for an unknown session)."""
+        from hermes.store import ops
+
+        return await self._call(ops.get_todo, session_id)
+
+    async def set_todo(self, session_id: str, items: list[TodoItem]) -> None:
+        """Replace the session's todo list. Raises SessionNotFound."""
+        from hermes.store import ops
+
+        await self._call(ops.set_todo, session_id, items)
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("PRAGMA analysis_limit = 400")  # keeps optimize quick on big files
+        conn.execute("PRAGMA optimize")
+    finally:
+        conn.close()

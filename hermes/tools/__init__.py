@@ -1,0 +1,1 @@
+"""The tools the agent calls; registry.default_tools() assembles them."""

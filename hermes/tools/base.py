@@ -1,0 +1,38 @@
+"""A tool: a name, a description, a JSON schema and an async handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hermes.context import TurnContext
+from hermes.messages import ToolSpec
+
+Handler = Callable[[dict[str, Any], TurnContext], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema of the arguments object
+    handler: Handler
+
+    @property
+    def spec(self) -> ToolSpec:
+        return ToolSpec(self.name, self.description, self.parameters)
+
+    async def run(self, args: dict[str, Any], ctx: TurnContext) -> str:
+        """Run the tool. Raise hermes.errors.ToolError for a user-facing failure."""
+        return await self.handler(args, ctx)
+
+
+def schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """A JSON schema for an arguments object."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required or [],
+        "additionalProperties": False,
+    }

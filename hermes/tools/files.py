@@ -1,0 +1,377 @@
+"""File tools: read_file, write_file, patch (search/replace) and search_files.
+
+Relative paths start at the turn's workspace (ctx.cwd); `~` is the HOME of
+the turn's environment. File work runs in a thread so the loop stays free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import fnmatch
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hermes.context import TurnContext
+from hermes.errors import ToolError
+from hermes.tools.base import Tool, schema
+
+MAX_READ_CHARS = 50_000  # read_file output per call
+MAX_LINE_CHARS = 2_000  # longer lines are cut in read_file
+SNIFF_BYTES = 8192  # a NUL byte in these marks a file as binary
+SEARCH_MAX_FILE_BYTES = 5_000_000  # bigger files are skipped by search_files
+SEARCH_MAX_FILES = 20_000
+SEARCH_LINE_CHARS = 300
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".tox"}
+)
+
+
+def resolve(raw: object, ctx: TurnContext, key: str = "path") -> Path:
+    """A tool's path argument as an absolute path (relative to ctx.cwd)."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ToolError(f"{key} must be a non-empty path")
+    home = ctx.env.get("HOME")
+    if home and (raw == "~" or raw.startswith("~/")):
+        raw = home + raw[1:]
+    path = Path(raw)
+    return path if path.is_absolute() else ctx.cwd / path
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one step (a temp file renamed over it)."""
+    target = path.resolve() if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _int(args: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = args.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ToolError(f"{key} must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ToolError(f"no such file: {path}")
+    if path.is_dir():
+        raise ToolError(f"{path} is a directory; list it with the terminal or use search_files")
+
+
+def _read_text(path: Path) -> str:
+    _check_file(path)
+    data = path.read_bytes()
+    if b"\0" in data[:SNIFF_BYTES]:
+        raise ToolError(f"{path} is a binary file; only text files can be edited")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ToolError(f"{path} is not UTF-8 text ({exc.reason}); edit it another way") from exc
+
+
+# --- read_file ---------------------------------------------------------------
+
+
+def _read(path: Path, offset: int, limit: int) -> str:
+    _check_file(path)
+    with path.open("rb") as f:
+        if b"\0" in f.read(SNIFF_BYTES):
+            size = path.stat().st_size
+            raise ToolError(
+                f"{path} is a binary file ({size:,} bytes); read_file shows text only - "
+                "inspect it with the terminal (e.g. `file`, `xxd | head`)"
+            )
+    shown: list[str] = []
+    chars, total, capped_at = 0, 0, 0
+    with path.open("r", encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            total = n
+            if n < offset or n >= offset + limit or capped_at:
+                continue
+            text = line.rstrip("\n")
+            if len(text) > MAX_LINE_CHARS:
+                text = f"{text[:MAX_LINE_CHARS]} ... [line cut: {len(text):,} chars]"
+            entry = f"{n:>6}\t{text}"
+            if shown and chars + len(entry) > MAX_READ_CHARS:
+                capped_at = n
+                continue
+            shown.append(entry)
+            chars += len(entry) + 1
+    if total == 0:
+        return f"({path} is empty)"
+    if offset > total:
+        raise ToolError(f"offset {offset} is past the end of {path} ({total:,} lines)")
+    last = offset + len(shown) - 1
+    if capped_at:
+        shown.append(
+            f"[stopped after line {last}: read_file shows at most {MAX_READ_CHARS:,} chars "
+            f"per call; {total:,} lines in all; continue with offset={last + 1}]"
+        )
+    elif last < total:
+        shown.append(f"[lines {offset}-{last} of {total:,}; continue with offset={last + 1}]")
+    return "\n".join(shown)
+
+
+async def read_file(args: dict[str, Any], ctx: TurnContext) -> str:
+    path = resolve(args.get("path"), ctx)
+    offset = _int(args, "offset", 1, 1, 10**9)
+    limit = _int(args, "limit", 500, 1, 5000)
+    return await asyncio.to_thread(_read, path, offset, limit)
+
+
+# --- write_file --------------------------------------------------------------
+
+
+def _write(path: Path, content: str) -> str:
+    if path.is_dir():
+        raise ToolError(f"{path} is a directory; give a file path")
+    existed = path.exists()
+    data = content.encode("utf-8")
+    atomic_write(path, data)
+    lines = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
+    verb = "Replaced" if existed else "Created"
+    return f"{verb} {path}: {len(data):,} bytes, {lines:,} lines"
+
+
+async def write_file(args: dict[str, Any], ctx: TurnContext) -> str:
+    path = resolve(args.get("path"), ctx)
+    content = args.get("content")
+    if not isinstance(content, str):
+        raise ToolError("content must be a string (the whole new file)")
+    return await asyncio.to_thread(_write, path, content)
+
+
+# --- patch -------------------------------------------------------------------
+
+
+def _closest_lines(text: str, old: str, count: int = 3) -> list[str]:
+    needle = next((s.strip() for s in old.splitlines() if s.strip()), "")
+    scored: list[tuple[float, int, str]] = []
+    for n, line in enumerate(text.splitlines()[:20_000], 1):
+        matcher = difflib.SequenceMatcher(None, needle, line.strip(), autojunk=False)
+        if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
+            continue
+        ratio = matcher.ratio()
+        if ratio >= 0.6:
+            scored.append((ratio, n, line))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    return [f"{n:>6}\t{line[:SEARCH_LINE_CHARS]}" for _, n, line in scored[:count]]
+
+
+def _not_found(path: Path, text: str, old: str) -> ToolError:
+    squash = re.compile(r"\s+")
+    message = f"old text not found in {path}."
+    if squash.sub(" ", old).strip() in squash.sub(" ", text):
+        message += " It matches only if whitespace is ignored: copy the exact indentation."
+    close = _closest_lines(text, old)
+    if close:
+        message += " Closest lines:\n" + "\n".join(close) + "\n"
+    return ToolError(message + " Copy the exact current text from read_file and try again.")
+
+
+def _patch(path: Path, old: str, new: str, replace_all: bool) -> str:
+    text = _read_text(path)
+    if "\r\n" in text and "\r\n" not in old and old.replace("\n", "\r\n") in text:
+        old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
+    count = text.count(old)
+    if count == 0:
+        raise _not_found(path, text, old)
+    starts: list[int] = []
+    at = text.find(old)
+    while at != -1:
+        starts.append(text.count("\n", 0, at) + 1)
+        at = text.find(old, at + len(old))
+    where = ", ".join(map(str, starts[:10])) + (", ..." if len(starts) > 10 else "")
+    if count > 1 and not replace_all:
+        raise ToolError(
+            f"old text occurs {count} times in {path} (lines {where}); include more "
+            "surrounding lines to make it unique, or set replace_all=true to change them all"
+        )
+    atomic_write(path, text.replace(old, new, -1 if replace_all else 1).encode("utf-8"))
+    noun = "occurrence" if count == 1 else "occurrences"
+    return f"Patched {path}: replaced {count} {noun} (line {where})"
+
+
+async def patch(args: dict[str, Any], ctx: TurnContext) -> str:
+    path = resolve(args.get("path"), ctx)
+    old, new = args.get("old"), args.get("new")
+    if not isinstance(old, str) or not old:
+        raise ToolError("old must be the exact, non-empty text to replace")
+    if not isinstance(new, str):
+        raise ToolError("new must be a string (use an empty string to delete)")
+    if old == new:
+        raise ToolError("old and new are identical; nothing to change")
+    return await asyncio.to_thread(_patch, path, old, new, bool(args.get("replace_all")))
+
+
+# --- search_files ------------------------------------------------------------
+
+
+def _glob_match(glob: str, rel: str, name: str) -> bool:
+    bare = glob[3:] if glob.startswith("**/") else glob
+    return any(fnmatch.fnmatch(s, p) for s in (name, rel) for p in (glob, bare))
+
+
+def _files(base: Path, glob: str | None) -> list[Path]:
+    if base.is_file():
+        return [base]
+    found: list[Path] = []
+    for root, dirs, names in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(names):
+            path = Path(root, name)
+            if glob and not _glob_match(glob, path.relative_to(base).as_posix(), name):
+                continue
+            found.append(path)
+            if len(found) >= SEARCH_MAX_FILES:
+                return found
+    return found
+
+
+def _search(regex: re.Pattern[str], base: Path, cwd: Path, glob: str | None, most: int) -> str:
+    if not base.exists():
+        raise ToolError(f"no such file or directory: {base}")
+    hits: list[str] = []
+    files = _files(base, glob)
+    for path in files:
+        try:
+            if path.stat().st_size > SEARCH_MAX_FILE_BYTES:
+                continue
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if b"\0" in data[:SNIFF_BYTES]:
+            continue
+        shown = path.relative_to(cwd) if path.is_relative_to(cwd) else path
+        for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+            if regex.search(line):
+                if len(hits) == most:
+                    hits.append(f"[stopped at {most} matches; narrow the pattern, path or glob]")
+                    return "\n".join(hits)
+                hits.append(f"{shown}:{n}: {line.rstrip()[:SEARCH_LINE_CHARS]}")
+    if not hits:
+        where = f"{base} (glob {glob})" if glob else str(base)
+        return f"No matches for {regex.pattern!r} in {where}; {len(files):,} files searched."
+    if len(files) >= SEARCH_MAX_FILES:
+        hits.append(f"[searched only the first {SEARCH_MAX_FILES:,} files; narrow the path]")
+    return "\n".join(hits)
+
+
+async def search_files(args: dict[str, Any], ctx: TurnContext) -> str:
+    pattern = args.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        raise ToolError("pattern must be a non-empty regular expression")
+    flags = re.IGNORECASE if args.get("ignore_case") else 0
+    try:
+        regex = re.compile(pattern, flags)
+    except re.error as exc:
+        raise ToolError(
+            f"invalid regex {pattern!r}: {exc.msg}; escape special characters such as "
+            "( [ . * + ? with a backslash"
+        ) from exc
+    base = resolve(args.get("path") or ".", ctx)
+    glob = args.get("glob")
+    if glob is not None and not isinstance(glob, str):
+        raise ToolError("glob must be a string such as '*.py'")
+    most = _int(args, "max_results", 50, 1, 1000)
+    return await asyncio.to_thread(_search, regex, base, ctx.cwd, glob or None, most)
+
+
+_PATH = {"type": "string", "description": "File path; relative paths start at the workspace."}
+
+TOOLS: list[Tool] = [
+    Tool(
+        name="read_file",
+        description=(
+            "Read a text file with line numbers (`   12<TAB>text`; the number and tab are not "
+            "part of the file). Reads `limit` lines (default 500) from line `offset` "
+            f"(default 1); at most {MAX_READ_CHARS:,} chars per call, and the result says "
+            "how to continue. Binary files are refused. Use it before patching a file."
+        ),
+        parameters=schema(
+            {
+                "path": _PATH,
+                "offset": {"type": "integer", "description": "First line to show (from 1)."},
+                "limit": {"type": "integer", "description": "How many lines (max 5000)."},
+            },
+            ["path"],
+        ),
+        handler=read_file,
+    ),
+    Tool(
+        name="write_file",
+        description=(
+            "Create or overwrite a text file with `content` (the whole file), creating "
+            "missing directories; the write is atomic. For a small change to an existing "
+            "file use patch instead."
+        ),
+        parameters=schema(
+            {"path": _PATH, "content": {"type": "string", "description": "The whole file."}},
+            ["path", "content"],
+        ),
+        handler=write_file,
+    ),
+    Tool(
+        name="patch",
+        description=(
+            "Edit a file by replacing the exact text `old` with `new`. `old` must match the "
+            "file exactly (whitespace and indentation too; copy it from read_file without "
+            "the line numbers) and be unique unless replace_all=true; include a few "
+            "surrounding lines to make it unique. If it is not found, the error shows the "
+            "closest lines. Use an empty `new` to delete."
+        ),
+        parameters=schema(
+            {
+                "path": _PATH,
+                "old": {"type": "string", "description": "Exact text to replace."},
+                "new": {"type": "string", "description": "Replacement text."},
+                "replace_all": {
+                    "type": "boolean",
+                    "description": "Replace every occurrence (default false).",
+                },
+            },
+            ["path", "old", "new"],
+        ),
+        handler=patch,
+    ),
+    Tool(
+        name="search_files",
+        description=(
+            "Search text files for a regular expression (Python syntax) and list matches as "
+            "`path:line: text`. Searches `path` (a directory, recursively, or one file; "
+            "default the workspace), skipping .git, node_modules, virtualenvs, caches and "
+            "binary files. `glob` filters file names or relative paths, e.g. '*.py' or "
+            "'src/*.ts'. Stops at max_results (default 50)."
+        ),
+        parameters=schema(
+            {
+                "pattern": {"type": "string", "description": "Regular expression."},
+                "path": {"type": "string", "description": "Directory or file to search."},
+                "glob": {"type": "string", "description": "Only files matching this glob."},
+                "max_results": {"type": "integer", "description": "Most matches (max 1000)."},
+                "ignore_case": {"type": "boolean", "description": "Case-insensitive match."},
+            },
+            ["pattern"],
+        ),
+        handler=search_files,
+    ),
+]

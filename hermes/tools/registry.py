@@ -1,0 +1,34 @@
+"""The tools every agent gets: default_tools() assembles them (imports are lazy)."""
+
+from __future__ import annotations
+
+import importlib
+
+from hermes.tools.base import Tool
+
+# Modules exporting `TOOLS: list[Tool]`, in the order the model sees them.
+TOOL_MODULES = (
+    "hermes.tools.terminal",
+    "hermes.tools.files",
+    "hermes.tools.memory",
+    "hermes.tools.todo",
+    "hermes.tools.clarify",
+    "hermes.tools.session_tools",
+)
+
+
+def default_tools() -> list[Tool]:
+    tools: list[Tool] = []
+    for name in TOOL_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside an existing module
+                raise
+            continue  # a module not written yet
+        tools.extend(module.TOOLS)
+    names = [t.name for t in tools]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise RuntimeError(f"tool names defined twice: {', '.join(duplicates)}")
+    return tools

@@ -1,0 +1,94 @@
+"""`hermes config ...` end to end, as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def hermes(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"HERMES_HOME": str(home), "HOME": str(home.parent), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-m", "hermes", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "hermes-home"
+
+
+def test_config_path_creates_the_home(home: Path) -> None:
+    result = hermes(home, "config", "path")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{home / 'config.yaml'}\n"
+    assert (home / "config.yaml").is_file()
+    assert (home / ".env").is_file()
+
+
+def test_set_then_get(home: Path) -> None:
+    result = hermes(home, "config", "set", "model.model", "openai/gpt-5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "model.model = openai/gpt-5\n"
+    result = hermes(home, "config", "get", "model.model")
+    assert (result.returncode, result.stdout) == (0, "openai/gpt-5\n")
+    assert "# Hermes configuration" in (home / "config.yaml").read_text()  # template kept
+    assert hermes(home, "config", "get", "model.provider").stdout == "null\n"
+    assert hermes(home, "config", "get", "display.streaming").stdout == "true\n"
+    channels = hermes(home, "config", "get", "approvals.channels").stdout
+    assert yaml.safe_load(channels) == ["origin"]
+
+
+def test_set_invalid_value_fails_with_one_line(home: Path) -> None:
+    hermes(home, "config", "path")
+    before = (home / "config.yaml").read_bytes()
+    result = hermes(home, "config", "set", "server.port", "notanumber")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "server.port" in result.stderr and "integer" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (home / "config.yaml").read_bytes() == before
+
+
+def test_show_prints_the_effective_settings_as_yaml(home: Path) -> None:
+    hermes(home, "config", "set", "server.port", "9001")
+    result = hermes(home, "config", "show")
+    assert result.returncode == 0, result.stderr
+    shown = yaml.safe_load(result.stdout)
+    assert shown["server"] == {"host": "127.0.0.1", "port": 9001}
+    assert shown["model"]["provider"] is None
+
+
+def test_profiles_are_separate(home: Path) -> None:
+    result = hermes(home, "-p", "coder", "config", "set", "model.model", "x/y")
+    assert result.returncode == 0, result.stderr
+    assert hermes(home, "-p", "coder", "config", "get", "model.model").stdout == "x/y\n"
+    assert hermes(home, "config", "get", "model.model").stdout == "null\n"
+    path = hermes(home, "--profile", "coder", "config", "path").stdout
+    assert path == f"{home / 'profiles' / 'coder' / 'config.yaml'}\n"
+    bad = hermes(home, "-p", "No Good", "config", "path")
+    assert bad.returncode == 1 and "invalid profile name" in bad.stderr
+
+
+def test_broken_config_and_unknown_keys_are_one_line_errors(home: Path) -> None:
+    unknown = hermes(home, "config", "get", "modle.model")
+    assert unknown.returncode == 1
+    assert unknown.stderr == "hermes: unknown key 'modle' (did you mean 'model'?)\n"
+    (home / "config.yaml").write_text("server:\n  port: [1\n")
+    for args in (("show",), ("get", "server.port")):
+        result = hermes(home, "config", *args)
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"hermes: {home / 'config.yaml'} line ")
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -1,0 +1,93 @@
+"""Helpers for the tool tests: a TurnContext on a tmp home, fakes, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from hermes.context import Profile, TurnContext
+from hermes.settings import Settings
+from hermes.store.store import TodoItem
+from hermes.tools.process import ProcessManager
+
+if TYPE_CHECKING:
+    from hermes.store import Store
+
+
+class MemoryTodoStore:
+    """The two Store methods the todo tool uses, in memory."""
+
+    def __init__(self) -> None:
+        self.todos: dict[str, list[TodoItem]] = {}
+
+    async def get_todo(self, session_id: str) -> list[TodoItem]:
+        return [
+            TodoItem(i.id, i.text, i.status, dict(i.extra)) for i in self.todos.get(session_id, [])
+        ]
+
+    async def set_todo(self, session_id: str, items: list[TodoItem]) -> None:
+        self.todos[session_id] = [TodoItem(i.id, i.text, i.status, dict(i.extra)) for i in items]
+
+
+class FakeUser:
+    """Answers clarify questions from a script and records what was asked."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.asked: list[tuple[str, list[str] | None]] = []
+
+    async def ask(self, question: str, choices: list[str] | None = None) -> str:
+        self.asked.append((question, choices))
+        return self.answer
+
+
+def make_ctx(
+    home: Path,
+    *,
+    settings: Settings | None = None,
+    env: dict[str, str] | None = None,
+    store: Any = None,
+    processes: ProcessManager | None = None,
+    user: Any = None,
+) -> TurnContext:
+    base_env = {"PATH": os.environ["PATH"], "HOME": str(home)}
+    profile = Profile(
+        name="default", home=home, settings=settings or Settings(), env={**base_env, **(env or {})}
+    )
+    ctx = TurnContext(
+        profile=profile,
+        session_id="s1",
+        store=cast("Store", store if store is not None else MemoryTodoStore()),
+        processes=processes or ProcessManager(),
+    )
+    if user is not None:
+        ctx.user = user
+    return ctx
+
+
+async def wait_until(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Poll `check` until it is true; fail the test after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {seconds}s")
+        await asyncio.sleep(0.02)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as dead)."""
+    if Path("/proc/self").exists():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
