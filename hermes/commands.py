@@ -53,9 +53,10 @@ async def _help(conv: Conversation, arg: str) -> Outcome:
 
 
 async def _new(conv: Conversation, arg: str) -> Outcome:
-    old = conv.session_id
+    old, had_messages = conv.session_id, bool(conv.messages())
     new = await conv.new_session()
-    return Outcome(f"New session {new}. The previous one ({old}) is kept.")
+    kept = f" The previous one ({old}) is kept." if had_messages else ""
+    return Outcome(f"New session {new}.{kept}")
 
 
 async def _status(conv: Conversation, arg: str) -> Outcome:

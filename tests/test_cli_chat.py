@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,8 +71,26 @@ def test_streams_the_answer_runs_commands_and_exits(chat: Terminal, model: Scrip
     chat.send("/nonsense\r")
     chat.expect("Unknown command /nonsense")
     chat.prompt()
+    model.reply("A second try.")
+    chat.send("/retry\r")  # the command hands the text back; the chat streams the turn
+    chat.expect("Retrying: hello there")
+    chat.expect("A second try.")
+    chat.prompt()
+    assert model.requests[1].messages[-1] == {"role": "user", "content": "hello there"}
     chat.send("/exit\r")
     assert chat.wait() == 0
+
+
+def test_history_is_kept_privately(chat: Terminal, home: Path) -> None:
+    chat.send("/help\r")
+    chat.expect("/status")
+    chat.expect("/exit, /quit")
+    chat.prompt()
+    chat.send("/exit\r")
+    assert chat.wait() == 0
+    history = home / ".chat_history"
+    assert "+/help" in history.read_text()
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
 
 
 def test_ctrl_c_interrupts_the_turn_not_the_chat(chat: Terminal, model: ScriptedModel) -> None:
@@ -197,3 +216,17 @@ def test_plain_lines_from_a_pipe(home: Path, model: ScriptedModel) -> None:
     assert "› hello from a pipe\npiped answer\n" in result.stdout
     assert "This session:" in result.stdout
     assert "\x1b[" not in result.stdout  # no spinner or colours off a terminal
+
+
+def test_resuming_an_unknown_session_is_one_line(home: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hermes", "chat", "--resume", "19990101_000000_abcdef"],
+        env=make_env(home),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("hermes: no session '19990101_000000_abcdef'")
+    assert result.stderr.count("\n") == 1

@@ -94,10 +94,17 @@ class Conversation:
         return conv
 
     async def close(self) -> None:
+        await self._drop_if_empty()
         await self.provider.aclose()
+
+    async def _drop_if_empty(self) -> None:
+        """A session nobody wrote in is not worth listing."""
+        if not self._messages and not await self.store.load_messages(self.session_id):
+            await self.store.delete_session(self.session_id)
 
     async def new_session(self) -> str:
         """/new: a fresh session with the same model; the old one stays stored."""
+        await self._drop_if_empty()
         self.session_id = await self.store.create_session(
             source=self.source, model=_model_id(self.provider)
         )

@@ -22,9 +22,23 @@ def _add(
     help: str,
     **kw: object,
 ) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=help, description=help, **kw)  # type: ignore[arg-type]
+    p = sub.add_parser(
+        name,
+        help=help,
+        description=help,
+        parents=[_common()],
+        **kw,  # type: ignore[arg-type]
+    )
     p.set_defaults(_target=target)
     return p
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-p", "--profile", metavar="NAME", default=argparse.SUPPRESS)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--resume", metavar="SESSION", help="continue a stored session")
 
     _add(sub, "version", "hermes.cli.misc:cmd_version", "print the version")
-    _add(sub, "setup", "hermes.cli.setup_cmd:cmd_setup", "choose provider, model and key")
+    setup = _add(sub, "setup", "hermes.cli.setup_cmd:cmd_setup", "choose provider, model and key")
+    setup.add_argument(
+        "--provider",
+        metavar="NAME",
+        help="no wizard: openrouter|openai|anthropic|nous|custom|local (key from stdin if piped)",
+    )
+    setup.add_argument("--model", metavar="NAME")
+    setup.add_argument("--base-url", metavar="URL")
+    setup.add_argument("--api-key-env", metavar="VAR")
     _add(sub, "doctor", "hermes.cli.doctor:cmd_doctor", "check this home and say how to fix it")
 
     config = _add(sub, "config", "hermes.cli.config_cmd:cmd_config", "read or change config.yaml")

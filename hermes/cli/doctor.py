@@ -124,7 +124,7 @@ def check_provider(settings: Settings, env: Mapping[str, str], home: Path) -> li
     else:
         found.append(
             error(
-                f"no API key for {name}: {key_env} is not set",
+                f"no API key for {name} ({key_env} is not set)",
                 f"add {key_env}=... to {home / '.env'} or run `hermes setup`",
             )
         )

@@ -257,6 +257,8 @@ class Repl:
                 continue
             if outcome.text:
                 self.renderer.line(outcome.text)
+            if text.split()[0].lower() == "/help":
+                self.renderer.line(_exit_help())
             if outcome.exit:
                 return
             if outcome.resend:
@@ -308,6 +310,13 @@ def _set_sigint(handler: Any) -> Any:
         return signal.signal(signal.SIGINT, handler)
     except ValueError:
         return None
+
+
+def _exit_help() -> str:
+    from hermes.commands import HELP
+
+    width = max(len(k) for k in HELP)
+    return f"{'/exit, /quit'.ljust(width)}  leave (or Ctrl-D); Ctrl-C stops a running turn"
 
 
 def make_reader(profile: Profile) -> LineReader:

@@ -60,18 +60,15 @@ def plan_setup(
     api_key: str | None = None,
     current: ModelSettings | None = None,
 ) -> SetupChoice:
-    """A complete, checked choice; missing values come from the provider's defaults."""
+    """A complete, checked choice. Values not given are kept from CURRENT when the
+    provider stays the same, else they are the provider's defaults."""
     from hermes.providers.resolve import DEFAULTS, PROVIDERS
 
     provider = provider.strip().lower()
     if provider not in PROVIDERS:
         raise HermesError(f"unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
     current = current or ModelSettings()
-    same = current.provider == provider
     model = (model or "").strip() or None
-    base_url = (base_url or "").strip() or None
-    api_key_env = (api_key_env or "").strip() or None
-    api_key = (api_key or "").strip() or None
     if provider == "local":
         if model not in (None, DEFAULTS["local"].model):
             raise HermesError(
@@ -79,20 +76,24 @@ def plan_setup(
                 "leave --model out, or choose another provider"
             )
         return SetupChoice("local", None)
+    kept = current if current.provider == provider else ModelSettings()
+    model = model or kept.model or DEFAULTS[provider].model
+    base_url = (base_url or "").strip() or kept.base_url
+    api_key_env = (api_key_env or "").strip() or kept.api_key_env
+    api_key = (api_key or "").strip() or None
     if provider == "custom":
-        base_url = base_url or (current.base_url if same else None)
         if base_url is None:
             raise HermesError(
                 "the custom provider needs the server's URL: add --base-url "
                 f"{DEFAULT_CUSTOM_URL} (your server's OpenAI-compatible /v1 URL)"
             )
         if api_key and api_key_env is None:
-            api_key_env = (current.api_key_env if same else None) or CUSTOM_KEY_ENV
+            api_key_env = CUSTOM_KEY_ENV
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         raise HermesError(f"base URL {base_url!r} must start with http:// or https://")
     if api_key_env == DEFAULTS[provider].key_env:
         api_key_env = None  # the usual variable: keep config.yaml free of it
-    return SetupChoice(provider, model or DEFAULTS[provider].model, base_url, api_key_env, api_key)
+    return SetupChoice(provider, model, base_url, api_key_env, api_key)
 
 
 def _yaml_text(value: str | None) -> str:

@@ -64,7 +64,7 @@ class AnthropicProvider:
         self._key_env = key_env
         self._missing_key = missing_key
         self._backoff = backoff or Backoff()
-        self._clients = ClientHolder(timeout)
+        self._clients = ClientHolder(timeout, self.base_url)
         self._label = "the anthropic API"
 
     @property

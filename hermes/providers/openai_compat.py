@@ -182,7 +182,7 @@ class OpenAICompatProvider:
         self._missing_key = missing_key  # raised on first use when a required key is absent
         self._backoff = backoff or Backoff()
         self._extra_headers = dict(headers or {})
-        self._clients = ClientHolder(timeout)
+        self._clients = ClientHolder(timeout, self.base_url)
         self._label = (
             f"the model server at {self.base_url}" if name == "custom" else f"the {name} API"
         )
