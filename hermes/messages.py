@@ -13,6 +13,9 @@ from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 
+# Starts the user-role message that replaces compressed older turns.
+SUMMARY_PREFIX = "[Summary of earlier conversation]"
+
 
 @dataclass(frozen=True)
 class ToolCall:

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
-from hermes.agent.compress import SUMMARY_PREFIX
 from hermes.agent.conversation import Conversation
 from hermes.agent.events import AgentEvent, Notice, TextDelta, ToolFinished
 from hermes.agent.loop import INTERRUPTED
 from hermes.commands import run_command
 from hermes.context import Profile
 from hermes.home import load_profile
+from hermes.messages import SUMMARY_PREFIX
 from hermes.runtime import open_conversation
 from hermes.testing import ScriptedModel
 

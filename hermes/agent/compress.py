@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hermes.messages import Message
+from hermes.messages import SUMMARY_PREFIX, Message
 from hermes.providers.base import Provider
 
-SUMMARY_PREFIX = "[Summary of earlier conversation]"
 _TOOL_RESULT_CHARS = 1500
 
 SUMMARIZER_PROMPT = (

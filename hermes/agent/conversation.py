@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hermes.agent.compress import SUMMARY_PREFIX, estimate_tokens, split_point, summarize
+from hermes.agent.compress import estimate_tokens, split_point, summarize
 from hermes.agent.events import EventSink, Notice, ignore
 from hermes.agent.loop import Loop, ToolHook, TurnResult
 from hermes.agent.prompt import build_system_prompt
@@ -182,8 +182,8 @@ class Conversation:
 
     def _last_user_index(self) -> int | None:
         for i in range(len(self._messages) - 1, -1, -1):
-            m = self._messages[i].message
-            if m.role == "user" and not m.content.startswith(SUMMARY_PREFIX):
+            stored = self._messages[i]
+            if stored.message.role == "user" and stored.kind != "summary":
                 return i
         return None
 

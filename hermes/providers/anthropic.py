@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 
-from hermes.errors import ProviderError
 from hermes.messages import Message, ToolSpec
 from hermes.providers.anthropic_wire import (
     StreamAccumulator,
@@ -18,17 +17,14 @@ from hermes.providers.anthropic_wire import (
     to_anthropic,
     tools_to_anthropic,
 )
-from hermes.providers.base import Completion, TextCallback
+from hermes.providers.base import Completion
 from hermes.providers.http import (
     AttemptFailed,
     Backoff,
-    ClientHolder,
     StreamGuard,
     iter_sse,
-    status_failure,
-    transport_failure,
-    with_retries,
 )
+from hermes.providers.http_provider import HTTPProvider
 
 __all__ = ["AnthropicProvider", "to_anthropic"]
 
@@ -36,7 +32,7 @@ ANTHROPIC_VERSION = "2023-06-01"
 EPHEMERAL = {"type": "ephemeral"}
 
 
-class AnthropicProvider:
+class AnthropicProvider(HTTPProvider):
     """Claude over the Messages API. Build it with hermes.providers.resolve.resolve_provider."""
 
     def __init__(
@@ -53,19 +49,21 @@ class AnthropicProvider:
         max_retries: int = 4,
         backoff: Backoff | None = None,
     ) -> None:
-        self.name = "anthropic"
-        self.model = model
-        self.context_window = context_window
-        self.max_tokens = max_tokens
-        self.max_retries = max_retries
         root = base_url.rstrip("/")
-        self.base_url = root[: -len("/v1")] if root.endswith("/v1") else root
-        self._api_key = api_key
-        self._key_env = key_env
-        self._missing_key = missing_key
-        self._backoff = backoff or Backoff()
-        self._clients = ClientHolder(timeout, self.base_url)
-        self._label = "the anthropic API"
+        super().__init__(
+            name="anthropic",
+            model=model,
+            base_url=root[: -len("/v1")] if root.endswith("/v1") else root,
+            api_key=api_key,
+            key_env=key_env,
+            missing_key=missing_key,
+            context_window=context_window,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            label="the anthropic API",
+        )
+        self.max_tokens = max_tokens
 
     @property
     def url(self) -> str:
@@ -88,36 +86,6 @@ class AnthropicProvider:
 
     def _headers(self) -> dict[str, str]:
         return {"x-api-key": self._api_key or "", "anthropic-version": ANTHROPIC_VERSION}
-
-    async def complete(
-        self,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        *,
-        on_text: TextCallback | None = None,
-    ) -> Completion:
-        if self._missing_key:
-            raise ProviderError(self._missing_key)
-        body = self.request_body(messages, tools, stream=on_text is not None)
-        guard = StreamGuard(on_text)
-        client = self._clients.get()
-
-        async def attempt() -> Completion:
-            try:
-                if on_text is None:
-                    return await self._post(client, body)
-                return await self._stream(client, body, guard)
-            except httpx.HTTPError as exc:
-                raise transport_failure(
-                    exc, label=self._label, url=self.base_url, timeout=self._clients.timeout
-                ) from exc
-
-        return await with_retries(
-            attempt, max_retries=self.max_retries, backoff=self._backoff, guard=guard
-        )
-
-    def _failure(self, response: httpx.Response) -> AttemptFailed:
-        return status_failure(response, label=self._label, key_env=self._key_env, model=self.model)
 
     async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> Completion:
         response = await client.post(self.url, json=body, headers=self._headers())
@@ -154,6 +122,3 @@ class AnthropicProvider:
                 f"{self._label} ended the stream before the reply was complete", retryable=True
             )
         return acc.result()
-
-    async def aclose(self) -> None:
-        await self._clients.aclose()

@@ -13,20 +13,16 @@ from typing import Any
 
 import httpx
 
-from hermes.errors import ProviderError
 from hermes.messages import Message, ToolCall, ToolSpec, Usage
-from hermes.providers.base import Completion, TextCallback
+from hermes.providers.base import Completion
 from hermes.providers.http import (
     AttemptFailed,
     Backoff,
-    ClientHolder,
     StreamGuard,
     error_text,
     iter_sse,
-    status_failure,
-    transport_failure,
-    with_retries,
 )
+from hermes.providers.http_provider import HTTPProvider
 
 
 def parse_usage(data: Any) -> Usage:
@@ -154,7 +150,7 @@ class StreamAccumulator:
         return Completion(message, self.usage, _finish(self.finish_reason, calls))
 
 
-class OpenAICompatProvider:
+class OpenAICompatProvider(HTTPProvider):
     """Chat completions over HTTP. Build it with hermes.providers.resolve.resolve_provider."""
 
     def __init__(
@@ -172,20 +168,21 @@ class OpenAICompatProvider:
         backoff: Backoff | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.name = name
-        self.model = model
-        self.context_window = context_window
-        self.base_url = base_url.rstrip("/")
-        self.max_retries = max_retries
-        self._api_key = api_key
-        self._key_env = key_env
-        self._missing_key = missing_key  # raised on first use when a required key is absent
-        self._backoff = backoff or Backoff()
-        self._extra_headers = dict(headers or {})
-        self._clients = ClientHolder(timeout, self.base_url)
-        self._label = (
-            f"the model server at {self.base_url}" if name == "custom" else f"the {name} API"
+        root = base_url.rstrip("/")
+        super().__init__(
+            name=name,
+            model=model,
+            base_url=root,
+            api_key=api_key,
+            key_env=key_env,
+            missing_key=missing_key,
+            context_window=context_window,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            label=f"the model server at {root}" if name == "custom" else f"the {name} API",
         )
+        self._extra_headers = dict(headers or {})
 
     @property
     def url(self) -> str:
@@ -210,36 +207,6 @@ class OpenAICompatProvider:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         return body
-
-    async def complete(
-        self,
-        messages: list[Message],
-        tools: list[ToolSpec],
-        *,
-        on_text: TextCallback | None = None,
-    ) -> Completion:
-        if self._missing_key:
-            raise ProviderError(self._missing_key)
-        body = self.request_body(messages, tools, stream=on_text is not None)
-        guard = StreamGuard(on_text)
-        client = self._clients.get()
-
-        async def attempt() -> Completion:
-            try:
-                if on_text is None:
-                    return await self._post(client, body)
-                return await self._stream(client, body, guard)
-            except httpx.HTTPError as exc:
-                raise transport_failure(
-                    exc, label=self._label, url=self.base_url, timeout=self._clients.timeout
-                ) from exc
-
-        return await with_retries(
-            attempt, max_retries=self.max_retries, backoff=self._backoff, guard=guard
-        )
-
-    def _failure(self, response: httpx.Response) -> AttemptFailed:
-        return status_failure(response, label=self._label, key_env=self._key_env, model=self.model)
 
     def _body_error(self, data: Mapping[str, Any]) -> AttemptFailed:
         """An error object sent with status 200 (OpenRouter does this)."""
@@ -293,6 +260,3 @@ class OpenAICompatProvider:
                 f"{self._label} ended the stream before the reply was complete", retryable=True
             )
         return acc.result()
-
-    async def aclose(self) -> None:
-        await self._clients.aclose()

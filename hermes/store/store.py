@@ -22,13 +22,11 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from hermes.errors import HermesError
-from hermes.messages import Message, Usage
+from hermes.messages import SUMMARY_PREFIX, Message, Usage
 from hermes.store import db, search
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-SUMMARY_PREFIX = "[Summary of earlier conversation]"
 
 
 class SessionNotFound(HermesError):

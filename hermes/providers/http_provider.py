@@ -1,0 +1,99 @@
+"""What the HTTP providers share: the key check, retries, one client per loop.
+
+Subclasses say how to build a request body and how to read a plain or a
+streamed reply; `complete` does the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from hermes.errors import ProviderError
+from hermes.messages import Message, ToolSpec
+from hermes.providers.base import Completion, TextCallback
+from hermes.providers.http import (
+    AttemptFailed,
+    Backoff,
+    ClientHolder,
+    StreamGuard,
+    status_failure,
+    transport_failure,
+    with_retries,
+)
+
+
+class HTTPProvider:
+    def __init__(
+        self,
+        *,
+        name: str,
+        model: str,
+        base_url: str,
+        api_key: str | None,
+        key_env: str | None,
+        missing_key: str | None,
+        context_window: int,
+        timeout: float,
+        max_retries: int,
+        backoff: Backoff | None,
+        label: str,
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.context_window = context_window
+        self.base_url = base_url
+        self.max_retries = max_retries
+        self._api_key = api_key
+        self._key_env = key_env
+        self._missing_key = missing_key  # raised on first use when a required key is absent
+        self._backoff = backoff or Backoff()
+        self._clients = ClientHolder(timeout, base_url)
+        self._label = label
+
+    def request_body(
+        self, messages: list[Message], tools: list[ToolSpec], *, stream: bool
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> Completion:
+        raise NotImplementedError
+
+    async def _stream(
+        self, client: httpx.AsyncClient, body: dict[str, Any], guard: StreamGuard
+    ) -> Completion:
+        raise NotImplementedError
+
+    async def complete(
+        self,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        *,
+        on_text: TextCallback | None = None,
+    ) -> Completion:
+        if self._missing_key:
+            raise ProviderError(self._missing_key)
+        body = self.request_body(messages, tools, stream=on_text is not None)
+        guard = StreamGuard(on_text)
+        client = self._clients.get()
+
+        async def attempt() -> Completion:
+            try:
+                if on_text is None:
+                    return await self._post(client, body)
+                return await self._stream(client, body, guard)
+            except httpx.HTTPError as exc:
+                raise transport_failure(
+                    exc, label=self._label, url=self.base_url, timeout=self._clients.timeout
+                ) from exc
+
+        return await with_retries(
+            attempt, max_retries=self.max_retries, backoff=self._backoff, guard=guard
+        )
+
+    def _failure(self, response: httpx.Response) -> AttemptFailed:
+        return status_failure(response, label=self._label, key_env=self._key_env, model=self.model)
+
+    async def aclose(self) -> None:
+        await self._clients.aclose()
