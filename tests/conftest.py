@@ -1,0 +1,17 @@
+"""Suite-wide safety: nothing a test runs may touch the real ~/.hermes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_default_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("default-hermes-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HERMES_HOME", str(home))
+        for key in ("OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "NOUS_API_KEY"):
+            mp.delenv(key, raising=False)
+        yield
