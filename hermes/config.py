@@ -24,7 +24,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hermes.errors import ConfigError
-from hermes.settings import Settings
+from hermes.settings import Settings, check_constraint
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -225,6 +225,7 @@ class _Validator:
         if _is_null(node):
             return cls()
         hints = _hints(cls)
+        meta = {f.name: f.metadata for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
         for name, key_node, value_node in self.pairs(node, key):
             dotted = _join(key, name)
@@ -233,6 +234,9 @@ class _Validator:
             if _is_null(value_node) and not _accepts_none(hints[name]):
                 continue  # an empty value keeps the default
             values[name] = self.value(value_node, hints[name], dotted)
+            problem = check_constraint(meta[name], values[name])
+            if problem is not None:
+                self.fail(value_node, dotted, problem)
         return cls(**values)
 
 

@@ -28,11 +28,17 @@ class Profile:
 
     @property
     def workspace(self) -> Path:
-        """The terminal's default cwd (terminal.cwd, else HOME/workspace)."""
+        """The terminal's cwd: terminal.cwd (~ is the user's home; a relative path is
+        taken from the Hermes home), else HOME/workspace."""
         configured = self.settings.terminal.cwd
-        if configured:
-            return Path(configured).expanduser()
-        return self.home / "workspace"
+        if not configured:
+            return self.home / "workspace"
+        if configured == "~" or configured.startswith("~/"):
+            user_home = self.env.get("HOME")
+            path = Path(user_home) / configured[2:] if user_home else Path(configured).expanduser()
+        else:
+            path = Path(configured)
+        return path if path.is_absolute() else self.home / path  # relative: to the home
 
     @property
     def db_path(self) -> Path:

@@ -6,38 +6,68 @@ The loader in hermes.config validates a YAML file against these dataclasses
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 ProviderName = Literal["openrouter", "openai", "anthropic", "nous", "custom", "local"]
 Backend = Literal["local", "docker", "ssh", "modal", "daytona", "singularity"]
 NotifyMode = Literal["all", "result", "error", "off"]
 
 
+def bounded(default: Any, lo: float | None = None, hi: float | None = None) -> Any:
+    """A numeric setting that must lie within [lo, hi] (checked when loaded)."""
+    return field(default=default, metadata={"min": lo, "max": hi})
+
+
+def matching(pattern: str, hint: str) -> Any:
+    """An optional text setting that must match PATTERN; HINT says what is expected."""
+    return field(default=None, metadata={"pattern": re.compile(pattern), "hint": hint})
+
+
+def check_constraint(metadata: Any, value: Any) -> str | None:
+    """What is wrong with VALUE under a field's metadata, or None."""
+    lo, hi = metadata.get("min"), metadata.get("max")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if lo is not None and value < lo:
+            return f"must be at least {lo}, got {value}"
+        if hi is not None and value > hi:
+            return f"must be at most {hi}, got {value}"
+    pattern = metadata.get("pattern")
+    if pattern is not None and isinstance(value, str) and not pattern.fullmatch(value):
+        return f"{metadata['hint']}, got {value!r}"
+    return None
+
+
+ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
 @dataclass
 class ModelSettings:
     provider: ProviderName | None = None  # None: resolved from keys (SPEC §1)
     model: str | None = None
-    base_url: str | None = None
-    api_key_env: str | None = None  # the variable that holds the key
-    context_window: int | None = None  # tokens; None: a default per provider
-    timeout: float = 120.0  # seconds per request
-    max_retries: int = 4  # on 429, 5xx and timeouts
+    base_url: str | None = matching(r"https?://\S+", "must be an http:// or https:// URL")
+    api_key_env: str | None = matching(ENV_NAME, "must be an environment variable name")
+    context_window: int | None = bounded(None, 512)  # tokens; None: a default per provider
+    timeout: float = bounded(120.0, 1)  # seconds per request
+    max_retries: int = bounded(4, 0, 20)  # on 429, 5xx and timeouts
 
 
 @dataclass
 class AgentSettings:
-    max_iterations: int = 40  # model calls per turn before giving up
-    compress_threshold: float = 0.8  # compress when the context passes this share of the window
-    keep_recent_messages: int = 8  # kept verbatim when compressing
+    max_iterations: int = bounded(40, 1, 1000)  # model calls per turn before giving up
+    compress_threshold: float = bounded(
+        0.8, 0.1, 0.95
+    )  # compress when the context passes this share of the window
+    keep_recent_messages: int = bounded(8, 1)  # kept verbatim when compressing
 
 
 @dataclass
 class TerminalSettings:
     backend: Backend = "local"
     cwd: str | None = None  # None: HOME/workspace
-    timeout: int = 180  # seconds for a foreground command
-    max_output_chars: int = 20000  # output beyond this is cut, and the result says so
+    timeout: int = bounded(180, 1, 3600)  # seconds for a foreground command
+    max_output_chars: int = bounded(20000, 200)  # output beyond this is cut, and the result says so
 
 
 @dataclass
@@ -48,14 +78,14 @@ class DisplaySettings:
 
 @dataclass
 class MemorySettings:
-    memory_char_limit: int = 2200  # memories/MEMORY.md
-    user_char_limit: int = 1375  # memories/USER.md
+    memory_char_limit: int = bounded(2200, 100)  # memories/MEMORY.md
+    user_char_limit: int = bounded(1375, 100)  # memories/USER.md
 
 
 @dataclass
 class ApprovalSettings:
     mode: Literal["ask", "off"] = "ask"
-    low_risk_auto_approve_seconds: int = 300
+    low_risk_auto_approve_seconds: int = bounded(300, 0)
     channels: list[str] = field(default_factory=lambda: ["origin"])
 
 
@@ -81,7 +111,7 @@ class CronSettings:
 @dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
-    port: int = 8420
+    port: int = bounded(8420, 1, 65535)
 
 
 @dataclass

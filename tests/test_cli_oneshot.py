@@ -146,7 +146,7 @@ def test_turn_limit_is_a_failure(home: Path, model: ScriptedModel) -> None:
     result = hermes(home, "-z", "loop forever")
     assert result.returncode == 1
     assert result.stdout == ""
-    assert "limit of 1 model calls" in result.stderr
+    assert "limit of 1 model call." in result.stderr
     assert result.stderr.count("\n") == 1
 
 
@@ -154,7 +154,43 @@ def test_prompt_from_stdin_and_empty_prompt(home: Path, model: ScriptedModel) ->
     model.reply("read it")
     result = hermes(home, "-z", "-", stdin="a prompt on stdin\n")
     assert (result.returncode, result.stdout) == (0, "read it\n"), result.stderr
-    assert model.last_user_text() == "a prompt on stdin\n"
+    assert model.last_user_text() == "a prompt on stdin"
     empty = hermes(home, "-z", "  ")
     assert empty.returncode == 1
     assert empty.stderr.startswith("hermes: empty prompt")
+
+
+def test_sigterm_stops_the_turn_and_kills_its_commands(home: Path, model: ScriptedModel) -> None:
+    pid_file = home.parent / "child.pid"
+    model.tool_call("terminal", {"command": f"sleep 300 & echo $! > {pid_file}; wait"})
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home.parent), "HERMES_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hermes", "-z", "run it"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.02)
+    child = int(pid_file.read_text())
+    proc.terminate()
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143
+    assert err.strip() == "hermes: stopped by SIGTERM; the turn was interrupted"
+    while _alive(child):
+        assert time.monotonic() < deadline + 10, "the command outlived hermes"
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = (
+        Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}").exists() else ""
+    )
+    return status not in ("Z", "")

@@ -314,3 +314,20 @@ def test_set_keeps_the_files_indentation_and_document_start(tmp_path: Path) -> N
         "# top\n---\nmodel:\n    model: x\n    provider: openai\n"
         "approvals:\n    channels:\n    - origin\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("agent:\n  max_iterations: 0\n", "agent.max_iterations: must be at least 1, got 0"),
+        ("server:\n  port: 99999\n", "server.port: must be at most 65535"),
+        ("terminal:\n  timeout: -5\n", "terminal.timeout: must be at least 1"),
+        ("model:\n  base_url: ftp://x\n", "model.base_url: must be an http:// or https:// URL"),
+        ("model:\n  api_key_env: my key\n", "model.api_key_env: must be an environment variable"),
+    ],
+)
+def test_values_out_of_range_are_rejected_with_line_and_key(text: str, detail: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_settings(text, "config.yaml")
+    assert str(err.value).startswith("config.yaml line 2: ")
+    assert detail in str(err.value)

@@ -242,3 +242,17 @@ def test_load_profile_reports_a_bad_config_with_file_and_line(tmp_path: Path) ->
     assert str(info.value) == (
         f"{home / 'config.yaml'} line 2: server.port: expected an integer, got 'high'"
     )
+
+
+def test_terminal_cwd_relative_is_under_the_home_and_tilde_is_the_users(tmp_path: Path) -> None:
+    from hermes.context import Profile
+    from hermes.settings import Settings, TerminalSettings
+
+    def workspace(cwd: str | None) -> Path:
+        settings = Settings(terminal=TerminalSettings(cwd=cwd))
+        return Profile("default", tmp_path / "h", settings, {"HOME": "/home/ada"}).workspace
+
+    assert workspace(None) == tmp_path / "h" / "workspace"
+    assert workspace("projects") == tmp_path / "h" / "projects"
+    assert workspace("~/code") == Path("/home/ada/code")
+    assert workspace("/srv/x") == Path("/srv/x")

@@ -112,3 +112,17 @@ def test_unknown_id_is_one_line_error(home: Path, action: str) -> None:
     assert result.stderr == (
         "hermes: no session '20990101_000000_ffffff' (see `hermes sessions list`)\n"
     )
+
+
+def test_history_stays_readable_with_a_broken_config(home: Path) -> None:
+    (home / "config.yaml").write_text("model: [\n")
+    result = hermes(home, "search", "oat milk")
+    assert result.returncode == 0, result.stderr
+    assert "oat milk" in result.stdout
+
+
+def test_empty_search_and_bad_limit_are_one_line_errors(home: Path) -> None:
+    for args in (("search", "  "), ("list", "--limit", "0")):
+        result = hermes(home, *args)
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("hermes: ")

@@ -197,3 +197,11 @@ def test_output_buffer_keeps_the_last_chars_and_counts_the_rest() -> None:
     assert buf.text() == "efghijklmn" and buf.dropped == 4 and buf.total == 14
     assert buf.since(12) == ("mn", 0)
     assert buf.since(0) == ("efghijklmn", 4)
+
+
+async def test_an_unavailable_backend_runs_nothing_on_the_host(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, settings=Settings(terminal=TerminalSettings(backend="docker")))
+    marker = tmp_path / "ran"
+    with pytest.raises(ToolError, match=r"terminal\.backend 'docker' is not available"):
+        await TERMINAL.run({"command": f"touch {marker}"}, ctx)
+    assert not marker.exists()

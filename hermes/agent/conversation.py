@@ -105,6 +105,7 @@ class Conversation:
     async def new_session(self) -> str:
         """/new: a fresh session with the same model; the old one stays stored."""
         await self._drop_if_empty()
+        self.last_usage = Usage()
         self.session_id = await self.store.create_session(
             source=self.source, model=_model_id(self.provider)
         )

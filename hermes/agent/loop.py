@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from hermes.providers.base import Provider
 from hermes.tools.base import Tool
 
 INTERRUPTED = "[interrupted by the user before this finished]"
+log = logging.getLogger("hermes.agent")
 
 
 class History(Protocol):
@@ -97,14 +99,21 @@ class Loop:
             reply = completion.message
             await history.append([reply])
             if not reply.tool_calls:
+                log.info(
+                    "turn done: %d model calls, %d tokens in, %d out",
+                    result.iterations,
+                    result.usage.prompt_tokens,
+                    result.usage.completion_tokens,
+                )
                 result.text = reply.content
                 emit(TurnDone(result.text, result.usage, result.iterations))
                 return result
             await self._run_tools(reply.tool_calls, history, emit)
         result.hit_limit = True
+        calls = "call" if self.max_iterations == 1 else "calls"
         result.text = (
-            f"(stopped: this turn reached the limit of {self.max_iterations} model calls; "
-            "say 'continue' to go on, or raise agent.max_iterations)"
+            f"Stopped: this turn used its limit of {self.max_iterations} model {calls}. "
+            "Say 'continue' to go on, or raise agent.max_iterations."
         )
         emit(TurnDone(result.text, result.usage, result.iterations))
         return result
@@ -132,10 +141,15 @@ class Loop:
         emit(ToolStarted(call))
         started = time.monotonic()
         text, is_error = await self._execute(call)
+        seconds = time.monotonic() - started
+        if is_error:
+            log.warning("tool %s failed after %.1fs: %s", call.name, seconds, text[:300])
+        else:
+            log.info("tool %s ok in %.1fs", tool_call_summary(call), seconds)
         results[call.id] = Message("tool", text, tool_call_id=call.id, name=call.name)
         for hook in self.hooks:
             await hook.after(call, text, is_error, self.ctx)
-        emit(ToolFinished(call, text, is_error, time.monotonic() - started))
+        emit(ToolFinished(call, text, is_error, seconds))
 
     async def _execute(self, call: ToolCall) -> tuple[str, bool]:
         tool = self.tools.get(call.name)
@@ -156,6 +170,9 @@ class Loop:
             return f"Error: {exc}", True
         except (TypeError, KeyError) as exc:
             return f"Error: bad arguments for {call.name}: {exc}", True
+        except OSError as exc:  # the file system said no: say what, not how
+            where = f": {exc.filename}" if exc.filename else ""
+            return f"Error: {call.name}: {exc.strerror or exc}{where}", True
         except Exception as exc:  # a tool bug must not kill the turn
             return f"Error: {call.name} failed: {type(exc).__name__}: {exc}", True
 

@@ -29,18 +29,18 @@ def read_skills_index(skills_dir: Path) -> list[SkillEntry]:
     if not skills_dir.is_dir():
         return entries
     for skill_file in sorted(skills_dir.glob("*/SKILL.md")):
-        meta = _front_matter(skill_file)
+        try:
+            meta = skill_front_matter(skill_file.read_text(encoding="utf-8"))
+        except OSError:
+            meta = {}
         name = str(meta.get("name") or skill_file.parent.name)
         description = " ".join(str(meta.get("description") or "").split())
         entries.append(SkillEntry(name, description))
     return entries
 
 
-def _front_matter(path: Path) -> dict[str, object]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return {}
+def skill_front_matter(text: str) -> dict[str, object]:
+    """The YAML front matter of a SKILL.md text ({} when absent or invalid)."""
     if not text.startswith("---"):
         return {}
     end = text.find("\n---", 3)
@@ -82,7 +82,8 @@ def build_system_prompt(profile: Profile, *, now: float | None = None) -> str:
         lines = [f"- {s.name}: {s.description}" for s in skills]
         parts.append(
             "# Skills\nProcedures you wrote down earlier. Open one with skill_view when a "
-            "task matches.\n" + "\n".join(lines)
+            "task matches; write or improve one with skill_manage after a task worth "
+            "repeating.\n" + "\n".join(lines)
         )
     day = time.strftime("%Y-%m-%d", time.localtime(now))
     parts.append(

@@ -36,8 +36,12 @@ def _add(
 def _common() -> argparse.ArgumentParser:
     """Options every command takes, before or after its name."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-p", "--profile", metavar="NAME", default=argparse.SUPPRESS)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    common.add_argument(
+        "-p", "--profile", metavar="NAME", default=argparse.SUPPRESS, help="use profile NAME"
+    )
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
     return common
 
 
@@ -49,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-p", "--profile", metavar="NAME", help="use profile NAME")
     parser.add_argument("-z", metavar="PROMPT", dest="oneshot", help="one turn; print the answer")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"hermes {__version__}")
     parser.set_defaults(_target="hermes.cli.chat:cmd_chat")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -69,24 +74,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = _add(sub, "config", "hermes.cli.config_cmd:cmd_config", "read or change config.yaml")
     csub = config.add_subparsers(dest="action", metavar="ACTION", required=True)
-    csub.add_parser("get", help="print one value").add_argument("key")
-    cset = csub.add_parser("set", help="validate and set one value, keeping comments")
+    csub.add_parser("get", help="print one value", parents=[_common()]).add_argument("key")
+    cset = csub.add_parser(
+        "set", help="validate and set one value, keeping comments", parents=[_common()]
+    )
     cset.add_argument("key")
     cset.add_argument("value")
-    csub.add_parser("show", help="print the effective settings")
-    csub.add_parser("path", help="print the path of config.yaml")
+    csub.add_parser("show", help="print the effective settings", parents=[_common()])
+    csub.add_parser("path", help="print the path of config.yaml", parents=[_common()])
 
     sessions = _add(sub, "sessions", "hermes.cli.sessions_cmd:cmd_sessions", "conversations")
     ssub = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
-    slist = ssub.add_parser("list", help="recent sessions")
+    slist = ssub.add_parser("list", help="recent sessions", parents=[_common()])
     slist.add_argument("--limit", type=int, default=20)
-    ssub.add_parser("show", help="print a session").add_argument("id")
-    ssearch = ssub.add_parser("search", help="full-text search over past messages")
+    ssub.add_parser("show", help="print a session", parents=[_common()]).add_argument("id")
+    ssearch = ssub.add_parser(
+        "search", help="full-text search over past messages", parents=[_common()]
+    )
     ssearch.add_argument("query")
     ssearch.add_argument("--limit", type=int, default=10)
-    sexport = ssub.add_parser("export", help="print a session as JSON")
+    sexport = ssub.add_parser("export", help="print a session as JSON", parents=[_common()])
     sexport.add_argument("id")
-    ssub.add_parser("delete", help="delete a session").add_argument("id")
+    ssub.add_parser("delete", help="delete a session", parents=[_common()]).add_argument("id")
     return parser
 
 

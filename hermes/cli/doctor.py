@@ -91,7 +91,8 @@ def check_config(home: Path, env: Mapping[str, str]) -> tuple[Finding, Settings 
     try:
         settings = apply_env_overrides(load_settings(path), env)
     except HermesError as exc:
-        return error(f"config.yaml is invalid: {exc}", "fix it, or `hermes setup`"), None
+        fix = f"edit {path} at the line named above (`hermes config show` works again after)"
+        return error(f"config.yaml is invalid: {exc}", fix), None
     if not path.exists():
         return ok("config.yaml not present (defaults apply)"), settings
     return ok("config.yaml valid"), settings

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ def read_prompt(value: str, stdin_text: str | None = None) -> str:
     prompt = value
     if value == "-":
         prompt = sys.stdin.read() if stdin_text is None else stdin_text
+        prompt = prompt.strip()
     if not prompt.strip():
         raise HermesError("empty prompt: give -z some text, e.g. hermes -z 'what time is it?'")
     return prompt
@@ -36,10 +38,16 @@ def read_prompt(value: str, stdin_text: str | None = None) -> str:
 
 def run_oneshot(args: argparse.Namespace) -> int:
     from hermes.home import load_profile
+    from hermes.logs import setup_file_logging
 
     prompt = read_prompt(str(args.oneshot))
     profile = load_profile(args.profile)
-    result = asyncio.run(one_turn(profile, prompt))
+    setup_file_logging(profile.home)
+    try:
+        result = asyncio.run(one_turn(profile, prompt))
+    except asyncio.CancelledError:  # SIGTERM: the turn was stopped and cleaned up
+        print("hermes: stopped by SIGTERM; the turn was interrupted", file=sys.stderr)
+        return 143
     if result.hit_limit:  # no answer came; the text says why and what to do
         print(f"hermes: {result.text}", file=sys.stderr)
         return 1
@@ -55,4 +63,8 @@ async def one_turn(profile: Profile, prompt: str) -> TurnResult:
     from hermes.runtime import open_conversation
 
     async with open_conversation(profile, source=SOURCE, user=NoUser()) as conv:
+        task = asyncio.current_task()
+        assert task is not None
+        # SIGTERM cancels the turn, so its commands are killed, not orphaned
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         return await conv.send(prompt)

@@ -210,6 +210,9 @@ class Repl:
         from hermes.runtime import open_conversation
 
         self._loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        if main is not None:  # SIGTERM: stop the turn, kill its commands, leave
+            self._loop.add_signal_handler(signal.SIGTERM, main.cancel)
         previous = _set_sigint(self._on_sigint)
         try:
             async with open_conversation(
@@ -330,8 +333,10 @@ def make_reader(profile: Profile) -> LineReader:
 
 def run_repl(args: argparse.Namespace) -> int:
     from hermes.home import load_profile
+    from hermes.logs import setup_file_logging
 
     profile = load_profile(args.profile)
+    setup_file_logging(profile.home)
     tty = sys.stdout.isatty()
     renderer = Renderer(
         sys.stdout,
@@ -340,4 +345,7 @@ def run_repl(args: argparse.Namespace) -> int:
         streaming=profile.settings.display.streaming,
     )
     repl = Repl(profile, make_reader(profile), renderer, debug=bool(args.debug))
-    return asyncio.run(repl.run(getattr(args, "resume", None)))
+    try:
+        return asyncio.run(repl.run(getattr(args, "resume", None)))
+    except asyncio.CancelledError:
+        return 143  # SIGTERM

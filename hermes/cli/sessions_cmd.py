@@ -13,10 +13,18 @@ from hermes.store import SessionInfo, Store, StoredMessage
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    from hermes.home import load_profile
+    import os
 
-    profile = load_profile(args.profile)
-    text = asyncio.run(run(args, profile.db_path))
+    from hermes.home import ensure_home, resolve_home
+
+    # only state.db is needed: a broken config.yaml must not lock the user out of history
+    _, home = resolve_home(args.profile, dict(os.environ))
+    ensure_home(home)
+    if getattr(args, "limit", 1) < 1:
+        raise HermesError("--limit must be at least 1")
+    if args.action == "search" and not args.query.strip():
+        raise HermesError("give words to search for, e.g. hermes sessions search 'kubernetes'")
+    text = asyncio.run(run(args, home / "state.db"))
     if text:
         print(text)
     return 0

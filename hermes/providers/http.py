@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,6 +24,7 @@ from hermes.errors import ProviderError
 from hermes.providers.base import TextCallback
 
 T = TypeVar("T")
+log = logging.getLogger("hermes.provider")
 Sleep = Callable[[float], Awaitable[None]]
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
@@ -106,6 +108,7 @@ async def with_retries(
             return await attempt()
         except AttemptFailed as exc:
             if not exc.retryable:
+                log.error("%s", exc.message)
                 raise ProviderError(exc.message, status=exc.status) from None
             if guard is not None and guard.emitted:
                 raise ProviderError(
@@ -119,7 +122,9 @@ async def with_retries(
                     status=exc.status,
                     retryable=True,
                 ) from None
-            await backoff.sleep(backoff.delay(n, exc.retry_after))
+            delay = backoff.delay(n, exc.retry_after)
+            log.warning("%s; retrying in %.1fs (try %d of %d)", exc.message, delay, n + 2, tries)
+            await backoff.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -219,7 +224,11 @@ def transport_failure(
         within = f"within {timeout:g}s" if timeout else "in time"
         return AttemptFailed(f"{label} did not answer {within}", retryable=True)
     if isinstance(exc, httpx.ConnectError):
-        return AttemptFailed(f"could not connect to {where} ({detail})", retryable=True)
+        return AttemptFailed(
+            f"could not connect to {where} ({detail}); is the server running, "
+            "and is model.base_url right?",
+            retryable=True,
+        )
     if isinstance(exc, httpx.TransportError) and not isinstance(
         exc, httpx.UnsupportedProtocol | httpx.ProxyError
     ):

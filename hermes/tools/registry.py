@@ -14,19 +14,14 @@ TOOL_MODULES = (
     "hermes.tools.todo",
     "hermes.tools.clarify",
     "hermes.tools.session_tools",
+    "hermes.tools.skills",
 )
 
 
 def default_tools() -> list[Tool]:
     tools: list[Tool] = []
     for name in TOOL_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real import error inside an existing module
-                raise
-            continue  # a module not written yet
-        tools.extend(module.TOOLS)
+        tools.extend(importlib.import_module(name).TOOLS)
     names = [t.name for t in tools]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -131,6 +131,13 @@ async def terminal(args: dict[str, Any], ctx: TurnContext) -> str:
     command = args.get("command")
     if not isinstance(command, str) or not command.strip():
         raise ToolError("command must be a non-empty shell command")
+    backend = ctx.profile.settings.terminal.backend
+    if backend != "local":  # never fall back to the host when isolation was asked for
+        raise ToolError(
+            f"terminal.backend '{backend}' is not available in this version; nothing was run. "
+            "Ask the user to set terminal.backend to local (`hermes config set "
+            "terminal.backend local`) to run commands on this machine"
+        )
     if args.get("background"):
         return await _background(command, ctx)
     timeout = _positive_int(args, "timeout", ctx.profile.settings.terminal.timeout)

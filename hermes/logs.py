@@ -1,0 +1,33 @@
+"""Log files of a home: logs/agent.log (the CLI) now; the gateway adds its own.
+
+One line per record: time, level, logger, message. Rotated at 5 MB, 3 kept.
+Nothing is printed to the terminal; errors the user must see are printed by
+the front end as one line.
+"""
+
+from __future__ import annotations
+
+import logging
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_file_logging(home: Path, name: str = "agent", level: int = logging.INFO) -> Path:
+    """Send the `hermes` loggers to HOME/logs/NAME.log; returns the file's path."""
+    path = home / "logs" / f"{name}.log"
+    logger = logging.getLogger("hermes")
+    for handler in list(logger.handlers):
+        if isinstance(handler, RotatingFileHandler) and Path(handler.baseFilename) == path:
+            return path  # already set up
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        return path  # logging is a help, never a reason to fail
+    handler.setFormatter(logging.Formatter(FORMAT))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    return path
