@@ -80,7 +80,7 @@ def check_env_file(home: Path) -> list[Finding]:
     except HermesError as exc:
         found.append(error(str(exc), "fix that line"))
     if not found:
-        found.append(ok(".env private (mode 0600) and readable"))
+        found.append(ok(f".env private (mode {mode:04o}) and readable"))
     return found
 
 
@@ -188,7 +188,7 @@ def check_db(path: Path) -> Finding:
 
 def check_workspace(path: Path) -> Finding:
     if not path.is_dir():
-        return warn(f"workspace {path} does not exist", f"run mkdir -p {path}")
+        return ok(f"workspace {path} (created on first use)")
     if not os.access(path, os.W_OK | os.X_OK):
         return error(
             f"workspace {path} is not writable", f"fix its permissions: chmod u+rwx {path}"
