@@ -220,3 +220,14 @@ async def test_status_profile_help_and_unknown(conv: Conversation) -> None:
     assert "default" in (await run_command(conv, "/profile")).text
     assert "/compress" in (await run_command(conv, "/help")).text
     assert "Unknown command /nope" in (await run_command(conv, "/nope")).text
+
+
+async def test_a_soul_md_that_is_not_utf8_does_not_stop_the_chat(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    profile = make_profile(tmp_path, model)
+    (profile.home / "SOUL.md").write_bytes(b"You are Hermes \xff\xfe the helper.")
+    async with open_conversation(profile, source="test") as conv:
+        model.reply("hi")
+        await conv.send("hello")
+    assert "the helper" in model.requests[-1]["messages"][0]["content"]

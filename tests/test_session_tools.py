@@ -126,3 +126,15 @@ async def test_load_session_of_unknown_id_is_a_tool_error(store: Store, tmp_path
 def test_format_hit_without_title() -> None:
     hit = SearchHit("s1", 1, "assistant", 0.0, "…text…", None)
     assert "session s1 (untitled) — assistant: …text…" in session_tools.format_hit(hit)
+
+
+async def test_load_session_clips_one_huge_message_instead_of_showing_nothing(
+    store: Store, tmp_path: Path
+) -> None:
+    ctx = await context(store, tmp_path)
+    past = await store.create_session(source="cli")
+    pasted = "y" * (session_tools.LOAD_MAX_CHARS * 2)
+    await store.append_messages(past, [Message("user", pasted), Message("assistant", "Got it.")])
+    out = await tool("load_session").run({"id": past}, ctx)
+    assert "more characters]" in out and "assistant: Got it." in out
+    assert "cut here" not in out

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from tools_helpers import wait_until
 
 from hermes.errors import HermesError
 from hermes.messages import Message, ToolCall, Usage
@@ -343,3 +345,50 @@ async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
     await s.close()
     with pytest.raises(HermesError, match="closed"):
         await s.list_sessions()
+
+
+async def test_a_write_cancelled_while_queued_still_lands(store: Store) -> None:
+    sid = await store.create_session(source="cli")
+    release = threading.Event()
+
+    def busy(conn: sqlite3.Connection) -> None:
+        release.wait(10)
+
+    blocker = asyncio.ensure_future(store._call(busy))
+    write = asyncio.ensure_future(store.append_messages(sid, [Message("user", "keep me")]))
+    await asyncio.sleep(0)  # both are queued on the worker now
+    write.cancel()  # e.g. the turn was interrupted
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    release.set()
+    await blocker
+    assert contents(await store.load_messages(sid)) == ["keep me"]
+
+
+async def test_closing_while_another_process_writes_is_quiet(tmp_path: Path) -> None:
+    s = await Store.open(tmp_path / "state.db")
+    sid = await s.create_session(source="cli")
+    await s.append_messages(sid, [Message("user", "hello")])
+    worker = await s._call(lambda conn: threading.current_thread())
+    other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # e.g. the gateway in the middle of a write
+        await s.close()  # must not raise "database is locked"
+        other.execute("COMMIT")
+        assert other.execute("SELECT content FROM messages").fetchall() == [("hello",)]
+    finally:
+        other.close()
+    await wait_until(lambda: not worker.is_alive())
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+async def test_a_failed_open_leaves_no_file_open(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(HermesError):
+        await Store.open(path)
+    assert str(path) not in open_files()
+
+
+def open_files() -> list[str]:
+    return [os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")]

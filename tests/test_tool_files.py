@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tools_helpers import make_ctx
+from tools_helpers import make_ctx, wait_until
 
 from hermes.context import TurnContext
 from hermes.errors import ToolError
@@ -163,3 +167,97 @@ async def test_search_limits_results_and_reports_none(ctx: TurnContext) -> None:
 async def test_search_rejects_a_bad_regex(ctx: TurnContext) -> None:
     with pytest.raises(ToolError, match=r"invalid regex 'foo\(': missing \), unterminated"):
         await T["search_files"].run({"pattern": "foo("}, ctx)
+
+
+async def test_concurrent_patches_of_one_file_all_land(ctx: TurnContext) -> None:
+    target = ctx.cwd / "many.txt"
+    target.write_text("".join(f"line {i}\n" for i in range(8)))
+    calls = [
+        T["patch"].run({"path": "many.txt", "old": f"line {i}\n", "new": f"LINE {i}\n"}, ctx)
+        for i in range(8)
+    ]
+    await asyncio.gather(*calls)  # tool calls of one turn run concurrently
+    assert target.read_text() == "".join(f"LINE {i}\n" for i in range(8))
+
+
+async def test_search_numbers_lines_like_read_file(ctx: TurnContext) -> None:
+    (ctx.cwd / "ff.c").write_text("a\x0cb\u2028c\nneedle\n")  # form feed, line separator
+    out = await T["search_files"].run({"pattern": "needle"}, ctx)
+    assert out == "ff.c:2: needle"
+    assert (await T["read_file"].run({"path": "ff.c"}, ctx)).split("\n")[1] == "     2\tneedle"
+    with pytest.raises(ToolError, match=r"Closest lines:\n     2\tneedle"):
+        await T["patch"].run({"path": "ff.c", "old": "needles", "new": "x"}, ctx)
+
+
+async def test_a_cancelled_search_stops_walking(
+    ctx: TurnContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, finished = threading.Event(), threading.Event()
+
+    def endless_walk(top: object) -> Iterator[tuple[str, list[str], list[str]]]:
+        try:
+            while True:
+                started.set()
+                yield str(ctx.cwd), [], []
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(files.os, "walk", endless_walk)
+    task = asyncio.create_task(T["search_files"].run({"pattern": "x"}, ctx))
+    await wait_until(started.is_set)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await wait_until(finished.is_set)  # the worker thread gave up, not left walking
+
+
+async def test_search_says_when_a_limit_cut_the_walk(
+    ctx: TurnContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "SEARCH_MAX_SCANNED", 5)
+    for i in range(10):
+        (ctx.cwd / f"f{i}.txt").write_text("nothing here\n")
+    out = await T["search_files"].run({"pattern": "needle", "glob": "*.py"}, ctx)
+    assert out.splitlines()[1] == "[searched only the first 0 files; narrow the path]"
+
+
+async def test_pipes_are_refused_not_read_forever(ctx: TurnContext) -> None:
+    os.mkfifo(ctx.cwd / "fifo")
+    with pytest.raises(ToolError, match="fifo is not a regular file"):
+        await T["read_file"].run({"path": "fifo"}, ctx)
+    with pytest.raises(ToolError, match="fifo is not a regular file"):
+        await T["patch"].run({"path": "fifo", "old": "a", "new": "b"}, ctx)
+    (ctx.cwd / "t.txt").write_text("needle\n")
+    assert await T["search_files"].run({"pattern": "needle"}, ctx) == "t.txt:1: needle"
+
+
+async def test_patch_refuses_a_huge_file(ctx: TurnContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "MAX_EDIT_BYTES", 10)
+    (ctx.cwd / "big.txt").write_text("x" * 11)
+    with pytest.raises(ToolError, match=r"11 bytes, too big to patch \(limit 10\).*terminal"):
+        await T["patch"].run({"path": "big.txt", "old": "x", "new": "y"}, ctx)
+
+
+def test_a_huge_one_line_file_is_read_in_pieces(tmp_path: Path) -> None:
+    big = tmp_path / "min.js"
+    big.write_text("z" * 20_000_000 + "\nend\n")
+    tracemalloc.start()
+    try:
+        out = files._read(big, 1, 10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.splitlines()[0].endswith(" ... [line cut: 20,000,000 chars]")
+    assert out.splitlines()[1] == "     2\tend"
+    assert peak < 2_000_000
+
+
+def test_line_lengths_count_pieces_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "READ_CHUNK", 10)
+    monkeypatch.setattr(files, "MAX_LINE_CHARS", 5)
+    (tmp_path / "x.txt").write_text("abcdefghij\nabcdefghijk\r\nabc")
+    assert files._read(tmp_path / "x.txt", 1, 10).splitlines() == [
+        "     1\tabcde ... [line cut: 10 chars]",
+        "     2\tabcde ... [line cut: 11 chars]",
+        "     3\tabc",
+    ]

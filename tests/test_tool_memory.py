@@ -86,3 +86,13 @@ async def test_duplicates_and_separator_lines_are_handled(ctx: TurnContext) -> N
     assert out.startswith("Already in MEMORY.md; nothing changed.")
     with pytest.raises(ToolError, match="separator"):
         await MEMORY.run({"action": "add", "target": "memory", "text": "a\n§\nb"}, ctx)
+
+
+async def test_a_memory_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    path = tmp_path / "memories" / "MEMORY.md"
+    path.parent.mkdir()
+    path.write_bytes("café".encode("latin-1"))
+    with pytest.raises(ToolError, match=r"MEMORY.md is not UTF-8 text .* left as it is"):
+        await MEMORY.run({"action": "add", "target": "memory", "text": "x"}, ctx)
+    assert path.read_bytes() == "café".encode("latin-1")

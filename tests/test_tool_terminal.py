@@ -205,3 +205,8 @@ async def test_an_unavailable_backend_runs_nothing_on_the_host(tmp_path: Path) -
     with pytest.raises(ToolError, match=r"terminal\.backend 'docker' is not available"):
         await TERMINAL.run({"command": f"touch {marker}"}, ctx)
     assert not marker.exists()
+
+
+async def test_a_fractional_timeout_still_lets_the_command_run(ctx: TurnContext) -> None:
+    out = await TERMINAL.run({"command": "echo quick", "timeout": 0.5}, ctx)
+    assert out.startswith("[exit code 0,") and "quick" in out

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from tools_helpers import FakeUser, MemoryTodoStore, make_ctx
 
 from hermes.errors import ToolError
+from hermes.store import Store
 from hermes.tools.clarify import TOOLS as CLARIFY_TOOLS
 from hermes.tools.registry import default_tools
 from hermes.tools.todo import TOOLS as TODO_TOOLS
@@ -125,3 +127,19 @@ async def test_todo_persists_in_the_real_store(tmp_path: Path) -> None:
         assert await TODO.run({}, ctx) == "Todo list (1/2 done):\n[x] 1. Plan\n[ ] 2. Do"
     finally:
         await reopened.close()
+
+
+async def test_concurrent_todo_calls_of_one_turn_all_land(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "state.db") as store:
+        ctx = make_ctx(tmp_path, store=store)
+        ctx.session_id = await store.create_session(source="cli")
+        calls = [
+            TODO.run({"todos": [{"content": f"step {i}"}], "merge": True}, ctx) for i in range(5)
+        ]
+        await asyncio.gather(*calls)  # the tool calls of one reply run concurrently
+        items = await store.get_todo(ctx.session_id)
+        assert sorted(i.text for i in items) == [f"step {i}" for i in range(5)]
+        assert sorted(i.id for i in items) == [1, 2, 3, 4, 5]
+        with pytest.raises(ToolError, match="needs content"):
+            await TODO.run({"todos": [{"id": 9, "status": "done"}], "merge": True}, ctx)
+        assert len(await store.get_todo(ctx.session_id)) == 5  # a refused change writes nothing

@@ -32,6 +32,13 @@ class MemoryTodoStore:
     async def set_todo(self, session_id: str, items: list[TodoItem]) -> None:
         self.todos[session_id] = [TodoItem(i.id, i.text, i.status, dict(i.extra)) for i in items]
 
+    async def update_todo(
+        self, session_id: str, change: Callable[[list[TodoItem]], list[TodoItem]]
+    ) -> list[TodoItem]:
+        items = change(await self.get_todo(session_id))
+        await self.set_todo(session_id, items)
+        return items
+
 
 class FakeUser:
     """Answers clarify questions from a script and records what was asked."""

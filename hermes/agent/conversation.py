@@ -6,6 +6,7 @@ Conversation and call `send`; slash commands act on it too (commands.py).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -194,6 +195,11 @@ class Conversation:
         return self.messages()
 
     async def append(self, messages: list[Message]) -> None:
+        # Shielded: an interrupt must not leave a stored message out of the context
+        # (a tool call without its result would break the next request).
+        await asyncio.shield(self._append(messages))
+
+    async def _append(self, messages: list[Message]) -> None:
         ids = await self.store.append_messages(self.session_id, messages)
         for row_id, message in zip(ids, messages, strict=True):
             self._messages.append(

@@ -29,11 +29,8 @@ def read_skills_index(skills_dir: Path) -> list[SkillEntry]:
     if not skills_dir.is_dir():
         return entries
     for skill_file in sorted(skills_dir.glob("*/SKILL.md")):
-        try:
-            meta = skill_front_matter(skill_file.read_text(encoding="utf-8"))
-        except OSError:
-            meta = {}
-        name = str(meta.get("name") or skill_file.parent.name)
+        meta = skill_front_matter(_read(skill_file))
+        name = skill_file.parent.name  # what skill_view opens, whatever the front matter says
         description = " ".join(str(meta.get("description") or "").split())
         entries.append(SkillEntry(name, description))
     return entries
@@ -57,7 +54,7 @@ def skill_front_matter(text: str) -> dict[str, object]:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8").strip()
+        return path.read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
         return ""
 

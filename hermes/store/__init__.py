@@ -23,6 +23,7 @@ INTERFACE CONTRACT (implemented by hermes/store/store.py):
 
     hits = await store.search("query", max_results=5, exclude_session=None)
     todo = await store.get_todo(sid); await store.set_todo(sid, items)
+    todo = await store.update_todo(sid, change)   # read-change-write in one transaction
 """
 
 from hermes.store.store import SearchHit, SessionInfo, Store, StoredMessage

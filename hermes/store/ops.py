@@ -11,6 +11,7 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from hermes.messages import Message, Role, ToolCall, Usage
@@ -263,11 +264,27 @@ def get_todo(conn: sqlite3.Connection, session_id: str) -> list[TodoItem]:
 
 
 def set_todo(conn: sqlite3.Connection, session_id: str, items: list[TodoItem]) -> None:
-    data = [{**i.extra, "id": i.id, "text": i.text, "status": i.status} for i in items]
     with transaction(conn):
-        cur = conn.execute(
-            "UPDATE sessions SET todo = ? WHERE id = ?",
-            (json.dumps(data, ensure_ascii=False), session_id),
-        )
-        if cur.rowcount == 0:
-            raise SessionNotFound(session_id)
+        _write_todo(conn, session_id, items)
+
+
+def update_todo(
+    conn: sqlite3.Connection,
+    session_id: str,
+    change: Callable[[list[TodoItem]], list[TodoItem]],
+) -> list[TodoItem]:
+    with transaction(conn):  # BEGIN IMMEDIATE: no other writer between read and write
+        _require_session(conn, session_id)
+        items = change(get_todo(conn, session_id))
+        _write_todo(conn, session_id, items)
+    return items
+
+
+def _write_todo(conn: sqlite3.Connection, session_id: str, items: list[TodoItem]) -> None:
+    data = [{**i.extra, "id": i.id, "text": i.text, "status": i.status} for i in items]
+    cur = conn.execute(
+        "UPDATE sessions SET todo = ? WHERE id = ?",
+        (json.dumps(data, ensure_ascii=False), session_id),
+    )
+    if cur.rowcount == 0:
+        raise SessionNotFound(session_id)

@@ -3,7 +3,9 @@
 Every public method is a coroutine; the SQLite work itself runs on ONE worker
 thread owned by the Store (a single-thread executor holding the only
 connection), so no SQLite call ever blocks the event loop, and calls are
-executed one at a time in the order they were made. The synchronous SQL
+executed one at a time in the order they were made. A call, once made, runs
+to completion even if the task awaiting it is cancelled (a write queued
+behind another one is never silently dropped). The synchronous SQL
 lives in hermes/store/ops.py (sessions, messages; imported
 lazily because it builds the dataclasses defined here) and
 hermes/store/search.py (full-text search); the schema is in hermes/store/db.py.
@@ -109,12 +111,14 @@ class Store:
         return cls(path, conn, executor, clock)
 
     async def close(self) -> None:
+        """Finish the calls already made, then close the connection and the thread."""
         if self._closed:
             return
         self._closed = True
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, _close, self._conn)
-        self._executor.shutdown(wait=False)
+        try:
+            await asyncio.shield(asyncio.wrap_future(self._executor.submit(_close, self._conn)))
+        finally:
+            self._executor.shutdown(wait=False)
 
     async def __aenter__(self) -> Store:
         return self
@@ -131,9 +135,8 @@ class Store:
         """Run fn(conn, ...) on the store's worker thread."""
         if self._closed:
             raise HermesError("the session store is closed")
-        loop = asyncio.get_running_loop()
         call = functools.partial(fn, self._conn, *args, **kwargs)
-        return await loop.run_in_executor(self._executor, call)
+        return await asyncio.shield(asyncio.wrap_future(self._executor.submit(call)))
 
     # ----- sessions ----------------------------------------------------------
 
@@ -260,10 +263,24 @@ class Store:
 
         await self._call(ops.set_todo, session_id, items)
 
+    async def update_todo(
+        self, session_id: str, change: Callable[[list[TodoItem]], list[TodoItem]]
+    ) -> list[TodoItem]:
+        """Replace the todo list with change(current list) in one transaction, so
+        concurrent updates never lose one another; returns the new list. `change`
+        runs on the worker thread; what it raises propagates and nothing is written.
+        Raises SessionNotFound."""
+        from hermes.store import ops
+
+        return await self._call(ops.update_todo, session_id, change)
+
 
 def _close(conn: sqlite3.Connection) -> None:
     try:
+        conn.execute("PRAGMA busy_timeout = 100")  # optimize is optional: never wait long
         conn.execute("PRAGMA analysis_limit = 400")  # keeps optimize quick on big files
         conn.execute("PRAGMA optimize")
+    except sqlite3.Error:
+        pass  # e.g. another process holds the write lock; the data is safe either way
     finally:
         conn.close()

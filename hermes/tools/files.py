@@ -10,9 +10,12 @@ import asyncio
 import contextlib
 import difflib
 import fnmatch
+import io
 import os
 import re
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +27,18 @@ MAX_READ_CHARS = 50_000  # read_file output per call
 MAX_LINE_CHARS = 2_000  # longer lines are cut in read_file
 SNIFF_BYTES = 8192  # a NUL byte in these marks a file as binary
 SEARCH_MAX_FILE_BYTES = 5_000_000  # bigger files are skipped by search_files
-SEARCH_MAX_FILES = 20_000
+SEARCH_MAX_FILES = 20_000  # files searched per call
+SEARCH_MAX_SCANNED = 200_000  # file names looked at per call (glob or not)
+MAX_EDIT_BYTES = 20_000_000  # patch refuses bigger files
+READ_CHUNK = 65_536  # read_file reads a long line in pieces of this many chars
 SEARCH_LINE_CHARS = 300
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".tox"}
 )
+
+# Held across each read-modify-write (patch, write_file), so concurrent tool
+# calls of one turn cannot overwrite each other's change.
+_EDIT_LOCK = threading.Lock()
 
 
 def resolve(raw: object, ctx: TurnContext, key: str = "path") -> Path:
@@ -75,10 +85,25 @@ def _check_file(path: Path) -> None:
         raise ToolError(f"no such file: {path}")
     if path.is_dir():
         raise ToolError(f"{path} is a directory; list it with the terminal or use search_files")
+    if not path.is_file():  # a pipe or device could block the read forever
+        raise ToolError(
+            f"{path} is not a regular file (a pipe, socket or device); use the terminal"
+        )
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as read_file numbers them: split at \n, \r\n and \r only."""
+    return [line.rstrip("\n") for line in io.StringIO(text, newline=None)]
 
 
 def _read_text(path: Path) -> str:
     _check_file(path)
+    size = path.stat().st_size
+    if size > MAX_EDIT_BYTES:
+        raise ToolError(
+            f"{path} is {size:,} bytes, too big to patch (limit {MAX_EDIT_BYTES:,}); "
+            "edit it with the terminal (e.g. sed)"
+        )
     data = path.read_bytes()
     if b"\0" in data[:SNIFF_BYTES]:
         raise ToolError(f"{path} is a binary file; only text files can be edited")
@@ -89,6 +114,23 @@ def _read_text(path: Path) -> str:
 
 
 # --- read_file ---------------------------------------------------------------
+
+
+def _bounded_lines(f: io.TextIOBase) -> Iterator[tuple[str, int]]:
+    """(line without its newline, cut past MAX_LINE_CHARS; its full length): a huge
+    one-line file is read piece by piece, never held whole."""
+    while piece := f.readline(READ_CHUNK):
+        head, length = piece, len(piece)
+        while not piece.endswith("\n"):
+            piece = f.readline(READ_CHUNK)
+            if not piece:
+                break
+            length += len(piece)
+            if len(head) <= MAX_LINE_CHARS:
+                head += piece
+        if piece.endswith("\n"):
+            length -= 1
+        yield head.removesuffix("\n")[: MAX_LINE_CHARS + 1], length
 
 
 def _read(path: Path, offset: int, limit: int) -> str:
@@ -103,13 +145,12 @@ def _read(path: Path, offset: int, limit: int) -> str:
     shown: list[str] = []
     chars, total, capped_at = 0, 0, 0
     with path.open("r", encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
+        for n, (text, length) in enumerate(_bounded_lines(f), 1):
             total = n
             if n < offset or n >= offset + limit or capped_at:
                 continue
-            text = line.rstrip("\n")
-            if len(text) > MAX_LINE_CHARS:
-                text = f"{text[:MAX_LINE_CHARS]} ... [line cut: {len(text):,} chars]"
+            if length > MAX_LINE_CHARS:
+                text = f"{text[:MAX_LINE_CHARS]} ... [line cut: {length:,} chars]"
             entry = f"{n:>6}\t{text}"
             if shown and chars + len(entry) > MAX_READ_CHARS:
                 capped_at = n
@@ -146,7 +187,8 @@ def _write(path: Path, content: str) -> str:
         raise ToolError(f"{path} is a directory; give a file path")
     existed = path.exists()
     data = content.encode("utf-8")
-    atomic_write(path, data)
+    with _EDIT_LOCK:
+        atomic_write(path, data)
     lines = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
     verb = "Replaced" if existed else "Created"
     return f"{verb} {path}: {len(data):,} bytes, {lines:,} lines"
@@ -166,7 +208,7 @@ async def write_file(args: dict[str, Any], ctx: TurnContext) -> str:
 def _closest_lines(text: str, old: str, count: int = 3) -> list[str]:
     needle = next((s.strip() for s in old.splitlines() if s.strip()), "")
     scored: list[tuple[float, int, str]] = []
-    for n, line in enumerate(text.splitlines()[:20_000], 1):
+    for n, line in enumerate(_lines(text)[:20_000], 1):
         matcher = difflib.SequenceMatcher(None, needle, line.strip(), autojunk=False)
         if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
             continue
@@ -189,6 +231,11 @@ def _not_found(path: Path, text: str, old: str) -> ToolError:
 
 
 def _patch(path: Path, old: str, new: str, replace_all: bool) -> str:
+    with _EDIT_LOCK:
+        return _patch_locked(path, old, new, replace_all)
+
+
+def _patch_locked(path: Path, old: str, new: str, replace_all: bool) -> str:
     text = _read_text(path)
     if "\r\n" in text and "\r\n" not in old and old.replace("\n", "\r\n") in text:
         old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
@@ -231,29 +278,51 @@ def _glob_match(glob: str, rel: str, name: str) -> bool:
     return any(fnmatch.fnmatch(s, p) for s in (name, rel) for p in (glob, bare))
 
 
-def _files(base: Path, glob: str | None) -> list[Path]:
+class _Stopped(Exception):
+    """The awaiting tool call was cancelled: the search thread gives up."""
+
+
+def _files(base: Path, glob: str | None, stop: threading.Event) -> tuple[list[Path], bool]:
+    """The files to search, and whether that is all of them (False: a limit was hit)."""
     if base.is_file():
-        return [base]
+        return [base], True
     found: list[Path] = []
+    scanned = 0
     for root, dirs, names in os.walk(base):
+        if stop.is_set():
+            raise _Stopped
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
         for name in sorted(names):
+            scanned += 1
+            if scanned > SEARCH_MAX_SCANNED:
+                return found, False
             path = Path(root, name)
             if glob and not _glob_match(glob, path.relative_to(base).as_posix(), name):
                 continue
             found.append(path)
             if len(found) >= SEARCH_MAX_FILES:
-                return found
-    return found
+                return found, False
+    return found, True
 
 
-def _search(regex: re.Pattern[str], base: Path, cwd: Path, glob: str | None, most: int) -> str:
+def _search(
+    regex: re.Pattern[str],
+    base: Path,
+    cwd: Path,
+    glob: str | None,
+    most: int,
+    stop: threading.Event,
+) -> str:
     if not base.exists():
         raise ToolError(f"no such file or directory: {base}")
     hits: list[str] = []
-    files = _files(base, glob)
+    files, complete = _files(base, glob, stop)
     for path in files:
+        if stop.is_set():
+            raise _Stopped
         try:
+            if not path.is_file():  # pipes and devices would block the read
+                continue
             if path.stat().st_size > SEARCH_MAX_FILE_BYTES:
                 continue
             data = path.read_bytes()
@@ -262,17 +331,19 @@ def _search(regex: re.Pattern[str], base: Path, cwd: Path, glob: str | None, mos
         if b"\0" in data[:SNIFF_BYTES]:
             continue
         shown = path.relative_to(cwd) if path.is_relative_to(cwd) else path
-        for n, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        for n, line in enumerate(_lines(data.decode("utf-8", errors="replace")), 1):
             if regex.search(line):
                 if len(hits) == most:
                     hits.append(f"[stopped at {most} matches; narrow the pattern, path or glob]")
                     return "\n".join(hits)
                 hits.append(f"{shown}:{n}: {line.rstrip()[:SEARCH_LINE_CHARS]}")
+    cut = "" if complete else f"[searched only the first {len(files):,} files; narrow the path]"
     if not hits:
         where = f"{base} (glob {glob})" if glob else str(base)
-        return f"No matches for {regex.pattern!r} in {where}; {len(files):,} files searched."
-    if len(files) >= SEARCH_MAX_FILES:
-        hits.append(f"[searched only the first {SEARCH_MAX_FILES:,} files; narrow the path]")
+        found = f"No matches for {regex.pattern!r} in {where}; {len(files):,} files searched."
+        return f"{found}\n{cut}" if cut else found
+    if cut:
+        hits.append(cut)
     return "\n".join(hits)
 
 
@@ -293,7 +364,11 @@ async def search_files(args: dict[str, Any], ctx: TurnContext) -> str:
     if glob is not None and not isinstance(glob, str):
         raise ToolError("glob must be a string such as '*.py'")
     most = _int(args, "max_results", 50, 1, 1000)
-    return await asyncio.to_thread(_search, regex, base, ctx.cwd, glob or None, most)
+    stop = threading.Event()  # a cancelled call must not leave the walk running
+    try:
+        return await asyncio.to_thread(_search, regex, base, ctx.cwd, glob or None, most, stop)
+    finally:
+        stop.set()
 
 
 _PATH = {"type": "string", "description": "File path; relative paths start at the workspace."}

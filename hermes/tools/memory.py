@@ -87,7 +87,13 @@ async def memory(args: dict[str, Any], ctx: TurnContext) -> str:
     limit = limits.memory_char_limit if target == "memory" else limits.user_char_limit
     path = memory_path(ctx.profile.home, target)
     name = path.name
-    entries = split_entries(path.read_text(encoding="utf-8")) if path.exists() else []
+    try:
+        entries = split_entries(path.read_text(encoding="utf-8")) if path.exists() else []
+    except UnicodeDecodeError as exc:
+        raise ToolError(
+            f"{path} is not UTF-8 text ({exc.reason}), so it was left as it is; ask the user "
+            "to convert it (e.g. iconv -f latin1 -t utf-8) or fix it with the terminal"
+        ) from exc
     used_before = len(join_entries(entries))
 
     if action == "add":

@@ -16,6 +16,7 @@ from hermes.tools.base import Tool, schema
 MAX_RESULTS = 20
 LOAD_MAX_CHARS = 24_000  # load_session's answer is cut beyond this
 TOOL_OUTPUT_CHARS = 600  # per tool result in load_session
+MESSAGE_CHARS = 4_000  # per other message in load_session (one pasted file must not fill it)
 CALL_ARGS_CHARS = 300  # per tool call's arguments
 
 
@@ -46,7 +47,11 @@ def format_header(info: SessionInfo) -> str:
 
 
 def format_message(
-    stored: StoredMessage, *, tool_output_chars: int | None = None, with_date: bool = True
+    stored: StoredMessage,
+    *,
+    tool_output_chars: int | None = None,
+    message_chars: int | None = None,
+    with_date: bool = True,
 ) -> str:
     """One message as text: '[2026-11-21 13:45] user: ...' ('[13:45]' without
     the date), its tool calls as '  → name(arguments)'."""
@@ -58,8 +63,9 @@ def format_message(
     elif m.role == "tool":
         label = f"tool {m.name or ''}".rstrip()
     content = m.content
-    if m.role == "tool" and tool_output_chars is not None:
-        content = _clip(content, tool_output_chars)
+    limit = tool_output_chars if m.role == "tool" else message_chars
+    if limit is not None:
+        content = _clip(content, limit)
     lines = [f"[{stamp}] {label}: {content}" if content else f"[{stamp}] {label}:"]
     for call in m.tool_calls:
         lines.append(f"  → {call.name}({_clip(call.arguments, CALL_ARGS_CHARS)})")
@@ -79,6 +85,7 @@ def render_session(
         text = format_message(
             stored,
             tool_output_chars=TOOL_OUTPUT_CHARS if short else None,
+            message_chars=MESSAGE_CHARS if short else None,
             with_date=new_day != day,
         )
         day = new_day

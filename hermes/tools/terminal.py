@@ -5,6 +5,7 @@ process-wide ones; stdin is /dev/null."""
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import time
 from typing import Any
@@ -74,7 +75,7 @@ def _positive_int(args: dict[str, Any], key: str, default: int) -> int:
             f"{key} may be at most {MAX_TIMEOUT} seconds; run longer work with "
             "background=true and follow it with the process tool"
         )
-    return int(value)
+    return max(1, math.ceil(value))  # 0.5 means "briefly", not "kill it at once"
 
 
 async def _foreground(command: str, seconds: int, ctx: TurnContext) -> str:

@@ -59,7 +59,7 @@ def _content(value: object) -> str | None:
 def _id(value: object) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdecimal():
         raise ToolError(f"todo id must be a whole number, got {value!r}")
     return int(value)
 
@@ -91,14 +91,14 @@ def apply(current: list[TodoItem], raw: list[Any], merge: bool) -> list[TodoItem
 
 
 async def todo(args: dict[str, Any], ctx: TurnContext) -> str:
-    current = await ctx.store.get_todo(ctx.session_id)
     raw = args.get("todos")
     if raw is None:
-        return render(current)
+        return render(await ctx.store.get_todo(ctx.session_id))
     if not isinstance(raw, list):
         raise ToolError("todos must be a list of {content, status, id?} objects")
-    items = apply(current, raw, bool(args.get("merge")))
-    await ctx.store.set_todo(ctx.session_id, items)
+    merge = bool(args.get("merge"))
+    # Read, change and write in one step: concurrent todo calls of a turn all land.
+    items = await ctx.store.update_todo(ctx.session_id, lambda current: apply(current, raw, merge))
     return render(items)
 
 
