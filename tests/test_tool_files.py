@@ -14,10 +14,11 @@ from tools_helpers import make_ctx, wait_until
 
 from hermes.context import TurnContext
 from hermes.errors import ToolError
-from hermes.tools import files
+from hermes.tools import files, search
 from hermes.tools.files import TOOLS
+from hermes.tools.search import TOOLS as SEARCH_TOOLS
 
-T = {t.name: t for t in TOOLS}
+T = {t.name: t for t in TOOLS + SEARCH_TOOLS}
 
 
 @pytest.fixture
@@ -202,7 +203,7 @@ async def test_a_cancelled_search_stops_walking(
         finally:
             finished.set()
 
-    monkeypatch.setattr(files.os, "walk", endless_walk)
+    monkeypatch.setattr(search.os, "walk", endless_walk)
     task = asyncio.create_task(T["search_files"].run({"pattern": "x"}, ctx))
     await wait_until(started.is_set)
     task.cancel()
@@ -214,7 +215,7 @@ async def test_a_cancelled_search_stops_walking(
 async def test_search_says_when_a_limit_cut_the_walk(
     ctx: TurnContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "SEARCH_MAX_SCANNED", 5)
+    monkeypatch.setattr(search, "SEARCH_MAX_SCANNED", 5)
     for i in range(10):
         (ctx.cwd / f"f{i}.txt").write_text("nothing here\n")
     out = await T["search_files"].run({"pattern": "needle", "glob": "*.py"}, ctx)

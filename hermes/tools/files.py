@@ -1,4 +1,5 @@
-"""File tools: read_file, write_file, patch (search/replace) and search_files.
+"""File tools: read_file, write_file and patch (search/replace); search_files is
+in search.py.
 
 Relative paths start at the turn's workspace (ctx.cwd); `~` is the HOME of
 the turn's environment. File work runs in a thread so the loop stays free.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
-import fnmatch
 import io
 import os
 import re
@@ -26,15 +26,9 @@ from hermes.tools.base import Tool, schema
 MAX_READ_CHARS = 50_000  # read_file output per call
 MAX_LINE_CHARS = 2_000  # longer lines are cut in read_file
 SNIFF_BYTES = 8192  # a NUL byte in these marks a file as binary
-SEARCH_MAX_FILE_BYTES = 5_000_000  # bigger files are skipped by search_files
-SEARCH_MAX_FILES = 20_000  # files searched per call
-SEARCH_MAX_SCANNED = 200_000  # file names looked at per call (glob or not)
 MAX_EDIT_BYTES = 20_000_000  # patch refuses bigger files
 READ_CHUNK = 65_536  # read_file reads a long line in pieces of this many chars
-SEARCH_LINE_CHARS = 300
-SKIP_DIRS = frozenset(
-    {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", ".mypy_cache", ".tox"}
-)
+HINT_LINE_CHARS = 300  # lines shown in a "closest lines" hint
 
 # Held across each read-modify-write (patch, write_file), so concurrent tool
 # calls of one turn cannot overwrite each other's change.
@@ -71,7 +65,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _int(args: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+def int_arg(args: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
     value = args.get(key, default)
     if value is None:
         return default
@@ -91,7 +85,7 @@ def _check_file(path: Path) -> None:
         )
 
 
-def _lines(text: str) -> list[str]:
+def split_lines(text: str) -> list[str]:
     """Lines as read_file numbers them: split at \n, \r\n and \r only."""
     return [line.rstrip("\n") for line in io.StringIO(text, newline=None)]
 
@@ -174,8 +168,8 @@ def _read(path: Path, offset: int, limit: int) -> str:
 
 async def read_file(args: dict[str, Any], ctx: TurnContext) -> str:
     path = resolve(args.get("path"), ctx)
-    offset = _int(args, "offset", 1, 1, 10**9)
-    limit = _int(args, "limit", 500, 1, 5000)
+    offset = int_arg(args, "offset", 1, 1, 10**9)
+    limit = int_arg(args, "limit", 500, 1, 5000)
     return await asyncio.to_thread(_read, path, offset, limit)
 
 
@@ -208,7 +202,7 @@ async def write_file(args: dict[str, Any], ctx: TurnContext) -> str:
 def _closest_lines(text: str, old: str, count: int = 3) -> list[str]:
     needle = next((s.strip() for s in old.splitlines() if s.strip()), "")
     scored: list[tuple[float, int, str]] = []
-    for n, line in enumerate(_lines(text)[:20_000], 1):
+    for n, line in enumerate(split_lines(text)[:20_000], 1):
         matcher = difflib.SequenceMatcher(None, needle, line.strip(), autojunk=False)
         if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
             continue
@@ -216,7 +210,7 @@ def _closest_lines(text: str, old: str, count: int = 3) -> list[str]:
         if ratio >= 0.6:
             scored.append((ratio, n, line))
     scored.sort(key=lambda s: (-s[0], s[1]))
-    return [f"{n:>6}\t{line[:SEARCH_LINE_CHARS]}" for _, n, line in scored[:count]]
+    return [f"{n:>6}\t{line[:HINT_LINE_CHARS]}" for _, n, line in scored[:count]]
 
 
 def _not_found(path: Path, text: str, old: str) -> ToolError:
@@ -268,107 +262,6 @@ async def patch(args: dict[str, Any], ctx: TurnContext) -> str:
     if old == new:
         raise ToolError("old and new are identical; nothing to change")
     return await asyncio.to_thread(_patch, path, old, new, bool(args.get("replace_all")))
-
-
-# --- search_files ------------------------------------------------------------
-
-
-def _glob_match(glob: str, rel: str, name: str) -> bool:
-    bare = glob[3:] if glob.startswith("**/") else glob
-    return any(fnmatch.fnmatch(s, p) for s in (name, rel) for p in (glob, bare))
-
-
-class _Stopped(Exception):
-    """The awaiting tool call was cancelled: the search thread gives up."""
-
-
-def _files(base: Path, glob: str | None, stop: threading.Event) -> tuple[list[Path], bool]:
-    """The files to search, and whether that is all of them (False: a limit was hit)."""
-    if base.is_file():
-        return [base], True
-    found: list[Path] = []
-    scanned = 0
-    for root, dirs, names in os.walk(base):
-        if stop.is_set():
-            raise _Stopped
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-        for name in sorted(names):
-            scanned += 1
-            if scanned > SEARCH_MAX_SCANNED:
-                return found, False
-            path = Path(root, name)
-            if glob and not _glob_match(glob, path.relative_to(base).as_posix(), name):
-                continue
-            found.append(path)
-            if len(found) >= SEARCH_MAX_FILES:
-                return found, False
-    return found, True
-
-
-def _search(
-    regex: re.Pattern[str],
-    base: Path,
-    cwd: Path,
-    glob: str | None,
-    most: int,
-    stop: threading.Event,
-) -> str:
-    if not base.exists():
-        raise ToolError(f"no such file or directory: {base}")
-    hits: list[str] = []
-    files, complete = _files(base, glob, stop)
-    for path in files:
-        if stop.is_set():
-            raise _Stopped
-        try:
-            if not path.is_file():  # pipes and devices would block the read
-                continue
-            if path.stat().st_size > SEARCH_MAX_FILE_BYTES:
-                continue
-            data = path.read_bytes()
-        except OSError:
-            continue
-        if b"\0" in data[:SNIFF_BYTES]:
-            continue
-        shown = path.relative_to(cwd) if path.is_relative_to(cwd) else path
-        for n, line in enumerate(_lines(data.decode("utf-8", errors="replace")), 1):
-            if regex.search(line):
-                if len(hits) == most:
-                    hits.append(f"[stopped at {most} matches; narrow the pattern, path or glob]")
-                    return "\n".join(hits)
-                hits.append(f"{shown}:{n}: {line.rstrip()[:SEARCH_LINE_CHARS]}")
-    cut = "" if complete else f"[searched only the first {len(files):,} files; narrow the path]"
-    if not hits:
-        where = f"{base} (glob {glob})" if glob else str(base)
-        found = f"No matches for {regex.pattern!r} in {where}; {len(files):,} files searched."
-        return f"{found}\n{cut}" if cut else found
-    if cut:
-        hits.append(cut)
-    return "\n".join(hits)
-
-
-async def search_files(args: dict[str, Any], ctx: TurnContext) -> str:
-    pattern = args.get("pattern")
-    if not isinstance(pattern, str) or not pattern:
-        raise ToolError("pattern must be a non-empty regular expression")
-    flags = re.IGNORECASE if args.get("ignore_case") else 0
-    try:
-        regex = re.compile(pattern, flags)
-    except re.error as exc:
-        raise ToolError(
-            f"invalid regex {pattern!r}: {exc.msg}; escape special characters such as "
-            "( [ . * + ? with a backslash"
-        ) from exc
-    base = resolve(args.get("path") or ".", ctx)
-    glob = args.get("glob")
-    if glob is not None and not isinstance(glob, str):
-        raise ToolError("glob must be a string such as '*.py'")
-    most = _int(args, "max_results", 50, 1, 1000)
-    stop = threading.Event()  # a cancelled call must not leave the walk running
-    try:
-        return await asyncio.to_thread(_search, regex, base, ctx.cwd, glob or None, most, stop)
-    finally:
-        stop.set()
 
 
 _PATH = {"type": "string", "description": "File path; relative paths start at the workspace."}
@@ -427,26 +320,5 @@ TOOLS: list[Tool] = [
             ["path", "old", "new"],
         ),
         handler=patch,
-    ),
-    Tool(
-        name="search_files",
-        description=(
-            "Search text files for a regular expression (Python syntax) and list matches as "
-            "`path:line: text`. Searches `path` (a directory, recursively, or one file; "
-            "default the workspace), skipping .git, node_modules, virtualenvs, caches and "
-            "binary files. `glob` filters file names or relative paths, e.g. '*.py' or "
-            "'src/*.ts'. Stops at max_results (default 50)."
-        ),
-        parameters=schema(
-            {
-                "pattern": {"type": "string", "description": "Regular expression."},
-                "path": {"type": "string", "description": "Directory or file to search."},
-                "glob": {"type": "string", "description": "Only files matching this glob."},
-                "max_results": {"type": "integer", "description": "Most matches (max 1000)."},
-                "ignore_case": {"type": "boolean", "description": "Case-insensitive match."},
-            },
-            ["pattern"],
-        ),
-        handler=search_files,
     ),
 ]

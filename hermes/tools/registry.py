@@ -10,6 +10,7 @@ from hermes.tools.base import Tool
 TOOL_MODULES = (
     "hermes.tools.terminal",
     "hermes.tools.files",
+    "hermes.tools.search",
     "hermes.tools.memory",
     "hermes.tools.todo",
     "hermes.tools.clarify",
