@@ -133,7 +133,7 @@ class Conversation:
     # ----- turns ------------------------------------------------------------
 
     @property
-    def context_ctx(self) -> TurnContext:
+    def turn_context(self) -> TurnContext:
         return TurnContext(
             profile=self.profile,
             session_id=self.session_id,
@@ -156,7 +156,7 @@ class Conversation:
             provider=self.provider,
             system_prompt=self.system_prompt,
             tools=self.tools,
-            ctx=self.context_ctx,
+            ctx=self.turn_context,
             hooks=self.hooks,
             max_iterations=self.profile.settings.agent.max_iterations,
         )
