@@ -186,11 +186,9 @@ def test_sigterm_stops_the_turn_and_kills_its_commands(home: Path, model: Script
 
 
 def _alive(pid: int) -> bool:
+    """True while PID runs (a zombie counts as gone)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    status = (
-        Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}").exists() else ""
-    )
-    return status not in ("Z", "")
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -90,7 +90,7 @@ def pid_alive(pid: int) -> bool:
     if Path("/proc/self").exists():
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # gone, even while being read
             return False
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     try:
