@@ -5,6 +5,7 @@ process-wide ones; stdin is /dev/null."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import signal
 import time
@@ -95,6 +96,10 @@ async def _foreground(command: str, seconds: int, ctx: TurnContext) -> str:
         drained = await shell.drain()
     except BaseException:  # cancelled (turn interrupted) or anything else: leave nothing behind
         shell.signal_group(signal.SIGKILL)
+        # let the loop's child watcher reap the shell before the pipe closes, or the
+        # close reaps it first and asyncio logs "Unknown child process" to stderr
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(shell.wait(), 2.0)
         shell.close()
         raise
     shell.close()
