@@ -56,9 +56,8 @@ class ModelSettings:
 @dataclass
 class AgentSettings:
     max_iterations: int = bounded(40, 1, 1000)  # model calls per turn before giving up
-    compress_threshold: float = bounded(
-        0.8, 0.1, 0.95
-    )  # compress when the context passes this share of the window
+    # compress when the context passes this share of the model's window
+    compress_threshold: float = bounded(0.8, 0.1, 0.95)
     keep_recent_messages: int = bounded(8, 1)  # kept verbatim when compressing
 
 

@@ -263,11 +263,6 @@ def get_todo(conn: sqlite3.Connection, session_id: str) -> list[TodoItem]:
     return items
 
 
-def set_todo(conn: sqlite3.Connection, session_id: str, items: list[TodoItem]) -> None:
-    with transaction(conn):
-        _write_todo(conn, session_id, items)
-
-
 def update_todo(
     conn: sqlite3.Connection,
     session_id: str,

@@ -259,9 +259,7 @@ class Store:
 
     async def set_todo(self, session_id: str, items: list[TodoItem]) -> None:
         """Replace the session's todo list. Raises SessionNotFound."""
-        from hermes.store import ops
-
-        await self._call(ops.set_todo, session_id, items)
+        await self.update_todo(session_id, lambda _: items)
 
     async def update_todo(
         self, session_id: str, change: Callable[[list[TodoItem]], list[TodoItem]]
