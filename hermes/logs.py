@@ -1,4 +1,5 @@
-"""Log files of a home: logs/agent.log (the CLI) now; the gateway adds its own.
+"""Log files of a home: logs/agent.log (the CLI), logs/gateway.log and
+logs/gateway.error.log (warnings and errors only) of the gateway.
 
 One line per record: time, level, logger, message. Rotated at 5 MB, 3 kept.
 Nothing is printed to the terminal; errors the user must see are printed by
@@ -27,7 +28,9 @@ def setup_file_logging(home: Path, name: str = "agent", level: int = logging.INF
     except OSError:
         return path  # logging is a help, never a reason to fail
     handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setLevel(level)
     logger.addHandler(handler)
-    logger.setLevel(level)
+    current = logger.level
+    logger.setLevel(level if current == logging.NOTSET else min(current, level))
     logger.propagate = False
     return path

@@ -91,6 +91,9 @@ class ApprovalSettings:
 @dataclass
 class GatewaySettings:
     busy_input_mode: Literal["queue", "interrupt"] = "queue"
+    max_concurrent_turns: int = bounded(4, 1, 256)  # turns running at once, all chats together
+    drain_seconds: float = bounded(20.0, 0, 3600)  # on SIGTERM: wait this long for running turns
+    delivery_max_attempts: int = bounded(8, 1, 1000)  # sends of one reply before it is "failed"
     # platform -> chat -> (thread -> profile) or profile
     profile_routes: dict[str, dict[str, dict[str, str] | str]] = field(default_factory=dict)
 
@@ -110,7 +113,7 @@ class CronSettings:
 @dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
-    port: int = bounded(8420, 1, 65535)
+    port: int = bounded(8420, 0, 65535)  # 0: any free port (written to gateway.json)
 
 
 @dataclass

@@ -7,7 +7,8 @@ Conversation and call `send`; slash commands act on it too (commands.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hermes.agent.compress import estimate_tokens, split_point, summarize
@@ -21,6 +22,12 @@ from hermes.providers.base import Provider
 from hermes.store import Store, StoredMessage
 from hermes.tools.base import Tool
 from hermes.tools.process import ProcessManager
+
+
+# Runs inside the transaction that stores a message: (connection, new row ids).
+AlsoWrite = Callable[[sqlite3.Connection, list[int]], None]
+
+RESTARTED = "[not finished: the gateway restarted while this ran; check before repeating it]"
 
 
 def _title(text: str) -> str:
@@ -147,11 +154,20 @@ class Conversation:
 
     async def send(self, text: str, emit: EventSink = ignore) -> TurnResult:
         """Run one turn for the user's text. Cancel the task to interrupt it."""
+        await self.add_user(text)
+        return await self.run_turn(emit)
+
+    async def add_user(self, text: str, also: AlsoWrite | None = None) -> int:
+        """Store the user's message (with `also` in the same transaction); returns its id."""
         if not text.strip():
             raise HermesError("empty message: type something for the agent")
         if not self._messages:
             await self.store.update_session(self.session_id, title=_title(text))
-        await self.append([Message("user", text)])
+        await asyncio.shield(self._append([Message("user", text)], also))
+        return self._messages[-1].id
+
+    async def run_turn(self, emit: EventSink = ignore) -> TurnResult:
+        """Run the agent on the context as it is (it ends with the user's message)."""
         loop = Loop(
             provider=self.provider,
             system_prompt=self.system_prompt,
@@ -164,6 +180,33 @@ class Conversation:
         self.last_usage = result.usage
         await self.store.add_usage(self.session_id, result.usage, self.provider.model)
         return result
+
+    async def resume(self, user_message_id: int, emit: EventSink = ignore) -> TurnResult | None:
+        """Finish a turn that a crash cut short, from what was stored of it.
+
+        Returns None when the user's message is no longer in the context (the turn
+        cannot be resumed). If the stored turn already ends with an answer, that
+        answer is the result; else tool calls left without a result get one that
+        says so, and the agent continues."""
+        index = next(
+            (i for i, m in enumerate(self._messages) if m.id == user_message_id), None
+        )
+        if index is None:
+            return None
+        after = [m.message for m in self._messages[index + 1 :]]
+        if after and after[-1].role == "assistant" and not after[-1].tool_calls:
+            return TurnResult(text=after[-1].content)
+        answered = {m.tool_call_id for m in after if m.role == "tool"}
+        missing = [
+            Message("tool", RESTARTED, tool_call_id=call.id, name=call.name)
+            for m in after
+            if m.role == "assistant"
+            for call in m.tool_calls or []
+            if call.id not in answered
+        ]
+        if missing:
+            await self.append(missing)
+        return await self.run_turn(emit)
 
     async def undo(self) -> str | None:
         """/undo: drop the last turn (the user's message and everything after)."""
@@ -199,8 +242,8 @@ class Conversation:
         # (a tool call without its result would break the next request).
         await asyncio.shield(self._append(messages))
 
-    async def _append(self, messages: list[Message]) -> None:
-        ids = await self.store.append_messages(self.session_id, messages)
+    async def _append(self, messages: list[Message], also: AlsoWrite | None = None) -> None:
+        ids = await self.store.append_messages(self.session_id, messages, also)
         for row_id, message in zip(ids, messages, strict=True):
             self._messages.append(
                 StoredMessage(

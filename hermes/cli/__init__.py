@@ -96,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     sexport = ssub.add_parser("export", help="print a session as JSON", parents=[_common()])
     sexport.add_argument("id")
     ssub.add_parser("delete", help="delete a session", parents=[_common()]).add_argument("id")
+    gateway = _add(sub, "gateway", "hermes.cli.gateway_cmd:cmd_gateway", "the messaging gateway")
+    gsub = gateway.add_subparsers(dest="action", metavar="ACTION", required=True)
+    gsub.add_parser(
+        "run", help="run the gateway in the foreground (web chat, API, platforms)",
+        parents=[_common()],
+    )
+
+    send = _add(
+        sub, "send", "hermes.cli.send_cmd:cmd_send", "send a message through a platform"
+    )
+    send.add_argument("target", metavar="PLATFORM:CHAT[:THREAD]")
+    send.add_argument("text", help="the message ('-' reads it from stdin)")
     return parser
 
 

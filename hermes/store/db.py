@@ -33,6 +33,24 @@ Schema (steps 0001-0003):
   update; their conditions must stay identical. Never run the FTS5
   ``rebuild`` command: it would index every row, tool outputs included.
 - ``usage``: one row per model call, summed per session.
+
+Gateway (step 0004, see hermes/store/gateway_ops.py and pairing_ops.py):
+
+- ``inbound``: every accepted platform message, stored before it is
+  acknowledged. ``(platform, external_id)`` is unique, so a redelivered
+  update is dropped. ``status``: pending -> running -> done | failed; rows
+  left ``running`` by a crash are resumed at the next start.
+  ``user_message_id`` is the session message the turn started from.
+- ``deliveries``: the outbound ledger. ``key`` is the idempotency key (one
+  row per reply, however often it is retried); ``parts_sent`` counts the
+  parts of a split reply already delivered, so a retry never repeats one.
+  ``status``: pending -> sending (leased until ``lease_until``) -> sent |
+  failed.
+- ``chat_sessions``: session key (profile:platform:chat:thread[:user]) ->
+  the chat's current session.
+- ``kv``: small named values (Telegram's update offset, the home channel).
+- ``pairing_codes``, ``paired_users``, ``pairing_failures``: who may talk to
+  the bot (hermes/gateway/access.py).
 """
 
 from __future__ import annotations
@@ -123,10 +141,87 @@ CREATE TABLE usage (
 CREATE INDEX usage_by_session ON usage(session_id);
 """
 
+_GATEWAY = """
+CREATE TABLE inbound (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    platform         TEXT NOT NULL,
+    external_id      TEXT NOT NULL,
+    session_key      TEXT NOT NULL,
+    event            TEXT NOT NULL,
+    status           TEXT NOT NULL DEFAULT 'pending',
+    session_id       TEXT,
+    user_message_id  INTEGER,
+    received_at      REAL NOT NULL,
+    finished_at      REAL,
+    error            TEXT,
+    UNIQUE (platform, external_id)
+);
+CREATE INDEX inbound_open ON inbound(status) WHERE status IN ('pending', 'running');
+
+CREATE TABLE deliveries (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    key              TEXT NOT NULL UNIQUE,
+    platform         TEXT NOT NULL,
+    chat             TEXT NOT NULL,
+    thread           TEXT,
+    text             TEXT NOT NULL,
+    buttons          TEXT,
+    reply_to         TEXT,
+    edit_message_id  TEXT,
+    parts_sent       INTEGER NOT NULL DEFAULT 0,
+    message_ids      TEXT NOT NULL DEFAULT '[]',
+    status           TEXT NOT NULL DEFAULT 'pending',
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  REAL NOT NULL,
+    lease_until      REAL,
+    error            TEXT,
+    created_at       REAL NOT NULL,
+    sent_at          REAL,
+    reported         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+
+CREATE TABLE chat_sessions (
+    key         TEXT PRIMARY KEY,
+    session_id  TEXT NOT NULL,
+    updated_at  REAL NOT NULL
+);
+
+CREATE TABLE kv (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+
+CREATE TABLE pairing_codes (
+    platform    TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    user        TEXT NOT NULL,
+    user_name   TEXT,
+    chat        TEXT,
+    created_at  REAL NOT NULL,
+    expires_at  REAL NOT NULL,
+    PRIMARY KEY (platform, code)
+);
+
+CREATE TABLE paired_users (
+    platform     TEXT NOT NULL,
+    user         TEXT NOT NULL,
+    user_name    TEXT,
+    approved_at  REAL NOT NULL,
+    PRIMARY KEY (platform, user)
+);
+
+CREATE TABLE pairing_failures (
+    platform  TEXT NOT NULL,
+    at        REAL NOT NULL
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     ("0001_sessions_messages", _SESSIONS_MESSAGES),
     ("0002_messages_fts", _FTS),
     ("0003_usage", _USAGE),
+    ("0004_gateway", _GATEWAY),
 ]
 
 

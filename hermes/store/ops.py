@@ -134,7 +134,11 @@ def _stored(row: tuple[Any, ...]) -> StoredMessage:
 
 
 def append_messages(
-    conn: sqlite3.Connection, session_id: str, messages: list[Message], now: float
+    conn: sqlite3.Connection,
+    session_id: str,
+    messages: list[Message],
+    now: float,
+    also: Callable[[sqlite3.Connection, list[int]], None] | None = None,
 ) -> list[int]:
     if not messages:
         return []
@@ -162,6 +166,8 @@ def append_messages(
             )
             ids.append(int(cur.lastrowid or 0))
         conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+        if also is not None:
+            also(conn, ids)
     return ids
 
 

@@ -138,6 +138,17 @@ class Store:
         call = functools.partial(fn, self._conn, *args, **kwargs)
         return await asyncio.shield(asyncio.wrap_future(self._executor.submit(call)))
 
+    async def run(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run fn(conn, *args) on the store's thread: the way the other modules of
+        hermes/store (gateway_ops, pairing_ops, ...) reach the database. Write
+        functions wrap their statements in ``db.transaction(conn)``."""
+        return await self._call(fn, *args, **kwargs)
+
     # ----- sessions ----------------------------------------------------------
 
     async def create_session(
@@ -176,12 +187,19 @@ class Store:
 
     # ----- messages ----------------------------------------------------------
 
-    async def append_messages(self, session_id: str, messages: list[Message]) -> list[int]:
+    async def append_messages(
+        self,
+        session_id: str,
+        messages: list[Message],
+        also: Callable[[sqlite3.Connection, list[int]], None] | None = None,
+    ) -> list[int]:
         """Store messages at the end of the context; returns their ids, in order.
+        `also(conn, ids)` runs inside the same transaction (e.g. the gateway marks
+        the inbound message as started: both are written, or neither).
         Raises SessionNotFound."""
         from hermes.store import ops
 
-        return await self._call(ops.append_messages, session_id, messages, self._clock())
+        return await self._call(ops.append_messages, session_id, messages, self._clock(), also)
 
     async def load_messages(self, session_id: str) -> list[StoredMessage]:
         """The context: messages in order, compacted ones excluded (a compaction

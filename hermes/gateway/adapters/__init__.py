@@ -1,0 +1,1 @@
+"""Platform adapters: one file each, all implementing adapters.base.Adapter."""

@@ -1,0 +1,147 @@
+"""One line of work per chat: turns run one at a time in arrival order, chats
+run side by side up to an explicit limit.
+
+Each chat (a session key) has a queue of jobs and, while it has work, one
+worker task. A job is a coroutine function taking the Chat. `stop()` cancels
+the running job on the user's behalf (`/stop`, or a new message in
+`interrupt` mode): the job sees `chat.stopping` and ends the turn cleanly.
+Cancelling the workers themselves (gateway shutdown) leaves the job's stored
+state as it is, to be resumed at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hermes.agent.conversation import Conversation
+
+log = logging.getLogger("hermes.gateway")
+
+Job = Callable[["Chat"], Coroutine[object, object, None]]
+
+
+@dataclass
+class Chat:
+    key: str  # profile:platform:chat:thread[:user]
+    jobs: deque[tuple[Job, bool]] = field(default_factory=deque)  # (job, is a user turn)
+    worker: asyncio.Task[None] | None = None
+    current: asyncio.Task[None] | None = None
+    current_is_turn: bool = False
+    stopping: bool = False  # the running job is being stopped by the user
+    conv: Conversation | None = None
+    last_used: float = field(default_factory=time.monotonic)
+
+    @property
+    def busy(self) -> bool:
+        return self.current is not None or bool(self.jobs)
+
+
+class Chats:
+    def __init__(self, limit: int, max_open: int = 64) -> None:
+        self.limit = asyncio.Semaphore(limit)
+        self.max_open = max_open  # idle conversations kept open (LRU beyond that)
+        self._chats: dict[str, Chat] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def get(self, key: str) -> Chat:
+        chat = self._chats.get(key)
+        if chat is None:
+            chat = self._chats[key] = Chat(key)
+        return chat
+
+    def find(self, key: str) -> Chat | None:
+        return self._chats.get(key)
+
+    def submit(self, key: str, job: Job, *, turn: bool = True, interrupt: bool = False) -> None:
+        """Queue a job for the chat. interrupt: stop the running turn first."""
+        chat = self.get(key)
+        if interrupt and chat.current_is_turn:
+            self.stop(chat)
+        chat.jobs.append((job, turn))
+        chat.last_used = time.monotonic()
+        if chat.worker is None:
+            self._idle.clear()
+            chat.worker = asyncio.get_running_loop().create_task(self._work(chat))
+            self._tasks.add(chat.worker)
+            chat.worker.add_done_callback(self._tasks.discard)
+
+    def stop(self, chat: Chat) -> bool:
+        """Stop the chat's running turn; True if there was one."""
+        if chat.current is None or not chat.current_is_turn or chat.current.done():
+            return False
+        chat.stopping = True
+        chat.current.cancel()
+        return True
+
+    async def _work(self, chat: Chat) -> None:
+        try:
+            while chat.jobs:
+                job, is_turn = chat.jobs.popleft()
+                async with self.limit:
+                    chat.current = asyncio.get_running_loop().create_task(job(chat))
+                    chat.current_is_turn = is_turn
+                    try:
+                        await chat.current
+                    except asyncio.CancelledError:
+                        task = asyncio.current_task()
+                        if task is not None and task.cancelling():
+                            raise  # the gateway is stopping
+                    except Exception:
+                        log.exception("a job of chat %s failed", chat.key)
+                    finally:
+                        chat.current, chat.current_is_turn, chat.stopping = None, False, False
+                        chat.last_used = time.monotonic()
+        finally:
+            chat.worker = None
+            if all(c.worker is None for c in self._chats.values()):
+                self._idle.set()
+            await self._evict()
+
+    async def _evict(self) -> None:
+        """Close the least recently used idle conversations beyond max_open."""
+        open_idle = [c for c in self._chats.values() if c.conv is not None and not c.busy]
+        open_idle.sort(key=lambda c: c.last_used)
+        for chat in open_idle[: max(0, len(open_idle) - self.max_open)]:
+            conv, chat.conv = chat.conv, None
+            del self._chats[chat.key]
+            if conv is not None:
+                await conv.close()
+
+    async def wait_idle(self, seconds: float) -> bool:
+        """Wait until no chat has work; False on timeout."""
+        if self._idle.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def running(self) -> int:
+        return sum(1 for c in self._chats.values() if c.current is not None)
+
+    async def close(self) -> None:
+        """Cancel all work (stored state stays for the next start); close conversations."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for chat in self._chats.values():
+            if chat.current is not None:
+                chat.current.cancel()
+        for chat in list(self._chats.values()):
+            if chat.conv is not None:
+                conv, chat.conv = chat.conv, None
+                try:
+                    await conv.close()
+                except Exception:
+                    log.exception("closing the conversation of %s", chat.key)
+        self._chats.clear()

@@ -1,0 +1,247 @@
+"""The gateway: adapters in, turns per chat, replies out through the ledger.
+
+    adapter --Inbound--> Gateway.accept --(access, stored)--> Chats (a queue per chat)
+        --> turns.run_inbound (Conversation turn, streamed draft)
+        --> deliveries ledger --> Courier (per platform) --> adapter.send/edit
+
+`accept` returns only once the message is committed to state.db, so an
+adapter acknowledges nothing that could be lost. At start, messages left
+pending or running by a crash are queued again (a running turn is resumed
+from what was stored of it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from hermes.agent.events import EventSink
+from hermes.context import Profile
+from hermes.gateway import turns
+from hermes.gateway.access import Access
+from hermes.gateway.adapters.base import Adapter
+from hermes.gateway.chats import Chats
+from hermes.gateway.delivery import Courier
+from hermes.gateway.events import Inbound, Target
+from hermes.messages import Message
+from hermes.store import Store
+from hermes.store import gateway_ops as ops
+from hermes.tools.process import ProcessManager
+
+log = logging.getLogger("hermes.gateway")
+
+
+class Gateway:
+    def __init__(
+        self,
+        profile: Profile,
+        store: Store,
+        adapters: Sequence[Adapter],
+        *,
+        api_key: str = "",
+        clock: Callable[[], float] = time.time,
+        backoff_base: float = 1.0,
+    ) -> None:
+        settings = profile.settings.gateway
+        self.profile = profile
+        self.store = store
+        self.api_key = api_key
+        self.clock = clock
+        self.adapters: dict[str, Adapter] = {a.name: a for a in adapters}
+        self.access = Access(store, profile.env, clock=clock)
+        self.chats = Chats(settings.max_concurrent_turns)
+        self.processes = ProcessManager()
+        self.couriers = {
+            a.name: Courier(
+                store,
+                a,
+                max_attempts=settings.delivery_max_attempts,
+                clock=clock,
+                backoff_base=backoff_base,
+            )
+            for a in adapters
+        }
+        self.started_at = clock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._adapter_tasks: list[asyncio.Task[None]] = []
+
+    # ----- life cycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Requeue unfinished messages, then connect the platforms and couriers."""
+        await self._recover()
+        for name, courier in self.couriers.items():
+            self._spawn(courier.run(), f"courier {name}")
+        for adapter in self.adapters.values():
+            self._adapter_tasks.append(self._spawn(self._run_adapter(adapter), adapter.name))
+
+    async def run(self) -> None:
+        """start(), then serve until cancelled (then close())."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.close()
+
+    async def drain(self, seconds: float) -> bool:
+        """Stop taking messages; give running turns `seconds` to finish.
+        True if all finished (what is left is resumed at the next start)."""
+        for task in self._adapter_tasks:
+            task.cancel()
+        await asyncio.gather(*self._adapter_tasks, return_exceptions=True)
+        finished = await self.chats.wait_idle(seconds)
+        if not finished:
+            log.warning("stopping with turns still running; they resume at the next start")
+        return finished
+
+    async def close(self) -> None:
+        await self.chats.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for adapter in self.adapters.values():
+            adapter.state = "stopped"
+            try:
+                await adapter.close()
+            except Exception:
+                log.exception("closing %s", adapter.name)
+        await self.processes.shutdown()
+
+    def _spawn(self, coro: object, what: str) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=what)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run_adapter(self, adapter: Adapter) -> None:
+        """An adapter that fails stops alone: the rest of the gateway goes on."""
+        try:
+            await adapter.run(self.accept)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not adapter.state.startswith("failed"):
+                adapter.state = f"failed: {exc}"
+            log.error("%s stopped: %s", adapter.name, exc, exc_info=not str(exc))
+
+    async def _recover(self) -> None:
+        rows = await self.store.run(ops.open_inbound)
+        for row in rows:
+            event = Inbound.from_json(row.event)
+            resume = row.user_message_id if row.status == "running" else None
+            if resume is not None:
+                log.info("resuming message %d of %s after a restart", row.id, event.target)
+            self._queue(row.id, row.session_key, event, resume=resume, session_id=row.session_id)
+        if rows:
+            log.info("requeued %d unfinished message(s)", len(rows))
+
+    # ----- inbound ---------------------------------------------------------------
+
+    async def accept(self, event: Inbound) -> None:
+        """The adapters' sink: check the sender, store the message, queue it.
+        Returns once it is committed (or refused): then the adapter may ack it."""
+        adapter = self.adapters.get(event.platform)
+        if adapter is not None and event.callback_id:
+            self._spawn(adapter.acknowledge(event), "acknowledge")
+        if adapter is None or not adapter.trusted:
+            decision = await self.access.check(event)
+            if not decision.allowed:
+                log.info("refused %s user %s (%s)", event.platform, event.user, event.user_name)
+                if decision.reply:
+                    await self.queue_reply(
+                        f"pairing:{event.platform}:{event.external_id}",
+                        event.target,
+                        decision.reply,
+                    )
+                return
+        key = event.session_key(self.profile.name)
+        row_id = await self.store.run(
+            ops.insert_inbound,
+            event.platform,
+            event.external_id,
+            key,
+            event.to_json(),
+            self.clock(),
+        )
+        if row_id is None:
+            log.info("dropped a redelivered %s message %s", event.platform, event.external_id)
+            return
+        self._queue(row_id, key, event)
+
+    def _queue(
+        self,
+        row_id: int,
+        key: str,
+        event: Inbound,
+        *,
+        resume: int | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        if turns.is_immediate(event.text):  # /stop, /status...: answered even mid-turn
+            self._spawn(turns.run_immediate(self, self.chats.get(key), row_id, event), "command")
+            return
+        interrupt = (
+            self.profile.settings.gateway.busy_input_mode == "interrupt"
+            and resume is None
+            and not event.text.startswith("/")
+        )
+
+        async def job(chat: object) -> None:
+            await turns.run_inbound(self, self.chats.get(key), row_id, event, resume, session_id)
+
+        self.chats.submit(key, job, interrupt=interrupt)
+
+    # ----- outbound --------------------------------------------------------------
+
+    async def queue_reply(
+        self,
+        key: str,
+        target: Target,
+        text: str,
+        *,
+        draft_id: str | None = None,
+        reply_to: str | None = None,
+    ) -> None:
+        """Put a message in the ledger (once per key) and wake its courier."""
+        delivery = ops.NewDelivery(
+            key,
+            target.platform,
+            target.chat,
+            target.thread,
+            text,
+            reply_to=reply_to,
+            edit_message_id=draft_id,
+        )
+        await self.store.run(ops.queue_delivery, delivery, self.clock())
+        self.wake(target.platform)
+
+    def wake(self, platform: str) -> None:
+        courier = self.couriers.get(platform)
+        if courier is not None:
+            courier.wake()
+
+    # ----- for the HTTP side -----------------------------------------------------
+
+    async def api_turn(
+        self, messages: list[Message], *, session: str | None, emit: EventSink
+    ) -> str:
+        """One agent turn for the OpenAI-compatible API (see turns.api_turn)."""
+        return await turns.api_turn(self, messages, session=session, emit=emit)
+
+    async def current_session(self, target: Target, user: str | None = None) -> str | None:
+        """The session a chat is in now (None before its first message)."""
+        event = Inbound(
+            target.platform,
+            target.chat,
+            user or "",
+            "",
+            "",
+            thread=target.thread,
+            is_group=user is not None,
+        )
+        return await self.store.run(ops.chat_session, event.session_key(self.profile.name))
+
+    def platform_states(self) -> dict[str, str]:
+        return {name: a.state for name, a in self.adapters.items()}

@@ -1,0 +1,175 @@
+"""The outbound ledger's sender: every reply is a row in `deliveries` first,
+then sent, with retries, never twice.
+
+One `Courier` per platform runs a loop: lease the due rows, send each in
+order (split to the platform's limit; a streamed draft becomes the first
+part), record each part as it lands (a retry resumes after the last one
+that landed), and sleep until the next row is due or someone calls `wake()`.
+A platform error that may pass (down, slow, 429) is retried with backoff;
+one that cannot (chat gone, bot blocked) or the last allowed attempt marks
+the row `failed`, which `hermes doctor` and the logs show. When the platform
+works again, each failed reply is sent once more with a note saying it is
+late, so nothing the user was owed is silently lost.
+
+What is not promised: if the process dies after the platform accepted a part
+but before the ledger recorded it, that part is sent again at restart (no
+chat platform here offers idempotent sends); the window is one HTTP reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from hermes.gateway.adapters.base import Adapter, SendError
+from hermes.gateway.events import Button, Outbound, Target
+from hermes.gateway.split import split_message
+from hermes.store import Store
+from hermes.store import gateway_ops as ops
+
+log = logging.getLogger("hermes.gateway.delivery")
+
+LEASE_SECONDS = 120.0  # a row being sent is someone else's for this long
+RESCAN_SECONDS = 30.0  # look for rows queued by other processes (`hermes send`)
+
+
+def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
+    """Seconds before retry number `attempt` (1-based): exponential, jittered."""
+    delay: float = min(cap, base * 2.0 ** (attempt - 1))
+    return delay * random.uniform(0.8, 1.2)
+
+
+class Courier:
+    def __init__(
+        self,
+        store: Store,
+        adapter: Adapter,
+        *,
+        max_attempts: int = 8,
+        clock: Callable[[], float] = time.time,
+        backoff_base: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.adapter = adapter
+        self.max_attempts = max_attempts
+        self.clock = clock
+        self.backoff_base = backoff_base
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send due deliveries until cancelled."""
+        name = self.adapter.name
+        while True:
+            self._wake.clear()
+            batch = await self.store.run(ops.claim_due, self.clock(), LEASE_SECONDS, [name])
+            blocked: set[tuple[str, str | None]] = set()
+            for delivery in batch:
+                where = (delivery.chat, delivery.thread)
+                if where in blocked:  # keep order: an earlier reply to this chat failed
+                    await self.store.run(
+                        ops.mark_retry,
+                        delivery.id,
+                        "waiting for an earlier reply",
+                        self.clock() + self.backoff_base,
+                        False,
+                    )
+                    continue
+                if not await self.deliver(delivery):
+                    blocked.add(where)
+            if batch:
+                continue  # there may be more
+            due = await self.store.run(ops.next_due, [name])
+            wait = RESCAN_SECONDS if due is None else min(RESCAN_SECONDS, due - self.clock())
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def deliver(self, d: ops.Delivery) -> bool:
+        """Send what is left of one (leased) delivery; True once it is all sent."""
+        target = Target(d.platform, d.chat, d.thread)
+        parts = split_message(d.text, self.adapter.capabilities.max_length) or [""]
+        buttons = [[Button(b["label"], b["data"]) for b in row] for row in d.buttons or []]
+        try:
+            for i in range(d.parts_sent, len(parts)):
+                last = i == len(parts) - 1
+                message = Outbound(
+                    target,
+                    parts[i],
+                    buttons=buttons if last else [],
+                    reply_to_message_id=d.reply_to if i == 0 else None,
+                )
+                message_id = await self._send_part(message, d.edit_message_id if i == 0 else None)
+                await self.store.run(ops.record_part, d.id, message_id, i + 1)
+        except SendError as exc:
+            attempts = d.attempts + 1
+            give_up = not exc.retryable or attempts >= self.max_attempts
+            delay = exc.retry_after or backoff(attempts, self.backoff_base)
+            await self.store.run(ops.mark_retry, d.id, str(exc), self.clock() + delay, give_up)
+            if give_up:
+                log.error(
+                    "delivery %s to %s failed for good after %d attempt(s): %s",
+                    d.key,
+                    target,
+                    attempts,
+                    exc,
+                )
+            else:
+                log.warning(
+                    "delivery %s to %s failed (attempt %d, next in %.0fs): %s",
+                    d.key,
+                    target,
+                    attempts,
+                    delay,
+                    exc,
+                )
+            return False
+        await self.store.run(ops.mark_sent, d.id, self.clock())
+        await self._report_failures()
+        return True
+
+    async def _send_part(self, message: Outbound, draft_id: str | None) -> str:
+        """Send a part; the first part replaces the streamed draft when there is one."""
+        if draft_id is not None and self.adapter.capabilities.can_edit and not message.buttons:
+            try:
+                await self.adapter.edit(message.target, draft_id, message.text)
+                return draft_id
+            except SendError as exc:
+                if exc.retryable:
+                    raise
+                log.info("could not edit the draft %s (%s); sending anew", draft_id, exc)
+        return await self.adapter.send(message)
+
+    async def _report_failures(self) -> None:
+        """The platform works again: resend what failed for good, saying it is late."""
+        failed = await self.store.run(ops.failed_deliveries, self.adapter.name, True)
+        if not failed:
+            return
+        now = self.clock()
+        for d in failed:
+            if d.key.startswith("late:"):
+                continue  # a late resend that failed too: logged, not retried forever
+            when = datetime.fromtimestamp(d.created_at).strftime("%Y-%m-%d %H:%M")
+            note = f"⚠️ Delivered late: this could not be sent at {when} ({d.error})."
+            await self.store.run(
+                ops.queue_delivery,
+                ops.NewDelivery(
+                    key=f"late:{d.id}",
+                    platform=d.platform,
+                    chat=d.chat,
+                    thread=d.thread,
+                    text=f"{note}\n\n{d.text}",
+                    buttons=d.buttons,
+                ),
+                now,
+            )
+        await self.store.run(ops.mark_reported, [d.id for d in failed])
+        log.info("queued %d late deliveries on %s", len(failed), self.adapter.name)
+        self.wake()

@@ -1,0 +1,130 @@
+"""What adapters hand to the gateway, and where the gateway sends replies.
+
+Every platform's update becomes one `Inbound`; every reply goes to a
+`Target`. Both are plain data: they are stored in state.db as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    """A place to deliver to: PLATFORM:CHAT[:THREAD]."""
+
+    platform: str
+    chat: str
+    thread: str | None = None
+
+    def __str__(self) -> str:
+        tail = f":{self.thread}" if self.thread else ""
+        return f"{self.platform}:{self.chat}{tail}"
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        """'telegram:-100123:6' -> Target. Raises ValueError with what is expected.
+        A chat id may itself start with '-' (Telegram groups)."""
+        parts = text.strip().split(":")
+        if len(parts) not in (2, 3) or not all(p.strip() for p in parts):
+            raise ValueError(
+                f"bad target {text!r}: expected PLATFORM:CHAT or PLATFORM:CHAT:THREAD, "
+                "e.g. telegram:123456789 or telegram:-1001234567890:6"
+            )
+        thread = parts[2] if len(parts) == 3 else None
+        return cls(parts[0].strip().lower(), parts[1].strip(), thread)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: str  # "audio" (voice notes too), "image", "video", "file"
+    path: str | None = None  # local copy once downloaded, else None
+    mime: str | None = None
+    name: str | None = None
+    size: int | None = None
+    duration: float | None = None  # seconds (audio/video)
+    voice: bool = False  # a voice note recorded in the app
+    platform_file_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One normalized message (or button press) from a platform."""
+
+    platform: str  # "telegram", "web", "api", ...
+    chat: str  # chat id as text
+    user: str  # sender id as text
+    text: str
+    external_id: str  # unique per platform: dedupes redelivered updates
+    thread: str | None = None  # forum topic / thread id
+    user_name: str | None = None  # display name
+    chat_name: str | None = None
+    is_group: bool = False  # group chat: the session key includes the user
+    message_id: str | None = None  # the platform's id of this message (for replies)
+    reply_to: str | None = None  # text of the message this one replies to (cut)
+    attachments: tuple[Attachment, ...] = ()
+    mentions_bot: bool = False  # mentions the bot or replies to one of its messages
+    callback_data: str | None = None  # a button press (the text is then the button label)
+    callback_id: str | None = None  # to acknowledge the press on the platform
+
+    @property
+    def target(self) -> Target:
+        return Target(self.platform, self.chat, self.thread)
+
+    def session_key(self, profile: str) -> str:
+        """profile + platform + chat + thread (+ user in group chats)."""
+        parts = [profile, self.platform, self.chat, self.thread or ""]
+        if self.is_group:
+            parts.append(self.user)
+        return ":".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Inbound:
+        data = dict(data)
+        data["attachments"] = tuple(Attachment(**a) for a in data.get("attachments") or ())
+        return cls(**data)
+
+    def agent_text(self) -> str:
+        """The text the agent sees: the message plus what the platform adds."""
+        lines: list[str] = []
+        if self.is_group and self.user_name:
+            lines.append(f"[{self.user_name}]")
+        if self.reply_to:
+            lines.append(f'(in reply to: "{self.reply_to}")')
+        for a in self.attachments:
+            what = "voice note" if a.voice else a.kind
+            where = a.path or "(not downloaded)"
+            extra = f", {a.duration:.0f} s" if a.duration else ""
+            lines.append(f"[{what}: {where}{extra}]")
+        if self.text:
+            lines.append(self.text)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str  # sent back as Inbound.callback_data when pressed (<= 64 bytes on Telegram)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    max_length: int = 4096  # characters per message
+    can_edit: bool = True  # replies stream by editing one message
+    edit_interval: float = 1.0  # seconds between edits of one message (platform rate limits)
+    buttons: bool = False  # inline buttons under a message
+    threads: bool = False
+
+
+@dataclass
+class Outbound:
+    """One message to send (a reply is split into several when too long)."""
+
+    target: Target
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)  # rows of buttons
+    reply_to_message_id: str | None = None

@@ -1,0 +1,175 @@
+"""`hermes gateway run`: one process per profile, in the foreground.
+
+Order of events: take the home's lock (a second gateway refuses, naming the
+pid), make sure HERMES_API_KEY exists, open state.db, build the adapters of
+the configured platforms, start the gateway (it requeues what a crash left)
+and the HTTP server, write gateway.json (pid, url, platforms) for `hermes
+send` and friends, then wait for SIGTERM/SIGINT: stop taking messages, give
+running turns `gateway.drain_seconds`, stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from hermes.context import Profile
+from hermes.errors import HermesError
+from hermes.gateway.adapters.base import Adapter
+from hermes.gateway.auth import LOOPBACK, new_api_key
+
+log = logging.getLogger("hermes.gateway")
+STATE_FILE = "gateway.json"
+
+
+@contextlib.contextmanager
+def home_lock(home: Path) -> Iterator[None]:
+    """Hold HOME/gateway.pid locked (flock) with our pid in it. The kernel drops
+    the lock when the process dies, so a stale file never blocks a start."""
+    path = home / "gateway.pid"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise HermesError(
+                f"a gateway is already running for {home} (pid {pid}); "
+                f"stop it first (kill {pid}) or use another profile with -p NAME"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)
+
+
+def ensure_api_key(profile: Profile) -> tuple[Profile, bool]:
+    """HERMES_API_KEY from the env or .env; generated into .env when missing,
+    but only for a loopback bind (a reachable server needs a key chosen on purpose)."""
+    from hermes.envfile import set_env_value
+
+    if profile.env.get("HERMES_API_KEY"):
+        return profile, False
+    host = profile.settings.server.host
+    if host not in LOOPBACK:
+        raise HermesError(
+            f"server.host is {host}, reachable from other machines, and HERMES_API_KEY is not "
+            f"set: put HERMES_API_KEY=<a long random secret> in {profile.home / '.env'}"
+        )
+    key = new_api_key()
+    set_env_value(profile.home / ".env", "HERMES_API_KEY", key)
+    return dataclasses.replace(profile, env={**profile.env, "HERMES_API_KEY": key}), True
+
+
+def build_adapters(profile: Profile) -> list[Adapter]:
+    """The web chat always; each platform whose credentials are configured."""
+    from hermes.gateway.adapters.web import WebAdapter
+
+    adapters: list[Adapter] = [WebAdapter()]
+    if profile.env.get("TELEGRAM_BOT_TOKEN"):
+        from hermes.gateway.adapters.telegram import TelegramAdapter
+
+        telegram = TelegramAdapter.from_profile(profile)
+        if telegram is not None:
+            adapters.append(telegram)
+    return adapters
+
+
+def read_state(home: Path) -> dict[str, object] | None:
+    """gateway.json of a running gateway (None if none runs for this home)."""
+    try:
+        data = json.loads((home / STATE_FILE).read_text())
+        pid = int(data["pid"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
+    from hermes.gateway.core import Gateway
+    from hermes.gateway.server import HttpServer, build_app
+    from hermes.store import Store
+
+    profile, generated = ensure_api_key(profile)
+    store = await Store.open(profile.db_path)
+    adapters = build_adapters(profile)
+    gw = Gateway(profile, store, adapters, api_key=profile.env["HERMES_API_KEY"])
+    _wire_offsets(gw)
+    server = HttpServer(build_app(gw), profile.settings.server.host, profile.settings.server.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    state_path = profile.home / STATE_FILE
+    try:
+        await gw.start()
+        await server.start()
+        url = f"http://{_url_host(profile.settings.server.host)}:{server.port}"
+        _write_state(state_path, url, gw)
+        log.info("gateway of profile %s up: %s, platforms %s", profile.name, url, list(gw.adapters))
+        say(f"Hermes gateway ({profile.name}) running. Web chat: {url}")
+        if generated:
+            say(f"Generated HERMES_API_KEY (log in with it): {profile.env['HERMES_API_KEY']}")
+            say(f"  (stored in {profile.home / '.env'})")
+        for name, adapter in gw.adapters.items():
+            if name != "web":
+                say(f"  {name}: {adapter.state}")
+        say("Stop with Ctrl+C (or SIGTERM).")
+        await stop.wait()
+        say("Stopping: finishing running turns...")
+        drained = await gw.drain(profile.settings.gateway.drain_seconds)
+        if not drained:
+            say("Some turns were still running; they resume at the next start.")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        with contextlib.suppress(OSError):
+            state_path.unlink()
+        await server.stop()
+        await gw.close()
+        await store.close()
+        log.info("gateway stopped")
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _write_state(path: Path, url: str, gw: object) -> None:
+    from hermes.gateway.core import Gateway
+
+    assert isinstance(gw, Gateway)
+    data = {
+        "pid": os.getpid(),
+        "url": url,
+        "profile": gw.profile.name,
+        "started_at": time.time(),
+        "platforms": sorted(gw.adapters),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def _wire_offsets(gw: object) -> None:
+    """Adapters that keep a position in their platform's stream keep it in state.db."""
+    from hermes.gateway.core import Gateway
+
+    assert isinstance(gw, Gateway)
+    _ = gw  # wired per adapter once their constructors accept a store-backed offset

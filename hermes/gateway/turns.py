@@ -1,0 +1,286 @@
+"""What the gateway does with one stored message: a slash command or an agent
+turn in the chat's conversation, the reply queued in the ledger in the same
+transaction that marks the message done."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from hermes.agent.conversation import Conversation
+from hermes.agent.events import EventSink, ignore
+from hermes.commands import HELP, is_command, run_command
+from hermes.errors import HermesError
+from hermes.gateway.chats import Chat
+from hermes.gateway.events import Inbound
+from hermes.gateway.stream import DraftStreamer
+from hermes.messages import Message
+from hermes.store import gateway_ops as ops
+
+if TYPE_CHECKING:
+    from hermes.gateway.core import Gateway
+
+log = logging.getLogger("hermes.gateway")
+
+IMMEDIATE = {"/stop", "/status", "/help", "/usage", "/profile"}
+GATEWAY_HELP = {
+    "/stop": "stop the current turn and this chat's background processes",
+    "/sethome": "this chat receives notifications that have no other target",
+}
+HOME_KEY = "home_channel"
+
+
+def _name(text: str) -> str:
+    return text.strip().split(" ", 1)[0].lower()
+
+
+def is_immediate(text: str) -> bool:
+    return is_command(text.strip()) and _name(text) in IMMEDIATE
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+async def _conversation(gw: Gateway, chat: Chat, event: Inbound) -> Conversation:
+    """The chat's conversation, opened on first use in its stored session."""
+    if chat.conv is None:
+        session_id = await gw.store.run(ops.chat_session, chat.key)
+        chat.conv = await Conversation.open(
+            gw.profile, gw.store, gw.processes, source=event.platform, session_id=session_id
+        )
+        if chat.conv.session_id != session_id:
+            await gw.store.run(ops.set_chat_session, chat.key, chat.conv.session_id, gw.clock())
+    return chat.conv
+
+
+async def _finish(
+    gw: Gateway,
+    row_id: int,
+    event: Inbound,
+    text: str,
+    *,
+    status: str = "done",
+    draft_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    delivery = ops.NewDelivery(
+        f"reply:{row_id}",
+        event.platform,
+        event.chat,
+        event.thread,
+        text,
+        reply_to=event.message_id if draft_id is None else None,
+        edit_message_id=draft_id,
+    )
+    await gw.store.run(ops.finish_inbound, row_id, status, gw.clock(), error, delivery)
+    gw.wake(event.platform)
+
+
+async def run_immediate(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> None:
+    """/stop, /status, /help, /usage, /profile: answered at once, even mid-turn."""
+    name = _name(event.text)
+    if name == "/stop":
+        stopped = gw.chats.stop(chat)
+        killed = 0
+        if chat.conv is not None:
+            for proc in gw.processes.list():
+                if proc.session_id == chat.conv.session_id and proc.status == "running":
+                    await gw.processes.kill(proc.id)
+                    killed += 1
+        parts = ["Stopped the current turn." if stopped else "Nothing was running."]
+        if killed:
+            parts.append(f"Killed {killed} background process(es).")
+        await _finish(gw, row_id, event, " ".join(parts))
+        return
+    if name == "/help":
+        lines = {**HELP, **GATEWAY_HELP}
+        width = max(len(k) for k in lines)
+        text = "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines.items())
+        await _finish(gw, row_id, event, text)
+        return
+    try:
+        conv = await _conversation(gw, chat, event)
+        outcome = await run_command(conv, event.text)
+        await _finish(gw, row_id, event, outcome.text)
+    except HermesError as exc:
+        await _finish(gw, row_id, event, f"⚠️ {exc}", status="failed", error=str(exc))
+
+
+async def _command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> str | None:
+    """A queued slash command. Returns text to run as a turn (/retry), else None."""
+    if _name(event.text) == "/sethome":
+        await gw.store.run(ops.kv_set, HOME_KEY, str(event.target))
+        await _finish(
+            gw,
+            row_id,
+            event,
+            f"This chat ({event.target}) is now the home channel: "
+            "notifications with no other target come here.",
+        )
+        return None
+    conv = await _conversation(gw, chat, event)
+    outcome = await run_command(conv, event.text)
+    if conv.session_id != await gw.store.run(ops.chat_session, chat.key):
+        await gw.store.run(ops.set_chat_session, chat.key, conv.session_id, gw.clock())
+    if outcome.resend is None:
+        await _finish(gw, row_id, event, outcome.text)
+        return None
+    await gw.queue_reply(f"reply:{row_id}:note", event.target, outcome.text)
+    return outcome.resend
+
+
+async def run_inbound(
+    gw: Gateway,
+    chat: Chat,
+    row_id: int,
+    event: Inbound,
+    resume: int | None = None,
+    session_id: str | None = None,
+) -> None:
+    """Run one stored message to its reply."""
+    adapter = gw.adapters.get(event.platform)
+    streamer: DraftStreamer | None = None
+    try:
+        text = event.agent_text()
+        if resume is None and is_command(event.text.strip()):
+            resent = await _command(gw, chat, row_id, event)
+            if resent is None:
+                return
+            text = resent
+        conv = await _conversation(gw, chat, event)
+        if (
+            adapter is not None
+            and adapter.capabilities.can_edit
+            and gw.profile.settings.display.streaming
+        ):
+            streamer = DraftStreamer(adapter, event.target, event.message_id)
+        emit: EventSink = streamer or ignore
+        if resume is not None:
+            if session_id != conv.session_id or (result := await conv.resume(resume, emit)) is None:
+                await _finish(
+                    gw,
+                    row_id,
+                    event,
+                    f'⚠️ Hermes restarted while working on "{_clip(event.text)}" and could not '
+                    "pick it up again. Please send it again.",
+                    status="failed",
+                    error="not resumable",
+                )
+                return
+            await gw.queue_reply(
+                f"resume:{row_id}",
+                event.target,
+                f'↻ Hermes restarted while working on "{_clip(event.text)}"; it picked the '
+                "work up where it stopped.",
+            )
+        else:
+            await conv.add_user(
+                text,
+                also=lambda conn, ids: ops.start_inbound(conn, row_id, conv.session_id, ids[0]),
+            )
+            result = await conv.run_turn(emit)
+        draft = await streamer.finish() if streamer else None
+        await _finish(gw, row_id, event, result.text or "(no answer)", draft_id=draft)
+    except asyncio.CancelledError:
+        if not chat.stopping:
+            raise  # the gateway is stopping: the stored turn is resumed at the next start
+        draft = await streamer.finish() if streamer else None
+        shown = streamer.text.strip() if streamer else ""
+        note = f"{shown}\n\n⏹ Stopped." if shown else "⏹ Stopped."
+        await _finish(gw, row_id, event, note, draft_id=draft, error="stopped")
+    except HermesError as exc:
+        draft = await streamer.finish() if streamer else None
+        await _finish(
+            gw, row_id, event, f"⚠️ {exc}", status="failed", draft_id=draft, error=str(exc)
+        )
+    except Exception as exc:
+        log.exception("message %d of %s failed", row_id, event.target)
+        draft = await streamer.finish() if streamer else None
+        await _finish(
+            gw,
+            row_id,
+            event,
+            f"⚠️ Something went wrong ({type(exc).__name__}: {exc}); details are in "
+            "logs/gateway.log.",
+            status="failed",
+            draft_id=draft,
+            error=str(exc),
+        )
+
+
+class _MemoryHistory:
+    """The context of an API request without a session: the request's messages."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages = list(messages)
+
+    def context(self) -> list[Message]:
+        return self.messages
+
+    async def append(self, messages: list[Message]) -> None:
+        self.messages.extend(messages)
+
+    async def before_model_call(self, provider: object, emit: EventSink) -> None:
+        return None
+
+    def observe_usage(self, usage: object) -> None:
+        return None
+
+
+async def api_turn(
+    gw: Gateway, messages: list[Message], *, session: str | None, emit: EventSink
+) -> str:
+    """session None: the request's messages are the whole context, nothing stored.
+    Else the stored session named `session` gets the last user message, in its
+    chat's line of work (one turn at a time)."""
+    if session is None:
+        return await _ephemeral_turn(gw, messages, emit)
+    users = [m for m in messages if m.role == "user"]
+    if not users:
+        raise HermesError("the request has no user message")
+    event = Inbound("api", session, "api", users[-1].content, "")
+    key = event.session_key(gw.profile.name)
+    done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def job(chat: Chat) -> None:
+        try:
+            conv = await _conversation(gw, chat, event)
+            await conv.add_user(users[-1].content)
+            result = await conv.run_turn(emit)
+            if not done.done():
+                done.set_result(result.text)
+        except BaseException as exc:
+            if not done.done():
+                done.set_exception(exc if isinstance(exc, Exception) else HermesError("stopped"))
+            if not isinstance(exc, Exception):
+                raise
+
+    gw.chats.submit(key, job)
+    return await done
+
+
+async def _ephemeral_turn(gw: Gateway, messages: list[Message], emit: EventSink) -> str:
+    from hermes.agent.loop import Loop
+    from hermes.agent.prompt import build_system_prompt
+    from hermes.context import TurnContext
+    from hermes.providers.resolve import resolve_provider
+    from hermes.tools.registry import default_tools
+
+    profile = gw.profile
+    provider = resolve_provider(profile.settings.model, profile.env, home=profile.home)
+    loop = Loop(
+        provider=provider,
+        system_prompt=build_system_prompt(profile),
+        tools={t.name: t for t in default_tools()},
+        ctx=TurnContext(profile, "api", gw.store, gw.processes),
+        max_iterations=profile.settings.agent.max_iterations,
+    )
+    try:
+        async with gw.chats.limit:
+            result = await loop.run(_MemoryHistory(messages), emit)
+    finally:
+        await provider.aclose()
+    return result.text

@@ -1,0 +1,343 @@
+"""The gateway's tables in state.db: inbound messages, the delivery ledger,
+chat -> session mapping, small named values. Synchronous functions run on
+the Store's thread: ``await store.run(gateway_ops.insert_inbound, ...)``.
+Each takes ``now`` (unix seconds) from its caller, so tests can pin time."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from hermes.store.db import transaction
+
+# ----- inbound -----------------------------------------------------------------
+
+
+@dataclass
+class InboundRow:
+    id: int
+    platform: str
+    session_key: str
+    event: dict[str, Any]  # hermes.gateway.events.Inbound as JSON
+    status: str  # pending | running | done | failed
+    session_id: str | None
+    user_message_id: int | None
+    received_at: float
+
+
+_INBOUND_COLS = "id, platform, session_key, event, status, session_id, user_message_id, received_at"
+
+
+def _inbound(row: tuple[Any, ...]) -> InboundRow:
+    return InboundRow(
+        row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], float(row[7])
+    )
+
+
+def insert_inbound(
+    conn: sqlite3.Connection,
+    platform: str,
+    external_id: str,
+    session_key: str,
+    event: dict[str, Any],
+    now: float,
+) -> int | None:
+    """Store an accepted message; None if (platform, external_id) is already stored."""
+    with transaction(conn):
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO inbound(platform, external_id, session_key, event, received_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (platform, external_id, session_key, json.dumps(event), now),
+        )
+        return cur.lastrowid if cur.rowcount else None
+
+
+def open_inbound(conn: sqlite3.Connection) -> list[InboundRow]:
+    """Messages not finished (pending or left running by a crash), oldest first."""
+    rows = conn.execute(
+        f"SELECT {_INBOUND_COLS} FROM inbound WHERE status IN ('pending', 'running') ORDER BY id"
+    ).fetchall()
+    return [_inbound(r) for r in rows]
+
+
+def get_inbound(conn: sqlite3.Connection, inbound_id: int) -> InboundRow | None:
+    row = conn.execute(
+        f"SELECT {_INBOUND_COLS} FROM inbound WHERE id = ?", (inbound_id,)
+    ).fetchone()
+    return _inbound(row) if row else None
+
+
+def start_inbound(
+    conn: sqlite3.Connection, inbound_id: int, session_id: str, user_message_id: int
+) -> None:
+    """The turn began: runs INSIDE the transaction that stores the user's message
+    (Store.append_messages(also=...)), so a crash leaves both or neither."""
+    conn.execute(
+        "UPDATE inbound SET status = 'running', session_id = ?, user_message_id = ? WHERE id = ?",
+        (session_id, user_message_id, inbound_id),
+    )
+
+
+def finish_inbound(
+    conn: sqlite3.Connection,
+    inbound_id: int,
+    status: str,
+    now: float,
+    error: str | None = None,
+    delivery: NewDelivery | None = None,
+) -> None:
+    """Mark a message done/failed and queue its reply in ONE transaction: a crash
+    leaves either both or neither."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE inbound SET status = ?, finished_at = ?, error = ? WHERE id = ?",
+            (status, now, error, inbound_id),
+        )
+        if delivery is not None:
+            _insert_delivery(conn, delivery, now)
+
+
+# ----- deliveries --------------------------------------------------------------
+
+
+@dataclass
+class NewDelivery:
+    key: str  # idempotency key: the same key is queued once, ever
+    platform: str
+    chat: str
+    thread: str | None
+    text: str
+    buttons: list[list[dict[str, str]]] | None = None  # rows of {"label", "data"}
+    reply_to: str | None = None
+    edit_message_id: str | None = None  # a streamed draft that becomes the first part
+
+
+@dataclass
+class Delivery:
+    id: int
+    key: str
+    platform: str
+    chat: str
+    thread: str | None
+    text: str
+    buttons: list[list[dict[str, str]]] | None
+    reply_to: str | None
+    edit_message_id: str | None
+    parts_sent: int
+    message_ids: list[str]
+    status: str  # pending | sending | sent | failed
+    attempts: int
+    next_attempt_at: float
+    error: str | None
+    created_at: float
+    sent_at: float | None
+    reported: bool
+
+
+_DELIVERY_COLS = (
+    "id, key, platform, chat, thread, text, buttons, reply_to, edit_message_id, parts_sent,"
+    " message_ids, status, attempts, next_attempt_at, error, created_at, sent_at, reported"
+)
+
+
+def _delivery(r: tuple[Any, ...]) -> Delivery:
+    return Delivery(
+        id=r[0],
+        key=r[1],
+        platform=r[2],
+        chat=r[3],
+        thread=r[4],
+        text=r[5],
+        buttons=json.loads(r[6]) if r[6] else None,
+        reply_to=r[7],
+        edit_message_id=r[8],
+        parts_sent=r[9],
+        message_ids=json.loads(r[10]),
+        status=r[11],
+        attempts=r[12],
+        next_attempt_at=r[13],
+        error=r[14],
+        created_at=r[15],
+        sent_at=r[16],
+        reported=bool(r[17]),
+    )
+
+
+def _insert_delivery(conn: sqlite3.Connection, d: NewDelivery, now: float) -> int | None:
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO deliveries(key, platform, chat, thread, text, buttons, reply_to,"
+        " edit_message_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            d.key,
+            d.platform,
+            d.chat,
+            d.thread,
+            d.text,
+            json.dumps(d.buttons) if d.buttons else None,
+            d.reply_to,
+            d.edit_message_id,
+            now,
+            now,
+        ),
+    )
+    return cur.lastrowid if cur.rowcount else None
+
+
+def queue_delivery(conn: sqlite3.Connection, d: NewDelivery, now: float) -> int | None:
+    """Queue a message; None if its key was queued before (nothing is added)."""
+    with transaction(conn):
+        return _insert_delivery(conn, d, now)
+
+
+def get_delivery(conn: sqlite3.Connection, delivery_id: int) -> Delivery | None:
+    row = conn.execute(
+        f"SELECT {_DELIVERY_COLS} FROM deliveries WHERE id = ?", (delivery_id,)
+    ).fetchone()
+    return _delivery(row) if row else None
+
+
+def delivery_by_key(conn: sqlite3.Connection, key: str) -> Delivery | None:
+    row = conn.execute(f"SELECT {_DELIVERY_COLS} FROM deliveries WHERE key = ?", (key,)).fetchone()
+    return _delivery(row) if row else None
+
+
+def claim_due(
+    conn: sqlite3.Connection, now: float, lease: float, platforms: list[str], limit: int = 20
+) -> list[Delivery]:
+    """Take due deliveries of these platforms (pending, or sending with an expired
+    lease: its sender died), oldest first, and lease them to the caller."""
+    if not platforms:
+        return []
+    marks = ",".join("?" * len(platforms))
+    with transaction(conn):
+        rows = conn.execute(
+            f"SELECT {_DELIVERY_COLS} FROM deliveries WHERE platform IN ({marks}) AND ("
+            " (status = 'pending' AND next_attempt_at <= ?)"
+            " OR (status = 'sending' AND lease_until <= ?)) ORDER BY id LIMIT ?",
+            (*platforms, now, now, limit),
+        ).fetchall()
+        conn.executemany(
+            "UPDATE deliveries SET status = 'sending', lease_until = ? WHERE id = ?",
+            [(now + lease, r[0]) for r in rows],
+        )
+    return [_delivery(r) for r in rows]
+
+
+def next_due(conn: sqlite3.Connection, platforms: list[str]) -> float | None:
+    """When the next pending delivery of these platforms is due (None: none)."""
+    if not platforms:
+        return None
+    marks = ",".join("?" * len(platforms))
+    row = conn.execute(
+        f"SELECT MIN(CASE status WHEN 'pending' THEN next_attempt_at ELSE lease_until END)"
+        f" FROM deliveries WHERE platform IN ({marks}) AND status IN ('pending', 'sending')",
+        tuple(platforms),
+    ).fetchone()
+    return float(row[0]) if row and row[0] is not None else None
+
+
+def record_part(
+    conn: sqlite3.Connection, delivery_id: int, message_id: str, parts_sent: int
+) -> None:
+    """One part of a delivery reached the platform (committed at once)."""
+    with transaction(conn):
+        ids = json.loads(
+            conn.execute(
+                "SELECT message_ids FROM deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()[0]
+        )
+        ids.append(message_id)
+        conn.execute(
+            "UPDATE deliveries SET parts_sent = ?, message_ids = ? WHERE id = ?",
+            (parts_sent, json.dumps(ids), delivery_id),
+        )
+
+
+def mark_sent(conn: sqlite3.Connection, delivery_id: int, now: float) -> None:
+    with transaction(conn):
+        conn.execute(
+            "UPDATE deliveries SET status = 'sent', sent_at = ?, lease_until = NULL, error = NULL"
+            " WHERE id = ?",
+            (now, delivery_id),
+        )
+
+
+def mark_retry(
+    conn: sqlite3.Connection, delivery_id: int, error: str, next_at: float, give_up: bool
+) -> None:
+    """A failed attempt: try again at next_at, or give up (status failed)."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE deliveries SET status = ?, attempts = attempts + 1, error = ?,"
+            " next_attempt_at = ?, lease_until = NULL WHERE id = ?",
+            ("failed" if give_up else "pending", error, next_at, delivery_id),
+        )
+
+
+def failed_deliveries(
+    conn: sqlite3.Connection, platform: str | None = None, unreported_only: bool = False
+) -> list[Delivery]:
+    sql = f"SELECT {_DELIVERY_COLS} FROM deliveries WHERE status = 'failed'"
+    args: list[Any] = []
+    if platform is not None:
+        sql += " AND platform = ?"
+        args.append(platform)
+    if unreported_only:
+        sql += " AND reported = 0"
+    rows = conn.execute(sql + " ORDER BY id", args).fetchall()
+    return [_delivery(r) for r in rows]
+
+
+def mark_reported(conn: sqlite3.Connection, delivery_ids: list[int]) -> None:
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE deliveries SET reported = 1 WHERE id = ?", [(i,) for i in delivery_ids]
+        )
+
+
+def count_deliveries(conn: sqlite3.Connection) -> dict[str, int]:
+    """status -> number of deliveries."""
+    rows = conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
+    return {str(s): int(n) for s, n in rows}
+
+
+# ----- chat -> session -------------------------------------------------------
+
+
+def chat_session(conn: sqlite3.Connection, key: str) -> str | None:
+    """The chat's current session, if it still exists."""
+    row = conn.execute(
+        "SELECT c.session_id FROM chat_sessions c JOIN sessions s ON s.id = c.session_id"
+        " WHERE c.key = ?",
+        (key,),
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def set_chat_session(conn: sqlite3.Connection, key: str, session_id: str, now: float) -> None:
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO chat_sessions(key, session_id, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET session_id = excluded.session_id,"
+            " updated_at = excluded.updated_at",
+            (key, session_id, now),
+        )
+
+
+# ----- kv ------------------------------------------------------------------------
+
+
+def kv_get(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def kv_set(conn: sqlite3.Connection, key: str, value: str) -> None:
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO kv(key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )

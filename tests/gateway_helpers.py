@@ -1,0 +1,127 @@
+"""Helpers for gateway tests: a home pointed at a ScriptedModel, an in-memory
+chat platform, and a gateway running in the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hermes.gateway.adapters.base import Adapter, SendError, Sink
+from hermes.gateway.core import Gateway
+from hermes.gateway.events import Capabilities, Inbound, Outbound, Target
+from hermes.home import load_profile
+from hermes.store import Store
+from hermes.testing import ScriptedModel
+
+
+def make_home(
+    path: Path,
+    model: ScriptedModel | None = None,
+    config: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Path:
+    """A Hermes home at `path` whose model is `model`, with extra config and .env."""
+    path.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {}
+    if model is not None:
+        data["model"] = {**model.config(), "max_retries": 0}
+    for section, values in (config or {}).items():
+        data.setdefault(section, {}).update(values)
+    (path / "config.yaml").write_text(yaml.safe_dump(data))
+    lines = [f"{k}={v}" for k, v in (env or {}).items()]
+    (path / ".env").write_text("\n".join(lines) + "\n")
+    (path / ".env").chmod(0o600)
+    return path
+
+
+class FakeChat(Adapter):
+    """An in-memory chat platform: tests say things, the gateway answers."""
+
+    def __init__(
+        self,
+        name: str = "fakechat",
+        *,
+        trusted: bool = True,
+        capabilities: Capabilities | None = None,
+    ) -> None:
+        self.name = name
+        self.trusted = trusted
+        self.capabilities = capabilities or Capabilities(
+            max_length=4096, can_edit=True, edit_interval=0.01
+        )
+        self.sink: Sink | None = None
+        self.sent: list[Outbound] = []
+        self.ids: list[str] = []  # message id of each entry of `sent`
+        self.edits: list[tuple[str, str]] = []
+        self.texts: dict[str, str] = {}  # message id -> current text
+        self.failing: SendError | None = None
+        self._ids = itertools.count(1)
+        self._updates = itertools.count(1)
+        self.connected = asyncio.Event()
+
+    async def run(self, sink: Sink) -> None:
+        self.sink = sink
+        self.state = "connected"
+        self.connected.set()
+        await asyncio.Event().wait()
+
+    async def say(self, text: str, *, chat: str = "1", user: str = "42", **kw: Any) -> Inbound:
+        """A user sends `text`; returns once the gateway stored it."""
+        await asyncio.wait_for(self.connected.wait(), 10)
+        assert self.sink is not None
+        event = Inbound(
+            self.name, chat, user, text, kw.pop("external_id", str(next(self._updates))), **kw
+        )
+        await self.sink(event)
+        return event
+
+    async def send(self, message: Outbound) -> str:
+        if self.failing is not None:
+            raise self.failing
+        message_id = str(next(self._ids))
+        self.sent.append(message)
+        self.ids.append(message_id)
+        self.texts[message_id] = message.text
+        return message_id
+
+    async def edit(self, target: Target, message_id: str, text: str) -> None:
+        if self.failing is not None:
+            raise self.failing
+        self.edits.append((message_id, text))
+        self.texts[message_id] = text
+
+    def shown(self, chat: str = "1") -> list[str]:
+        """What the chat shows now: each message's current text, in order."""
+        return [
+            self.texts[mid]
+            for mid, m in zip(self.ids, self.sent, strict=True)
+            if m.target.chat == chat
+        ]
+
+
+@asynccontextmanager
+async def running_gateway(
+    home: Path,
+    adapters: Sequence[Adapter] = (),
+    *,
+    api_key: str = "test-key",
+    env: dict[str, str] | None = None,
+    **kw: Any,
+) -> AsyncIterator[Gateway]:
+    """A started gateway on `home` (no HTTP server); drained and closed after."""
+    profile = load_profile(env={"HERMES_HOME": str(home), "HOME": str(home), **(env or {})})
+    store = await Store.open(profile.db_path)
+    gw = Gateway(profile, store, list(adapters), api_key=api_key, **kw)
+    try:
+        await gw.start()
+        yield gw
+    finally:
+        await gw.drain(0)
+        await gw.close()
+        await store.close()

@@ -1,0 +1,254 @@
+"""The gateway core with an in-memory chat platform and the scripted model:
+per-chat order, concurrency, commands, streaming, the delivery ledger,
+access, and resuming after a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hermes.gateway.adapters.base import SendError
+from hermes.gateway.events import Capabilities
+from hermes.store import gateway_ops as ops
+from hermes.testing import ScriptedModel
+from tests.gateway_helpers import FakeChat, make_home, running_gateway
+from tests.tools_helpers import wait_until
+
+
+@pytest.fixture
+def model() -> Iterator[ScriptedModel]:
+    with ScriptedModel() as m:
+        yield m
+
+
+@pytest.fixture
+def home(tmp_path: Path, model: ScriptedModel) -> Path:
+    return make_home(tmp_path / "home", model)
+
+
+async def test_a_message_gets_its_reply_streamed_into_one_message(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = FakeChat()
+    model.reply("Hello from Hermes")
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("hi")
+        await wait_until(lambda: chat.shown() == ["Hello from Hermes"])
+        sid = await gw.current_session(chat_target())
+        assert sid is not None
+        stored = [m.message.content for m in await gw.store.load_messages(sid)]
+        assert stored == ["hi", "Hello from Hermes"]
+    assert len(chat.sent) == 1  # the draft became the reply: one message, not two
+    model.assert_done()
+
+
+def chat_target():  # type: ignore[no-untyped-def]
+    from hermes.gateway.events import Target
+
+    return Target("fakechat", "1")
+
+
+async def test_messages_of_one_chat_run_in_order_and_other_chats_meanwhile(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = FakeChat()
+    gate = model.hang(then="first answer")
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("first", chat="1")
+        await gate.wait_entered_async()
+        await chat.say("second", chat="1")
+        model.reply("other chat answer")
+        await chat.say("hello", chat="2")  # not held up by chat 1
+        await wait_until(lambda: chat.shown("2") == ["other chat answer"])
+        assert chat.shown("1") == []
+        model.reply("second answer")
+        gate.release()
+        await wait_until(lambda: chat.shown("1") == ["first answer", "second answer"])
+        users = [r.messages[-1]["content"] for r in model.requests]
+        assert users == ["first", "hello", "second"]
+        assert gw.chats.running() == 0
+
+
+async def test_interrupt_mode_stops_the_running_turn_for_the_new_message(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    home = make_home(tmp_path / "h", model, {"gateway": {"busy_input_mode": "interrupt"}})
+    chat = FakeChat()
+    model.hang(partial="Working on it", then="never seen")
+    async with running_gateway(home, [chat]):
+        await chat.say("long task")
+        await wait_until(lambda: chat.shown() == ["Working on it"])
+        model.reply("new answer")
+        await chat.say("actually, do this")
+        await wait_until(lambda: len(chat.shown()) == 2)
+        assert chat.shown() == ["Working on it\n\n⏹ Stopped.", "new answer"]
+
+
+async def test_stop_ends_the_turn_at_once(home: Path, model: ScriptedModel) -> None:
+    chat = FakeChat()
+    gate = model.hang(then="never seen")
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("long task")
+        await gate.wait_entered_async()
+        await chat.say("/stop")
+        await wait_until(lambda: "Stopped the current turn." in chat.shown())
+        await wait_until(lambda: "⏹ Stopped." in chat.shown())
+        await wait_until(lambda: gw.chats.running() == 0)
+
+
+async def test_a_redelivered_update_is_handled_once(home: Path, model: ScriptedModel) -> None:
+    chat = FakeChat()
+    model.reply("once")
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("hi", external_id="update-7")
+        await chat.say("hi", external_id="update-7")
+        await wait_until(lambda: chat.shown() == ["once"])
+        await wait_until(lambda: gw.chats.running() == 0)
+    assert len(model.requests) == 1
+
+
+async def test_slash_commands_in_a_chat(home: Path, model: ScriptedModel) -> None:
+    chat = FakeChat()
+    model.reply("first answer")
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("hello")
+        await wait_until(lambda: chat.shown() == ["first answer"])
+        old = await gw.current_session(chat_target())
+        await chat.say("/status")
+        await wait_until(lambda: len(chat.shown()) == 2)
+        assert f"Session: {old}" in chat.shown()[1]
+        await chat.say("/new")
+        await wait_until(lambda: len(chat.shown()) == 3)
+        new = await gw.current_session(chat_target())
+        assert new != old and chat.shown()[2].startswith(f"New session {new}")
+        await chat.say("/sethome")
+        await wait_until(lambda: len(chat.shown()) == 4)
+        assert await gw.store.run(ops.kv_get, "home_channel") == "fakechat:1"
+        await chat.say("/help")
+        await wait_until(lambda: len(chat.shown()) == 5)
+        assert "/stop" in chat.shown()[4] and "/sethome" in chat.shown()[4]
+        await chat.say("/frobnicate")
+        await wait_until(lambda: len(chat.shown()) == 6)
+        assert chat.shown()[5].startswith("Unknown command /frobnicate")
+
+
+async def test_a_long_reply_is_split_to_the_platform_limit(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = FakeChat(capabilities=Capabilities(max_length=100, can_edit=False))
+    text = "\n\n".join(f"Paragraph {i}: " + "word " * 12 for i in range(6))
+    model.reply(text)
+    async with running_gateway(home, [chat]):
+        await chat.say("write a lot")
+        expected = " ".join(text.split())
+        await wait_until(lambda: " ".join(" ".join(chat.shown()).split()) == expected)
+    assert len(chat.shown()) > 1
+    assert all(len(m) <= 100 for m in chat.shown())
+
+
+async def test_a_failed_send_is_retried_and_delivered_once(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = FakeChat(capabilities=Capabilities(can_edit=False))
+    chat.failing = SendError("platform down (502)", retryable=True)
+    model.reply("the answer")
+    async with running_gateway(home, [chat], backoff_base=0.05) as gw:
+        await chat.say("hi")
+        await wait_until(lambda: _delivery_attempts(gw) >= 2)
+        assert chat.shown() == []
+        chat.failing = None
+        await wait_until(lambda: chat.shown() == ["the answer"])
+        await wait_until(lambda: gw.chats.running() == 0)
+    assert chat.shown() == ["the answer"]
+
+
+_attempts: dict[int, int] = {}
+
+
+def _delivery_attempts(gw: object) -> int:
+    # Read the ledger synchronously through a second connection (the test's view).
+    import sqlite3
+
+    from hermes.gateway.core import Gateway
+
+    assert isinstance(gw, Gateway)
+    with sqlite3.connect(gw.profile.db_path) as conn:
+        row = conn.execute("SELECT MAX(attempts) FROM deliveries").fetchone()
+    return int(row[0] or 0)
+
+
+async def test_a_reply_that_finally_fails_is_delivered_late_when_the_platform_is_back(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    home = make_home(tmp_path / "h", model, {"gateway": {"delivery_max_attempts": 2}})
+    chat = FakeChat(capabilities=Capabilities(can_edit=False))
+    chat.failing = SendError("platform down (502)", retryable=True)
+    model.reply("lost answer")
+    async with running_gateway(home, [chat], backoff_base=0.01) as gw:
+        await chat.say("hi")
+        await wait_until(lambda: _failed(gw) == 1)
+        chat.failing = None
+        model.reply("next answer")
+        await chat.say("are you there?")
+        await wait_until(lambda: len(chat.shown()) == 2)
+        late = chat.shown()[1]
+        assert chat.shown()[0] == "next answer"
+        assert late.startswith("⚠️ Delivered late") and late.endswith("lost answer")
+
+
+def _failed(gw: object) -> int:
+    import sqlite3
+
+    from hermes.gateway.core import Gateway
+
+    assert isinstance(gw, Gateway)
+    with sqlite3.connect(gw.profile.db_path) as conn:
+        row = conn.execute("SELECT COUNT(*) FROM deliveries WHERE status='failed'").fetchone()
+    return int(row[0])
+
+
+async def test_unknown_senders_get_a_pairing_code_and_no_turn(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = FakeChat(trusted=False)
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("let me in", user="999")
+        await wait_until(lambda: len(chat.shown()) == 1)
+        assert "hermes pairing approve fakechat" in chat.shown()[0]
+        assert await gw.current_session(chat_target()) is None
+    assert model.requests == []
+
+
+async def test_allowlisted_senders_are_served(tmp_path: Path, model: ScriptedModel) -> None:
+    home = make_home(tmp_path / "h", model, env={"FAKECHAT_ALLOWED_USERS": "42"})
+    chat = FakeChat(trusted=False)
+    model.reply("welcome")
+    async with running_gateway(home, [chat]):
+        await chat.say("hi", user="42")
+        await wait_until(lambda: chat.shown() == ["welcome"])
+
+
+async def test_a_turn_cut_by_a_crash_is_resumed_once_after_restart(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = FakeChat(capabilities=Capabilities(can_edit=False))
+    gate = model.hang(then="never delivered")
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("important question")
+        await gate.wait_entered_async()
+        sid = await gw.current_session(chat_target())
+        await gw.chats.close()  # the process dies mid-turn: nothing more is written
+    gate.release()
+    model.reply("the answer after restart")
+    chat2 = FakeChat(capabilities=Capabilities(can_edit=False))
+    async with running_gateway(home, [chat2]) as gw:
+        await wait_until(lambda: len(chat2.shown()) == 2)
+        assert chat2.shown()[0].startswith("↻ Hermes restarted while working on")
+        assert chat2.shown()[1] == "the answer after restart"
+        assert sid is not None
+        stored = [m.message.content for m in await gw.store.load_messages(sid)]
+        assert stored.count("important question") == 1
+        assert stored[-1] == "the answer after restart"
+    assert [r.messages[-1]["content"] for r in model.requests][-1] == "important question"
