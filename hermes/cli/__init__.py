@@ -99,13 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     gateway = _add(sub, "gateway", "hermes.cli.gateway_cmd:cmd_gateway", "the messaging gateway")
     gsub = gateway.add_subparsers(dest="action", metavar="ACTION", required=True)
     gsub.add_parser(
-        "run", help="run the gateway in the foreground (web chat, API, platforms)",
+        "run",
+        help="run the gateway in the foreground (web chat, API, platforms)",
         parents=[_common()],
     )
 
-    send = _add(
-        sub, "send", "hermes.cli.send_cmd:cmd_send", "send a message through a platform"
+    pairing = _add(sub, "pairing", "hermes.cli.pairing_cmd:cmd_pairing", "who may talk to the bot")
+    psub = pairing.add_subparsers(dest="action", metavar="ACTION", required=True)
+    psub.add_parser("list", help="pending codes and approved users", parents=[_common()])
+    papprove = psub.add_parser(
+        "approve", help="let in the sender holding CODE", parents=[_common()]
     )
+    papprove.add_argument("platform")
+    papprove.add_argument("code")
+    prevoke = psub.add_parser("revoke", help="withdraw a user's approval", parents=[_common()])
+    prevoke.add_argument("platform")
+    prevoke.add_argument("user")
+
+    send = _add(sub, "send", "hermes.cli.send_cmd:cmd_send", "send a message through a platform")
     send.add_argument("target", metavar="PLATFORM:CHAT[:THREAD]")
     send.add_argument("text", help="the message ('-' reads it from stdin)")
     return parser

@@ -186,6 +186,44 @@ def check_db(path: Path) -> Finding:
     return ok(f"state.db intact, schema up to date ({len(known)} migrations)")
 
 
+def check_deliveries(path: Path) -> list[Finding]:
+    """Replies the gateway could not deliver, and the gateway's state."""
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = conn.execute(
+                "SELECT platform, chat, thread, error, created_at FROM deliveries"
+                " WHERE status = 'failed' AND reported = 0 ORDER BY id"
+            ).fetchall()
+            waiting = conn.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'sending')"
+            ).fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []  # an old or damaged state.db: check_db reports it
+    found: list[Finding] = []
+    for platform, chat, thread, err, _created in rows[:10]:
+        where = f"{platform}:{chat}" + (f":{thread}" if thread else "")
+        found.append(
+            warn(
+                f"a reply to {where} could not be delivered ({err})",
+                f"it is resent when {platform} works again; check the bot's access to that chat",
+            )
+        )
+    if len(rows) > 10:
+        found.append(warn(f"{len(rows) - 10} more undelivered replies", "see logs/gateway.log"))
+    if waiting:
+        found.append(
+            ok(f"{waiting} message(s) waiting in the delivery ledger (sent while the gateway runs)")
+        )
+    elif not rows:
+        found.append(ok("no undelivered replies"))
+    return found
+
+
 def check_workspace(path: Path) -> Finding:
     if not path.is_dir():
         return ok(f"workspace {path} (created on first use)")
@@ -223,6 +261,7 @@ def run_checks(home: Path, env: Mapping[str, str]) -> list[Finding]:
     if settings is not None:
         found += check_provider(settings, merged, home)
     found.append(check_db(home / "state.db"))
+    found += check_deliveries(home / "state.db")
     if settings is not None:
         cwd = settings.terminal.cwd
         workspace = Path(cwd).expanduser() if cwd else home / "workspace"

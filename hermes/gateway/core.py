@@ -146,7 +146,7 @@ class Gateway:
         if adapter is not None and event.callback_id:
             self._spawn(adapter.acknowledge(event), "acknowledge")
         if adapter is None or not adapter.trusted:
-            decision = await self.access.check(event)
+            decision = await self.access.check(event, trusted=False)
             if not decision.allowed:
                 log.info("refused %s user %s (%s)", event.platform, event.user, event.user_name)
                 if decision.reply:

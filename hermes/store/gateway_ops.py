@@ -341,3 +341,18 @@ def kv_set(conn: sqlite3.Connection, key: str, value: str) -> None:
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+def claim_one(
+    conn: sqlite3.Connection, delivery_id: int, now: float, lease: float
+) -> Delivery | None:
+    """Lease one delivery if nobody else is sending it (None if not available)."""
+    with transaction(conn):
+        cur = conn.execute(
+            "UPDATE deliveries SET status = 'sending', lease_until = ? WHERE id = ? AND"
+            " (status = 'pending' OR (status = 'sending' AND lease_until <= ?))",
+            (now + lease, delivery_id, now),
+        )
+        if not cur.rowcount:
+            return None
+    return get_delivery(conn, delivery_id)

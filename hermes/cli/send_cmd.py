@@ -1,0 +1,86 @@
+"""`hermes send PLATFORM:CHAT[:THREAD] TEXT`: through the running gateway if
+there is one (its ledger and retries), else queued and tried from here."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+from hermes.errors import HermesError
+
+if TYPE_CHECKING:
+    from hermes.context import Profile
+    from hermes.gateway.events import Target
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from hermes.gateway.events import Target
+    from hermes.gateway.runner import read_state
+    from hermes.home import load_profile
+
+    try:
+        target = Target.parse(args.target)
+    except ValueError as exc:
+        raise HermesError(str(exc)) from None
+    text = sys.stdin.read() if args.text == "-" else args.text
+    if not text.strip():
+        raise HermesError("the message is empty: give the text to send")
+    profile = load_profile(args.profile)
+    state = read_state(profile.home)
+    if state is not None:
+        status, error = _through_gateway(str(state["url"]), profile.env, target, text)
+    else:
+        status, error = asyncio.run(_direct(profile, target, text))
+    if status == "sent":
+        print(f"sent to {target}")
+        return 0
+    if status == "pending":
+        print(f"queued for {target}: {error}; it will be retried while the gateway runs")
+        return 0
+    raise HermesError(f"could not send to {target}: {error}")
+
+
+def _through_gateway(
+    url: str, env: dict[str, str], target: Target, text: str
+) -> tuple[str, str | None]:
+    import httpx
+
+    key = env.get("HERMES_API_KEY", "")
+    try:
+        response = httpx.post(
+            f"{url}/api/hermes/send",
+            json={"target": str(target), "text": text},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        data = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise HermesError(f"the gateway at {url} did not answer ({exc}); is it running?") from exc
+    if response.status_code == 401:
+        raise HermesError("the gateway refused HERMES_API_KEY from .env; was it changed?")
+    if "status" not in data:
+        raise HermesError(f"the gateway refused: {data.get('error', response.text)}")
+    return str(data["status"]), data.get("error")
+
+
+async def _direct(profile: Profile, target: Target, text: str) -> tuple[str, str | None]:
+    from hermes.gateway.runner import build_adapters
+    from hermes.gateway.sending import send_now
+    from hermes.store import Store
+
+    adapters = {a.name: a for a in build_adapters(profile) if a.name != "web"}
+    adapter = adapters.get(target.platform)
+    if adapter is None:
+        configured = ", ".join(sorted(adapters)) or "none"
+        raise HermesError(
+            f"platform {target.platform!r} is not configured (configured: {configured}); "
+            "for the web chat, start the gateway: hermes gateway run"
+        )
+    async with await Store.open(profile.db_path) as store:
+        try:
+            outcome = await send_now(store, adapter, target, text)
+        finally:
+            await adapter.close()
+    return outcome.status, outcome.error
