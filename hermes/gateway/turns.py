@@ -244,22 +244,32 @@ async def api_turn(
     event = Inbound("api", session, "api", users[-1].content, "")
     key = event.session_key(gw.profile.name)
     done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    running: list[asyncio.Task[object]] = []
 
     async def job(chat: Chat) -> None:
+        if done.done():  # the client left before its turn came
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            running.append(task)
         try:
             conv = await _conversation(gw, chat, event)
             await conv.add_user(users[-1].content)
             result = await conv.run_turn(emit)
             if not done.done():
                 done.set_result(result.text)
-        except BaseException as exc:
+        except Exception as exc:
             if not done.done():
-                done.set_exception(exc if isinstance(exc, Exception) else HermesError("stopped"))
-            if not isinstance(exc, Exception):
-                raise
+                done.set_exception(exc)
 
     gw.chats.submit(key, job)
-    return await done
+    try:
+        return await done
+    except asyncio.CancelledError:  # the client went away: stop its turn too
+        done.cancel()
+        for task in running:
+            task.cancel()
+        raise
 
 
 async def _ephemeral_turn(gw: Gateway, messages: list[Message], emit: EventSink) -> str:

@@ -1,0 +1,296 @@
+"""The gateway's HTTP server: one Starlette app, served by uvicorn in the gateway's loop.
+
+Routes: `GET /health` (no auth, `{"status": "ok"}` and nothing else), the
+OpenAI-compatible API under /v1 (openai_api.py), the web chat's page and
+static files (webchat.py, when present) and whatever else is mounted under
+/api. Everything under /v1 and /api needs `Authorization: Bearer
+$HERMES_API_KEY` or the web chat's login cookie; only the login route itself
+(`POST /api/web/login`, which receives the key, and logout) is exempt.
+
+Every error is JSON in OpenAI's shape `{"error": {"message", "type"}}`:
+401 without auth, 404 for unknown routes, and a one-line 500 for a bug (the
+traceback goes to the `hermes.gateway.http` log, never to the client).
+
+Serving: `HttpServer` binds the socket itself (so port 0 works and a busy
+port is a clear HermesError), runs uvicorn without its signal handlers (the
+gateway owns SIGINT/SIGTERM) and stops quickly. `serve()` wraps it for a
+task that runs until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hermes.errors import HermesError
+from hermes.gateway import api_send, auth, openai_api
+from hermes.gateway.openai_api import STOPPING, error_response
+
+if TYPE_CHECKING:
+    from hermes.gateway.core import Gateway
+
+log = logging.getLogger("hermes.gateway.http")
+
+PROTECTED = ("/v1", "/api")
+PUBLIC = frozenset({"/api/web/login", "/api/web/logout"})  # webchat.py checks the key itself
+AUTH_HINT = (
+    "send the header `Authorization: Bearer $HERMES_API_KEY` (the key is in the home's .env)"
+)
+
+
+def build_app(gw: Gateway) -> Starlette:
+    """The whole HTTP surface of one gateway."""
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
+    routes += openai_api.routes(gw)
+    routes += api_send.routes(gw)
+    routes += _web_routes(gw)
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(_Guard, api_key=gw.api_key)],
+    )
+
+
+def _web_routes(gw: Gateway) -> list[BaseRoute]:
+    """The web chat's routes, if that module is installed in this build."""
+    try:
+        webchat = importlib.import_module("hermes.gateway.webchat")
+    except ModuleNotFoundError as exc:
+        if exc.name != "hermes.gateway.webchat":
+            raise  # webchat exists but is broken: say so, do not hide it
+        return []
+    return list(webchat.web_routes(gw))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"no route {request.method} {request.url.path}; see /v1/models or /health"
+        return error_response(404, message, "not_found_error")
+    kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
+    return error_response(exc.status_code, str(exc.detail), kind, dict(exc.headers or {}))
+
+
+class _Guard:
+    """Checks auth for /v1 and /api, and turns any escaped exception into a JSON 500."""
+
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app, self.api_key = app, api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if self._needs_auth(scope["path"]) and not self._allowed(scope):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
+                return
+            message = f"missing or wrong API key: {AUTH_HINT}"
+            response = error_response(401, message, "authentication_error")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            await response(scope, receive, send)
+            return
+        started = finished = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started, finished
+            started = started or message["type"] == "http.response.start"
+            finished = message["type"] == "http.response.body" and not message.get("more_body")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except asyncio.CancelledError:
+            # Only the server's stop() cancels a request: answer it instead of
+            # letting uvicorn log a traceback and send a plain-text 500.
+            if scope["type"] != "http":
+                raise
+            if not started:
+                await error_response(503, STOPPING, "server_error")(scope, receive, send)
+            elif not finished:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except Exception as exc:
+            log.exception("%s %s failed", scope.get("method", "WS"), scope["path"])
+            if scope["type"] == "http" and not started:
+                # The exception's text may hold private details: it stays in the log.
+                message = (
+                    f"internal error in the Hermes gateway ({type(exc).__name__}); "
+                    "the traceback is in its log"
+                )
+                await error_response(500, message, "server_error")(scope, receive, send)
+
+    @staticmethod
+    def _needs_auth(path: str) -> bool:
+        top = "/" + path.lstrip("/").split("/", 1)[0]
+        return top in PROTECTED and path not in PUBLIC
+
+    def _allowed(self, scope: Scope) -> bool:
+        conn = HTTPConnection(scope)
+        return auth.authorized(
+            self.api_key, conn.headers.get("authorization"), conn.cookies.get(auth.COOKIE)
+        )
+
+
+# ----- serving ---------------------------------------------------------------------
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its SIGINT/SIGTERM handlers: the gateway process owns signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _ToHermesLog(logging.Handler):
+    """Re-logs uvicorn's records as `hermes.gateway.http` (its chatter at DEBUG)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = logging.DEBUG if record.levelno <= logging.INFO else record.levelno
+        log.log(level, "%s", record.getMessage(), exc_info=record.exc_info)
+
+
+def _route_uvicorn_logs() -> None:
+    uv = logging.getLogger("uvicorn")
+    if not any(isinstance(h, _ToHermesLog) for h in uv.handlers):
+        uv.addHandler(_ToHermesLog())
+    uv.propagate = False
+
+
+class HttpServer:
+    """One ASGI app on HOST:PORT inside the running event loop.
+
+        server = HttpServer(app, "127.0.0.1", 0)
+        port = await server.start()    # listening now; the real port even for 0
+        ...
+        await server.stop()            # closes the socket; open requests get `grace` seconds
+
+    `sockets`: already-bound listening sockets to serve instead of binding HOST:PORT.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        sockets: list[socket.socket] | None = None,
+        grace: float = 2.0,
+    ) -> None:
+        self.host, self.grace = host, grace
+        self._port = port
+        self._sockets = sockets
+        config = uvicorn.Config(
+            app,
+            lifespan="off",  # the gateway starts and stops everything itself
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=None,  # stop() applies `grace` itself
+        )
+        self._server = _QuietServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when 0 was asked for); valid after start()."""
+        return self._port
+
+    async def start(self) -> int:
+        """Bind and start serving; returns the port. HermesError if the address is busy."""
+        _route_uvicorn_logs()
+        sockets = self._sockets or [await self._bind()]
+        name = sockets[0].getsockname()
+        self._port = int(name[1]) if isinstance(name, tuple) else 0  # 0: a unix socket
+        task = asyncio.create_task(self._server.serve(sockets=sockets), name="http-server")
+        self._task = task
+        try:
+            while not self._server.started:  # uvicorn offers no event for this
+                if task.done():  # failed while starting: raise its error
+                    await task
+                    raise HermesError("the HTTP server stopped while starting (see its log)")
+                await asyncio.sleep(0.01)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("HTTP server listening on http://%s:%d", self.host, self._port)
+        return self._port
+
+    async def _bind(self) -> socket.socket:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(
+                self.host, self._port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+            family, _, _, _, address = infos[0]
+            sock = socket.create_server(address[:2], family=family)
+        except OSError as exc:
+            raise HermesError(
+                f"cannot listen on {self.host}:{self._port} ({exc.strerror or exc}); "
+                "is another gateway running? set server.port in config.yaml to a free port"
+            ) from None
+        sock.setblocking(False)
+        return sock
+
+    async def wait(self) -> None:
+        """Until the server stops (stop(), or an error, which is raised)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def stop(self) -> None:
+        """Stop listening and close idle connections; requests still running after
+        `grace` seconds are cancelled (they answer 503). Safe to call twice."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._server.should_exit = True
+        done, _ = await asyncio.wait({task}, timeout=self.grace)
+        if not done:
+            for request in list(self._server.server_state.tasks):
+                request.cancel()
+            done, _ = await asyncio.wait({task}, timeout=2.0)
+        if not done:  # a connection that will not close: stop waiting for it
+            self._server.force_exit = True
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def serve(
+    app: Starlette,
+    host: str,
+    port: int,
+    *,
+    ready: asyncio.Event | None = None,
+    sockets: list[socket.socket] | None = None,
+) -> None:
+    """Serve `app` until this task is cancelled (then stop cleanly and re-raise).
+
+    Once listening, the bound port is in `app.state.port` and `ready` is set.
+    """
+    server = HttpServer(app, host, port, sockets=sockets)
+    await server.start()
+    app.state.port = server.port
+    if ready is not None:
+        ready.set()
+    try:
+        await server.wait()
+    finally:
+        await server.stop()
