@@ -125,3 +125,54 @@ async def running_gateway(
         await gw.drain(0)
         await gw.close()
         await store.close()
+
+
+class GatewayProcess:
+    """`hermes gateway run` as a real subprocess on `home`."""
+
+    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+        import os
+        import subprocess
+        import sys
+
+        self.home = home
+        self.state_file = home / "gateway.json"
+        self.state_file.unlink(missing_ok=True)
+        full_env = {**os.environ, "HERMES_HOME": str(home), **(env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hermes", "gateway", "run"],
+            env=full_env,
+            cwd=str(home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.url = ""
+
+    async def ready(self, seconds: float = 30.0) -> GatewayProcess:
+        """Wait until the gateway wrote gateway.json (it is serving)."""
+        import json
+
+        from tests.tools_helpers import wait_until
+
+        await wait_until(
+            lambda: self.state_file.exists() or self.proc.poll() is not None, seconds
+        )
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the gateway exited: {self.output()}")
+        self.url = json.loads(self.state_file.read_text())["url"]
+        return self
+
+    def output(self) -> str:
+        """Everything it printed (waits for the process to end)."""
+        out, _ = self.proc.communicate(timeout=30)
+        return out or ""
+
+    async def stop(self, sig: int | None = None, seconds: float = 30.0) -> int:
+        import signal
+
+        from tests.tools_helpers import wait_until
+
+        self.proc.send_signal(sig or signal.SIGTERM)
+        await wait_until(lambda: self.proc.poll() is not None, seconds)
+        return int(self.proc.returncode)

@@ -19,6 +19,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     from hermes.gateway.events import Target
     from hermes.gateway.runner import read_state
     from hermes.home import load_profile
+    from hermes.logs import setup_file_logging
 
     try:
         target = Target.parse(args.target)
@@ -28,6 +29,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     if not text.strip():
         raise HermesError("the message is empty: give the text to send")
     profile = load_profile(args.profile)
+    setup_file_logging(profile.home, "agent")  # delivery warnings go to the log, not stderr
     state = read_state(profile.home)
     if state is not None:
         status, error = _through_gateway(str(state["url"]), profile.env, target, text)

@@ -21,11 +21,16 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hermes.context import Profile
 from hermes.errors import HermesError
 from hermes.gateway.adapters.base import Adapter
 from hermes.gateway.auth import LOOPBACK, new_api_key
+
+if TYPE_CHECKING:
+    from hermes.gateway.core import Gateway
+    from hermes.store import Store
 
 log = logging.getLogger("hermes.gateway")
 STATE_FILE = "gateway.json"
@@ -73,15 +78,18 @@ def ensure_api_key(profile: Profile) -> tuple[Profile, bool]:
     return dataclasses.replace(profile, env={**profile.env, "HERMES_API_KEY": key}), True
 
 
-def build_adapters(profile: Profile) -> list[Adapter]:
-    """The web chat always; each platform whose credentials are configured."""
+def build_adapters(profile: Profile, store: Store | None = None) -> list[Adapter]:
+    """The web chat always; each platform whose credentials are configured.
+    With `store`, adapters keep their place in the platform's stream in state.db."""
     from hermes.gateway.adapters.web import WebAdapter
 
     adapters: list[Adapter] = [WebAdapter()]
-    if profile.env.get("TELEGRAM_BOT_TOKEN"):
-        from hermes.gateway.adapters.telegram import TelegramAdapter
+    token = profile.env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if token:
+        from hermes.gateway.adapters.telegram import KvOffsets, TelegramAdapter
 
-        telegram = TelegramAdapter.from_profile(profile)
+        offsets = KvOffsets(store, token) if store is not None else None
+        telegram = TelegramAdapter.from_profile(profile, offsets)
         if telegram is not None:
             adapters.append(telegram)
     return adapters
@@ -105,9 +113,8 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
 
     profile, generated = ensure_api_key(profile)
     store = await Store.open(profile.db_path)
-    adapters = build_adapters(profile)
+    adapters = build_adapters(profile, store)
     gw = Gateway(profile, store, adapters, api_key=profile.env["HERMES_API_KEY"])
-    _wire_offsets(gw)
     server = HttpServer(build_app(gw), profile.settings.server.host, profile.settings.server.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -150,10 +157,7 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _write_state(path: Path, url: str, gw: object) -> None:
-    from hermes.gateway.core import Gateway
-
-    assert isinstance(gw, Gateway)
+def _write_state(path: Path, url: str, gw: Gateway) -> None:
     data = {
         "pid": os.getpid(),
         "url": url,
@@ -165,11 +169,3 @@ def _write_state(path: Path, url: str, gw: object) -> None:
     tmp.write_text(json.dumps(data))
     tmp.chmod(0o600)
     tmp.replace(path)
-
-
-def _wire_offsets(gw: object) -> None:
-    """Adapters that keep a position in their platform's stream keep it in state.db."""
-    from hermes.gateway.core import Gateway
-
-    assert isinstance(gw, Gateway)
-    _ = gw  # wired per adapter once their constructors accept a store-backed offset

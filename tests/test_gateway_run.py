@@ -1,0 +1,94 @@
+"""`hermes gateway run` as a real process: health, one gateway per home,
+SIGTERM, the API key, `hermes send` with and without a running gateway."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hermes.envfile import read_env_file
+from hermes.testing import ScriptedModel
+from tests.gateway_helpers import GatewayProcess, make_home
+
+
+@pytest.fixture
+def model() -> Iterator[ScriptedModel]:
+    with ScriptedModel() as m:
+        yield m
+
+
+@pytest.fixture
+def home(tmp_path: Path, model: ScriptedModel) -> Path:
+    return make_home(tmp_path / "home", model, {"server": {"port": 0}})
+
+
+def hermes(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "hermes", *args],
+        env={**os.environ, "HERMES_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_gateway_serves_health_refuses_a_second_one_and_stops_on_sigterm(
+    home: Path,
+) -> None:
+    gw = await GatewayProcess(home).ready()
+    response = httpx.get(f"{gw.url}/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert (home / "gateway.pid").read_text().strip() == str(gw.proc.pid)
+
+    second = hermes(home, "gateway", "run")
+    assert second.returncode == 1
+    assert f"already running for {home} (pid {gw.proc.pid})" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+
+    assert await gw.stop(signal.SIGTERM) == 0
+    out = gw.output()
+    assert "Web chat: http://127.0.0.1:" in out
+    assert not (home / "gateway.json").exists()
+
+
+async def test_first_start_generates_the_api_key_into_env(home: Path) -> None:
+    assert "HERMES_API_KEY" not in read_env_file(home / ".env")
+    gw = await GatewayProcess(home).ready()
+    key = read_env_file(home / ".env")["HERMES_API_KEY"]
+    assert (home / ".env").stat().st_mode & 0o777 == 0o600
+    assert httpx.get(f"{gw.url}/v1/models").status_code == 401
+    ok = httpx.get(f"{gw.url}/v1/models", headers={"Authorization": f"Bearer {key}"})
+    assert ok.status_code == 200
+    await gw.stop()
+    assert key in gw.output()  # printed once, for the first login
+
+
+def test_a_reachable_bind_without_a_key_is_refused(tmp_path: Path, model: ScriptedModel) -> None:
+    home = make_home(tmp_path / "h", model, {"server": {"port": 0, "host": "0.0.0.0"}})
+    result = hermes(home, "gateway", "run")
+    assert result.returncode == 1
+    assert "HERMES_API_KEY is not set" in result.stderr
+
+
+async def test_send_goes_through_the_running_gateway(home: Path) -> None:
+    gw = await GatewayProcess(home).ready()
+    result = hermes(home, "send", "web:notes", "remember the milk")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "sent to web:notes"
+    bad = hermes(home, "send", "nowhere", "x")
+    assert bad.returncode == 1 and "PLATFORM:CHAT" in bad.stderr
+    await gw.stop()
+
+
+def test_send_without_a_gateway_names_what_is_missing(home: Path) -> None:
+    result = hermes(home, "send", "telegram:123", "hello")
+    assert result.returncode == 1
+    assert "platform 'telegram' is not configured" in result.stderr
