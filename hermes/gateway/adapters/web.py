@@ -1,0 +1,187 @@
+"""The web chat's adapter: the browser is a platform like Telegram.
+
+Replies are published as events to the pages subscribed to a chat (over
+Server-Sent Events, see hermes/gateway/webchat.py). Sending never waits for
+a browser: each subscriber has a bounded queue, and one that falls behind
+is dropped (its page reconnects and catches up from the chat's backlog of
+recent events, by sequence number). Sequence numbers start from the clock
+in milliseconds, so they keep growing across gateway restarts and a page
+that reconnects to a restarted gateway never skips the new events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from hermes.gateway.adapters.base import Adapter, Sink
+from hermes.gateway.events import Capabilities, Outbound, Target
+
+Event = dict[str, Any]
+
+BACKLOG = 200  # events kept per chat for pages that reconnect
+QUEUE_SIZE = 512  # events a page may fall behind before it is dropped
+MAX_CHATS = 200  # chats whose backlog is kept (least recently used ones are forgotten)
+
+
+class Subscription:
+    """One page's stream of a chat's events: ``async for event in sub``.
+    The iteration ends when the subscriber was dropped for falling behind."""
+
+    def __init__(self, replay: list[Event], maxsize: int) -> None:
+        self._replay = deque(replay)
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        self.dropped = False
+
+    def push(self, event: Event) -> bool:
+        """Queue an event; False (and the subscription ends) if the page is too far behind."""
+        if self.dropped:
+            return False
+        try:
+            self._queue.put_nowait(event)
+            return True
+        except asyncio.QueueFull:
+            self.end()
+            return False
+
+    def end(self) -> None:
+        """Stop the iteration after what was already taken (pending events are dropped)."""
+        if self.dropped:
+            return
+        self.dropped = True
+        self._replay.clear()
+        while not self._queue.empty():  # make room for the end marker
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._replay:
+            return self._replay.popleft()
+        event = await self._queue.get()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+
+@dataclass
+class _Chat:
+    lost_upto: int  # events up to this seq are no longer in the backlog (or never were)
+    backlog: deque[Event] = field(default_factory=lambda: deque(maxlen=BACKLOG))
+    subscribers: set[Subscription] = field(default_factory=set)
+
+
+class WebAdapter(Adapter):
+    """The browser chat at http://127.0.0.1:8420/ (the page logs in with HERMES_API_KEY)."""
+
+    name = "web"
+    trusted = True
+    capabilities = Capabilities(
+        max_length=100_000, can_edit=True, edit_interval=0.05, buttons=True, threads=False
+    )
+
+    def __init__(self, *, queue_size: int = QUEUE_SIZE) -> None:
+        self.sink: Sink | None = None  # set by run(); the web routes hand messages to it
+        self.state = "starting"
+        self._queue_size = queue_size
+        self._seq = itertools.count(int(time.time() * 1000))
+        self._last = next(self._seq)  # events are numbered after this one
+        self._chats: OrderedDict[str, _Chat] = OrderedDict()
+
+    async def run(self, sink: Sink) -> None:
+        self.sink = sink
+        self.state = "connected"
+        try:
+            await asyncio.Event().wait()  # nothing to poll: the web routes call the sink
+        finally:
+            self.state = "stopped"
+
+    async def send(self, message: Outbound) -> str:
+        seq = self._next_seq()
+        message_id = str(seq)
+        buttons = [[{"label": b.label, "data": b.data} for b in row] for row in message.buttons]
+        self._publish(
+            message.target.chat,
+            {"type": "message", "id": message_id, "text": message.text, "buttons": buttons},
+            seq,
+        )
+        return message_id
+
+    async def edit(self, target: Target, message_id: str, text: str) -> None:
+        self._publish(target.chat, {"type": "edit", "id": message_id, "text": text})
+
+    async def close(self) -> None:
+        """End every page's event stream (the pages reconnect to the next gateway)."""
+        for state in self._chats.values():
+            for sub in state.subscribers:
+                sub.end()
+            state.subscribers.clear()
+
+    def publish_user_message(self, chat: str, text: str, client_id: str) -> None:
+        """Show a message typed in one tab in the chat's other tabs too."""
+        self._publish(chat, {"type": "user", "text": text, "client_id": client_id})
+
+    def last_seq(self, chat: str) -> int:
+        """The newest event's sequence number (0 if none); a page that loaded the
+        history now subscribes with after=this and misses nothing."""
+        state = self._chats.get(chat)
+        if state is None:
+            return 0
+        return int(state.backlog[-1]["seq"]) if state.backlog else state.lost_upto
+
+    @asynccontextmanager
+    async def subscribe(self, chat: str, after: int | None = None) -> AsyncIterator[Subscription]:
+        """Stream the chat's events from now on; with `after`, first replay the kept
+        events newer than it. If some were already forgotten, the stream starts
+        with a {"type": "reset"} event: the page should reload the history."""
+        state = self._chat(chat)
+        replay: list[Event] = []
+        if after is not None:
+            newest = self.last_seq(chat)
+            if after > newest:  # a clock that went back: the page's number is from the future
+                after = 0
+            if 0 < after < state.lost_upto:
+                replay = [{"type": "reset", "seq": newest}]
+            else:
+                replay = [e for e in state.backlog if e["seq"] > after]
+        sub = Subscription(replay, self._queue_size)
+        state.subscribers.add(sub)
+        try:
+            yield sub
+        finally:
+            state.subscribers.discard(sub)
+
+    def _chat(self, chat: str) -> _Chat:
+        state = self._chats.get(chat)
+        if state is None:
+            # a page may have seen this chat before this gateway (or this backlog) existed
+            state = self._chats[chat] = _Chat(lost_upto=self._last)
+            while len(self._chats) > MAX_CHATS:
+                oldest = next(iter(self._chats))
+                if self._chats[oldest].subscribers:
+                    break  # never forget a chat a page is watching
+                del self._chats[oldest]
+        self._chats.move_to_end(chat)
+        return state
+
+    def _next_seq(self) -> int:
+        self._last = next(self._seq)
+        return self._last
+
+    def _publish(self, chat: str, event: Event, seq: int | None = None) -> None:
+        event["seq"] = self._next_seq() if seq is None else seq
+        state = self._chat(chat)
+        if len(state.backlog) == BACKLOG:
+            state.lost_upto = int(state.backlog[0]["seq"])
+        state.backlog.append(event)
+        for sub in list(state.subscribers):
+            if not sub.push(event):
+                state.subscribers.discard(sub)

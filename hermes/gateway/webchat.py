@@ -1,0 +1,287 @@
+"""The web chat's HTTP routes: the page, login, sending, live events, history.
+
+The page and its static files need no login (they hold nothing private);
+every /api/web route but login needs the API key as a bearer header or the
+login cookie. The cookie is HttpOnly and SameSite=Strict, and POSTs with an
+Origin header from another site (another port on this machine counts) are
+refused, so no other page the browser opens can act as the owner. Replies
+reach the page as Server-Sent Events from the WebAdapter; EventSource sends
+the cookie by itself, so the key never travels in a URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from hermes.errors import HermesError
+from hermes.gateway import auth
+from hermes.gateway.adapters.web import WebAdapter
+from hermes.gateway.events import Inbound, Target
+from hermes.gateway.openai_api import error_response
+from hermes.store import SessionInfo, StoredMessage
+
+if TYPE_CHECKING:
+    from hermes.gateway.core import Gateway
+
+STATIC = Path(__file__).parent / "static"
+HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle event stream
+COOKIE_MAX_AGE = 30 * 24 * 3600
+MAX_TEXT = 100_000
+CHAT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+_KINDS = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error"}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    """Errors in the same shape as the rest of the server: {"error": {"message", "type"}}."""
+    kind = _KINDS.get(status, "not_found_error" if status == 404 else "server_error")
+    return error_response(status, message, kind)
+
+
+def web_routes(gw: Gateway) -> list[BaseRoute]:
+    """The routes of the web chat, to include in the gateway's HTTP app."""
+
+    def guarded(handler: Handler) -> Handler:
+        """Require the key (bearer or cookie); refuse cross-site POSTs."""
+
+        async def run(request: Request) -> Response:
+            if request.method == "POST" and not _same_origin(request):
+                return _error(403, "cross-site request refused: use the page at this address")
+            if not auth.authorized(
+                gw.api_key, request.headers.get("authorization"), request.cookies.get(auth.COOKIE)
+            ):
+                return _error(401, "log in with HERMES_API_KEY (POST /api/web/login or Bearer)")
+            return await handler(request)
+
+        return run
+
+    def web() -> WebAdapter | None:
+        adapter = gw.adapters.get("web")
+        return adapter if isinstance(adapter, WebAdapter) else None
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    async def login(request: Request) -> Response:
+        if not _same_origin(request):
+            return _error(403, "cross-site request refused: use the page at this address")
+        body = await _json(request)
+        key = body.get("key") if body else None
+        if not gw.api_key:
+            return _error(401, "this gateway has no HERMES_API_KEY: restart it to generate one")
+        if not isinstance(key, str) or not hmac.compare_digest(
+            key.strip().encode(), gw.api_key.encode()
+        ):
+            return _error(401, "wrong key: use HERMES_API_KEY from the home's .env")
+        response = JSONResponse({"ok": True, "profile": gw.profile.name})
+        response.set_cookie(
+            auth.COOKIE,
+            auth.web_token(gw.api_key),
+            max_age=COOKIE_MAX_AGE,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        response = JSONResponse({"ok": True})
+        response.delete_cookie(auth.COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    async def send(request: Request) -> Response:
+        body = await _json(request)
+        if body is None:
+            return _error(400, 'send JSON: {"chat": ID, "text": TEXT, "client_id": ID}')
+        chat, text = body.get("chat"), body.get("text")
+        client_id = body.get("client_id") or uuid.uuid4().hex
+        data = body.get("callback_data")
+        if not isinstance(chat, str) or not CHAT_ID.match(chat):
+            return _error(400, "chat must be 1-64 letters, digits, '-' or '_'")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+            return _error(400, f"text must be a non-empty string of at most {MAX_TEXT} characters")
+        if not isinstance(client_id, str) or len(client_id) > 128:
+            return _error(400, "client_id must be a string of at most 128 characters")
+        if data is not None and not isinstance(data, str):
+            return _error(400, "callback_data must be a string")
+        event = Inbound(
+            platform="web",
+            chat=chat,
+            user="owner",
+            user_name="you",
+            text=text,
+            external_id=client_id,
+            callback_data=data,
+        )
+        try:
+            await gw.accept(event)
+        except HermesError as exc:
+            return _error(503, str(exc))
+        adapter = web()
+        if adapter is not None and data is None:
+            adapter.publish_user_message(chat, text, client_id)
+        return JSONResponse({"accepted": True, "client_id": client_id}, status_code=202)
+
+    async def events(request: Request) -> Response:
+        chat = request.query_params.get("chat", "")
+        if not CHAT_ID.match(chat):
+            return _error(400, "chat must be 1-64 letters, digits, '-' or '_'")
+        adapter = web()
+        if adapter is None:
+            return _error(503, "the web chat is not running in this gateway")
+        # EventSource reconnects by itself with Last-Event-ID: newer than the URL's `after`
+        raw = request.headers.get("last-event-id") or request.query_params.get("after")
+        after = int(raw) if raw and raw.isdigit() else None
+        return StreamingResponse(
+            _stream(adapter, chat, after),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def history(request: Request) -> Response:
+        chat = request.query_params.get("chat", "")
+        if not CHAT_ID.match(chat):
+            return _error(400, "chat must be 1-64 letters, digits, '-' or '_'")
+        adapter = web()
+        seq = adapter.last_seq(chat) if adapter else 0  # before reading: events after it replay
+        sid = await gw.current_session(Target("web", chat))
+        rows = await gw.store.all_messages(sid) if sid else []
+        return JSONResponse(
+            {"profile": gw.profile.name, "session": sid, "seq": seq, "messages": _transcript(rows)}
+        )
+
+    async def sessions(request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()
+        excerpts: dict[str, str] = {}
+        if query:
+            infos: list[SessionInfo] = []
+            for hit in await gw.store.search(query, max_results=30):
+                if hit.session_id in excerpts:
+                    continue
+                excerpts[hit.session_id] = hit.excerpt
+                info = await gw.store.get_session(hit.session_id)
+                if info is not None:
+                    infos.append(info)
+        else:
+            infos = await gw.store.list_sessions(limit=50)
+        chat = request.query_params.get("chat", "")
+        current = await gw.current_session(Target("web", chat)) if CHAT_ID.match(chat) else None
+        return JSONResponse(
+            {
+                "sessions": [{**_info(i), "excerpt": excerpts.get(i.id)} for i in infos],
+                "current": current,  # the live session of `chat`, if given
+            }
+        )
+
+    async def session(request: Request) -> Response:
+        sid = request.path_params["id"]
+        info = await gw.store.get_session(sid)
+        if info is None:
+            return _error(404, f"no session {sid!r}")
+        rows = await gw.store.all_messages(sid)
+        return JSONResponse({"session": _info(info), "messages": _transcript(rows)})
+
+    return [
+        Route("/", page, methods=["GET"]),
+        Mount("/static", app=_Static(directory=STATIC), name="web-static"),
+        Route("/api/web/login", login, methods=["POST"]),
+        Route("/api/web/logout", logout, methods=["POST"]),
+        Route("/api/web/send", guarded(send), methods=["POST"]),
+        Route("/api/web/events", guarded(events), methods=["GET"]),
+        Route("/api/web/history", guarded(history), methods=["GET"]),
+        Route("/api/web/sessions", guarded(sessions), methods=["GET"]),
+        Route("/api/web/sessions/{id}", guarded(session), methods=["GET"]),
+    ]
+
+
+async def _stream(adapter: WebAdapter, chat: str, after: int | None) -> AsyncIterator[str]:
+    """SSE lines: one `data:` JSON per event (its seq as the id), a comment as heartbeat.
+    Ends when the subscriber was dropped for falling behind: the page reconnects."""
+    async with adapter.subscribe(chat, after) as sub:
+        yield "retry: 2000\n: connected\n\n"
+        events = aiter(sub)
+        while True:
+            try:
+                event = await asyncio.wait_for(anext(events), HEARTBEAT)
+            except TimeoutError:
+                yield ": ping\n\n"
+                continue
+            except StopAsyncIteration:
+                return
+            yield f"id: {event['seq']}\ndata: {json.dumps(event)}\n\n"
+
+
+class _Static(StaticFiles):
+    """The page's files, revalidated on every load so an upgraded gateway never
+    runs with an old app.js from the browser's cache."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def _same_origin(request: Request) -> bool:
+    """True unless the browser says the request comes from another origin."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return True  # not a browser's cross-site request (curl, scripts)
+    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+
+
+async def _json(request: Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _transcript(rows: list[StoredMessage]) -> list[dict[str, Any]]:
+    """What a person reads: user and assistant messages with text, in order (tool
+    calls, tool results and compaction summaries left out)."""
+    return [
+        {"role": r.message.role, "text": r.message.content, "at": r.created_at}
+        for r in rows
+        if r.kind == "message"
+        and r.message.role in ("user", "assistant")
+        and r.message.content.strip()
+    ]
+
+
+def _info(info: SessionInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "title": info.title,
+        "source": info.source,
+        "updated_at": info.updated_at,
+        "message_count": info.message_count,
+    }

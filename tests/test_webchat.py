@@ -1,0 +1,406 @@
+"""The web chat at http://127.0.0.1:PORT/: a real gateway with the scripted
+model behind the real HTTP app, driven over HTTP (auth, cookie, idempotent
+sends, the event stream) and in headless Chromium (login, streamed replies,
+history after a reload, the session list, past transcripts, New chat)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hermes.gateway import auth
+from hermes.gateway.adapters.web import BACKLOG, WebAdapter
+from hermes.gateway.core import Gateway
+from hermes.gateway.events import Button, Outbound, Target
+from hermes.gateway.server import HttpServer, build_app
+from hermes.testing import ScriptedModel
+from tests.gateway_helpers import make_home, running_gateway
+from tests.tools_helpers import wait_until
+
+KEY = "hk_test-key-for-the-web-chat"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="browser tests need Chromium at /usr/bin/chromium"
+)
+
+
+@dataclass
+class Site:
+    gw: Gateway
+    web: WebAdapter
+    url: str
+
+
+@pytest.fixture
+def model() -> Iterator[ScriptedModel]:
+    with ScriptedModel() as m:
+        yield m
+
+
+@asynccontextmanager
+async def serving(home: Path) -> AsyncIterator[Site]:
+    web = WebAdapter()
+    async with running_gateway(home, [web], api_key=KEY) as gw:
+        await wait_until(lambda: web.state == "connected")
+        server = HttpServer(build_app(gw), "127.0.0.1", 0, grace=0.5)
+        port = await server.start()
+        try:
+            yield Site(gw, web, f"http://127.0.0.1:{port}")
+        finally:
+            await server.stop()
+
+
+@pytest.fixture
+async def site(tmp_path: Path, model: ScriptedModel) -> AsyncIterator[Site]:
+    async with serving(make_home(tmp_path / "home", model)) as s:
+        yield s
+
+
+@pytest.fixture
+async def client(site: Site) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=site.url, timeout=10) as c:
+        yield c
+
+
+BEARER = {"Authorization": f"Bearer {KEY}"}
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
+    """Poll an async check until it is true; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {seconds}s")
+        await asyncio.sleep(0.05)
+
+
+async def history(client: httpx.AsyncClient, chat: str) -> list[tuple[str, str]]:
+    r = await client.get("/api/web/history", params={"chat": chat}, headers=BEARER)
+    assert r.status_code == 200, r.text
+    return [(m["role"], m["text"]) for m in r.json()["messages"]]
+
+
+# ----- HTTP ------------------------------------------------------------------------------
+
+
+async def test_the_page_is_public_and_every_api_route_needs_the_key(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200 and "<title>Hermes</title>" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    script = await client.get("/static/app.js")
+    assert script.status_code == 200 and script.headers["cache-control"] == "no-cache"
+    assert (await client.get("/static/style.css")).status_code == 200
+
+    gets = ["/api/web/history?chat=c1", "/api/web/sessions", "/api/web/sessions/x"]
+    gets.append("/api/web/events?chat=c1")
+    for path in gets:
+        assert (await client.get(path)).status_code == 401, path
+        wrong = {"Authorization": "Bearer nope", "Cookie": f"{auth.COOKIE}=forged"}
+        assert (await client.get(path, headers=wrong)).status_code == 401, path
+    sent = await client.post("/api/web/send", json={"chat": "c1", "text": "hi", "client_id": "1"})
+    assert sent.status_code == 401
+    assert (await client.get("/api/web/history?chat=c1", headers=BEARER)).json()["messages"] == []
+
+
+async def test_login_sets_a_strict_http_only_cookie_and_logout_clears_it(
+    client: httpx.AsyncClient,
+) -> None:
+    wrong = await client.post("/api/web/login", json={"key": "hk_guess"})
+    assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+    assert "HERMES_API_KEY" in wrong.json()["error"]["message"]
+
+    ok = await client.post("/api/web/login", json={"key": KEY})
+    assert ok.status_code == 200
+    cookie = ok.headers["set-cookie"]
+    assert cookie.startswith(f"{auth.COOKIE}={auth.web_token(KEY)};")
+    attributes = {part.strip().split("=")[0].lower(): part for part in cookie.split(";")}
+    assert "httponly" in attributes and "path" in attributes
+    assert attributes["samesite"].strip().lower() == "samesite=strict"
+    assert attributes["path"].strip() == "Path=/"
+    assert KEY not in cookie  # the cookie is derived from the key, not the key
+
+    assert (await client.get("/api/web/history?chat=c1")).status_code == 200  # the cookie works
+
+    foreign = await client.post(
+        "/api/web/send",
+        json={"chat": "c1", "text": "hi", "client_id": "x"},
+        headers={"Origin": "http://127.0.0.1:9999"},
+    )
+    assert foreign.status_code == 403  # another site (or port) cannot use the cookie
+
+    out = await client.post("/api/web/logout")
+    assert out.status_code == 200
+    assert (await client.get("/api/web/history?chat=c1")).status_code == 401
+
+
+async def test_a_retried_send_is_accepted_once(
+    site: Site, client: httpx.AsyncClient, model: ScriptedModel
+) -> None:
+    model.reply("Hello, owner.")
+    body = {"chat": "c1", "text": "hello", "client_id": "msg-1"}
+    for _ in range(3):  # the browser retries after a lost response
+        r = await client.post("/api/web/send", json=body, headers=BEARER)
+        assert r.status_code == 202 and r.json()["client_id"] == "msg-1"
+
+    async def answered() -> bool:
+        return ("assistant", "Hello, owner.") in await history(client, "c1")
+
+    await eventually(answered)
+    assert await history(client, "c1") == [("user", "hello"), ("assistant", "Hello, owner.")]
+    assert len(model.requests) == 1
+
+    bad = await client.post("/api/web/send", json={"chat": "c 1", "text": "x"}, headers=BEARER)
+    assert bad.status_code == 400 and "chat" in bad.json()["error"]["message"]
+    empty = await client.post("/api/web/send", json={"chat": "c1", "text": " "}, headers=BEARER)
+    assert empty.status_code == 400
+
+
+async def test_replies_stream_as_server_sent_events(
+    site: Site, client: httpx.AsyncClient, model: ScriptedModel
+) -> None:
+    gate = model.hang(partial="Working on", then=" it: done.")
+    events: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        params = {"chat": "c2", "after": "0"}
+        async with client.stream("GET", "/api/web/events", params=params, headers=BEARER) as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+            async for line in r.aiter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+
+    listener = asyncio.create_task(listen())
+    try:
+        body = {"chat": "c2", "text": "go", "client_id": "a"}
+        assert (await client.post("/api/web/send", json=body, headers=BEARER)).status_code == 202
+        await gate.wait_entered_async()
+        # the words arrive one by one: a message, then edits of it
+        await wait_until(lambda: bool(events) and events[-1].get("text") == "Working on")
+        first = next(e for e in events if e["type"] == "message")
+        assert "Working on".startswith(first["text"])
+        gate.release()
+        await wait_until(lambda: events[-1].get("text") == "Working on it: done.")
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+    assert events[0] == {"type": "user", "text": "go", "client_id": "a", "seq": events[0]["seq"]}
+    replies = [e for e in events if e["type"] in ("message", "edit")]
+    assert {e["id"] for e in replies} == {first["id"]}  # one bubble, edited in place
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+
+
+async def test_history_and_sessions_show_what_a_person_reads(
+    site: Site, client: httpx.AsyncClient, model: ScriptedModel
+) -> None:
+    model.tool_call("no_such_tool", {}).reply("The parrot is blue.")
+    body = {"chat": "c3", "text": "what colour is the parrot?", "client_id": "p1"}
+    await client.post("/api/web/send", json=body, headers=BEARER)
+
+    async def answered() -> bool:
+        return len(await history(client, "c3")) == 2
+
+    await eventually(answered)
+    # the tool call and its result are not part of the readable history
+    assert await history(client, "c3") == [
+        ("user", "what colour is the parrot?"),
+        ("assistant", "The parrot is blue."),
+    ]
+    listed = (await client.get("/api/web/sessions?chat=c3", headers=BEARER)).json()
+    [session] = listed["sessions"]
+    assert listed["current"] == session["id"]
+    assert session["source"] == "web" and session["message_count"] >= 2
+    assert set(session) >= {"id", "title", "source", "updated_at", "message_count"}
+    found = (await client.get("/api/web/sessions?q=parrot", headers=BEARER)).json()["sessions"]
+    assert [s["id"] for s in found] == [session["id"]]
+    assert (await client.get("/api/web/sessions?q=zebra", headers=BEARER)).json()["sessions"] == []
+
+    one = (await client.get(f"/api/web/sessions/{session['id']}", headers=BEARER)).json()
+    assert [m["text"] for m in one["messages"]] == [
+        "what colour is the parrot?",
+        "The parrot is blue.",
+    ]
+    missing = await client.get("/api/web/sessions/nope", headers=BEARER)
+    assert missing.status_code == 404
+
+
+# ----- the adapter's event log -------------------------------------------------------------
+
+
+async def test_a_page_that_reconnects_gets_what_it_missed_and_a_slow_one_is_dropped() -> None:
+    web = WebAdapter(queue_size=3)
+    target = Target("web", "c")
+    first = await web.send(Outbound(target, "one", buttons=[[Button("Approve", "ok:1")]]))
+    seen = web.last_seq("c")
+    await web.edit(target, first, "one, edited")
+    await web.send(Outbound(target, "two"))
+
+    async with web.subscribe("c", after=seen) as sub:
+        replay = [await anext(sub), await anext(sub)]
+    assert [(e["type"], e["text"]) for e in replay] == [("edit", "one, edited"), ("message", "two")]
+
+    async with web.subscribe("c") as slow:  # never reads: dropped, never blocks a send
+        for i in range(10):
+            await web.send(Outbound(target, f"n{i}"))
+        assert [e async for e in slow] == []  # the stream ends: the page reconnects
+
+    for i in range(BACKLOG + 5):
+        await web.send(Outbound(target, f"m{i}"))
+    async with web.subscribe("c", after=seen) as late:
+        assert (await anext(late))["type"] == "reset"  # too much missed: reload the history
+
+
+# ----- in the browser ---------------------------------------------------------------------
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    playwright = pytest.importorskip("playwright.async_api")
+    async with playwright.async_playwright() as pw:
+        b = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def log_in(page: Any, url: str) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(url)
+    await expect(page.locator("#login-key")).to_be_visible()
+    await page.fill("#login-key", KEY)
+    await page.click("#login-submit")
+    await expect(page.locator("#input")).to_be_visible()
+
+
+@needs_chromium
+async def test_browser_login_streamed_reply_and_history_after_reload(
+    site: Site, browser: Any, model: ScriptedModel
+) -> None:
+    from playwright.async_api import expect
+
+    page = await browser.new_page()
+    await page.goto(site.url)
+    await expect(page.get_by_text("HERMES_API_KEY")).to_be_visible()  # says where the key is
+    await page.fill("#login-key", "hk_wrong")
+    await page.click("#login-submit")
+    await expect(page.locator("#login-error")).to_contain_text("wrong key")
+    await expect(page.locator("#input")).to_be_hidden()
+
+    await page.fill("#login-key", KEY)
+    await page.click("#login-submit")
+    await expect(page.locator("#input")).to_be_visible()
+    await expect(page.locator("#conn")).to_have_text("live")
+
+    held = model.hang(then="Let me see.")  # nothing streams until released
+    await page.fill("#input", "What is <b>the</b> answer?")
+    await page.press("#input", "Enter")
+    user = page.locator(".msg.user .bubble")
+    await expect(user).to_have_text("What is <b>the</b> answer?")  # text, never markup
+    await held.wait_entered_async()
+    await expect(page.locator("#working")).to_be_visible()
+    held.release()
+    reply = page.locator(".msg.assistant .bubble")
+    await expect(reply).to_have_text("Let me see.")
+    await expect(page.locator("#working")).to_be_hidden()
+
+    gate = model.hang(partial="Thinking", then=" it over:\n```\nprint(42)\n```\nThat is <b>it</b>.")
+    await page.fill("#input", "Go on")
+    await page.press("#input", "Enter")
+    await gate.wait_entered_async()
+    await expect(reply.nth(1)).to_have_text("Thinking")  # streamed before the model finished
+    gate.release()
+    await expect(reply.nth(1).locator("pre")).to_have_text("print(42)")
+    await expect(reply.nth(1)).to_contain_text("That is <b>it</b>.")
+    await expect(reply).to_have_count(2)  # the streamed bubble was edited in place
+    assert await page.locator(".bubble b").count() == 0
+
+    await page.reload()
+    await expect(page.locator("#input")).to_be_visible()  # still logged in (the cookie)
+    await expect(page.locator(".msg.user .bubble")).to_have_text(
+        ["What is <b>the</b> answer?", "Go on"]
+    )
+    await expect(page.locator(".msg.assistant .bubble pre")).to_have_text("print(42)")
+    sessions = page.locator("#sessions li")
+    await expect(sessions).to_have_count(1)
+    await expect(sessions.first).to_contain_text("web")
+    await expect(sessions.first).to_have_class("current")
+
+    await page.click("#logout")
+    await expect(page.locator("#login-key")).to_be_visible()
+    await page.reload()
+    await expect(page.locator("#login-key")).to_be_visible()  # the cookie is gone
+
+
+@needs_chromium
+async def test_browser_new_chat_and_read_only_past_session(
+    site: Site, browser: Any, model: ScriptedModel
+) -> None:
+    from playwright.async_api import expect
+
+    page = await browser.new_page(viewport={"width": 1100, "height": 800})
+    await log_in(page, site.url)
+    model.reply("Noted: the first topic.")
+    await page.fill("#input", "first topic")
+    await page.click("#send")
+    await expect(page.locator(".msg.assistant .bubble")).to_have_text("Noted: the first topic.")
+
+    await page.click("#new-chat")  # sends /new
+    await expect(page.locator(".msg.assistant .bubble")).to_contain_text("New session")
+    await expect(page.locator(".msg.user")).to_have_count(0)
+    await expect(page.locator("#sessions li")).to_have_count(2)
+
+    await page.locator("#sessions li:not(.current) button").click()
+    await expect(page.locator("#viewing")).to_be_visible()
+    await expect(page.locator("#transcript .bubble")).to_have_text(
+        ["first topic", "Noted: the first topic."]
+    )
+    await expect(page.locator("#composer")).to_be_hidden()  # read-only
+
+    await page.click("#back-live")
+    await expect(page.locator("#composer")).to_be_visible()
+    await expect(page.locator("#viewing")).to_be_hidden()
+
+    model.reply("Second chat here.")
+    await page.fill("#input", "line one")
+    await page.press("#input", "Shift+Enter")
+    await page.type("#input", "line two")
+    await page.press("#input", "Enter")
+    await expect(page.locator(".msg.user .bubble")).to_have_text("line one\nline two")
+    await expect(page.locator(".msg.assistant .bubble").last).to_have_text("Second chat here.")
+
+
+@needs_chromium
+async def test_browser_works_on_a_phone_screen(site: Site, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    page = await browser.new_page(viewport={"width": 390, "height": 760})
+    await log_in(page, site.url)
+    await expect(page.locator("#sidebar")).not_to_be_in_viewport()
+    await page.click("#menu")
+    await expect(page.locator("#search")).to_be_in_viewport()
+    await page.click("#scrim", position={"x": 370, "y": 400})
+    await expect(page.locator("#sidebar")).not_to_be_in_viewport()
+    await page.fill("#input", "/help")  # a slash command goes through like any text
+    await page.press("#input", "Enter")
+    await expect(page.locator(".msg.assistant .bubble")).to_contain_text("/new")
