@@ -155,9 +155,7 @@ class GatewayProcess:
 
         from tests.tools_helpers import wait_until
 
-        await wait_until(
-            lambda: self.state_file.exists() or self.proc.poll() is not None, seconds
-        )
+        await wait_until(lambda: self.state_file.exists() or self.proc.poll() is not None, seconds)
         if self.proc.poll() is not None:
             raise AssertionError(f"the gateway exited: {self.output()}")
         self.url = json.loads(self.state_file.read_text())["url"]

@@ -23,7 +23,6 @@ from hermes.store import Store, StoredMessage
 from hermes.tools.base import Tool
 from hermes.tools.process import ProcessManager
 
-
 # Runs inside the transaction that stores a message: (connection, new row ids).
 AlsoWrite = Callable[[sqlite3.Connection, list[int]], None]
 
@@ -181,6 +180,10 @@ class Conversation:
         await self.store.add_usage(self.session_id, result.usage, self.provider.model)
         return result
 
+    def can_resume(self, user_message_id: int) -> bool:
+        """Whether the turn started by that user message is still in the context."""
+        return any(m.id == user_message_id for m in self._messages)
+
     async def resume(self, user_message_id: int, emit: EventSink = ignore) -> TurnResult | None:
         """Finish a turn that a crash cut short, from what was stored of it.
 
@@ -188,9 +191,7 @@ class Conversation:
         cannot be resumed). If the stored turn already ends with an answer, that
         answer is the result; else tool calls left without a result get one that
         says so, and the agent continues."""
-        index = next(
-            (i for i, m in enumerate(self._messages) if m.id == user_message_id), None
-        )
+        index = next((i for i, m in enumerate(self._messages) if m.id == user_message_id), None)
         if index is None:
             return None
         after = [m.message for m in self._messages[index + 1 :]]

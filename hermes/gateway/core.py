@@ -23,7 +23,7 @@ from hermes.gateway import turns
 from hermes.gateway.access import Access
 from hermes.gateway.adapters.base import Adapter
 from hermes.gateway.chats import Chats
-from hermes.gateway.delivery import Courier
+from hermes.gateway.delivery import LEASE_SECONDS, Courier
 from hermes.gateway.events import Inbound, Target
 from hermes.messages import Message
 from hermes.store import Store
@@ -216,6 +216,18 @@ class Gateway:
         )
         await self.store.run(ops.queue_delivery, delivery, self.clock())
         self.wake(target.platform)
+
+    async def deliver_now(self, key: str, target: Target, text: str) -> None:
+        """Queue a message and make its first attempt here and now, so it lands
+        before whatever the caller does next (still retried by the courier)."""
+        delivery = ops.NewDelivery(key, target.platform, target.chat, target.thread, text)
+        row_id = await self.store.run(ops.queue_delivery, delivery, self.clock())
+        courier = self.couriers.get(target.platform)
+        if row_id is None or courier is None:
+            return
+        claimed = await self.store.run(ops.claim_one, row_id, self.clock(), LEASE_SECONDS)
+        if claimed is not None:
+            await courier.deliver(claimed)
 
     def wake(self, platform: str) -> None:
         courier = self.couriers.get(platform)

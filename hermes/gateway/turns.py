@@ -159,7 +159,7 @@ async def run_inbound(
             streamer = DraftStreamer(adapter, event.target, event.message_id)
         emit: EventSink = streamer or ignore
         if resume is not None:
-            if session_id != conv.session_id or (result := await conv.resume(resume, emit)) is None:
+            if session_id != conv.session_id or not conv.can_resume(resume):
                 await _finish(
                     gw,
                     row_id,
@@ -170,12 +170,15 @@ async def run_inbound(
                     error="not resumable",
                 )
                 return
-            await gw.queue_reply(
+            await gw.deliver_now(
                 f"resume:{row_id}",
                 event.target,
-                f'↻ Hermes restarted while working on "{_clip(event.text)}"; it picked the '
+                f'↻ Hermes restarted while working on "{_clip(event.text)}"; picking the '
                 "work up where it stopped.",
             )
+            resumed = await conv.resume(resume, emit)
+            assert resumed is not None  # can_resume said so
+            result = resumed
         else:
             await conv.add_user(
                 text,
