@@ -68,7 +68,7 @@ async def test_messages_of_one_chat_run_in_order_and_other_chats_meanwhile(
         await wait_until(lambda: chat.shown("1") == ["first answer", "second answer"])
         users = [r.messages[-1]["content"] for r in model.requests]
         assert users == ["first", "hello", "second"]
-        assert gw.chats.running() == 0
+        await wait_until(lambda: gw.chats.running() == 0)
 
 
 async def test_interrupt_mode_stops_the_running_turn_for_the_new_message(
