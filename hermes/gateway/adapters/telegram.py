@@ -12,14 +12,12 @@ code then follows the public API docs and not PTB's object model.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
-import warnings
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hermes.gateway.adapters.base import Adapter, AdapterUnavailable, SendError, Sink, require
+from hermes.gateway.adapters import telegram_wire as wire
+from hermes.gateway.adapters.base import Adapter, AdapterUnavailable, Sink, require
 from hermes.gateway.events import Attachment, Capabilities, Inbound, Outbound, Target
 from hermes.providers.http import Backoff
 
@@ -33,11 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("hermes.gateway.telegram")
 JSON = dict[str, Any]
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API serves no bigger files
-REPLY_CUT = 200  # characters of a replied-to message the agent sees
 ALLOWED_UPDATES = ["message", "callback_query"]
 TOKEN_FIX = "check TELEGRAM_BOT_TOKEN (from @BotFather) and telegram.base_url"
-# Status codes PTB already turns into a specific error; other 4xx become BadRequest.
-_MAPPED_4XX = frozenset({400, 401, 403, 404, 409, 429})
 
 
 class OffsetStore(Protocol):
@@ -132,7 +127,7 @@ class TelegramAdapter(Adapter):
         if self._bot is None:
             from telegram import Bot
 
-            self._requests = [_request(), _request(read_timeout=10.0)]
+            self._requests = [wire.request(), wire.request(read_timeout=10.0)]
             self._bot = Bot(
                 self.token,
                 base_url=f"{self.base_url}/bot",
@@ -165,11 +160,11 @@ class TelegramAdapter(Adapter):
                     offset = update.update_id + 1  # acknowledged by the next getUpdates
                     await self.offset_store.save(offset)
             except (tg.InvalidToken, tg.Conflict) as exc:
-                reason = _fatal_reason(exc)
+                reason = wire.fatal_reason(exc)
                 self.state = f"failed: {reason}"
                 raise AdapterUnavailable(f"telegram: {reason}") from exc
             except Exception as exc:
-                retry_after = _retry_seconds(exc) if isinstance(exc, tg.RetryAfter) else None
+                retry_after = wire.retry_seconds(exc) if isinstance(exc, tg.RetryAfter) else None
                 self.state = "reconnecting"
                 if isinstance(exc, tg.TelegramError):
                     log.warning("telegram: %s; retrying", exc.message)
@@ -188,18 +183,18 @@ class TelegramAdapter(Adapter):
         """One update -> Inbound, or None for what the gateway does not handle
         (edits, service messages, stickers, group chatter without a mention)."""
         if query := update.get("callback_query"):
-            return _button_press(query)
+            return wire.button_press(query)
         message = update.get("message")
         if not message:
             return None
         me = self._me or {}
         sender, chat = message.get("from") or {}, message["chat"]
         text = message.get("text") or message.get("caption") or ""
-        media = _media(message)
+        media = wire.media(message)
         if sender.get("id") == me.get("id") or not (text or media):
             return None
-        reply_to, to_bot = _replied(message, me.get("id"))
-        mentioned, text = _strip_mention(text, message, me)
+        reply_to, to_bot = wire.replied(message, me.get("id"))
+        mentioned, text = wire.strip_mention(text, message, me)
         is_group = chat.get("type") in ("group", "supergroup")
         addressed = mentioned or to_bot or text.startswith("/")  # commands name bots anyway
         if self.require_mention and is_group and not addressed:
@@ -211,9 +206,9 @@ class TelegramAdapter(Adapter):
             user=str(sender.get("id", chat["id"])),
             text=text,
             external_id=str(update["update_id"]),
-            thread=_thread(message),
-            user_name=_display(sender),
-            chat_name=chat.get("title") or _display(chat),
+            thread=wire.thread(message),
+            user_name=wire.display(sender),
+            chat_name=chat.get("title") or wire.display(chat),
             is_group=is_group,
             message_id=str(message["message_id"]),
             reply_to=reply_to,
@@ -234,7 +229,7 @@ class TelegramAdapter(Adapter):
                 file = await bot.get_file(info["file_id"])
                 if (file.file_size or 0) <= MAX_DOWNLOAD:
                     suffix = PurePosixPath(file.file_path or "").suffix
-                    base = _safe(name) if name else f"{'voice' if voice else kind}{suffix}"
+                    base = wire.safe(name) if name else f"{'voice' if voice else kind}{suffix}"
                     unique = f"telegram-{message['chat']['id']}-{message['message_id']}"
                     target = self.downloads / f"{unique}-{base}"
                     self.downloads.mkdir(parents=True, exist_ok=True)
@@ -274,25 +269,25 @@ class TelegramAdapter(Adapter):
                 )
             thread = message.target.thread
             sent = await self._client().send_message(
-                chat_id=_chat_id(message.target),
+                chat_id=wire.chat_id(message.target),
                 text=message.text,
                 message_thread_id=int(thread) if thread else None,
                 reply_parameters=reply,
                 reply_markup=markup,
             )
         except Exception as exc:
-            raise _send_error(exc) from exc
+            raise wire.send_error(exc) from exc
         return str(sent.message_id)
 
     async def edit(self, target: Target, message_id: str, text: str) -> None:
         try:
             await self._client().edit_message_text(
-                text, chat_id=_chat_id(target), message_id=int(message_id)
+                text, chat_id=wire.chat_id(target), message_id=int(message_id)
             )
         except Exception as exc:
             if "not modified" in str(exc).lower():
                 return  # the message already shows this text
-            raise _send_error(exc) from exc
+            raise wire.send_error(exc) from exc
 
     async def acknowledge(self, event: Inbound, text: str | None = None) -> None:
         if not event.callback_id:
@@ -302,7 +297,7 @@ class TelegramAdapter(Adapter):
         except Exception as exc:
             if "query is too old" in str(exc).lower():
                 return  # nothing left to acknowledge
-            raise _send_error(exc) from exc
+            raise wire.send_error(exc) from exc
 
     async def close(self) -> None:
         for request in self._requests:
@@ -310,174 +305,3 @@ class TelegramAdapter(Adapter):
         self._requests, self._bot = [], None
         if not self.state.startswith("failed"):
             self.state = "stopped"
-
-
-# -- normalizing helpers (plain Bot API JSON) ------------------------------------------
-
-
-def _display(who: JSON) -> str | None:
-    name = " ".join(p for p in (who.get("first_name"), who.get("last_name")) if p)
-    return name or who.get("username") or None
-
-
-def _thread(message: JSON) -> str | None:
-    """Forum topics only: in plain groups message_thread_id marks a reply chain."""
-    thread = message.get("message_thread_id")
-    return str(thread) if thread and message.get("is_topic_message") else None
-
-
-def _media(message: JSON) -> list[tuple[str, JSON]]:
-    if voice := message.get("voice"):
-        return [("audio", voice)]
-    if photos := message.get("photo"):
-        return [("image", max(photos, key=lambda p: p.get("width", 0) * p.get("height", 0)))]
-    for key, kind in (("audio", "audio"), ("video", "video"), ("video_note", "video")):
-        if info := message.get(key):
-            return [(kind, info)]
-    if document := message.get("document"):
-        mime = str(document.get("mime_type") or "")
-        kinds = {"image": "image", "audio": "audio", "video": "video"}
-        return [(kinds.get(mime.split("/")[0], "file"), document)]
-    return []
-
-
-def _replied(message: JSON, bot_id: Any) -> tuple[str | None, bool]:
-    """The replied-to text (cut) and whether it was the bot's message. In forum topics
-    a plain message "replies" to the topic's creation: that is no reply."""
-    original = message.get("reply_to_message")
-    if not original or "forum_topic_created" in original:
-        return None, False
-    if message.get("is_topic_message") and original.get("message_id") == message.get(
-        "message_thread_id"
-    ):
-        return None, False
-    quote = (message.get("quote") or {}).get("text")
-    text = quote or original.get("text") or original.get("caption") or ""
-    if not text and original.get("voice"):
-        text = "[voice note]"
-    if len(text) > REPLY_CUT:
-        text = text[: REPLY_CUT - 1].rstrip() + "…"
-    return text or None, (original.get("from") or {}).get("id") == bot_id
-
-
-def _strip_mention(text: str, message: JSON, me: JSON) -> tuple[bool, str]:
-    """Whether the bot is mentioned (@name, /cmd@name, or a text mention of it), and the
-    text without its @name."""
-    username = me.get("username")
-    mentioned = any(
-        e.get("type") == "text_mention" and (e.get("user") or {}).get("id") == me.get("id")
-        for e in message.get("entities") or message.get("caption_entities") or ()
-    )
-    if not username:
-        return mentioned, text
-    name = re.escape(username)
-    command = re.compile(rf"^(/\w+)@{name}\b", re.IGNORECASE)
-    at = re.compile(rf"(?<![\w@])@{name}\b[,:]?", re.IGNORECASE)
-    stripped, n_cmd = command.subn(r"\1", text)
-    stripped, n_at = at.subn("", stripped)
-    stripped = re.sub(r"[ \t]{2,}", " ", stripped).strip()
-    return mentioned or bool(n_cmd or n_at), stripped or text
-
-
-def _button_press(query: JSON) -> Inbound | None:
-    message, data = query.get("message") or {}, query.get("data")
-    chat = message.get("chat")
-    if not chat or data is None:  # inline-mode messages and games are not ours
-        return None
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
-    labels = [b.get("text") for row in rows for b in row if b.get("callback_data") == data]
-    sender = query.get("from") or {}
-    return Inbound(
-        platform="telegram",
-        chat=str(chat["id"]),
-        user=str(sender.get("id", chat["id"])),
-        text=labels[0] if labels else data,
-        external_id=f"cb:{query['id']}",
-        thread=_thread(message),
-        user_name=_display(sender),
-        chat_name=chat.get("title") or _display(chat),
-        is_group=chat.get("type") in ("group", "supergroup"),
-        message_id=str(message["message_id"]),
-        mentions_bot=True,
-        callback_data=data,
-        callback_id=str(query["id"]),
-    )
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^\w.\-]+", "_", name).strip("._")[:80] or "file"
-
-
-# -- errors -----------------------------------------------------------------------------
-
-
-def _chat_id(target: Target) -> int | str:
-    chat = target.chat
-    return int(chat) if re.fullmatch(r"-?\d+", chat) else chat
-
-
-def _retry_seconds(exc: Any) -> float:
-    with warnings.catch_warnings():  # PTB warns that retry_after becomes a timedelta
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
-
-
-def _fatal_reason(exc: Exception) -> str:
-    from telegram import error as tg
-
-    if isinstance(exc, tg.Conflict):
-        detail = exc.message.removeprefix("Conflict: ")
-        return (
-            f"another program is polling this bot token ({detail}): stop the other bot "
-            "or gateway that uses this TELEGRAM_BOT_TOKEN"
-        )
-    return f"Telegram rejected the bot token ({exc}): {TOKEN_FIX}"
-
-
-def _send_error(exc: Exception) -> SendError:
-    """Retryable: Telegram is down, slow or rate-limiting. Not: the request can never work."""
-    from telegram import error as tg
-
-    if isinstance(exc, tg.RetryAfter):
-        seconds = _retry_seconds(exc)
-        return SendError(
-            f"Telegram rate limit: retry in {seconds:g} s", retryable=True, retry_after=seconds
-        )
-    if isinstance(exc, tg.BadRequest | tg.Forbidden):
-        return SendError(f"Telegram refused the message: {exc.message}", retryable=False)
-    if isinstance(exc, tg.InvalidToken):
-        return SendError(f"Telegram rejected the bot token: {TOKEN_FIX}", retryable=False)
-    if isinstance(exc, tg.ChatMigrated):
-        return SendError(
-            f"the Telegram group moved: send to telegram:{exc.new_chat_id}", retryable=False
-        )
-    if isinstance(exc, tg.TimedOut):
-        return SendError("Telegram did not answer in time", retryable=True)
-    if isinstance(exc, tg.TelegramError):
-        return SendError(f"Telegram is unreachable: {exc.message}", retryable=True)
-    if isinstance(exc, ValueError):  # a thread or message id that is not a number
-        return SendError(f"bad Telegram target: {exc}", retryable=False)
-    raise exc
-
-
-def _request(read_timeout: float = 5.0) -> BaseRequest:
-    """PTB's HTTPX transport, except that a 4xx PTB has no error class for (413, 414, ...)
-    is a BadRequest (never worth retrying) instead of a NetworkError."""
-    import json
-
-    from telegram.error import BadRequest
-    from telegram.request import HTTPXRequest
-
-    class StrictRequest(HTTPXRequest):
-        async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-            code, payload = await super().do_request(*args, **kwargs)
-            if 400 <= code < 500 and code not in _MAPPED_4XX:
-                try:
-                    description = str(json.loads(payload).get("description"))
-                except (ValueError, AttributeError):
-                    description = f"HTTP {code}"
-                raise BadRequest(description)
-            return code, payload
-
-    return StrictRequest(read_timeout=read_timeout, connection_pool_size=8)
