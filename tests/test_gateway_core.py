@@ -252,3 +252,103 @@ async def test_a_turn_cut_by_a_crash_is_resumed_once_after_restart(
         assert stored.count("important question") == 1
         assert stored[-1] == "the answer after restart"
     assert [r.messages[-1]["content"] for r in model.requests][-1] == "important question"
+
+
+async def test_a_turn_cut_by_a_clean_stop_mid_answer_is_answered_again_after_restart(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = FakeChat()
+    gate = model.hang(partial="Half an ans", then="never delivered")
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("question")
+        await wait_until(lambda: chat.shown() == ["Half an ans"])
+        sid = await gw.current_session(chat_target())
+    gate.release()  # the gateway stopped (SIGTERM past drain_seconds): the turn is unfinished
+    model.reply("The full answer.")
+    chat2 = FakeChat()
+    async with running_gateway(home, [chat2]) as gw:
+        await wait_until(lambda: "The full answer." in chat2.shown())
+        assert sid is not None
+        stored = [m.message.content for m in await gw.store.load_messages(sid)]
+    assert stored == ["question", "The full answer."]  # the fragment is gone
+    assert len(model.requests) == 2
+
+
+async def test_a_second_stop_does_not_strand_the_first(home: Path, model: ScriptedModel) -> None:
+    chat = FakeChat(capabilities=Capabilities(can_edit=False))
+    gate = model.hang(then="never seen")
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("long task")
+        await gate.wait_entered_async()
+        await chat.say("/stop")
+        await chat.say("/stop")
+        await wait_until(lambda: "⏹ Stopped." in chat.shown())
+        await wait_until(lambda: gw.chats.running() == 0)
+        assert _statuses(gw) == {"done": 3}
+
+
+def _statuses(gw: object) -> dict[str, int]:
+    import sqlite3
+
+    from hermes.gateway.core import Gateway
+
+    assert isinstance(gw, Gateway)
+    with sqlite3.connect(gw.profile.db_path) as conn:
+        rows = conn.execute("SELECT status, COUNT(*) FROM inbound GROUP BY status").fetchall()
+    return dict(rows)
+
+
+async def test_an_adapter_bug_does_not_stop_deliveries(home: Path, model: ScriptedModel) -> None:
+    class Buggy(FakeChat):
+        calls = 0
+
+        async def send(self, message):  # type: ignore[no-untyped-def]
+            Buggy.calls += 1
+            if Buggy.calls == 1:
+                raise RuntimeError("adapter bug")
+            return await super().send(message)
+
+    chat = Buggy(capabilities=Capabilities(can_edit=False))
+    model.reply("delivered anyway")
+    async with running_gateway(home, [chat], backoff_base=0.01):
+        await chat.say("hi")
+        await wait_until(lambda: chat.shown() == ["delivered anyway"])
+
+
+async def test_replies_to_one_chat_keep_their_order_across_retries(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = FakeChat(capabilities=Capabilities(can_edit=False))
+    chat.failing = SendError("down", retryable=True)
+    model.reply("first")
+    async with running_gateway(home, [chat], backoff_base=0.3) as gw:
+        await chat.say("one")
+        await wait_until(lambda: _delivery_attempts(gw) >= 1)
+        chat.failing = None
+        model.reply("second")
+        await chat.say("two")  # its reply is due at once; the first still backs off
+        await wait_until(lambda: len(chat.shown()) == 2)
+    assert chat.shown() == ["first", "second"]
+
+
+async def test_a_stranger_is_answered_once_not_per_message(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = FakeChat(trusted=False)
+    async with running_gateway(home, [chat]) as gw:
+        for i in range(5):
+            await chat.say(f"spam {i}", user="999")
+        await wait_until(lambda: len(chat.shown()) == 1)
+        await chat.say("hello", user="998")
+        await wait_until(lambda: len(chat.shown()) == 2)
+        assert _count(gw, "SELECT COUNT(*) FROM deliveries") == 2
+
+
+def _count(gw: object, sql: str) -> int:
+    import sqlite3
+
+    from hermes.gateway.core import Gateway
+
+    assert isinstance(gw, Gateway)
+    with sqlite3.connect(gw.profile.db_path) as conn:
+        return int(conn.execute(sql).fetchone()[0])

@@ -67,15 +67,20 @@ async def test_api_routes_need_the_key(http: httpx.AsyncClient, path: str) -> No
     assert wrong.status_code == 401
 
 
-async def test_the_web_login_cookie_is_accepted_too(http: httpx.AsyncClient) -> None:
+async def test_the_login_cookie_opens_the_web_chat_routes_only(http: httpx.AsyncClient) -> None:
     http.cookies.set(auth.COOKIE, auth.web_token(KEY))
-    response = await http.get("/v1/models")
-    assert response.status_code == 200
-    assert response.json()["data"][0]["id"] == "hermes"
+    assert (await http.get("/api/web/sessions")).status_code == 200
+    # a page on another local port could make the browser send the cookie:
+    # the API and /v1 take only the bearer header, which no cross-site request can set
+    assert (await http.get("/v1/models")).status_code == 401
+    assert (
+        await http.post("/api/hermes/send", json={"target": "web:x", "text": "hi"})
+    ).status_code == 401
 
 
-async def test_unknown_routes_are_json_404s(http: httpx.AsyncClient) -> None:
-    outside = await http.get("/no-such-page")
+async def test_unknown_routes_need_the_key_then_are_json_404s(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/no-such-page")).status_code == 401  # private unless listed
+    outside = await http.get("/no-such-page", headers=BEARER)
     inside = await http.get("/api/hermes/no-such-thing", headers=BEARER)
     for response in (outside, inside):
         assert response.status_code == 404

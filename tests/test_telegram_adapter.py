@@ -195,7 +195,11 @@ async def test_voice_note_and_files_are_downloaded(fake: FakeTelegram, tmp_path:
     fake.user_sends_file(42, b"huge", name="movie.mkv", size=25 * 1024 * 1024, caption="big")
     async with running(adapter, inbox):
         await wait_until(lambda: len(inbox.events) == 4)
-    voice, document, photo, huge = (e.attachments[0] for e in inbox.events)
+        # nothing is downloaded before the gateway accepted the sender
+        assert all(e.attachments[0].path is None for e in inbox.events)
+        assert not (tmp_path / "inbox").exists()
+        fetched = [await adapter.fetch(e) for e in inbox.events]
+    voice, document, photo, huge = (e.attachments[0] for e in fetched)
     assert (voice.kind, voice.voice, voice.duration, voice.mime) == (
         "audio",
         True,
@@ -204,7 +208,7 @@ async def test_voice_note_and_files_are_downloaded(fake: FakeTelegram, tmp_path:
     )
     assert voice.path is not None and contents(voice.path) == audio
     assert Path(voice.path).parent == tmp_path / "inbox"
-    assert "voice note" in inbox.events[0].agent_text()
+    assert "voice note" in fetched[0].agent_text()
     assert inbox.events[1].text == "see this"
     assert (document.kind, document.name, document.mime) == (
         "file",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from hermes.agent.compress import estimate_tokens, split_point, summarize
 from hermes.agent.events import EventSink, Notice, ignore
-from hermes.agent.loop import Loop, ToolHook, TurnResult
+from hermes.agent.loop import INTERRUPTED, Loop, ToolHook, TurnResult
 from hermes.agent.prompt import build_system_prompt
 from hermes.context import NoUser, Profile, TurnContext, UserIO
 from hermes.errors import HermesError
@@ -194,9 +194,14 @@ class Conversation:
         index = next((i for i, m in enumerate(self._messages) if m.id == user_message_id), None)
         if index is None:
             return None
+        last = self._messages[-1] if len(self._messages) > index + 1 else None
+        if last is not None and last.message.role == "assistant" and not last.message.tool_calls:
+            if not last.message.content.endswith(INTERRUPTED):
+                return TurnResult(text=last.message.content)
+            # cut off mid-answer by the shutdown: drop the fragment, answer again
+            await self.store.delete_messages_from(self.session_id, last.id)
+            self._messages.pop()
         after = [m.message for m in self._messages[index + 1 :]]
-        if after and after[-1].role == "assistant" and not after[-1].tool_calls:
-            return TurnResult(text=after[-1].content)
         answered = {m.tool_call_id for m in after if m.role == "tool"}
         missing = [
             Message("tool", RESTARTED, tool_call_id=call.id, name=call.name)

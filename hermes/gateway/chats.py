@@ -36,11 +36,12 @@ class Chat:
     current_is_turn: bool = False
     stopping: bool = False  # the running job is being stopped by the user
     conv: Conversation | None = None
+    opening: asyncio.Lock = field(default_factory=asyncio.Lock)  # guards opening `conv`
     last_used: float = field(default_factory=time.monotonic)
 
     @property
     def busy(self) -> bool:
-        return self.current is not None or bool(self.jobs)
+        return self.worker is not None or self.current is not None or bool(self.jobs)
 
 
 class Chats:
@@ -78,6 +79,8 @@ class Chats:
         """Stop the chat's running turn; True if there was one."""
         if chat.current is None or not chat.current_is_turn or chat.current.done():
             return False
+        if chat.stopping:
+            return True  # already being stopped: a second cancel would cut its clean-up
         chat.stopping = True
         chat.current.cancel()
         return True
@@ -104,13 +107,13 @@ class Chats:
             chat.worker = None
             if all(c.worker is None for c in self._chats.values()):
                 self._idle.set()
-            await self._evict()
+        await self._evict()
 
     async def _evict(self) -> None:
         """Close the least recently used idle conversations beyond max_open."""
-        open_idle = [c for c in self._chats.values() if c.conv is not None and not c.busy]
-        open_idle.sort(key=lambda c: c.last_used)
-        for chat in open_idle[: max(0, len(open_idle) - self.max_open)]:
+        idle = [c for c in self._chats.values() if not c.busy and not c.opening.locked()]
+        idle.sort(key=lambda c: c.last_used)
+        for chat in idle[: max(0, len(idle) - self.max_open)]:
             conv, chat.conv = chat.conv, None
             del self._chats[chat.key]
             if conv is not None:

@@ -13,6 +13,7 @@ from what was stored of it).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from hermes.context import Profile
 from hermes.gateway import turns
 from hermes.gateway.access import Access
 from hermes.gateway.adapters.base import Adapter
-from hermes.gateway.chats import Chats
+from hermes.gateway.chats import Chat, Chats
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
 from hermes.gateway.events import Inbound, Target
 from hermes.messages import Message
@@ -31,6 +32,7 @@ from hermes.store import gateway_ops as ops
 from hermes.tools.process import ProcessManager
 
 log = logging.getLogger("hermes.gateway")
+KEEP_SECONDS = 30 * 86400  # finished inbound rows and sent deliveries are kept this long
 
 
 class Gateway:
@@ -127,6 +129,10 @@ class Gateway:
             log.error("%s stopped: %s", adapter.name, exc, exc_info=not str(exc))
 
     async def _recover(self) -> None:
+        # One gateway per home (the lock), so a row left "sending" was being sent by
+        # a process that died: send it again now rather than after its lease.
+        await self.store.run(ops.release_sending)
+        await self.store.run(ops.prune, self.clock() - KEEP_SECONDS)
         rows = await self.store.run(ops.open_inbound)
         for row in rows:
             event = Inbound.from_json(row.event)
@@ -149,9 +155,10 @@ class Gateway:
             decision = await self.access.check(event, trusted=False)
             if not decision.allowed:
                 log.info("refused %s user %s (%s)", event.platform, event.user, event.user_name)
-                if decision.reply:
+                if decision.reply:  # the same answer is given once, not per message
+                    digest = hashlib.sha256(decision.reply.encode()).hexdigest()[:16]
                     await self.queue_reply(
-                        f"pairing:{event.platform}:{event.external_id}",
+                        f"pairing:{event.platform}:{event.user}:{digest}",
                         event.target,
                         decision.reply,
                     )
@@ -188,8 +195,8 @@ class Gateway:
             and not event.text.startswith("/")
         )
 
-        async def job(chat: object) -> None:
-            await turns.run_inbound(self, self.chats.get(key), row_id, event, resume, session_id)
+        async def job(chat: Chat) -> None:
+            await turns.run_inbound(self, chat, row_id, event, resume, session_id)
 
         self.chats.submit(key, job, interrupt=interrupt)
 

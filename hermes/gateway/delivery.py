@@ -19,7 +19,6 @@ chat platform here offers idempotent sends); the window is one HTTP reply.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -65,7 +64,20 @@ class Courier:
         self._wake.set()
 
     async def run(self) -> None:
-        """Send due deliveries until cancelled."""
+        """Send due deliveries until cancelled. Nothing but cancellation ends it."""
+        failures = 0
+        while True:
+            try:
+                await self._pass()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                log.exception("the %s courier failed; going on", self.adapter.name)
+                await asyncio.sleep(backoff(failures, self.backoff_base, cap=60.0))
+
+    async def _pass(self) -> None:
         name = self.adapter.name
         while True:
             self._wake.clear()
@@ -89,8 +101,11 @@ class Courier:
             due = await self.store.run(ops.next_due, [name])
             wait = RESCAN_SECONDS if due is None else min(RESCAN_SECONDS, due - self.clock())
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self._wake.wait(), wait)
+                except TimeoutError:
+                    if self.adapter.state == "connected":  # back after an outage?
+                        await self._report_failures()
 
     async def deliver(self, d: ops.Delivery) -> bool:
         """Send what is left of one (leased) delivery; True once it is all sent."""
@@ -106,7 +121,14 @@ class Courier:
                     buttons=buttons if last else [],
                     reply_to_message_id=d.reply_to if i == 0 else None,
                 )
-                message_id = await self._send_part(message, d.edit_message_id if i == 0 else None)
+                try:
+                    draft = d.edit_message_id if i == 0 else None
+                    message_id = await self._send_part(message, draft)
+                except SendError:
+                    raise
+                except Exception as exc:  # an adapter bug must not stop the courier
+                    log.exception("sending to %s failed unexpectedly", target)
+                    raise SendError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
                 await self.store.run(ops.record_part, d.id, message_id, i + 1)
         except SendError as exc:
             attempts = d.attempts + 1

@@ -45,8 +45,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hermes.gateway.http")
 
-PROTECTED = ("/v1", "/api")
-PUBLIC = frozenset({"/api/web/login", "/api/web/logout"})  # webchat.py checks the key itself
+# Everything needs the key but these (the page, its files, the login that takes the
+# key, and the health probe): a route added later is private unless listed here.
+PUBLIC = frozenset({"/", "/health", "/favicon.ico", "/api/web/login", "/api/web/logout"})
+# The login cookie counts only for the web chat's own routes, which check Origin;
+# the API and /v1 take the bearer header only (no cross-site request can send one).
+COOKIE_PREFIX = "/api/web/"
 AUTH_HINT = (
     "send the header `Authorization: Bearer $HERMES_API_KEY` (the key is in the home's .env)"
 )
@@ -139,14 +143,12 @@ class _Guard:
 
     @staticmethod
     def _needs_auth(path: str) -> bool:
-        top = "/" + path.lstrip("/").split("/", 1)[0]
-        return top in PROTECTED and path not in PUBLIC
+        return path not in PUBLIC and not path.startswith("/static/")
 
     def _allowed(self, scope: Scope) -> bool:
         conn = HTTPConnection(scope)
-        return auth.authorized(
-            self.api_key, conn.headers.get("authorization"), conn.cookies.get(auth.COOKIE)
-        )
+        cookie = conn.cookies.get(auth.COOKIE) if scope["path"].startswith(COOKIE_PREFIX) else None
+        return auth.authorized(self.api_key, conn.headers.get("authorization"), cookie)
 
 
 # ----- serving ---------------------------------------------------------------------

@@ -92,6 +92,12 @@ class DraftStreamer:
             self._shown = text
             self._last_edit = time.monotonic()
 
+    def abort(self) -> None:
+        """Stop at once (the gateway is stopping): cancel a pending edit."""
+        self._broken = True
+        if self._flush is not None and not self._flush.done():
+            self._flush.cancel()
+
     async def finish(self) -> str | None:
         """Stop previewing; return the draft's message id (None if none was sent).
         An edit in flight is awaited, not cancelled, so its message id is known."""

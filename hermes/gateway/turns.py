@@ -39,13 +39,24 @@ def is_immediate(text: str) -> bool:
     return is_command(text.strip()) and _name(text) in IMMEDIATE
 
 
+def _line(exc: Exception) -> str:
+    """An error as one line for a chat (the details are in the log)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _clip(text: str, limit: int = 60) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 async def _conversation(gw: Gateway, chat: Chat, event: Inbound) -> Conversation:
-    """The chat's conversation, opened on first use in its stored session."""
+    """The chat's conversation, opened on first use in its stored session (under
+    the chat's lock: an immediate command may ask at the same time as a turn)."""
+    async with chat.opening:
+        return await _open(gw, chat, event)
+
+
+async def _open(gw: Gateway, chat: Chat, event: Inbound) -> Conversation:
     if chat.conv is None:
         session_id = await gw.store.run(ops.chat_session, chat.key)
         chat.conv = await Conversation.open(
@@ -106,7 +117,17 @@ async def run_immediate(gw: Gateway, chat: Chat, row_id: int, event: Inbound) ->
         outcome = await run_command(conv, event.text)
         await _finish(gw, row_id, event, outcome.text)
     except HermesError as exc:
-        await _finish(gw, row_id, event, f"⚠️ {exc}", status="failed", error=str(exc))
+        await _finish(gw, row_id, event, f"⚠️ {_line(exc)}", status="failed", error=str(exc))
+    except Exception as exc:
+        log.exception("command %s in %s failed", name, event.target)
+        await _finish(
+            gw,
+            row_id,
+            event,
+            f"⚠️ {name} failed ({type(exc).__name__}); details are in logs/gateway.log.",
+            status="failed",
+            error=str(exc),
+        )
 
 
 async def _command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> str | None:
@@ -144,6 +165,8 @@ async def run_inbound(
     adapter = gw.adapters.get(event.platform)
     streamer: DraftStreamer | None = None
     try:
+        if adapter is not None and event.attachments and resume is None:
+            event = await adapter.fetch(event)
         text = event.agent_text()
         if resume is None and is_command(event.text.strip()):
             resent = await _command(gw, chat, row_id, event)
@@ -189,6 +212,8 @@ async def run_inbound(
         await _finish(gw, row_id, event, result.text or "(no answer)", draft_id=draft)
     except asyncio.CancelledError:
         if not chat.stopping:
+            if streamer is not None:
+                streamer.abort()
             raise  # the gateway is stopping: the stored turn is resumed at the next start
         draft = await streamer.finish() if streamer else None
         shown = streamer.text.strip() if streamer else ""
@@ -206,8 +231,7 @@ async def run_inbound(
             gw,
             row_id,
             event,
-            f"⚠️ Something went wrong ({type(exc).__name__}: {exc}); details are in "
-            "logs/gateway.log.",
+            f"⚠️ Something went wrong ({type(exc).__name__}); details are in logs/gateway.log.",
             status="failed",
             draft_id=draft,
             error=str(exc),

@@ -212,11 +212,16 @@ def claim_due(
         return []
     marks = ",".join("?" * len(platforms))
     with transaction(conn):
+        # A row waits while an older one to the same chat backs off: replies keep order.
         rows = conn.execute(
-            f"SELECT {_DELIVERY_COLS} FROM deliveries WHERE platform IN ({marks}) AND ("
+            f"SELECT {_DELIVERY_COLS} FROM deliveries d WHERE platform IN ({marks}) AND ("
             " (status = 'pending' AND next_attempt_at <= ?)"
-            " OR (status = 'sending' AND lease_until <= ?)) ORDER BY id LIMIT ?",
-            (*platforms, now, now, limit),
+            " OR (status = 'sending' AND lease_until <= ?))"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.platform = d.platform"
+            " AND o.chat = d.chat AND IFNULL(o.thread, '') = IFNULL(d.thread, '')"
+            " AND o.id < d.id AND o.status = 'pending' AND o.next_attempt_at > ?)"
+            " ORDER BY id LIMIT ?",
+            (*platforms, now, now, now, limit),
         ).fetchall()
         conn.executemany(
             "UPDATE deliveries SET status = 'sending', lease_until = ? WHERE id = ?",
@@ -356,3 +361,21 @@ def claim_one(
         if not cur.rowcount:
             return None
     return get_delivery(conn, delivery_id)
+
+
+def release_sending(conn: sqlite3.Connection) -> int:
+    """Rows a dead sender leased go back to pending (called at gateway start)."""
+    with transaction(conn):
+        cur = conn.execute(
+            "UPDATE deliveries SET status = 'pending', lease_until = NULL WHERE status = 'sending'"
+        )
+        return cur.rowcount
+
+
+def prune(conn: sqlite3.Connection, before: float) -> None:
+    """Forget finished inbound rows and sent deliveries older than `before`."""
+    with transaction(conn):
+        conn.execute(
+            "DELETE FROM inbound WHERE status IN ('done', 'failed') AND received_at < ?", (before,)
+        )
+        conn.execute("DELETE FROM deliveries WHERE status = 'sent' AND created_at < ?", (before,))

@@ -51,6 +51,11 @@ class Adapter(ABC):
         """Replace the text of a message sent before. Raises SendError."""
         raise SendError(f"{self.name} cannot edit messages", retryable=False)
 
+    async def fetch(self, event: Inbound) -> Inbound:
+        """The event with its attachments downloaded (`Attachment.path` set). Called
+        only for accepted messages, just before the turn; never raises."""
+        return event
+
     async def acknowledge(self, event: Inbound, text: str | None = None) -> None:  # noqa: B027
         """Acknowledge a button press (callback_id) on the platform, if it needs that."""
 

@@ -12,6 +12,7 @@ code then follows the public API docs and not PTB's object model.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
@@ -199,7 +200,7 @@ class TelegramAdapter(Adapter):
         addressed = mentioned or to_bot or text.startswith("/")  # commands name bots anyway
         if self.require_mention and is_group and not addressed:
             return None
-        files = [await self._download(bot, message, *item) for item in media]
+        files = [wire.attachment(message, kind, info) for kind, info in media]
         return Inbound(
             platform=self.name,
             chat=str(chat["id"]),
@@ -216,40 +217,38 @@ class TelegramAdapter(Adapter):
             mentions_bot=mentioned or to_bot,
         )
 
-    async def _download(self, bot: Bot, message: JSON, kind: str, info: JSON) -> Attachment:
-        """Fetch a file into the downloads dir. Files too big or refused by Telegram stay
-        undownloaded; network trouble raises, so the update is fetched again later."""
+    async def fetch(self, event: Inbound) -> Inbound:
+        """Download the attachments of an accepted message into the downloads dir.
+        Only accepted senders get here, so strangers cannot fill the disk. A file too
+        big or refused by Telegram, or a network failure, leaves it undownloaded."""
         from telegram import error as tg
 
-        voice = "voice" in message
-        name, size = info.get("file_name"), info.get("file_size")
-        path: str | None = None
-        if size is None or size <= MAX_DOWNLOAD:
-            try:
-                file = await bot.get_file(info["file_id"])
-                if (file.file_size or 0) <= MAX_DOWNLOAD:
-                    suffix = PurePosixPath(file.file_path or "").suffix
-                    base = wire.safe(name) if name else f"{'voice' if voice else kind}{suffix}"
-                    unique = f"telegram-{message['chat']['id']}-{message['message_id']}"
-                    target = self.downloads / f"{unique}-{base}"
-                    self.downloads.mkdir(parents=True, exist_ok=True)
-                    await file.download_to_drive(target)
-                    path, size = str(target), target.stat().st_size
-            except (tg.BadRequest, tg.Forbidden, tg.InvalidToken) as exc:
-                log.warning("telegram: could not download a %s: %s", kind, exc.message)
-        duration = info.get("duration")
-        return Attachment(
-            kind=kind,
-            path=path,
-            mime=info.get("mime_type") or ("image/jpeg" if "photo" in message else None),
-            name=name,
-            size=size,
-            duration=float(duration) if duration is not None else None,
-            voice=voice,
-            platform_file_id=info.get("file_id"),
-        )
-
-    # -- sending --------------------------------------------------------------------
+        bot = self._client()
+        files: list[Attachment] = []
+        for a in event.attachments:
+            if a.path is not None or a.platform_file_id is None:
+                files.append(a)
+                continue
+            path, size = None, a.size
+            if size is None or size <= MAX_DOWNLOAD:
+                try:
+                    file = await bot.get_file(a.platform_file_id)
+                    if (file.file_size or 0) <= MAX_DOWNLOAD:
+                        suffix = PurePosixPath(file.file_path or "").suffix
+                        base = (
+                            wire.safe(a.name)
+                            if a.name
+                            else f"{'voice' if a.voice else a.kind}{suffix}"
+                        )
+                        unique = f"telegram-{event.chat}-{event.message_id}"
+                        target = self.downloads / f"{unique}-{base}"
+                        self.downloads.mkdir(parents=True, exist_ok=True)
+                        await file.download_to_drive(target)
+                        path, size = str(target), target.stat().st_size
+                except tg.TelegramError as exc:
+                    log.warning("telegram: could not download a %s: %s", a.kind, exc.message)
+            files.append(dataclasses.replace(a, path=path, size=size))
+        return dataclasses.replace(event, attachments=tuple(files))
 
     async def send(self, message: Outbound) -> str:
         from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters

@@ -11,7 +11,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from hermes.gateway.adapters.base import SendError
-from hermes.gateway.events import Inbound, Target
+from hermes.gateway.events import Attachment, Inbound, Target
 
 if TYPE_CHECKING:
     from telegram.request import BaseRequest
@@ -192,3 +192,17 @@ def request(read_timeout: float = 5.0) -> BaseRequest:
             return code, payload
 
     return StrictRequest(read_timeout=read_timeout, connection_pool_size=8)
+
+
+def attachment(message: JSON, kind: str, info: JSON) -> Attachment:
+    """What a message carries, not downloaded yet (TelegramAdapter.fetch does that)."""
+    duration = info.get("duration")
+    return Attachment(
+        kind=kind,
+        mime=info.get("mime_type") or ("image/jpeg" if "photo" in message else None),
+        name=info.get("file_name"),
+        size=info.get("file_size"),
+        duration=float(duration) if duration is not None else None,
+        voice="voice" in message,
+        platform_file_id=info.get("file_id"),
+    )
