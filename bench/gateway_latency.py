@@ -41,11 +41,13 @@ class BenchChat(Adapter):
 
     def __init__(self) -> None:
         self.sink: Sink | None = None
+        self.connected = asyncio.Event()
         self.delivered: asyncio.Queue[str] = asyncio.Queue()
 
     async def run(self, sink: Sink) -> None:
         self.sink = sink
         self.state = "connected"
+        self.connected.set()
         await asyncio.Event().wait()
 
     async def send(self, message: Outbound) -> str:
@@ -84,8 +86,8 @@ async def main(n: int) -> int:
             (await client.post(f"{model.base_url}/chat/completions", json=body)).raise_for_status()
             direct.append((time.perf_counter() - started) * 1000)
 
-    while chat.sink is None:
-        await asyncio.sleep(0.01)
+    await chat.connected.wait()
+    assert chat.sink is not None
     through: list[float] = []
     for i in range(n):
         event = Inbound("bench", "1", "me", f"ping {i}", f"u{i}")
