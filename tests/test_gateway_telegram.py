@@ -163,3 +163,35 @@ async def test_hermes_send_reaches_a_forum_topic(
     assert sent[0] == (-1001234, 6, "deploy done")
     assert (-1001234, 6, "second note") in sent
     assert direct.stderr == ""
+
+
+async def test_a_rejected_token_is_shown_on_the_console_and_by_doctor(
+    tmp_path: Path, model: ScriptedModel, telegram: FakeTelegram
+) -> None:
+    home = make_home(
+        tmp_path / "home",
+        model,
+        {"server": {"port": 0}, "telegram": {"base_url": telegram.base_url}},
+        {"TELEGRAM_BOT_TOKEN": "999:wrong", "HERMES_API_KEY": "k"},
+    )
+    gw = await GatewayProcess(home).ready()
+
+    def telegram_state() -> str:
+        import json
+
+        return str(json.loads((home / "gateway.json").read_text())["platforms"]["telegram"])
+
+    await wait_until(lambda: telegram_state().startswith("failed"), 20)
+    doctor = subprocess.run(
+        [sys.executable, "-m", "hermes", "doctor"],
+        env={**os.environ, "HERMES_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "telegram: failed" in doctor.stdout and "TELEGRAM_BOT_TOKEN" in doctor.stdout
+    assert doctor.returncode != 0
+    assert await gw.stop() == 0
+    out = gw.output()
+    assert "telegram: failed: Telegram rejected the bot token" in out
+    assert "999:wrong" not in out

@@ -409,13 +409,16 @@ async def test_a_bad_token_fails_with_one_clear_line(fake: FakeTelegram, tmp_pat
     assert "getUpdates" not in fake.calls
 
 
-async def test_another_poller_fails_the_adapter(fake: FakeTelegram, tmp_path: Path) -> None:
+async def test_another_poller_is_waited_out(fake: FakeTelegram, tmp_path: Path) -> None:
     adapter, inbox = adapter_for(fake, tmp_path), Inbox()
-    fake.fail("getUpdates", 409)
-    with pytest.raises(AdapterUnavailable, match="another program is polling this bot token"):
-        await adapter.run(inbox)
-    await adapter.close()
-    assert adapter.state.startswith("failed: another program is polling this bot token")
+    fake.fail("getUpdates", 409, times=None)
+    fake.user_says(42, "still there?")
+    async with running(adapter, inbox):
+        await wait_until(lambda: adapter.state.startswith("conflict: another program is polling"))
+        assert inbox.events == []
+        fake.recover()  # the other program stopped
+        await wait_until(lambda: len(inbox.events) == 1)
+        assert adapter.state == "connected"
 
 
 def test_from_profile_reads_token_base_url_and_mention_setting(tmp_path: Path) -> None:

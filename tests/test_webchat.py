@@ -391,7 +391,9 @@ async def test_browser_new_chat_and_read_only_past_session(
 
 
 @needs_chromium
-async def test_browser_works_on_a_phone_screen(site: Site, browser: Any) -> None:
+async def test_browser_works_on_a_phone_screen(
+    site: Site, browser: Any, model: ScriptedModel
+) -> None:
     from playwright.async_api import expect
 
     page = await browser.new_page(viewport={"width": 390, "height": 760})
@@ -404,3 +406,13 @@ async def test_browser_works_on_a_phone_screen(site: Site, browser: Any) -> None
     await page.fill("#input", "/help")  # a slash command goes through like any text
     await page.press("#input", "Enter")
     await expect(page.locator(".msg.assistant .bubble")).to_contain_text("/new")
+    wide = "x = " + "'a very long line of code' + " * 20
+    model.reply(f"Here:\n```python\n{wide}\n```\n" + "unbroken" * 40)
+    await page.fill("#input", "show me wide code")
+    await page.press("#input", "Enter")
+    await expect(page.locator(".msg.assistant .bubble pre")).to_have_count(1)
+    # long lines scroll inside their code block; the page itself never scrolls sideways
+    widths = await page.evaluate(
+        "() => [document.querySelector('.scroller').scrollWidth, window.innerWidth]"
+    )
+    assert widths[0] <= widths[1], widths

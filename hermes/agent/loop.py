@@ -22,7 +22,7 @@ from hermes.messages import Message, ToolCall, ToolSpec, Usage
 from hermes.providers.base import Provider
 from hermes.tools.base import Tool
 
-INTERRUPTED = "[interrupted by the user before this finished]"
+INTERRUPTED = "[interrupted before this finished]"
 log = logging.getLogger("hermes.agent")
 
 

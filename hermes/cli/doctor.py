@@ -186,6 +186,27 @@ def check_db(path: Path) -> Finding:
     return ok(f"state.db intact, schema up to date ({len(known)} migrations)")
 
 
+def check_gateway(home: Path) -> list[Finding]:
+    """Is a gateway running for this home, and how are its platforms?"""
+    from hermes.gateway.runner import read_state
+
+    state = read_state(home)
+    if state is None:
+        return [ok("gateway not running (start it: hermes gateway run)")]
+    found = [ok(f"gateway running (pid {state.get('pid')}) at {state.get('url')}")]
+    platforms = state.get("platforms")
+    for name, status in platforms.items() if isinstance(platforms, dict) else []:
+        text = str(status)
+        if text.startswith(("failed", "conflict")):
+            reason = text.split(": ", 1)[-1]
+            found.append(error(f"{name}: {text.split(':', 1)[0]}", reason))
+        elif text == "reconnecting":
+            found.append(warn(f"{name}: reconnecting", "see logs/gateway.log for why"))
+        else:
+            found.append(ok(f"{name}: {text}"))
+    return found
+
+
 def check_deliveries(path: Path) -> list[Finding]:
     """Replies the gateway could not deliver, and the gateway's state."""
     if not path.exists():
@@ -261,6 +282,7 @@ def run_checks(home: Path, env: Mapping[str, str]) -> list[Finding]:
     if settings is not None:
         found += check_provider(settings, merged, home)
     found.append(check_db(home / "state.db"))
+    found += check_gateway(home)
     found += check_deliveries(home / "state.db")
     if settings is not None:
         cwd = settings.terminal.cwd

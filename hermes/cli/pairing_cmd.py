@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,8 @@ def cmd_pairing(args: argparse.Namespace) -> int:
         raise HermesError(f"unknown pairing action {args.action!r} (see `hermes pairing --help`)")
     env.update(read_env_file(home / ".env"))
     print(asyncio.run(run(args, home / "state.db", env)))
+    if args.action == "approve":
+        _wake_gateway(home, env)
     return 0
 
 
@@ -135,3 +138,17 @@ def format_list(
         variable = f"{platform.upper()}{_ALLOWLIST_SUFFIX}"
         lines.append(f"Also allowed on {platform} by {variable}: {', '.join(ids)}")
     return "\n".join(lines)
+
+
+def _wake_gateway(home: Path, env: Mapping[str, str]) -> None:
+    """Tell a running gateway to send what approving queued (the welcome) now."""
+    import httpx
+
+    from hermes.gateway.runner import read_state
+
+    state = read_state(home)
+    if state is None:
+        return
+    headers = {"Authorization": f"Bearer {env.get('HERMES_API_KEY', '')}"}
+    with contextlib.suppress(httpx.HTTPError):  # else it sends it at its next look anyway
+        httpx.post(f"{state['url']}/api/hermes/wake", headers=headers, timeout=5)

@@ -43,4 +43,13 @@ def routes(gw: Gateway) -> list[Route]:
             status_code=200 if outcome.status != "failed" else 502,
         )
 
-    return [Route("/api/hermes/send", send, methods=["POST"])]
+    async def wake(request: Request) -> JSONResponse:
+        """Something outside queued deliveries (e.g. `hermes pairing approve`)."""
+        for name in gw.adapters:
+            gw.wake(name)
+        return JSONResponse({"status": "ok"})
+
+    return [
+        Route("/api/hermes/send", send, methods=["POST"]),
+        Route("/api/hermes/wake", wake, methods=["POST"]),
+    ]

@@ -179,7 +179,7 @@ class Courier:
             if d.key.startswith("late:"):
                 continue  # a late resend that failed too: logged, not retried forever
             when = datetime.fromtimestamp(d.created_at).strftime("%Y-%m-%d %H:%M")
-            note = f"⚠️ Delivered late: this could not be sent at {when} ({d.error})."
+            note = f"⚠️ Delivered late: this could not be sent at {when}."
             await self.store.run(
                 ops.queue_delivery,
                 ops.NewDelivery(

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -116,11 +115,18 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
     adapters = build_adapters(profile, store)
     gw = Gateway(profile, store, adapters, api_key=profile.env["HERMES_API_KEY"])
     server = HttpServer(build_app(gw), profile.settings.server.host, profile.settings.server.port)
-    stop = asyncio.Event()
+    stop, force = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            force.set()  # a second Ctrl+C: do not wait for running turns
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     state_path = profile.home / STATE_FILE
+    watcher: asyncio.Task[None] | None = None
     try:
         await gw.start()
         await server.start()
@@ -131,16 +137,22 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
         if generated:
             say(f"Generated HERMES_API_KEY (log in with it): {profile.env['HERMES_API_KEY']}")
             say(f"  (stored in {profile.home / '.env'})")
-        for name, adapter in gw.adapters.items():
-            if name != "web":
-                say(f"  {name}: {adapter.state}")
         say("Stop with Ctrl+C (or SIGTERM).")
+        watcher = loop.create_task(_watch_platforms(gw, state_path, url, say))
         await stop.wait()
-        say("Stopping: finishing running turns...")
-        drained = await gw.drain(profile.settings.gateway.drain_seconds)
+        say("Stopping: finishing running turns (Ctrl+C again to stop now)...")
+        drain = loop.create_task(gw.drain(profile.settings.gateway.drain_seconds))
+        forced = loop.create_task(force.wait())
+        await asyncio.wait({drain, forced}, return_when=asyncio.FIRST_COMPLETED)
+        forced.cancel()
+        if not drain.done():
+            drain.cancel()
+        drained = drain.done() and not drain.cancelled() and drain.result()
         if not drained:
             say("Some turns were still running; they resume at the next start.")
     finally:
+        if watcher is not None:
+            watcher.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         with contextlib.suppress(OSError):
@@ -149,6 +161,23 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
         await gw.close()
         await store.close()
         log.info("gateway stopped")
+
+
+async def _watch_platforms(
+    gw: Gateway, state_path: Path, url: str, say: Callable[[str], None]
+) -> None:
+    """Say when a platform connects, drops or fails, and keep gateway.json current
+    (`hermes doctor` reads it). Platforms change state rarely: a look every second."""
+    shown: dict[str, str] = {}
+    while True:
+        states = {n: s for n, s in gw.platform_states().items() if n != "web"}
+        if states != shown:
+            for name, state in states.items():
+                if shown.get(name) != state and state != "starting":
+                    say(f"  {name}: {state}")
+            shown = states
+            _write_state(state_path, url, gw)
+        await asyncio.sleep(1.0)
 
 
 def _url_host(host: str) -> str:
@@ -162,8 +191,8 @@ def _write_state(path: Path, url: str, gw: Gateway) -> None:
         "pid": os.getpid(),
         "url": url,
         "profile": gw.profile.name,
-        "started_at": time.time(),
-        "platforms": sorted(gw.adapters),
+        "started_at": gw.started_at,
+        "platforms": gw.platform_states(),
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))

@@ -38,7 +38,16 @@ async def send_now(store: Store, adapter: Adapter, target: Target, text: str) ->
     delivery = await store.run(ops.claim_one, delivery_id, time.time(), LEASE_SECONDS)
     if delivery is not None:
         await Courier(store, adapter).deliver(delivery)
-    return await result(store, delivery_id)
+    return await settle(store, delivery_id)
+
+
+async def settle(store: Store, delivery_id: int) -> SendResult:
+    """The outcome to tell the sender. A failure they are told about is theirs to
+    repeat: it is not resent later as a late delivery (that would duplicate it)."""
+    outcome = await result(store, delivery_id)
+    if outcome.status == "failed":
+        await store.run(ops.mark_reported, [delivery_id])
+    return outcome
 
 
 async def wait_for_attempt(
@@ -49,7 +58,7 @@ async def wait_for_attempt(
     while True:
         outcome = await result(store, delivery_id)
         if outcome.status != "pending" or outcome.error or time.monotonic() > deadline:
-            return outcome
+            return await settle(store, delivery_id)
         await asyncio.sleep(0.05)
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hermes.gateway")
 
-IMMEDIATE = {"/stop", "/status", "/help", "/usage", "/profile"}
+IMMEDIATE = {"/stop", "/status", "/help", "/start", "/usage", "/profile"}
 GATEWAY_HELP = {
     "/stop": "stop the current turn and this chat's background processes",
     "/sethome": "this chat receives notifications that have no other target",
@@ -101,15 +101,19 @@ async def run_immediate(gw: Gateway, chat: Chat, row_id: int, event: Inbound) ->
                 if proc.session_id == chat.conv.session_id and proc.status == "running":
                     await gw.processes.kill(proc.id)
                     killed += 1
-        parts = ["Stopped the current turn." if stopped else "Nothing was running."]
+        if stopped:
+            text = "Stopped the current turn."
+        else:
+            text = "No turn was running." if killed else "Nothing was running."
         if killed:
-            parts.append(f"Killed {killed} background process(es).")
-        await _finish(gw, row_id, event, " ".join(parts))
+            text += f" Killed {killed} background process(es)."
+        await _finish(gw, row_id, event, text)
         return
-    if name == "/help":
+    if name in ("/help", "/start"):  # /start: what Telegram sends when a chat begins
         lines = {**HELP, **GATEWAY_HELP}
-        width = max(len(k) for k in lines)
-        text = "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines.items())
+        text = "\n".join(f"{k} — {v}" for k, v in lines.items())  # chat fonts are proportional
+        if name == "/start":
+            text = f"Hi, I am Hermes. Write to me; these commands work too:\n{text}"
         await _finish(gw, row_id, event, text)
         return
     try:

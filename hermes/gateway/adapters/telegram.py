@@ -160,10 +160,17 @@ class TelegramAdapter(Adapter):
                         await sink(event)
                     offset = update.update_id + 1  # acknowledged by the next getUpdates
                     await self.offset_store.save(offset)
-            except (tg.InvalidToken, tg.Conflict) as exc:
+            except tg.InvalidToken as exc:
                 reason = wire.fatal_reason(exc)
                 self.state = f"failed: {reason}"
                 raise AdapterUnavailable(f"telegram: {reason}") from exc
+            except tg.Conflict as exc:  # another poller: wait it out, it may stop
+                reason = wire.fatal_reason(exc)
+                if not self.state.startswith("conflict"):
+                    log.error("telegram: %s; retrying until it stops", reason)
+                self.state = f"conflict: {reason}"
+                await self.backoff.sleep(self.backoff.cap)  # no hurry: a minute by default
+                attempt += 1
             except Exception as exc:
                 retry_after = wire.retry_seconds(exc) if isinstance(exc, tg.RetryAfter) else None
                 self.state = "reconnecting"
