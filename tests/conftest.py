@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from hermes.testing import ScriptedModel
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_default_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
@@ -15,3 +17,10 @@ def _isolated_default_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         for key in ("OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "NOUS_API_KEY"):
             mp.delenv(key, raising=False)
         yield
+
+
+@pytest.fixture
+def model() -> Iterator[ScriptedModel]:
+    """A scripted model on loopback (tests queue its answers), stopped after the test."""
+    with ScriptedModel() as m:
+        yield m

@@ -27,12 +27,6 @@ def make_env(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as m:
-        yield m
-
-
-@pytest.fixture
 def home(tmp_path: Path, model: ScriptedModel) -> Path:
     home = tmp_path / "home"
     home.mkdir()

@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,12 +35,6 @@ def write_config(home: Path, base_url: str, *extra: str) -> None:
     home.mkdir(parents=True, exist_ok=True)
     lines = ["model:", "  provider: custom", f"  base_url: {base_url}", "  model: scripted-model"]
     (home / "config.yaml").write_text("\n".join([*lines, *extra]) + "\n")
-
-
-@pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as m:
-        yield m
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,6 @@ from hermes.home import load_profile
 from hermes.messages import SUMMARY_PREFIX
 from hermes.runtime import open_conversation
 from hermes.testing import ScriptedModel
-
-
-@pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as m:
-        yield m
 
 
 def make_profile(tmp_path: Path, model: ScriptedModel, **model_extra: Any) -> Profile:

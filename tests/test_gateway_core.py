@@ -4,23 +4,19 @@ access, and resuming after a crash."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hermes.gateway.adapters.base import SendError
+from hermes.gateway.core import Gateway
 from hermes.gateway.events import Capabilities
 from hermes.store import gateway_ops as ops
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import FakeChat, make_home, running_gateway
 from tests.tools_helpers import wait_until
-
-
-@pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as m:
-        yield m
 
 
 @pytest.fixture
@@ -164,19 +160,14 @@ async def test_a_failed_send_is_retried_and_delivered_once(
     assert chat.shown() == ["the answer"]
 
 
-_attempts: dict[int, int] = {}
-
-
-def _delivery_attempts(gw: object) -> int:
-    # Read the ledger synchronously through a second connection (the test's view).
-    import sqlite3
-
-    from hermes.gateway.core import Gateway
-
-    assert isinstance(gw, Gateway)
+def _sql(gw: Gateway, sql: str) -> list[tuple[Any, ...]]:
+    """Read state.db through a second connection: what the test sees from outside."""
     with sqlite3.connect(gw.profile.db_path) as conn:
-        row = conn.execute("SELECT MAX(attempts) FROM deliveries").fetchone()
-    return int(row[0] or 0)
+        return conn.execute(sql).fetchall()
+
+
+def _delivery_attempts(gw: Gateway) -> int:
+    return int(_sql(gw, "SELECT MAX(attempts) FROM deliveries")[0][0] or 0)
 
 
 async def test_a_reply_that_finally_fails_is_delivered_late_when_the_platform_is_back(
@@ -198,15 +189,8 @@ async def test_a_reply_that_finally_fails_is_delivered_late_when_the_platform_is
         assert late.startswith("⚠️ Delivered late") and late.endswith("lost answer")
 
 
-def _failed(gw: object) -> int:
-    import sqlite3
-
-    from hermes.gateway.core import Gateway
-
-    assert isinstance(gw, Gateway)
-    with sqlite3.connect(gw.profile.db_path) as conn:
-        row = conn.execute("SELECT COUNT(*) FROM deliveries WHERE status='failed'").fetchone()
-    return int(row[0])
+def _failed(gw: Gateway) -> int:
+    return int(_sql(gw, "SELECT COUNT(*) FROM deliveries WHERE status='failed'")[0][0])
 
 
 async def test_unknown_senders_get_a_pairing_code_and_no_turn(
@@ -287,15 +271,8 @@ async def test_a_second_stop_does_not_strand_the_first(home: Path, model: Script
         assert _statuses(gw) == {"done": 3}
 
 
-def _statuses(gw: object) -> dict[str, int]:
-    import sqlite3
-
-    from hermes.gateway.core import Gateway
-
-    assert isinstance(gw, Gateway)
-    with sqlite3.connect(gw.profile.db_path) as conn:
-        rows = conn.execute("SELECT status, COUNT(*) FROM inbound GROUP BY status").fetchall()
-    return dict(rows)
+def _statuses(gw: Gateway) -> dict[str, int]:
+    return dict(_sql(gw, "SELECT status, COUNT(*) FROM inbound GROUP BY status"))
 
 
 async def test_an_adapter_bug_does_not_stop_deliveries(home: Path, model: ScriptedModel) -> None:
@@ -341,14 +318,4 @@ async def test_a_stranger_is_answered_once_not_per_message(
         await wait_until(lambda: len(chat.shown()) == 1)
         await chat.say("hello", user="998")
         await wait_until(lambda: len(chat.shown()) == 2)
-        assert _count(gw, "SELECT COUNT(*) FROM deliveries") == 2
-
-
-def _count(gw: object, sql: str) -> int:
-    import sqlite3
-
-    from hermes.gateway.core import Gateway
-
-    assert isinstance(gw, Gateway)
-    with sqlite3.connect(gw.profile.db_path) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+        assert _sql(gw, "SELECT COUNT(*) FROM deliveries") == [(2,)]

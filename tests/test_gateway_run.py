@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,12 +14,6 @@ import pytest
 from hermes.envfile import read_env_file
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import GatewayProcess, make_home
-
-
-@pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as m:
-        yield m
 
 
 @pytest.fixture

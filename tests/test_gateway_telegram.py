@@ -25,12 +25,6 @@ CHAT = 4242
 
 
 @pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    with ScriptedModel() as m:
-        yield m
-
-
-@pytest.fixture
 def telegram() -> Iterator[FakeTelegram]:
     with FakeTelegram(TOKEN) as fake:
         yield fake
