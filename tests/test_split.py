@@ -196,3 +196,14 @@ def test_random_texts_split_into_valid_parts() -> None:
         assert " ".join(normalized(p) for p in parts) == normalized(text)
         if len(text) <= limit:
             assert parts == [text]
+
+
+def test_parts_fit_a_limit_counted_in_utf16_units() -> None:
+    from hermes.gateway.split import split_to_fit, utf16_size
+
+    text = "🚀 " * 3000 + "\n```\n" + "🎉" * 500 + "\n```"
+    parts = split_to_fit(text, 4096, utf16_size)
+    assert len(parts) > 1
+    assert all(utf16_size(p) <= 4096 for p in parts)
+    assert "".join(parts).count("🚀") == 3000 and "".join(parts).count("🎉") == 500
+    assert split_to_fit("plain", 4096, utf16_size) == ["plain"]

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from hermes.gateway.adapters.base import Adapter, SendError
 from hermes.gateway.events import Button, Outbound, Target
-from hermes.gateway.split import split_message
+from hermes.gateway.split import split_to_fit, utf16_size
 from hermes.store import Store
 from hermes.store import gateway_ops as ops
 
@@ -110,7 +110,9 @@ class Courier:
     async def deliver(self, d: ops.Delivery) -> bool:
         """Send what is left of one (leased) delivery; True once it is all sent."""
         target = Target(d.platform, d.chat, d.thread)
-        parts = split_message(d.text, self.adapter.capabilities.max_length) or [""]
+        caps = self.adapter.capabilities
+        size = utf16_size if caps.utf16 else len
+        parts = split_to_fit(d.text, caps.max_length, size) or [""]
         buttons = [[Button(b["label"], b["data"]) for b in row] for row in d.buttons or []]
         try:
             for i in range(d.parts_sent, len(parts)):

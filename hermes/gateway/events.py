@@ -118,6 +118,7 @@ class Capabilities:
     edit_interval: float = 1.0  # seconds between edits of one message (platform rate limits)
     buttons: bool = False  # inline buttons under a message
     threads: bool = False
+    utf16: bool = False  # max_length counts UTF-16 code units (Telegram), not characters
 
 
 @dataclass

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _BREAK = re.compile(r"[ \t\r\n]+")
@@ -168,3 +169,20 @@ def _hard_cut(lines: _Lines, pos: int, first: int, room: int) -> _Cut:
             if end - pos + (len(fence.close()) if fence else 0) <= room:
                 return _Cut(end, end, fence, _SPACE + 1)
     raise ValueError("message length limit is too small to carry a code block's fence lines")
+
+
+def utf16_size(text: str) -> int:
+    """Length in UTF-16 code units: how Telegram counts its 4096 (an emoji is 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_to_fit(text: str, limit: int, size: Callable[[str], int] = len) -> list[str]:
+    """split_message, where `size` measures a part (e.g. utf16_size): the
+    character limit shrinks until every part fits."""
+    chars = limit
+    while True:
+        parts = split_message(text, chars)
+        worst = max((size(p) for p in parts), default=0)
+        if worst <= limit or chars <= 1:
+            return parts
+        chars = max(1, chars * limit // worst - 1)

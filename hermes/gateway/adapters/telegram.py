@@ -80,7 +80,7 @@ class KvOffsets:
 class TelegramAdapter(Adapter):
     name = "telegram"
     capabilities = Capabilities(
-        max_length=4096, can_edit=True, edit_interval=1.0, buttons=True, threads=True
+        max_length=4096, can_edit=True, edit_interval=1.0, buttons=True, threads=True, utf16=True
     )
 
     def __init__(
