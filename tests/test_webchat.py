@@ -243,12 +243,15 @@ async def test_a_page_that_reconnects_gets_what_it_missed_and_a_slow_one_is_drop
     target = Target("web", "c")
     first = await web.send(Outbound(target, "one", buttons=[[Button("Approve", "ok:1")]]))
     seen = web.last_seq("c")
+    for i in range(BACKLOG * 2):  # a long streamed reply: hundreds of edits
+        await web.edit(target, first, f"one, edit {i}")
     await web.edit(target, first, "one, edited")
     await web.send(Outbound(target, "two"))
 
     async with web.subscribe("c", after=seen) as sub:
         replay = [await anext(sub), await anext(sub)]
     assert [(e["type"], e["text"]) for e in replay] == [("edit", "one, edited"), ("message", "two")]
+    assert len(web._chats["c"].backlog) == 3  # each edit replaced the one before
 
     async with web.subscribe("c") as slow:  # never reads: dropped, never blocks a send
         for i in range(10):

@@ -179,6 +179,10 @@ class WebAdapter(Adapter):
     def _publish(self, chat: str, event: Event, seq: int | None = None) -> None:
         event["seq"] = self._next_seq() if seq is None else seq
         state = self._chat(chat)
+        if event.get("type") == "edit":  # an edit carries the whole text: older ones are moot
+            for old in [e for e in state.backlog if e.get("type") == "edit"]:
+                if old.get("id") == event.get("id"):
+                    state.backlog.remove(old)
         if len(state.backlog) == BACKLOG:
             state.lost_upto = int(state.backlog[0]["seq"])
         state.backlog.append(event)
