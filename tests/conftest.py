@@ -24,3 +24,13 @@ def model() -> Iterator[ScriptedModel]:
     """A scripted model on loopback (tests queue its answers), stopped after the test."""
     with ScriptedModel() as m:
         yield m
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_gateways() -> Iterator[None]:
+    yield
+    import sys
+
+    helpers = sys.modules.get("tests.gateway_helpers")
+    if helpers is not None:  # only where gateway processes may have been started
+        helpers.kill_leftover_gateways()

@@ -127,6 +127,20 @@ async def running_gateway(
         await store.close()
 
 
+STARTED: list[GatewayProcess] = []  # killed after each test (tests/conftest.py)
+
+
+def kill_leftover_gateways() -> None:
+    """A test that failed half-way must not leave its gateway running."""
+    while STARTED:
+        gateway = STARTED.pop()
+        if gateway.proc.poll() is None:
+            gateway.proc.kill()
+            gateway.proc.wait(timeout=30)
+        if gateway.proc.stdout is not None:
+            gateway.proc.stdout.close()
+
+
 class GatewayProcess:
     """`hermes gateway run` as a real subprocess on `home`."""
 
@@ -147,6 +161,7 @@ class GatewayProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        STARTED.append(self)
         self.url = ""
 
     async def ready(self, seconds: float = 30.0) -> GatewayProcess:
