@@ -116,17 +116,18 @@ async def _undo(conv: Conversation, arg: str) -> Outcome:
     removed = await conv.undo()
     if removed is None:
         return Outcome("Nothing to undo.")
-    return Outcome(f"Removed the last turn: {_clip(removed)}")
+    return Outcome(f"Removed the last turn: {clip(removed)}")
 
 
 async def _retry(conv: Conversation, arg: str) -> Outcome:
     text = await conv.undo()
     if text is None:
         return Outcome("Nothing to retry.")
-    return Outcome(f"Retrying: {_clip(text)}", resend=text)
+    return Outcome(f"Retrying: {clip(text)}", resend=text)
 
 
-def _clip(text: str, limit: int = 60) -> str:
+def clip(text: str, limit: int = 60) -> str:
+    """TEXT on one line, cut to LIMIT characters with an ellipsis."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 

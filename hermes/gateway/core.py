@@ -25,7 +25,7 @@ from hermes.gateway.access import Access
 from hermes.gateway.adapters.base import Adapter
 from hermes.gateway.chats import Chat, Chats
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
-from hermes.gateway.events import Inbound, Target
+from hermes.gateway.events import Inbound, Target, session_key
 from hermes.messages import Message
 from hermes.store import Store
 from hermes.store import gateway_ops as ops
@@ -251,16 +251,8 @@ class Gateway:
 
     async def current_session(self, target: Target, user: str | None = None) -> str | None:
         """The session a chat is in now (None before its first message)."""
-        event = Inbound(
-            target.platform,
-            target.chat,
-            user or "",
-            "",
-            "",
-            thread=target.thread,
-            is_group=user is not None,
-        )
-        return await self.store.run(ops.chat_session, event.session_key(self.profile.name))
+        key = session_key(self.profile.name, target.platform, target.chat, target.thread, user)
+        return await self.store.run(ops.chat_session, key)
 
     def platform_states(self) -> dict[str, str]:
         return {name: a.state for name, a in self.adapters.items()}

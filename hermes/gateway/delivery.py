@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -28,6 +27,7 @@ from datetime import datetime
 from hermes.gateway.adapters.base import Adapter, SendError
 from hermes.gateway.events import Button, Outbound, Target
 from hermes.gateway.split import split_to_fit, utf16_size
+from hermes.providers.http import Backoff
 from hermes.store import Store
 from hermes.store import gateway_ops as ops
 
@@ -35,12 +35,6 @@ log = logging.getLogger("hermes.gateway.delivery")
 
 LEASE_SECONDS = 120.0  # a row being sent is someone else's for this long
 RESCAN_SECONDS = 30.0  # look for rows queued by other processes (`hermes send`)
-
-
-def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
-    """Seconds before retry number `attempt` (1-based): exponential, jittered."""
-    delay: float = min(cap, base * 2.0 ** (attempt - 1))
-    return delay * random.uniform(0.8, 1.2)
 
 
 class Courier:
@@ -58,6 +52,8 @@ class Courier:
         self.max_attempts = max_attempts
         self.clock = clock
         self.backoff_base = backoff_base
+        # a reply may wait out hours of outage: up to 5 min between tries, Retry-After honoured
+        self.backoff = Backoff(base=backoff_base, cap=300.0, retry_after_cap=3600.0)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -75,7 +71,7 @@ class Courier:
             except Exception:
                 failures += 1
                 log.exception("the %s courier failed; going on", self.adapter.name)
-                await asyncio.sleep(backoff(failures, self.backoff_base, cap=60.0))
+                await asyncio.sleep(min(60.0, self.backoff.delay(failures - 1)))
 
     async def _pass(self) -> None:
         name = self.adapter.name
@@ -135,7 +131,7 @@ class Courier:
         except SendError as exc:
             attempts = d.attempts + 1
             give_up = not exc.retryable or attempts >= self.max_attempts
-            delay = exc.retry_after or backoff(attempts, self.backoff_base)
+            delay = self.backoff.delay(attempts - 1, exc.retry_after)
             await self.store.run(ops.mark_retry, d.id, str(exc), self.clock() + delay, give_up)
             if give_up:
                 log.error(

@@ -36,6 +36,17 @@ class Target:
         return cls(parts[0].strip().lower(), parts[1].strip(), thread)
 
 
+def session_key(
+    profile: str, platform: str, chat: str, thread: str | None = None, user: str | None = None
+) -> str:
+    """Which conversation a message belongs to: profile + platform + chat + thread,
+    and the sender too in group chats (each member has their own session)."""
+    parts = [profile, platform, chat, thread or ""]
+    if user is not None:
+        parts.append(user)
+    return ":".join(parts)
+
+
 @dataclass(frozen=True)
 class Attachment:
     kind: str  # "audio" (voice notes too), "image", "video", "file"
@@ -73,11 +84,8 @@ class Inbound:
         return Target(self.platform, self.chat, self.thread)
 
     def session_key(self, profile: str) -> str:
-        """profile + platform + chat + thread (+ user in group chats)."""
-        parts = [profile, self.platform, self.chat, self.thread or ""]
-        if self.is_group:
-            parts.append(self.user)
-        return ":".join(parts)
+        user = self.user if self.is_group else None
+        return session_key(profile, self.platform, self.chat, self.thread, user)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

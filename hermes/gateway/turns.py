@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from hermes.agent.conversation import Conversation
 from hermes.agent.events import EventSink, ignore
-from hermes.commands import HELP, is_command, run_command
+from hermes.commands import HELP, clip, is_command, run_command
 from hermes.errors import HermesError
 from hermes.gateway.chats import Chat
-from hermes.gateway.events import Inbound
+from hermes.gateway.events import Inbound, session_key
 from hermes.gateway.stream import DraftStreamer
 from hermes.messages import Message
 from hermes.store import gateway_ops as ops
@@ -42,11 +42,6 @@ def is_immediate(text: str) -> bool:
 def _line(exc: Exception) -> str:
     """An error as one line for a chat (the details are in the log)."""
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 async def _conversation(gw: Gateway, chat: Chat, event: Inbound) -> Conversation:
@@ -191,7 +186,7 @@ async def run_inbound(
                     gw,
                     row_id,
                     event,
-                    f'⚠️ Hermes restarted while working on "{_clip(event.text)}" and could not '
+                    f'⚠️ Hermes restarted while working on "{clip(event.text)}" and could not '
                     "pick it up again. Please send it again.",
                     status="failed",
                     error="not resumable",
@@ -200,7 +195,7 @@ async def run_inbound(
             await gw.deliver_now(
                 f"resume:{row_id}",
                 event.target,
-                f'↻ Hermes restarted while working on "{_clip(event.text)}"; picking the '
+                f'↻ Hermes restarted while working on "{clip(event.text)}"; picking the '
                 "work up where it stopped.",
             )
             resumed = await conv.resume(resume, emit)
@@ -273,7 +268,7 @@ async def api_turn(
     if not users:
         raise HermesError("the request has no user message")
     event = Inbound("api", session, "api", users[-1].content, "")
-    key = event.session_key(gw.profile.name)
+    key = session_key(gw.profile.name, "api", session)
     done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     running: list[asyncio.Task[object]] = []
 
