@@ -32,6 +32,7 @@ async def test_a_message_gets_its_reply_streamed_into_one_message(
     async with running_gateway(home, [chat]) as gw:
         await chat.say("hi")
         await wait_until(lambda: chat.shown() == ["Hello from Hermes"])
+        await wait_until(lambda: gw.chats.running() == 0)
         sid = await gw.current_session(chat_target())
         assert sid is not None
         stored = [m.message.content for m in await gw.store.load_messages(sid)]
@@ -252,6 +253,9 @@ async def test_a_turn_cut_by_a_clean_stop_mid_answer_is_answered_again_after_res
     chat2 = FakeChat()
     async with running_gateway(home, [chat2]) as gw:
         await wait_until(lambda: "The full answer." in chat2.shown())
+        await wait_until(
+            lambda: gw.chats.running() == 0
+        )  # the draft shows text before it is stored
         assert sid is not None
         stored = [m.message.content for m in await gw.store.load_messages(sid)]
     assert stored == ["question", "The full answer."]  # the fragment is gone
