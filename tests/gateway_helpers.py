@@ -176,6 +176,11 @@ class GatewayProcess:
         self.url = json.loads(self.state_file.read_text())["url"]
         return self
 
+    def log(self) -> str:
+        """The gateway's log file so far (for failure messages)."""
+        path = self.home / "logs" / "gateway.log"
+        return path.read_text(errors="replace") if path.exists() else "(no gateway.log)"
+
     def output(self) -> str:
         """Everything it printed (waits for the process to end)."""
         out, _ = self.proc.communicate(timeout=30)

@@ -12,7 +12,7 @@ import pytest
 
 from hermes.gateway.adapters.base import SendError
 from hermes.gateway.core import Gateway
-from hermes.gateway.events import Capabilities
+from hermes.gateway.events import Capabilities, Outbound
 from hermes.store import gateway_ops as ops
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import FakeChat, make_home, running_gateway
@@ -39,6 +39,34 @@ async def test_a_message_gets_its_reply_streamed_into_one_message(
         assert stored == ["hi", "Hello from Hermes"]
     assert len(chat.sent) == 1  # the draft became the reply: one message, not two
     model.assert_done()
+
+
+class FlakyOnce(FakeChat):
+    """The platform fails the first send with a transient error."""
+
+    attempts = 0
+
+    async def send(self, message: Outbound) -> str:
+        self.attempts += 1
+        if self.attempts == 1:
+            raise SendError("502 Bad Gateway", retryable=True)
+        return await super().send(message)
+
+
+async def test_the_draft_survives_a_transient_send_failure(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = FlakyOnce()
+    gate = model.hang(partial="Working on it", then=" and done.")
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("hi")
+        await gate.wait_entered_async()
+        # no more text arrives while the model waits: the preview retries on its own
+        await wait_until(lambda: chat.shown() == ["Working on it"])
+        gate.release()
+        await wait_until(lambda: chat.shown() == ["Working on it and done."])
+        await wait_until(lambda: gw.chats.running() == 0)
+    assert chat.attempts == 2
 
 
 def chat_target():  # type: ignore[no-untyped-def]

@@ -76,13 +76,15 @@ async def test_sigkill_mid_turn_then_restart_loses_and_duplicates_nothing(
     gate = model.hang(partial="Let me think", then="never delivered")
     telegram.user_says(CHAT, "important question", user_id=CHAT)
     await gate.wait_entered_async(20)
-    await wait_until(lambda: shown(telegram) == ["Let me think"], 20)  # the streamed draft
+    draft_shown = lambda: shown(telegram) == ["Let me think"]  # noqa: E731
+    await wait_until(draft_shown, 20, why=lambda: f"{shown(telegram)}\n{gw.log()}")
     await gw.stop(signal.SIGKILL)
     gate.release()
 
     model.reply("The answer, after the restart.")
     gw = await GatewayProcess(home).ready()
-    await wait_until(lambda: "The answer, after the restart." in shown(telegram), 30)
+    answered = lambda: "The answer, after the restart." in shown(telegram)  # noqa: E731
+    await wait_until(answered, 30, why=lambda: f"{shown(telegram)}\n{gw.log()}")
     texts = shown(telegram)
     assert sum(t.startswith("↻ Hermes restarted while working on") for t in texts) == 1
     assert texts.count("The answer, after the restart.") == 1

@@ -76,12 +76,15 @@ def make_ctx(
     return ctx
 
 
-async def wait_until(check: Callable[[], bool], seconds: float = 10.0) -> None:
-    """Poll `check` until it is true; fail the test after `seconds`."""
+async def wait_until(
+    check: Callable[[], bool], seconds: float = 10.0, why: Callable[[], str] | None = None
+) -> None:
+    """Poll `check` until it is true; fail the test after `seconds` (with `why()`)."""
     deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {seconds}s")
+            detail = f"\n{why()}" if why is not None else ""
+            raise AssertionError(f"condition not met within {seconds}s{detail}")
         await asyncio.sleep(0.02)
 
 

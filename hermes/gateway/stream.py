@@ -5,7 +5,8 @@ shown in a draft message: sent at the first text, then edited at most once
 per `Capabilities.edit_interval` (platforms rate-limit edits). The draft is
 a preview only: the final reply goes through the delivery ledger, which
 turns the draft into the first part of the answer (hermes/gateway/delivery.py).
-Failures here are logged and end the preview; they never fail the turn.
+A failed send or edit is retried a few times when the platform says it is
+transient; other failures end the preview. They never fail the turn.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hermes.gateway.adapters.base import Adapter, SendError
 from hermes.gateway.events import Outbound, Target
 
 log = logging.getLogger("hermes.gateway")
+MAX_FAILURES = 3  # transient send/edit failures before the preview gives up
 
 
 class DraftStreamer:
@@ -35,6 +37,7 @@ class DraftStreamer:
         self._flush: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._broken = False
+        self._failures = 0
 
     @property
     def text(self) -> str:
@@ -69,16 +72,18 @@ class DraftStreamer:
         wait = self._last_edit + self.adapter.capabilities.edit_interval - time.monotonic()
         self._flush = asyncio.get_running_loop().create_task(self._flush_after(max(0.0, wait)))
 
-    async def _flush_after(self, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        await self._update()
+    async def _flush_after(self, delay: float | None) -> None:
+        while delay is not None:
+            if delay:
+                await asyncio.sleep(delay)
+            delay = await self._update()
 
-    async def _update(self) -> None:
+    async def _update(self) -> float | None:
+        """Show the current text; return the seconds after which to try again."""
         async with self._lock:
             text = self._render()
             if not text or text == self._shown or self._broken:
-                return
+                return None
             try:
                 if self.message_id is None:
                     message = Outbound(self.target, text, reply_to_message_id=self.reply_to)
@@ -86,11 +91,16 @@ class DraftStreamer:
                 else:
                     await self.adapter.edit(self.target, self.message_id, text)
             except SendError as exc:
+                self._failures += 1
+                if exc.retryable and self._failures <= MAX_FAILURES:
+                    log.info("streaming preview to %s: %s; trying again", self.target, exc)
+                    return max(self.adapter.capabilities.edit_interval, exc.retry_after or 0.0)
                 log.info("streaming preview to %s stopped: %s", self.target, exc)
                 self._broken = True
-                return
+                return None
             self._shown = text
             self._last_edit = time.monotonic()
+            return None
 
     def abort(self) -> None:
         """Stop at once (the gateway is stopping): cancel a pending edit."""
