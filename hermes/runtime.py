@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from hermes.agent.conversation import Conversation
+from hermes.agent.loop import ToolHook
 from hermes.context import Profile, UserIO
 
 
@@ -17,6 +18,7 @@ async def open_conversation(
     session_id: str | None = None,
     user: UserIO | None = None,
     model: str | None = None,
+    hooks: Sequence[ToolHook] = (),
 ) -> AsyncIterator[Conversation]:
     """Open the profile's state.db and a Conversation; close everything after."""
     from hermes.store import Store
@@ -27,7 +29,14 @@ async def open_conversation(
     conv: Conversation | None = None
     try:
         conv = await Conversation.open(
-            profile, store, processes, source=source, session_id=session_id, user=user, model=model
+            profile,
+            store,
+            processes,
+            source=source,
+            session_id=session_id,
+            user=user,
+            model=model,
+            hooks=hooks,
         )
         yield conv
     finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from hermes.agent.compress import estimate_tokens, split_point, summarize
@@ -17,7 +17,7 @@ from hermes.agent.loop import INTERRUPTED, Loop, ToolHook, TurnResult
 from hermes.agent.prompt import build_system_prompt
 from hermes.context import NoUser, Profile, TurnContext, UserIO
 from hermes.errors import HermesError
-from hermes.messages import Message, Usage
+from hermes.messages import Message, ToolCall, Usage
 from hermes.providers.base import Provider
 from hermes.store import Store, StoredMessage
 from hermes.tools.base import Tool
@@ -46,6 +46,9 @@ class Conversation:
     user: UserIO = field(default_factory=NoUser)
     hooks: Sequence[ToolHook] = ()
     system_prompt: str = ""
+    # messages that arrived for a running turn (a walkaway task's steering), read
+    # before each model call
+    inbox: Callable[[], Awaitable[list[Message]]] | None = None
     last_usage: Usage = field(default_factory=Usage)
     _messages: list[StoredMessage] = field(default_factory=list)
     _overhead: int = 0  # tokens the provider counts beyond our estimate (tool schemas, framing)
@@ -165,8 +168,11 @@ class Conversation:
         await asyncio.shield(self._append([Message("user", text)], also))
         return self._messages[-1].id
 
-    async def run_turn(self, emit: EventSink = ignore) -> TurnResult:
-        """Run the agent on the context as it is (it ends with the user's message)."""
+    async def run_turn(
+        self, emit: EventSink = ignore, pending: Sequence[ToolCall] = ()
+    ) -> TurnResult:
+        """Run the agent on the context as it is (it ends with the user's message,
+        or with a reply whose `pending` calls are to run now)."""
         loop = Loop(
             provider=self.provider,
             system_prompt=self.system_prompt,
@@ -175,7 +181,7 @@ class Conversation:
             hooks=self.hooks,
             max_iterations=self.profile.settings.agent.max_iterations,
         )
-        result = await loop.run(self, emit)
+        result = await loop.run(self, emit, pending)
         self.last_usage = result.usage
         await self.store.add_usage(self.session_id, result.usage, self.provider.model)
         return result
@@ -184,13 +190,47 @@ class Conversation:
         """Whether the turn started by that user message is still in the context."""
         return any(m.id == user_message_id for m in self._messages)
 
-    async def resume(self, user_message_id: int, emit: EventSink = ignore) -> TurnResult | None:
-        """Finish a turn that a crash cut short, from what was stored of it.
+    def unanswered(self, user_message_id: int | None = None) -> list[ToolCall]:
+        """Tool calls after the user's message (default: the last one) that have
+        no result yet: the calls of a suspended or crashed turn."""
+        if user_message_id is None:
+            index = self._last_user_index()
+        else:
+            index = next((i for i, m in enumerate(self._messages) if m.id == user_message_id), None)
+        if index is None:
+            return []
+        after = [m.message for m in self._messages[index + 1 :]]
+        answered = {m.tool_call_id for m in after if m.role == "tool"}
+        return [
+            call
+            for m in after
+            if m.role == "assistant"
+            for call in m.tool_calls or []
+            if call.id not in answered
+        ]
+
+    async def answer_unanswered(self, text: str, calls: Sequence[ToolCall]) -> None:
+        """Give those calls `text` as their result (they will not run), so the
+        history is valid again for the next request."""
+        if calls:
+            await self.append(
+                [Message("tool", text, tool_call_id=c.id, name=c.name) for c in calls]
+            )
+
+    async def resume(
+        self,
+        user_message_id: int,
+        emit: EventSink = ignore,
+        rerun: Callable[[ToolCall], bool] = lambda call: False,
+    ) -> TurnResult | None:
+        """Finish a turn that a crash cut short (or that was suspended), from what
+        was stored of it.
 
         Returns None when the user's message is no longer in the context (the turn
         cannot be resumed). If the stored turn already ends with an answer, that
-        answer is the result; else tool calls left without a result get one that
-        says so, and the agent continues."""
+        answer is the result. Else calls without a result are run now if `rerun`
+        says so (they were waiting for a decision, so they never started), or get a
+        result saying the gateway restarted; then the agent continues."""
         index = next((i for i, m in enumerate(self._messages) if m.id == user_message_id), None)
         if index is None:
             return None
@@ -201,18 +241,9 @@ class Conversation:
             # cut off mid-answer by the shutdown: drop the fragment, answer again
             await self.store.delete_messages_from(self.session_id, last.id)
             self._messages.pop()
-        after = [m.message for m in self._messages[index + 1 :]]
-        answered = {m.tool_call_id for m in after if m.role == "tool"}
-        missing = [
-            Message("tool", RESTARTED, tool_call_id=call.id, name=call.name)
-            for m in after
-            if m.role == "assistant"
-            for call in m.tool_calls or []
-            if call.id not in answered
-        ]
-        if missing:
-            await self.append(missing)
-        return await self.run_turn(emit)
+        missing = self.unanswered(user_message_id)
+        await self.answer_unanswered(RESTARTED, [c for c in missing if not rerun(c)])
+        return await self.run_turn(emit, [c for c in missing if rerun(c)])
 
     async def undo(self) -> str | None:
         """/undo: drop the last turn (the user's message and everything after)."""
@@ -258,6 +289,10 @@ class Conversation:
             )
 
     async def before_model_call(self, provider: Provider, emit: EventSink) -> None:
+        if self.inbox is not None:
+            arrived = await self.inbox()
+            if arrived:
+                await self.append(arrived)
         settings = self.profile.settings.agent
         limit = settings.compress_threshold * provider.context_window
         if self.context_tokens() > limit and await self.compress(emit):

@@ -29,6 +29,15 @@ class ToolFinished:
 
 
 @dataclass(frozen=True)
+class ToolWaiting:
+    """The call was not run: it waits for a decision (an approval); the turn
+    suspends once the other calls of the reply are done."""
+
+    call: ToolCall
+    note: str
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should know that is not the model's text
     (context compressed, retrying the provider, ...)."""
@@ -43,7 +52,7 @@ class TurnDone:
     iterations: int
 
 
-AgentEvent = TextDelta | ToolStarted | ToolFinished | Notice | TurnDone
+AgentEvent = TextDelta | ToolStarted | ToolFinished | ToolWaiting | Notice | TurnDone
 EventSink = Callable[[AgentEvent], None]
 
 

@@ -15,7 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hermes.agent.events import EventSink, TextDelta, ToolFinished, ToolStarted, TurnDone
+from hermes.agent.events import (
+    EventSink,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    ToolWaiting,
+    TurnDone,
+)
 from hermes.context import TurnContext
 from hermes.errors import HermesError
 from hermes.messages import Message, ToolCall, ToolSpec, Usage
@@ -46,11 +53,24 @@ class History(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Defer:
+    """A hook's answer: do not run the call now. The turn suspends (nothing
+    waits in memory) with the call left without a result in the history; once
+    a decision is stored, the owner runs the turn on with `Loop.run(pending=)`,
+    and the hook is asked again."""
+
+    note: str  # e.g. "waiting for approval a1b2c3"
+
+
 class ToolHook(Protocol):
     """Runs around every tool call. The approval gate plugs in here."""
 
-    async def before(self, call: ToolCall, args: dict[str, Any], ctx: TurnContext) -> str | None:
-        """None lets the call run; a string refuses it and is the model's result."""
+    async def before(
+        self, call: ToolCall, args: dict[str, Any], ctx: TurnContext
+    ) -> str | Defer | None:
+        """None lets the call run; a string refuses it and is the model's result;
+        Defer suspends the turn."""
         ...
 
     async def after(
@@ -64,6 +84,11 @@ class TurnResult:
     usage: Usage = field(default_factory=Usage)
     iterations: int = 0
     hit_limit: bool = False
+    waiting: tuple[str, ...] = ()  # suspended: the Defer notes of the calls not run
+
+    @property
+    def suspended(self) -> bool:
+        return bool(self.waiting)
 
 
 @dataclass
@@ -75,10 +100,19 @@ class Loop:
     hooks: Sequence[ToolHook] = ()
     max_iterations: int = 40
 
-    async def run(self, history: History, emit: EventSink) -> TurnResult:
-        """Run one turn; history already ends with the user's message."""
+    async def run(
+        self, history: History, emit: EventSink, pending: Sequence[ToolCall] = ()
+    ) -> TurnResult:
+        """Run one turn; history already ends with the user's message, or with a
+        reply whose `pending` calls have no result yet (a suspended turn going on).
+        Returns early with `waiting` set when a hook deferred a call."""
         result = TurnResult(text="")
         specs: list[ToolSpec] = [t.spec for t in self.tools.values()]
+        if pending:
+            waiting = await self._run_tools(list(pending), history, emit)
+            if waiting:
+                result.waiting = waiting
+                return result
         while result.iterations < self.max_iterations:
             await history.before_model_call(self.provider, emit)
             result.iterations += 1
@@ -108,7 +142,11 @@ class Loop:
                 result.text = reply.content
                 emit(TurnDone(result.text, result.usage, result.iterations))
                 return result
-            await self._run_tools(reply.tool_calls, history, emit)
+            waiting = await self._run_tools(reply.tool_calls, history, emit)
+            if waiting:
+                result.waiting = waiting
+                log.info("turn suspended: %s", "; ".join(waiting))
+                return result
         result.hit_limit = True
         calls = "call" if self.max_iterations == 1 else "calls"
         result.text = (
@@ -118,29 +156,45 @@ class Loop:
         emit(TurnDone(result.text, result.usage, result.iterations))
         return result
 
-    async def _run_tools(self, calls: list[ToolCall], history: History, emit: EventSink) -> None:
-        """Run all calls of one reply concurrently; store results in call order."""
+    async def _run_tools(
+        self, calls: list[ToolCall], history: History, emit: EventSink
+    ) -> tuple[str, ...]:
+        """Run all calls of one reply concurrently; store results in call order.
+        Returns the notes of deferred calls (stored without a result)."""
         results: dict[str, Message] = {}
+        deferred: dict[str, str] = {}
         try:
             async with asyncio.TaskGroup() as group:
                 for call in calls:
-                    group.create_task(self._run_one(call, results, emit))
+                    group.create_task(self._run_one(call, results, deferred, emit))
         except asyncio.CancelledError:
             # Every tool call must have a result, or providers reject the history.
             missing = [
                 Message("tool", INTERRUPTED, tool_call_id=c.id, name=c.name)
                 for c in calls
-                if c.id not in results
+                if c.id not in results and c.id not in deferred
             ]
             done = [results[c.id] for c in calls if c.id in results]
             await asyncio.shield(history.append(done + missing))
             raise
-        await history.append([results[c.id] for c in calls])
+        await history.append([results[c.id] for c in calls if c.id in results])
+        return tuple(deferred[c.id] for c in calls if c.id in deferred)
 
-    async def _run_one(self, call: ToolCall, results: dict[str, Message], emit: EventSink) -> None:
+    async def _run_one(
+        self,
+        call: ToolCall,
+        results: dict[str, Message],
+        deferred: dict[str, str],
+        emit: EventSink,
+    ) -> None:
         emit(ToolStarted(call))
         started = time.monotonic()
-        text, is_error = await self._execute(call)
+        outcome = await self._execute(call)
+        if isinstance(outcome, Defer):
+            deferred[call.id] = outcome.note
+            emit(ToolWaiting(call, outcome.note))
+            return
+        text, is_error = outcome
         seconds = time.monotonic() - started
         if is_error:
             log.warning("tool %s failed after %.1fs: %s", call.name, seconds, text[:300])
@@ -151,7 +205,7 @@ class Loop:
             await hook.after(call, text, is_error, self.ctx)
         emit(ToolFinished(call, text, is_error, seconds))
 
-    async def _execute(self, call: ToolCall) -> tuple[str, bool]:
+    async def _execute(self, call: ToolCall) -> tuple[str, bool] | Defer:
         tool = self.tools.get(call.name)
         if tool is None:
             known = ", ".join(sorted(self.tools))
@@ -161,9 +215,11 @@ class Loop:
         except ValueError as exc:
             return f"Error: {call.name}: {exc}. Call it again with a JSON object.", True
         for hook in self.hooks:
-            refusal = await hook.before(call, args, self.ctx)
-            if refusal is not None:
-                return refusal, True
+            verdict = await hook.before(call, args, self.ctx)
+            if isinstance(verdict, Defer):
+                return verdict
+            if verdict is not None:
+                return verdict, True
         try:
             return await tool.run(args, self.ctx), False
         except HermesError as exc:

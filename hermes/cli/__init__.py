@@ -116,6 +116,33 @@ def build_parser() -> argparse.ArgumentParser:
     prevoke.add_argument("platform")
     prevoke.add_argument("user")
 
+    approvals = _add(
+        sub, "approvals", "hermes.cli.approvals_cmd:cmd_approvals", "risky actions awaiting you"
+    )
+    asub = approvals.add_subparsers(dest="action", metavar="ACTION", required=True)
+    alist = asub.add_parser("list", help="pending approvals", parents=[_common()])
+    alist.add_argument("--all", action="store_true", help="decided ones too")
+    alist.add_argument("--json", action="store_true", help="print JSON")
+    for name, what in (("approve", "let the action run"), ("deny", "refuse the action")):
+        asub.add_parser(name, help=what, parents=[_common()]).add_argument("id")
+    aclassify = asub.add_parser(
+        "classify",
+        help="the risk the gate gives a shell command (quote it to keep inner quotes)",
+        parents=[_common()],
+    )
+    aclassify.add_argument("--json", action="store_true", help='print {"risk", "reason"}')
+    aclassify.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND...")
+
+    tasks = _add(sub, "tasks", "hermes.cli.tasks_cmd:cmd_tasks", "background and walkaway tasks")
+    tsub = tasks.add_subparsers(dest="action", metavar="ACTION", required=True)
+    tlist = tsub.add_parser("list", help="open tasks, newest first", parents=[_common()])
+    tlist.add_argument("--all", action="store_true", help="finished ones too")
+    tlist.add_argument("--json", action="store_true", help="print JSON")
+    tshow = tsub.add_parser("show", help="a task with its events", parents=[_common()])
+    tshow.add_argument("id")
+    tshow.add_argument("--json", action="store_true", help="print JSON")
+    tsub.add_parser("cancel", help="stop a task", parents=[_common()]).add_argument("id")
+
     send = _add(sub, "send", "hermes.cli.send_cmd:cmd_send", "send a message through a platform")
     send.add_argument("target", metavar="PLATFORM:CHAT[:THREAD]")
     send.add_argument("text", help="the message ('-' reads it from stdin)")

@@ -59,10 +59,12 @@ def run_oneshot(args: argparse.Namespace) -> int:
 
 async def one_turn(profile: Profile, prompt: str) -> TurnResult:
     """Open a fresh session (source "oneshot"), run one turn, close everything."""
+    from hermes.approvals.gate import ApprovalGate, NobodyToAsk
     from hermes.context import NoUser
     from hermes.runtime import open_conversation
 
-    async with open_conversation(profile, source=SOURCE, user=NoUser()) as conv:
+    gate = ApprovalGate(profile.settings.approvals, NobodyToAsk())
+    async with open_conversation(profile, source=SOURCE, user=NoUser(), hooks=[gate]) as conv:
         task = asyncio.current_task()
         assert task is not None
         # SIGTERM cancels the turn, so its commands are killed, not orphaned

@@ -207,8 +207,14 @@ class Repl:
     # ----- the loop -------------------------------------------------------------
 
     async def run(self, resume: str | None = None) -> int:
+        from hermes.approvals.gate import ApprovalGate
+        from hermes.approvals.terminal import TerminalAsker
         from hermes.runtime import open_conversation
 
+        approvals = self.profile.settings.approvals
+        gate = ApprovalGate(
+            approvals, TerminalAsker(self.user, approvals.low_risk_auto_approve_seconds)
+        )
         self._loop = asyncio.get_running_loop()
         main = asyncio.current_task()
         if main is not None:  # SIGTERM: stop the turn, kill its commands, leave
@@ -216,7 +222,7 @@ class Repl:
         previous = _set_sigint(self._on_sigint)
         try:
             async with open_conversation(
-                self.profile, source="cli", session_id=resume, user=self.user
+                self.profile, source="cli", session_id=resume, user=self.user, hooks=[gate]
             ) as conv:
                 self._banner(conv, resumed=resume is not None)
                 await self._chat(conv)

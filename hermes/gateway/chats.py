@@ -5,6 +5,9 @@ Each chat (a session key) has a queue of jobs and, while it has work, one
 worker task. A job is a coroutine function taking the Chat. `stop()` cancels
 the running job on the user's behalf (`/stop`, or a new message in
 `interrupt` mode): the job sees `chat.stopping` and ends the turn cleanly.
+A chat whose turn is suspended on an approval is `waiting`: its later jobs
+stay queued (no worker runs them) until `resume()` puts the suspended turn
+back at the head of the line.
 Cancelling the workers themselves (gateway shutdown) leaves the job's stored
 state as it is, to be resumed at the next start.
 """
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hermes.agent.conversation import Conversation
+    from hermes.gateway.approvals import ChatAsker
 
 log = logging.getLogger("hermes.gateway")
 
@@ -36,12 +40,19 @@ class Chat:
     current_is_turn: bool = False
     stopping: bool = False  # the running job is being stopped by the user
     conv: Conversation | None = None
+    asker: ChatAsker | None = None  # the approval gate's asker of `conv`
+    waiting: int | None = None  # the inbound row suspended on an approval
     opening: asyncio.Lock = field(default_factory=asyncio.Lock)  # guards opening `conv`
     last_used: float = field(default_factory=time.monotonic)
 
     @property
     def busy(self) -> bool:
-        return self.worker is not None or self.current is not None or bool(self.jobs)
+        return (
+            self.worker is not None
+            or self.current is not None
+            or bool(self.jobs)
+            or self.waiting is not None
+        )
 
 
 class Chats:
@@ -68,8 +79,20 @@ class Chats:
         if interrupt and chat.current_is_turn:
             self.stop(chat)
         chat.jobs.append((job, turn))
+        self._start(chat)
+
+    def resume(self, key: str, job: Job | None) -> None:
+        """The chat's suspended turn goes on: `job` runs first, then what queued up
+        meanwhile (job None: the turn was dropped; just go on with the queue)."""
+        chat = self.get(key)
+        chat.waiting = None
+        if job is not None:
+            chat.jobs.appendleft((job, True))
+        self._start(chat)
+
+    def _start(self, chat: Chat) -> None:
         chat.last_used = time.monotonic()
-        if chat.worker is None:
+        if chat.worker is None and chat.waiting is None and chat.jobs:
             self._idle.clear()
             chat.worker = asyncio.get_running_loop().create_task(self._work(chat))
             self._tasks.add(chat.worker)
@@ -87,7 +110,7 @@ class Chats:
 
     async def _work(self, chat: Chat) -> None:
         try:
-            while chat.jobs:
+            while chat.jobs and chat.waiting is None:
                 job, is_turn = chat.jobs.popleft()
                 async with self.limit:
                     chat.current = asyncio.get_running_loop().create_task(job(chat))

@@ -20,14 +20,17 @@ from collections.abc import Callable, Sequence
 
 from hermes.agent.events import EventSink
 from hermes.context import Profile
-from hermes.gateway import turns
+from hermes.gateway import turns, work
 from hermes.gateway.access import Access
 from hermes.gateway.adapters.base import Adapter
+from hermes.gateway.approvals import Desk
 from hermes.gateway.chats import Chat, Chats
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
 from hermes.gateway.events import Inbound, Target, session_key
+from hermes.gateway.notify import ProcessNotifier
+from hermes.gateway.tasks import TaskRunner
 from hermes.messages import Message
-from hermes.store import Store
+from hermes.store import Store, approval_ops
 from hermes.store import gateway_ops as ops
 from hermes.tools.process import ProcessManager
 
@@ -45,6 +48,8 @@ class Gateway:
         api_key: str = "",
         clock: Callable[[], float] = time.time,
         backoff_base: float = 1.0,
+        ping_after: float = 600.0,
+        notify_interval: float = 30.0,
     ) -> None:
         settings = profile.settings.gateway
         self.profile = profile
@@ -66,6 +71,13 @@ class Gateway:
             for a in adapters
         }
         self.started_at = clock()
+        # session id -> the chat its turns answer in (process notifications, tasks)
+        self.targets: dict[str, Target] = {}
+        self.notifier = ProcessNotifier(self, notify_interval)
+        self.desk = Desk(self)
+        self.tasks = TaskRunner(self, settings.max_concurrent_tasks, ping_after=ping_after)
+        self.desk.resumers["inbound"] = self._resume_inbound
+        self.desk.resumers["task"] = self.tasks.resume
         self._tasks: set[asyncio.Task[None]] = set()
         self._adapter_tasks: list[asyncio.Task[None]] = []
 
@@ -73,7 +85,10 @@ class Gateway:
 
     async def start(self) -> None:
         """Requeue unfinished messages, then connect the platforms and couriers."""
+        self.notifier.attach()
         await self._recover()
+        await self.tasks.recover()
+        self._spawn(self.desk.run(), "approvals")
         for name, courier in self.couriers.items():
             self._spawn(courier.run(), f"courier {name}")
         for adapter in self.adapters.values():
@@ -99,6 +114,7 @@ class Gateway:
         return finished
 
     async def close(self) -> None:
+        await self.tasks.close()
         await self.chats.close()
         for task in list(self._tasks):
             task.cancel()
@@ -109,6 +125,7 @@ class Gateway:
                 await adapter.close()
             except Exception:
                 log.exception("closing %s", adapter.name)
+        await self.notifier.close()  # first: processes killed by the shutdown get no message
         await self.processes.shutdown()
 
     def _spawn(self, coro: object, what: str) -> asyncio.Task[None]:
@@ -136,12 +153,35 @@ class Gateway:
         rows = await self.store.run(ops.open_inbound)
         for row in rows:
             event = Inbound.from_json(row.event)
+            if row.status == "waiting":  # suspended on an approval: the chat waits with it
+                self.chats.get(row.session_key).waiting = row.id
+                owned = await self.store.run(approval_ops.of_owner, f"inbound:{row.id}")
+                if all(a.status != "pending" for a in owned):  # decided while we were down
+                    await self._resume_inbound(str(row.id))
+                continue
             resume = row.user_message_id if row.status == "running" else None
             if resume is not None:
                 log.info("resuming message %d of %s after a restart", row.id, event.target)
             self._queue(row.id, row.session_key, event, resume=resume, session_id=row.session_id)
         if rows:
             log.info("requeued %d unfinished message(s)", len(rows))
+
+    async def _resume_inbound(self, row_id: str) -> bool:
+        """The approvals a chat turn waited on are decided: run it on, first in its
+        chat. False while the turn is still suspending (it wakes the desk then)."""
+        row = await self.store.run(ops.get_inbound, int(row_id))
+        if row is None or row.status != "waiting":
+            return row is None or row.status in ("done", "failed")
+        event = Inbound.from_json(row.event)
+        await self.store.run(ops.set_inbound_status, row.id, "running")
+
+        async def job(chat: Chat) -> None:
+            await turns.run_inbound(
+                self, chat, row.id, event, row.user_message_id, row.session_id, decided=True
+            )
+
+        self.chats.resume(row.session_key, job)
+        return True
 
     # ----- inbound ---------------------------------------------------------------
 
@@ -163,6 +203,9 @@ class Gateway:
                         decision.reply,
                     )
                 return
+        if event.callback_data:
+            self._spawn(work.run_button(self, event), "button")
+            return
         key = event.session_key(self.profile.name)
         row_id = await self.store.run(
             ops.insert_inbound,
@@ -189,6 +232,10 @@ class Gateway:
         if turns.is_immediate(event.text):  # /stop, /status...: answered even mid-turn
             self._spawn(turns.run_immediate(self, self.chats.get(key), row_id, event), "command")
             return
+        steered = self.tasks.steered_task(event.target) if resume is None else None
+        if steered is not None and not event.text.startswith("/"):
+            self._spawn(work.run_steer(self, row_id, event, steered), "steer")
+            return
         interrupt = (
             self.profile.settings.gateway.busy_input_mode == "interrupt"
             and resume is None
@@ -198,6 +245,9 @@ class Gateway:
         async def job(chat: Chat) -> None:
             await turns.run_inbound(self, chat, row_id, event, resume, session_id)
 
+        chat = self.chats.get(key)
+        if chat.waiting is not None and resume is None:
+            self._spawn(work.held_notice(self, chat, row_id, event), "held")
         self.chats.submit(key, job, interrupt=interrupt)
 
     # ----- outbound --------------------------------------------------------------
@@ -210,6 +260,7 @@ class Gateway:
         *,
         draft_id: str | None = None,
         reply_to: str | None = None,
+        buttons: list[list[dict[str, str]]] | None = None,
     ) -> None:
         """Put a message in the ledger (once per key) and wake its courier."""
         delivery = ops.NewDelivery(
@@ -218,6 +269,7 @@ class Gateway:
             target.chat,
             target.thread,
             text,
+            buttons=buttons,
             reply_to=reply_to,
             edit_message_id=draft_id,
         )

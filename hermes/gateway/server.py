@@ -37,7 +37,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hermes.errors import HermesError
-from hermes.gateway import api_send, auth, openai_api
+from hermes.gateway import api_send, api_work, auth, openai_api
 from hermes.gateway.openai_api import STOPPING, error_response
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ def build_app(gw: Gateway) -> Starlette:
     routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
     routes += openai_api.routes(gw)
     routes += api_send.routes(gw)
+    routes += api_work.routes(gw)
     routes += _web_routes(gw)
     return Starlette(
         routes=routes,

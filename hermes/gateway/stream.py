@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 
-from hermes.agent.events import AgentEvent, TextDelta, ToolFinished, ToolStarted
+from hermes.agent.events import AgentEvent, TextDelta, ToolFinished, ToolStarted, ToolWaiting
 from hermes.agent.loop import tool_call_summary
 from hermes.gateway.adapters.base import Adapter, SendError
 from hermes.gateway.events import Outbound, Target
@@ -51,6 +51,8 @@ class DraftStreamer:
             self._status = ""
         elif isinstance(event, ToolStarted):
             self._status = f"⚙ {tool_call_summary(event.call, 60)}"
+        elif isinstance(event, ToolWaiting):
+            self._status = f"⏸ {tool_call_summary(event.call, 60)} ({event.note})"
         elif isinstance(event, ToolFinished):
             self._status = ""
             if self._text and not self._text.endswith("\n"):

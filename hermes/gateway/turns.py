@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING
 
 from hermes.agent.conversation import Conversation
 from hermes.agent.events import EventSink, ignore
+from hermes.approvals.gate import ApprovalGate, Asker, NobodyToAsk
 from hermes.commands import HELP, clip, is_command, run_command
 from hermes.errors import HermesError
+from hermes.gateway import work
+from hermes.gateway.approvals import ChatAsker
 from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound, session_key
 from hermes.gateway.stream import DraftStreamer
@@ -23,9 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hermes.gateway")
 
-IMMEDIATE = {"/stop", "/status", "/help", "/start", "/usage", "/profile"}
+IMMEDIATE = {"/stop", "/status", "/help", "/start", "/usage", "/profile", *work.COMMANDS}
 GATEWAY_HELP = {
     "/stop": "stop the current turn and this chat's background processes",
+    **work.HELP,
     "/sethome": "this chat receives notifications that have no other target",
 }
 HOME_KEY = "home_channel"
@@ -54,15 +58,23 @@ async def _conversation(gw: Gateway, chat: Chat, event: Inbound) -> Conversation
 async def _open(gw: Gateway, chat: Chat, event: Inbound) -> Conversation:
     if chat.conv is None:
         session_id = await gw.store.run(ops.chat_session, chat.key)
+        asker: Asker = NobodyToAsk()  # an API client cannot answer mid-request
+        if event.platform != "api":
+            asker = chat.asker = ChatAsker(gw.desk, origin=event.target)
         chat.conv = await Conversation.open(
-            gw.profile, gw.store, gw.processes, source=event.platform, session_id=session_id
+            gw.profile,
+            gw.store,
+            gw.processes,
+            source=event.platform,
+            session_id=session_id,
+            hooks=[ApprovalGate(gw.profile.settings.approvals, asker)],
         )
         if chat.conv.session_id != session_id:
             await gw.store.run(ops.set_chat_session, chat.key, chat.conv.session_id, gw.clock())
     return chat.conv
 
 
-async def _finish(
+async def finish(
     gw: Gateway,
     row_id: int,
     event: Inbound,
@@ -88,8 +100,11 @@ async def _finish(
 async def run_immediate(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> None:
     """/stop, /status, /help, /usage, /profile: answered at once, even mid-turn."""
     name = _name(event.text)
+    if name in work.COMMANDS:
+        await work.run_command(gw, chat, row_id, event)
+        return
     if name == "/stop":
-        stopped = gw.chats.stop(chat)
+        stopped = gw.chats.stop(chat) or await work.stop_waiting(gw, chat)
         killed = 0
         if chat.conv is not None:
             for proc in gw.processes.list():
@@ -102,24 +117,24 @@ async def run_immediate(gw: Gateway, chat: Chat, row_id: int, event: Inbound) ->
             text = "No turn was running." if killed else "Nothing was running."
         if killed:
             text += f" Killed {killed} background process(es)."
-        await _finish(gw, row_id, event, text)
+        await finish(gw, row_id, event, text)
         return
     if name in ("/help", "/start"):  # /start: what Telegram sends when a chat begins
         lines = {**HELP, **GATEWAY_HELP}
         text = "\n".join(f"{k} — {v}" for k, v in lines.items())  # chat fonts are proportional
         if name == "/start":
             text = f"Hi, I am Hermes. Write to me; these commands work too:\n{text}"
-        await _finish(gw, row_id, event, text)
+        await finish(gw, row_id, event, text)
         return
     try:
         conv = await _conversation(gw, chat, event)
         outcome = await run_command(conv, event.text)
-        await _finish(gw, row_id, event, outcome.text)
+        await finish(gw, row_id, event, outcome.text)
     except HermesError as exc:
-        await _finish(gw, row_id, event, f"⚠️ {_line(exc)}", status="failed", error=str(exc))
+        await finish(gw, row_id, event, f"⚠️ {_line(exc)}", status="failed", error=str(exc))
     except Exception as exc:
         log.exception("command %s in %s failed", name, event.target)
-        await _finish(
+        await finish(
             gw,
             row_id,
             event,
@@ -133,7 +148,7 @@ async def _command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> str 
     """A queued slash command. Returns text to run as a turn (/retry), else None."""
     if _name(event.text) == "/sethome":
         await gw.store.run(ops.kv_set, HOME_KEY, str(event.target))
-        await _finish(
+        await finish(
             gw,
             row_id,
             event,
@@ -146,7 +161,7 @@ async def _command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> str 
     if conv.session_id != await gw.store.run(ops.chat_session, chat.key):
         await gw.store.run(ops.set_chat_session, chat.key, conv.session_id, gw.clock())
     if outcome.resend is None:
-        await _finish(gw, row_id, event, outcome.text)
+        await finish(gw, row_id, event, outcome.text)
         return None
     await gw.queue_reply(f"reply:{row_id}:note", event.target, outcome.text)
     return outcome.resend
@@ -159,8 +174,12 @@ async def run_inbound(
     event: Inbound,
     resume: int | None = None,
     session_id: str | None = None,
+    *,
+    decided: bool = False,
 ) -> None:
-    """Run one stored message to its reply."""
+    """Run one stored message to its reply. `resume`: the turn started from that
+    stored user message goes on (after a restart, or once its approvals are
+    `decided`)."""
     adapter = gw.adapters.get(event.platform)
     streamer: DraftStreamer | None = None
     try:
@@ -173,6 +192,10 @@ async def run_inbound(
                 return
             text = resent
         conv = await _conversation(gw, chat, event)
+        gw.targets[conv.session_id] = event.target
+        if chat.asker is not None:
+            chat.asker.owner = f"inbound:{row_id}"
+            chat.asker.what = f'your message "{clip(event.text)}"'
         if (
             adapter is not None
             and adapter.capabilities.can_edit
@@ -182,7 +205,7 @@ async def run_inbound(
         emit: EventSink = streamer or ignore
         if resume is not None:
             if session_id != conv.session_id or not conv.can_resume(resume):
-                await _finish(
+                await finish(
                     gw,
                     row_id,
                     event,
@@ -192,13 +215,15 @@ async def run_inbound(
                     error="not resumable",
                 )
                 return
-            await gw.deliver_now(
-                f"resume:{row_id}",
-                event.target,
-                f'↻ Hermes restarted while working on "{clip(event.text)}"; picking the '
-                "work up where it stopped.",
-            )
-            resumed = await conv.resume(resume, emit)
+            if not decided:
+                await gw.deliver_now(
+                    f"resume:{row_id}",
+                    event.target,
+                    f'↻ Hermes restarted while working on "{clip(event.text)}"; picking the '
+                    "work up where it stopped.",
+                )
+            asked = await work.asked_calls(gw, f"inbound:{row_id}")
+            resumed = await conv.resume(resume, emit, rerun=lambda call: call.id in asked)
             assert resumed is not None  # can_resume said so
             result = resumed
         else:
@@ -208,7 +233,12 @@ async def run_inbound(
             )
             result = await conv.run_turn(emit)
         draft = await streamer.finish() if streamer else None
-        await _finish(gw, row_id, event, result.text or "(no answer)", draft_id=draft)
+        if result.suspended:
+            await gw.store.run(ops.set_inbound_status, row_id, "waiting")
+            chat.waiting = row_id
+            gw.desk.wake()  # a decision may have come in while the turn was suspending
+            return
+        await finish(gw, row_id, event, result.text or "(no answer)", draft_id=draft)
     except asyncio.CancelledError:
         if not chat.stopping:
             if streamer is not None:
@@ -217,16 +247,14 @@ async def run_inbound(
         draft = await streamer.finish() if streamer else None
         shown = streamer.text.strip() if streamer else ""
         note = f"{shown}\n\n⏹ Stopped." if shown else "⏹ Stopped."
-        await _finish(gw, row_id, event, note, draft_id=draft, error="stopped")
+        await finish(gw, row_id, event, note, draft_id=draft, error="stopped")
     except HermesError as exc:
         draft = await streamer.finish() if streamer else None
-        await _finish(
-            gw, row_id, event, f"⚠️ {exc}", status="failed", draft_id=draft, error=str(exc)
-        )
+        await finish(gw, row_id, event, f"⚠️ {exc}", status="failed", draft_id=draft, error=str(exc))
     except Exception as exc:
         log.exception("message %d of %s failed", row_id, event.target)
         draft = await streamer.finish() if streamer else None
-        await _finish(
+        await finish(
             gw,
             row_id,
             event,
@@ -312,6 +340,7 @@ async def _ephemeral_turn(gw: Gateway, messages: list[Message], emit: EventSink)
         system_prompt=build_system_prompt(profile),
         tools={t.name: t for t in default_tools()},
         ctx=TurnContext(profile, "api", gw.store, gw.processes),
+        hooks=[ApprovalGate(profile.settings.approvals, NobodyToAsk())],
         max_iterations=profile.settings.agent.max_iterations,
     )
     try:

@@ -51,6 +51,21 @@ Gateway (step 0004, see hermes/store/gateway_ops.py and pairing_ops.py):
 - ``kv``: small named values (Telegram's update offset, the home channel).
 - ``pairing_codes``, ``paired_users``, ``pairing_failures``: who may talk to
   the bot (hermes/gateway/access.py).
+
+Tasks and approvals (step 0005, see hermes/store/task_ops.py and
+approval_ops.py):
+
+- ``inbound.status`` gains ``waiting``: the turn is suspended on an approval.
+- ``tasks``: background, walkaway, delegated and cron runs. ``id`` is
+  ``bg_HHMMSS_xxxxxx`` (``wk_``, ``dl_``, ``cr_`` for the other kinds);
+  ``origin`` is the chat (PLATFORM:CHAT[:THREAD]) results go to; ``status``:
+  queued -> running <-> waiting_approval -> done | failed | cancelled.
+- ``task_events``: a task's progress (``progress``, ``tool``, ``note``) and
+  the user's ``steer`` messages (``handled`` once the task has read them).
+- ``approvals``: one row per gated tool call, ``(session_id, tool_call_id)``
+  unique: the decision covers exactly that call. ``owner`` is ``inbound:ID``
+  or ``task:ID`` (the work to resume); ``status``: pending -> approved |
+  denied | cancelled; ``resumed`` is set once the owner picked the decision up.
 """
 
 from __future__ import annotations
@@ -217,11 +232,60 @@ CREATE TABLE pairing_failures (
 );
 """
 
+_TASKS_APPROVALS = """
+CREATE TABLE tasks (
+    id               TEXT PRIMARY KEY,
+    kind             TEXT NOT NULL,
+    prompt           TEXT NOT NULL,
+    origin           TEXT,
+    status           TEXT NOT NULL DEFAULT 'queued',
+    session_id       TEXT,
+    user_message_id  INTEGER,
+    result           TEXT,
+    error            TEXT,
+    created_at       REAL NOT NULL,
+    started_at       REAL,
+    finished_at      REAL
+);
+CREATE INDEX tasks_open ON tasks(status) WHERE status IN ('queued', 'running', 'waiting_approval');
+
+CREATE TABLE task_events (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id  TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    at       REAL NOT NULL,
+    kind     TEXT NOT NULL,
+    text     TEXT NOT NULL,
+    handled  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX task_events_task ON task_events(task_id, id);
+
+CREATE TABLE approvals (
+    id               TEXT PRIMARY KEY,
+    status           TEXT NOT NULL DEFAULT 'pending',
+    risk             TEXT NOT NULL,
+    reason           TEXT NOT NULL,
+    tool             TEXT NOT NULL,
+    action           TEXT NOT NULL,
+    tool_call_id     TEXT NOT NULL,
+    session_id       TEXT NOT NULL,
+    owner            TEXT NOT NULL,
+    origin           TEXT,
+    created_at       REAL NOT NULL,
+    auto_approve_at  REAL,
+    decided_at       REAL,
+    decided_by       TEXT,
+    resumed          INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (session_id, tool_call_id)
+);
+CREATE INDEX approvals_open ON approvals(status, resumed);
+"""
+
 MIGRATIONS: list[Migration] = [
     ("0001_sessions_messages", _SESSIONS_MESSAGES),
     ("0002_messages_fts", _FTS),
     ("0003_usage", _USAGE),
     ("0004_gateway", _GATEWAY),
+    ("0005_tasks_approvals", _TASKS_APPROVALS),
 ]
 
 

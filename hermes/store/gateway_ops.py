@@ -21,7 +21,7 @@ class InboundRow:
     platform: str
     session_key: str
     event: dict[str, Any]  # hermes.gateway.events.Inbound as JSON
-    status: str  # pending | running | done | failed
+    status: str  # pending | running | waiting (for an approval) | done | failed
     session_id: str | None
     user_message_id: int | None
     received_at: float
@@ -55,9 +55,11 @@ def insert_inbound(
 
 
 def open_inbound(conn: sqlite3.Connection) -> list[InboundRow]:
-    """Messages not finished (pending or left running by a crash), oldest first."""
+    """Messages not finished (pending, left running by a crash, or waiting for an
+    approval), oldest first."""
     rows = conn.execute(
-        f"SELECT {_INBOUND_COLS} FROM inbound WHERE status IN ('pending', 'running') ORDER BY id"
+        f"SELECT {_INBOUND_COLS} FROM inbound WHERE status IN ('pending', 'running', 'waiting')"
+        " ORDER BY id"
     ).fetchall()
     return [_inbound(r) for r in rows]
 
@@ -78,6 +80,12 @@ def start_inbound(
         "UPDATE inbound SET status = 'running', session_id = ?, user_message_id = ? WHERE id = ?",
         (session_id, user_message_id, inbound_id),
     )
+
+
+def set_inbound_status(conn: sqlite3.Connection, inbound_id: int, status: str) -> None:
+    """running <-> waiting (suspended on an approval)."""
+    with transaction(conn):
+        conn.execute("UPDATE inbound SET status = ? WHERE id = ?", (status, inbound_id))
 
 
 def finish_inbound(

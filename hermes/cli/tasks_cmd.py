@@ -1,0 +1,147 @@
+"""`hermes tasks list | show ID | cancel ID`: background, walkaway and
+delegated tasks (hermes/gateway/tasks.py) as stored in state.db.
+
+Listing and showing read state.db directly. A cancel goes through the running
+gateway when there is one (it stops the run at once and tells the chat);
+with no gateway the row is marked cancelled here, its pending approvals are
+voided, and the chat's note is queued for the gateway to send when it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from hermes.cli.approvals_cmd import (
+    ago,
+    gateway_post,
+    local_home,
+    one_line,
+    state_db,
+    table,
+    whoami,
+)
+from hermes.errors import HermesError
+from hermes.store import approval_ops, task_ops
+from hermes.store.gateway_ops import NewDelivery
+from hermes.store.task_ops import TaskEvent, TaskRow
+
+LIST_EVENTS = 5  # the last events each task shows in `list --json`
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from hermes.gateway.api_work import task_json
+
+    home, env = local_home(args)
+    if args.action == "list":
+        with state_db(home) as conn:
+            rows = task_ops.listing(conn, open_only=not args.all)
+            found = [task_json(conn, row, LIST_EVENTS) for row in rows] if args.json else []
+        print(json.dumps({"tasks": found}, indent=2) if args.json else format_list(rows, args.all))
+        return 0
+    if args.action == "show":
+        with state_db(home) as conn:
+            row = task_ops.get(conn, args.id)
+            if row is None:
+                raise HermesError(_unknown(args.id))
+            if args.json:
+                print(json.dumps(task_json(conn, row, 10_000), indent=2))
+                return 0
+            events = task_ops.events(conn, row.id, 10_000)
+        print(format_task(row, events))
+        return 0
+    if args.action == "cancel":
+        print(cancel(home, env, args.id))
+        return 0
+    raise HermesError(f"unknown tasks action {args.action!r} (see `hermes tasks --help`)")
+
+
+def _unknown(task_id: str) -> str:
+    return f"no task {task_id!r} (see `hermes tasks list --all`)"
+
+
+def cancel(home: Path, env: dict[str, str], task_id: str) -> str:
+    """Cancel through the running gateway, else in state.db; the line to print."""
+    by = whoami()
+    path = f"/api/hermes/tasks/{task_id}/cancel"
+    data = gateway_post(home, env, path, {"by": by}, _unknown(task_id))
+    if data is not None:
+        return str(data["message"])
+    now = time.time()
+    with state_db(home) as conn:
+        row = task_ops.get(conn, task_id)
+        if row is None:
+            raise HermesError(_unknown(task_id))
+        if row.finished:
+            raise HermesError(f"task {row.id} already {row.status}")
+        if not task_ops.finish(
+            conn, row.id, "cancelled", now, error=f"cancelled by {by}", delivery=_note(row, by)
+        ):
+            raise HermesError(f"task {row.id} had just finished")
+        approval_ops.cancel_owner(conn, f"task:{row.id}", by, now)
+    told = "\nThe gateway is not running: the chat is told when it starts." if row.origin else ""
+    return f"Cancelled {row.id}.{told}"
+
+
+def _note(row: TaskRow, by: str) -> NewDelivery | None:
+    """The chat's "cancelled" message, under the key the gateway uses for the
+    task's result (so the chat gets one or the other, once)."""
+    from hermes.gateway.events import Target
+
+    if not row.origin:
+        return None
+    target = Target.parse(row.origin)
+    text = f"⏹ {row.kind.capitalize()} task {row.id} cancelled ({by})."
+    key = f"task:{row.id}:result"
+    return NewDelivery(key, target.platform, target.chat, target.thread, text)
+
+
+def format_list(rows: list[TaskRow], everything: bool) -> str:
+    if not rows:
+        return "No tasks." if everything else "No open tasks (hermes tasks list --all shows all)."
+    now = time.time()
+    lines = [["ID", "KIND", "STATUS", "AGE", "ORIGIN", "PROMPT"]]
+    lines += [
+        [r.id, r.kind, r.status, ago(now - r.created_at), r.origin or "-", one_line(r.prompt, 50)]
+        for r in rows
+    ]
+    return "\n".join(table(lines))
+
+
+def _when(at: float | None) -> str:
+    if at is None:
+        return "-"
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+    age = ago(time.time() - at)
+    return f"{stamp} ({age if age == 'just now' else age + ' ago'})"
+
+
+def format_task(row: TaskRow, events: list[TaskEvent]) -> str:
+    """The task's fields, its events oldest first, then its result or error."""
+    fields = [
+        ("Task", f"{row.id} ({row.kind})"),
+        ("Status", row.status),
+        ("Origin", row.origin or "-"),
+        ("Session", row.session_id or "-"),
+        ("Created", _when(row.created_at)),
+        ("Started", _when(row.started_at)),
+        ("Finished", _when(row.finished_at)),
+    ]
+    lines = [f"{name + ':':<10}{value}" for name, value in fields]
+    lines += ["", "Prompt:", *_indent(row.prompt)]
+    lines += ["", "Events:" if events else "Events: none"]
+    lines += [
+        f"  {time.strftime('%H:%M:%S', time.localtime(e.at))}  {e.kind:<8}  {one_line(e.text, 200)}"
+        for e in events
+    ]
+    if row.result:
+        lines += ["", "Result:", *_indent(row.result)]
+    if row.error:
+        lines += ["", "Error:", *_indent(row.error)]
+    return "\n".join(lines)
+
+
+def _indent(text: str) -> list[str]:
+    return ["  " + line for line in text.strip().splitlines()]

@@ -1,0 +1,210 @@
+"""Approvals in the gateway: requests stored in state.db, pushed to the chat
+(with buttons where the platform has them), decided from anywhere, and the
+suspended work resumed by the decision.
+
+Nothing waits in memory for a decision. A gated call stores a request and
+defers (the turn suspends, its chat or task is marked waiting); a decision —
+a button, `/approve ID`, `hermes approvals approve ID`, the API, or the
+low-risk timer — is written to the row, and `resume_decided()` hands every
+owner whose requests are all decided back to the gateway, which runs the turn
+on from the stored history. A restart in between changes nothing: the rows
+are the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from hermes.agent.loop import Defer
+from hermes.approvals.gate import Request, denied
+from hermes.context import TurnContext
+from hermes.gateway.events import Target
+from hermes.store import approval_ops as ops
+from hermes.store.approval_ops import ApprovalRow, NewApproval
+
+if TYPE_CHECKING:
+    from hermes.gateway.core import Gateway
+
+log = logging.getLogger("hermes.gateway")
+
+# Resumes the work of an owner ("inbound:ID" | "task:ID"); False if that work is
+# not suspended (yet): it is offered again at the next wake-up.
+Resumer = Callable[[str], Awaitable[bool]]
+RISK_ICON = {"high": "🛑", "medium": "⚠️", "low": "🔸"}
+
+
+def prompt_text(row: ApprovalRow, what: str) -> str:
+    """The request as the user sees it: the exact action, the risk, the reason."""
+    action = row.action if len(row.action) <= 1500 else row.action[:1500] + " …"
+    lines = [
+        f"{RISK_ICON.get(row.risk, '⚠️')} Approval needed ({row.risk} risk) — {row.id}",
+        f"{row.reason}.",
+        f"For: {what}",
+        f"```\n{action}\n```",
+    ]
+    if row.auto_approve_at is not None:
+        minutes = max(0.0, row.auto_approve_at - row.created_at) / 60
+        lines.append(f"Low risk: runs by itself in {minutes:g} min unless you deny it.")
+    lines.append(f"/approve {row.id} or /deny {row.id}")
+    return "\n".join(lines)
+
+
+def buttons(approval_id: str) -> list[list[dict[str, str]]]:
+    return [
+        [
+            {"label": "✅ Approve", "data": f"approve:{approval_id}"},
+            {"label": "❌ Deny", "data": f"deny:{approval_id}"},
+        ]
+    ]
+
+
+class Desk:
+    """The gateway's approvals: asking, deciding, the low-risk timer, resuming."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.resumers: dict[str, Resumer] = {}  # owner kind ("inbound", "task") -> resume
+        self._wake = asyncio.Event()
+
+    # ----- asking (called by the gate inside a turn) -----------------------------
+
+    async def ask(
+        self, request: Request, ctx: TurnContext, owner: str, origin: Target | None, what: str
+    ) -> str | Defer | None:
+        gw = self.gw
+        existing = await gw.store.run(ops.for_call, ctx.session_id, request.call.id)
+        if existing is not None and existing.action == request.action:
+            return self._verdict(existing, request)
+        settings = gw.profile.settings.approvals
+        now = gw.clock()
+        auto_at = None
+        if request.risk == "low":
+            if settings.low_risk_auto_approve_seconds == 0:
+                return None
+            auto_at = now + settings.low_risk_auto_approve_seconds
+        new = NewApproval(
+            request.risk,
+            request.reason,
+            request.call.name,
+            request.action,
+            request.call.id,
+            ctx.session_id,
+            owner,
+            str(origin) if origin else None,
+            auto_at,
+        )
+        row, created = await gw.store.run(ops.request, new, now)
+        if not created:
+            return self._verdict(row, request)
+        log.info("approval %s requested (%s): %s", row.id, row.risk, row.action[:200])
+        for target in self._channels(origin):
+            await gw.queue_reply(
+                f"approval:{row.id}:{target}",
+                target,
+                prompt_text(row, what),
+                buttons=buttons(row.id),
+            )
+        self._wake.set()
+        return Defer(f"waiting for approval {row.id}")
+
+    def _verdict(self, row: ApprovalRow, request: Request) -> str | Defer | None:
+        if row.status == "approved":
+            return None
+        if row.status == "pending":
+            return Defer(f"waiting for approval {row.id}")
+        if row.status == "denied":
+            return denied(request, row.decided_by or "someone")
+        return f"Not run: the request {row.id} was cancelled ({row.decided_by or 'stopped'})."
+
+    def _channels(self, origin: Target | None) -> list[Target]:
+        found: list[Target] = []
+        for channel in self.gw.profile.settings.approvals.channels:
+            if channel == "origin":
+                target = origin
+            else:
+                try:
+                    target = Target.parse(channel)
+                except ValueError:
+                    log.warning("approvals.channels: %r is not origin or PLATFORM:CHAT", channel)
+                    continue
+            if target is not None and target.platform in self.gw.adapters and target not in found:
+                found.append(target)
+        return found
+
+    # ----- deciding ---------------------------------------------------------------
+
+    async def decide(self, approval_id: str, approve: bool, by: str) -> str:
+        """Record a decision and resume the work; returns a line for the decider."""
+        row, changed = await self.gw.store.run(
+            ops.decide, approval_id, approve, by, self.gw.clock()
+        )
+        if row is None:
+            return f"No approval {approval_id!r}; /approve without an id lists the pending ones."
+        if not changed:
+            when = f" by {row.decided_by}" if row.decided_by else ""
+            return f"Approval {row.id} was already {row.status}{when}."
+        log.info("approval %s %s by %s", row.id, row.status, by)
+        self._wake.set()
+        verb = "Approved" if approve else "Denied"
+        action = row.action if len(row.action) <= 200 else row.action[:200] + " …"
+        return f"{verb} {row.id}: {action}" + ("" if approve else " (it will not run)")
+
+    def wake(self) -> None:
+        """Decisions may have been written by another process (the CLI)."""
+        self._wake.set()
+
+    # ----- the loop: low-risk timer and resuming ---------------------------------
+
+    async def run(self) -> None:
+        """Approve due low-risk requests, resume decided work; sleep until the next
+        auto-approval or a wake-up (no polling)."""
+        while True:
+            self._wake.clear()
+            now = self.gw.clock()
+            seconds = self.gw.profile.settings.approvals.low_risk_auto_approve_seconds
+            for row in await self.gw.store.run(ops.due_auto, now):
+                await self.gw.store.run(
+                    ops.decide, row.id, True, f"auto (low risk, not denied within {seconds}s)", now
+                )
+                log.info("approval %s auto-approved", row.id)
+            await self.resume_decided()
+            due = await self.gw.store.run(ops.next_auto)
+            timeout = None if due is None else max(0.0, due - self.gw.clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def resume_decided(self) -> None:
+        for owner in await self.gw.store.run(ops.decided_owners):
+            kind, _, owner_id = owner.partition(":")
+            resumer = self.resumers.get(kind)
+            if resumer is None:
+                log.warning("approval owner %s: nothing resumes %r work", owner, kind)
+                await self.gw.store.run(ops.mark_resumed, owner)
+                continue
+            try:
+                if await resumer(owner_id):
+                    await self.gw.store.run(ops.mark_resumed, owner)
+            except Exception:
+                log.exception("resuming %s after its approval", owner)
+
+
+class ChatAsker:
+    """The Asker of one line of work (a chat's turns, a task): who owns the
+    requests it makes and where they are shown."""
+
+    def __init__(
+        self, desk: Desk, owner: str = "", origin: Target | None = None, what: str = ""
+    ) -> None:
+        self.desk = desk
+        self.owner = owner  # set per turn for chats: "inbound:ID"
+        self.origin = origin
+        self.what = what  # "your message “deploy it”", "background task bg_…"
+
+    async def ask(self, request: Request, ctx: TurnContext) -> str | Defer | None:
+        if not self.owner:
+            raise RuntimeError("ChatAsker used outside a turn")
+        return await self.desk.ask(request, ctx, self.owner, self.origin, self.what)

@@ -1,0 +1,377 @@
+"""Tasks: background and walkaway runs (later delegated and cron ones), each
+in its own agent session, reported back to the chat they came from.
+
+A task is a row in state.db first (hermes/store/task_ops.py), then an owned
+asyncio task under an explicit limit. It can suspend on an approval like a
+chat turn (status waiting_approval; the Desk resumes it), and a gateway that
+stops or crashes leaves it `running`, to be resumed at the next start. The
+result or the error goes through the delivery ledger in the same transaction
+that finishes the row, so it is delivered once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from hermes.agent.conversation import Conversation
+from hermes.agent.events import AgentEvent, ToolStarted
+from hermes.agent.loop import TurnResult, tool_call_summary
+from hermes.approvals.gate import ApprovalGate
+from hermes.context import TurnContext
+from hermes.errors import HermesError, ToolError
+from hermes.gateway.approvals import ChatAsker
+from hermes.gateway.events import Target
+from hermes.messages import Message
+from hermes.store import approval_ops, task_ops
+from hermes.store.gateway_ops import NewDelivery
+from hermes.store.task_ops import TaskRow
+from hermes.tools.base import Tool, schema
+from hermes.tools.registry import default_tools
+
+if TYPE_CHECKING:
+    from hermes.gateway.core import Gateway
+
+log = logging.getLogger("hermes.gateway")
+
+TITLE = {"background": "Background task", "walkaway": "Walkaway task"}
+WALKAWAY_BRIEF = (
+    "You are working on this task while the user is away from the keyboard; they follow "
+    "along on their phone. Report each milestone with the `progress` tool (one short line). "
+    "Messages the user sends meanwhile reach you as '[The user, while you work]: ...': follow "
+    "them. Finish with a short summary of what you did and what is left.\n\nThe task: "
+)
+STEER_PREFIX = "[The user, while you work]: "
+
+
+def cut_prompt(prompt: str, limit: int = 32) -> str:
+    """The prompt on one line, cut at a word to about `limit` characters with '...'."""
+    line = " ".join(prompt.split())
+    if len(line) <= limit + 3:
+        return line
+    cut = line[: limit + 1]
+    cut = cut[: cut.rfind(" ")] if " " in cut else line[:limit]
+    return cut.rstrip(" ,.;:") + "..."
+
+
+def started_text(row: TaskRow) -> str:
+    head = f'🔄 Background task started: "{cut_prompt(row.prompt)}"\nTask ID: {row.id}'
+    if row.kind == "walkaway":
+        return (
+            f'🚶 Walkaway task started: "{cut_prompt(row.prompt)}"\nTask ID: {row.id}\n'
+            "I will ping you at each milestone; reply here to steer me."
+        )
+    return head
+
+
+def result_text(row: TaskRow, ok: bool, text: str) -> str:
+    title = TITLE.get(row.kind, "Task")
+    if not ok:
+        return f"❌ {title} failed\n{text}"
+    icon = "🏁" if row.kind == "walkaway" else "✅"
+    return f"{icon} {title} complete\n{text or '(no answer)'}"
+
+
+class TaskRunner:
+    def __init__(self, gw: Gateway, limit: int, *, ping_after: float = 600.0) -> None:
+        self.gw = gw
+        self.limit = asyncio.Semaphore(limit)
+        self.ping_after = ping_after  # walkaway: seconds of silence before a "still working" ping
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.walkaways: dict[str, str] = {}  # origin chat -> the walkaway task steered from it
+        self._cancelled: set[str] = set()
+        self._news: dict[str, float] = {}  # walkaway task -> when the user last heard of it
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ----- starting, resuming, cancelling ---------------------------------------
+
+    async def create(self, kind: str, prompt: str, origin: Target | None) -> TaskRow:
+        """Store a queued task (start it with `launch`, after announcing it)."""
+        if not prompt.strip():
+            raise HermesError(f"/{kind} needs a prompt, e.g. /{kind} check the backups")
+        row = await self.gw.store.run(
+            task_ops.insert, kind, prompt.strip(), str(origin) if origin else None, self.gw.clock()
+        )
+        log.info("task %s queued: %s", row.id, row.prompt[:200])
+        return row
+
+    async def start(self, kind: str, prompt: str, origin: Target | None) -> TaskRow:
+        row = await self.create(kind, prompt, origin)
+        self.launch(row)
+        return row
+
+    async def recover(self) -> None:
+        """At start: run what was queued, resume what was running, and what was
+        waiting on approvals that are all decided by now."""
+        for row in await self.gw.store.run(task_ops.open_tasks):
+            if row.status == "waiting_approval":
+                pending = [
+                    a
+                    for a in await self.gw.store.run(approval_ops.of_owner, f"task:{row.id}")
+                    if a.status == "pending"
+                ]
+                if pending:
+                    self._note_walkaway(row)
+                    continue
+            self.launch(row)
+
+    async def resume(self, task_id: str) -> bool:
+        """The Desk's resumer: the task's approvals are decided. False while the
+        task is still suspending (it wakes the desk when it is done)."""
+        if task_id in self.running:
+            return False
+        row = await self.gw.store.run(task_ops.get, task_id)
+        if row is not None and not row.finished:
+            self.launch(row)
+        return True
+
+    async def cancel(self, task_id: str, by: str) -> str:
+        gw = self.gw
+        row = await gw.store.run(task_ops.get, task_id)
+        if row is None:
+            return f"No task {task_id!r}; /tasks lists this chat's tasks."
+        if row.finished:
+            return f"Task {row.id} already {row.status}."
+        note = f"⏹ {TITLE.get(row.kind, 'Task')} {row.id} cancelled ({by})."
+        finished = await gw.store.run(
+            task_ops.finish,
+            row.id,
+            "cancelled",
+            gw.clock(),
+            error=f"cancelled by {by}",
+            delivery=self._delivery(row, f"task:{row.id}:result", note),
+        )
+        if not finished:
+            return f"Task {row.id} had just finished."
+        await gw.store.run(approval_ops.cancel_owner, f"task:{row.id}", by, gw.clock())
+        self._forget_walkaway(row.id)
+        running = self.running.get(row.id)
+        if running is not None:
+            self._cancelled.add(row.id)
+            running.cancel()
+        self._wake_origin(row)
+        return f"Cancelled {row.id}."
+
+    def wake(self) -> None:
+        """Tasks changed in state.db by another process: launch what is queued."""
+        self._spawn(self._rescan(), "tasks rescan")
+
+    async def _rescan(self) -> None:
+        for row in await self.gw.store.run(task_ops.open_tasks):
+            if row.status == "queued":
+                self.launch(row)
+
+    async def close(self) -> None:
+        """The gateway stops: running tasks stay `running`, resumed at the next start."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ----- steering (walkaway) -------------------------------------------------
+
+    def steered_task(self, origin: Target) -> str | None:
+        return self.walkaways.get(str(origin))
+
+    async def steer(self, task_id: str, text: str) -> None:
+        await self.gw.store.run(task_ops.add_event, task_id, "steer", text, self.gw.clock())
+
+    def _note_walkaway(self, row: TaskRow) -> None:
+        if row.kind == "walkaway" and row.origin:
+            self.walkaways[row.origin] = row.id
+
+    def _forget_walkaway(self, task_id: str) -> None:
+        for origin, tid in list(self.walkaways.items()):
+            if tid == task_id:
+                del self.walkaways[origin]
+
+    # ----- running ---------------------------------------------------------------
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def launch(self, row: TaskRow) -> None:
+        if row.id in self.running:
+            return
+        self._note_walkaway(row)
+        task = self._spawn(self._run(row.id), f"task {row.id}")
+        self.running[row.id] = task
+        task.add_done_callback(lambda _: self.running.pop(row.id, None))
+
+    async def _run(self, task_id: str) -> None:
+        async with self.limit:
+            row = await self.gw.store.run(task_ops.get, task_id)
+            if row is None or row.finished:
+                return
+            try:
+                if await self._run_row(row):  # suspended on an approval
+                    self.running.pop(task_id, None)
+                    self.gw.desk.wake()  # a decision may have come in meanwhile
+            except asyncio.CancelledError:
+                if task_id not in self._cancelled:
+                    raise  # the gateway stops: the stored run resumes at the next start
+                self._cancelled.discard(task_id)
+            except Exception as exc:
+                if not isinstance(exc, HermesError):
+                    log.exception("task %s failed", task_id)
+                await self._finish(row, False, f"{type(exc).__name__}: {exc}"[:2000])
+
+    async def _run_row(self, row: TaskRow) -> bool:
+        """Run (or resume) the task; True if it suspended on an approval."""
+        gw = self.gw
+        origin = Target.parse(row.origin) if row.origin else None
+        what = f'{TITLE.get(row.kind, "task").lower()} {row.id} "{cut_prompt(row.prompt)}"'
+        asker = ChatAsker(gw.desk, f"task:{row.id}", origin, what)
+        tools = default_tools()
+        if row.kind == "walkaway":
+            tools.append(self._progress_tool(row))
+        conv = await Conversation.open(
+            gw.profile,
+            gw.store,
+            gw.processes,
+            source=row.kind,
+            session_id=row.session_id,
+            tools=tools,
+            hooks=[ApprovalGate(gw.profile.settings.approvals, asker)],
+        )
+        if row.kind == "walkaway":
+            conv.inbox = lambda: self._steering(row.id)
+        if origin is not None:
+            gw.targets[conv.session_id] = origin
+        pinger = (
+            self._spawn(self._pings(row), f"pings {row.id}") if row.kind == "walkaway" else None
+        )
+        try:
+            result = await self._turn(row, conv)
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+            await conv.close()
+        if result is None:
+            await self._finish(row, False, "the task's session was changed; it cannot go on")
+        elif result.suspended:
+            await gw.store.run(task_ops.set_status, row.id, "waiting_approval")
+            await gw.store.run(
+                task_ops.add_event, row.id, "note", "; ".join(result.waiting), gw.clock()
+            )
+            return True
+        else:
+            await self._finish(row, True, result.text)
+        return False
+
+    async def _turn(self, row: TaskRow, conv: Conversation) -> TurnResult | None:
+        gw = self.gw
+
+        def emit(event: AgentEvent) -> None:
+            if isinstance(event, ToolStarted):
+                self._event(row.id, "tool", tool_call_summary(event.call, 200))
+
+        if row.status == "queued":
+            text = WALKAWAY_BRIEF + row.prompt if row.kind == "walkaway" else row.prompt
+            await conv.add_user(
+                text,
+                also=lambda conn, ids: task_ops.start(
+                    conn, row.id, conv.session_id, ids[0], gw.clock()
+                ),
+            )
+            log.info("task %s started in session %s", row.id, conv.session_id)
+            return await conv.run_turn(emit)
+        await gw.store.run(task_ops.set_status, row.id, "running")
+        asked = {
+            a.tool_call_id for a in await gw.store.run(approval_ops.of_owner, f"task:{row.id}")
+        }
+        assert row.user_message_id is not None
+        log.info("task %s resumed", row.id)
+        return await conv.resume(row.user_message_id, emit, rerun=lambda call: call.id in asked)
+
+    async def _finish(self, row: TaskRow, ok: bool, text: str) -> None:
+        delivery = self._delivery(row, f"task:{row.id}:result", result_text(row, ok, text))
+        await self.gw.store.run(
+            task_ops.finish,
+            row.id,
+            "done" if ok else "failed",
+            self.gw.clock(),
+            result=text if ok else None,
+            error=None if ok else text,
+            delivery=delivery,
+        )
+        log.info("task %s %s", row.id, "done" if ok else f"failed: {text[:200]}")
+        self._forget_walkaway(row.id)
+        self._wake_origin(row)
+
+    def _delivery(self, row: TaskRow, key: str, text: str) -> NewDelivery | None:
+        if not row.origin:
+            return None
+        target = Target.parse(row.origin)
+        return NewDelivery(key, target.platform, target.chat, target.thread, text)
+
+    def _wake_origin(self, row: TaskRow) -> None:
+        if row.origin:
+            self.gw.wake(Target.parse(row.origin).platform)
+
+    def _event(self, task_id: str, kind: str, text: str) -> None:
+        self._spawn(
+            self.gw.store.run(task_ops.add_event, task_id, kind, text, self.gw.clock()),
+            "task event",
+        )
+
+    # ----- walkaway: progress, steering, pings ------------------------------------
+
+    def _progress_tool(self, row: TaskRow) -> Tool:
+        async def progress(args: dict[str, Any], ctx: TurnContext) -> str:
+            text = " ".join(str(args.get("message") or "").split())
+            if not text:
+                raise ToolError("progress needs a message: one short line on what you reached")
+            gw = self.gw
+            self._news[row.id] = gw.clock()
+            event_id = await gw.store.run(task_ops.add_event, row.id, "progress", text, gw.clock())
+            if row.origin:
+                key = f"task:{row.id}:progress:{event_id}"
+                await gw.queue_reply(key, Target.parse(row.origin), f"📍 {row.id}: {text}")
+            return "Reported to the user."
+
+        return Tool(
+            name="progress",
+            description=(
+                "Tell the user (on their phone) that you reached a milestone of this task: "
+                "one short line, e.g. 'tests pass on the new parser, starting the docs'."
+            ),
+            parameters=schema({"message": {"type": "string"}}, ["message"]),
+            handler=progress,
+        )
+
+    async def _steering(self, task_id: str) -> list[Message]:
+        texts = await self.gw.store.run(task_ops.take_steering, task_id)
+        return [Message("user", STEER_PREFIX + t) for t in texts]
+
+    async def _pings(self, row: TaskRow) -> None:
+        """While a walkaway task runs: a ping after `ping_after` seconds without
+        news from it (a progress report or an earlier ping), so it is never silent
+        for long."""
+        if not row.origin:
+            return
+        target = Target.parse(row.origin)
+        self._news[row.id] = self.gw.clock()
+        try:
+            while True:
+                wait = self._news[row.id] + self.ping_after - self.gw.clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                self._news[row.id] = self.gw.clock()
+                events = await self.gw.store.run(task_ops.events, row.id, 200)
+                steps = [e for e in events if e.kind == "tool"]
+                now = f" Now: {steps[-1].text}." if steps else ""
+                event_id = await self.gw.store.run(
+                    task_ops.add_event, row.id, "note", "still working", self.gw.clock()
+                )
+                await self.gw.queue_reply(
+                    f"task:{row.id}:ping:{event_id}",
+                    target,
+                    f"⏳ {row.id} is still working ({len(steps)} steps so far).{now}",
+                )
+        finally:
+            self._news.pop(row.id, None)

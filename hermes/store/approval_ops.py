@@ -1,0 +1,208 @@
+"""The approvals table: one row per gated tool call, decided once.
+
+A pending approval is stored state, not a waiting coroutine: the work that
+asked (a chat turn or a task, `owner`) is suspended, and whoever decides
+(a button, /approve, the CLI, the API, the low-risk timer) writes the
+decision here; the gateway then resumes the owner. Synchronous functions for
+``await store.run(approval_ops.fn, ...)``; ``now`` comes from the caller.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from hermes.store.db import transaction
+
+_COLS = (
+    "id, status, risk, reason, tool, action, tool_call_id, session_id, owner, origin,"
+    " created_at, auto_approve_at, decided_at, decided_by, resumed"
+)
+
+
+@dataclass(frozen=True)
+class NewApproval:
+    risk: str
+    reason: str
+    tool: str
+    action: str  # the exact action shown to the user (a command, "write_file PATH")
+    tool_call_id: str
+    session_id: str
+    owner: str  # "inbound:ID" | "task:ID"
+    origin: str | None  # the chat it came from (PLATFORM:CHAT[:THREAD])
+    auto_approve_at: float | None = None  # low risk: approved then unless denied first
+
+
+@dataclass(frozen=True)
+class ApprovalRow:
+    id: str
+    status: str  # pending | approved | denied | cancelled
+    risk: str
+    reason: str
+    tool: str
+    action: str
+    tool_call_id: str
+    session_id: str
+    owner: str
+    origin: str | None
+    created_at: float
+    auto_approve_at: float | None
+    decided_at: float | None
+    decided_by: str | None
+    resumed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "risk": self.risk,
+            "reason": self.reason,
+            "tool": self.tool,
+            "action": self.action,
+            "owner": self.owner,
+            "origin": self.origin,
+            "created_at": self.created_at,
+            "auto_approve_at": self.auto_approve_at,
+            "decided_at": self.decided_at,
+            "decided_by": self.decided_by,
+        }
+
+
+def _row(r: tuple[Any, ...]) -> ApprovalRow:
+    values = list(r)
+    values[14] = bool(values[14])
+    return ApprovalRow(*values)
+
+
+def _select(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[ApprovalRow]:
+    rows = conn.execute(f"SELECT {_COLS} FROM approvals WHERE {where}", args).fetchall()
+    return [_row(r) for r in rows]
+
+
+def request(conn: sqlite3.Connection, new: NewApproval, now: float) -> tuple[ApprovalRow, bool]:
+    """Store a request; returns (row, created). A call already asked about
+    returns its existing row (created False): a resumed turn never asks twice."""
+    with transaction(conn):
+        found = _select(
+            conn, "session_id = ? AND tool_call_id = ?", (new.session_id, new.tool_call_id)
+        )
+        if found:
+            return found[0], False
+        while True:
+            approval_id = secrets.token_hex(3)
+            if not conn.execute("SELECT 1 FROM approvals WHERE id = ?", (approval_id,)).fetchone():
+                break
+        conn.execute(
+            f"INSERT INTO approvals({_COLS}) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " NULL, NULL, 0)",
+            (
+                approval_id,
+                new.risk,
+                new.reason,
+                new.tool,
+                new.action,
+                new.tool_call_id,
+                new.session_id,
+                new.owner,
+                new.origin,
+                now,
+                new.auto_approve_at,
+            ),
+        )
+    return get(conn, approval_id) or _missing(approval_id), True
+
+
+def _missing(approval_id: str) -> ApprovalRow:
+    raise LookupError(f"approval {approval_id} vanished")
+
+
+def get(conn: sqlite3.Connection, approval_id: str) -> ApprovalRow | None:
+    found = _select(conn, "id = ?", (approval_id.strip().lower(),))
+    return found[0] if found else None
+
+
+def for_call(conn: sqlite3.Connection, session_id: str, tool_call_id: str) -> ApprovalRow | None:
+    found = _select(conn, "session_id = ? AND tool_call_id = ?", (session_id, tool_call_id))
+    return found[0] if found else None
+
+
+def listing(
+    conn: sqlite3.Connection, *, status: str | None = "pending", limit: int = 100
+) -> list[ApprovalRow]:
+    """Approvals with that status (None: all), newest first."""
+    if status is None:
+        return _select(conn, "1 ORDER BY created_at DESC LIMIT ?", (limit,))
+    return _select(conn, "status = ? ORDER BY created_at DESC LIMIT ?", (status, limit))
+
+
+def of_owner(conn: sqlite3.Connection, owner: str) -> list[ApprovalRow]:
+    return _select(conn, "owner = ? ORDER BY created_at", (owner,))
+
+
+def decide(
+    conn: sqlite3.Connection, approval_id: str, approve: bool, by: str, now: float
+) -> tuple[ApprovalRow | None, bool]:
+    """Record a decision on a pending approval. Returns (row, changed): an
+    unknown id gives (None, False); one decided before keeps its first decision
+    and gives (row, False)."""
+    with transaction(conn):
+        cur = conn.execute(
+            "UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?"
+            " WHERE id = ? AND status = 'pending'",
+            ("approved" if approve else "denied", now, by, approval_id.strip().lower()),
+        )
+        changed = cur.rowcount == 1
+    return get(conn, approval_id), changed
+
+
+def cancel_owner(conn: sqlite3.Connection, owner: str, by: str, now: float) -> int:
+    """The work was stopped or cancelled: its pending requests are void."""
+    with transaction(conn):
+        cur = conn.execute(
+            "UPDATE approvals SET status = 'cancelled', decided_at = ?, decided_by = ?,"
+            " resumed = 1 WHERE owner = ? AND status = 'pending'",
+            (now, by, owner),
+        )
+        return cur.rowcount
+
+
+def due_auto(conn: sqlite3.Connection, now: float) -> list[ApprovalRow]:
+    """Pending low-risk requests whose auto-approve time has come."""
+    return _select(
+        conn,
+        "status = 'pending' AND auto_approve_at IS NOT NULL AND auto_approve_at <= ?",
+        (now,),
+    )
+
+
+def next_auto(conn: sqlite3.Connection) -> float | None:
+    row = conn.execute(
+        "SELECT MIN(auto_approve_at) FROM approvals WHERE status = 'pending'"
+        " AND auto_approve_at IS NOT NULL"
+    ).fetchone()
+    return float(row[0]) if row and row[0] is not None else None
+
+
+def decided_owners(conn: sqlite3.Connection) -> list[str]:
+    """Owners with a decision not yet picked up and no request still pending:
+    their work can go on."""
+    rows = conn.execute(
+        "SELECT DISTINCT owner FROM approvals a WHERE resumed = 0 AND status != 'pending'"
+        " AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.owner = a.owner"
+        " AND p.status = 'pending') ORDER BY created_at"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def mark_resumed(conn: sqlite3.Connection, owner: str) -> None:
+    with transaction(conn):
+        conn.execute(
+            "UPDATE approvals SET resumed = 1 WHERE owner = ? AND status != 'pending'", (owner,)
+        )
+
+
+def count_pending(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT COUNT(*) FROM approvals WHERE status = 'pending'").fetchone()
+    return int(row[0])

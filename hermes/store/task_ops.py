@@ -1,0 +1,213 @@
+"""The tasks table: background, walkaway, delegated and cron runs, with their
+progress events and the user's steering messages.
+
+Synchronous functions for ``await store.run(task_ops.fn, ...)``; ``now``
+comes from the caller.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hermes.store.db import transaction
+from hermes.store.gateway_ops import NewDelivery, _insert_delivery
+
+PREFIX = {"background": "bg", "walkaway": "wk", "delegate": "dl", "cron": "cr"}
+OPEN = ("queued", "running", "waiting_approval")
+_COLS = (
+    "id, kind, prompt, origin, status, session_id, user_message_id, result, error,"
+    " created_at, started_at, finished_at"
+)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: str
+    kind: str  # background | walkaway | delegate | cron
+    prompt: str
+    origin: str | None  # PLATFORM:CHAT[:THREAD] the results go to
+    status: str  # queued | running | waiting_approval | done | failed | cancelled
+    session_id: str | None
+    user_message_id: int | None
+    result: str | None
+    error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in OPEN
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "prompt": self.prompt,
+            "origin": self.origin,
+            "session_id": self.session_id,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    at: float
+    kind: str  # progress | tool | steer | note
+    text: str
+
+
+def new_id(kind: str, now: float) -> str:
+    """bg_143022_a1b2c3: the kind's prefix, local HHMMSS, 6 hex digits."""
+    return f"{PREFIX[kind]}_{time.strftime('%H%M%S', time.localtime(now))}_{secrets.token_hex(3)}"
+
+
+def _select(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[TaskRow]:
+    rows = conn.execute(f"SELECT {_COLS} FROM tasks WHERE {where}", args).fetchall()
+    return [TaskRow(*r) for r in rows]
+
+
+def insert(
+    conn: sqlite3.Connection, kind: str, prompt: str, origin: str | None, now: float
+) -> TaskRow:
+    with transaction(conn):
+        task_id = new_id(kind, now)
+        while conn.execute("SELECT 1 FROM tasks WHERE id = ?", (task_id,)).fetchone():
+            task_id = new_id(kind, now)
+        conn.execute(
+            "INSERT INTO tasks(id, kind, prompt, origin, created_at) VALUES (?, ?, ?, ?, ?)",
+            (task_id, kind, prompt, origin, now),
+        )
+    found = get(conn, task_id)
+    assert found is not None
+    return found
+
+
+def get(conn: sqlite3.Connection, task_id: str) -> TaskRow | None:
+    found = _select(conn, "id = ?", (task_id.strip(),))
+    return found[0] if found else None
+
+
+def listing(
+    conn: sqlite3.Connection,
+    *,
+    origin: str | None = None,
+    open_only: bool = False,
+    limit: int = 50,
+) -> list[TaskRow]:
+    """Tasks, newest first; of one chat (origin) and/or only unfinished ones."""
+    where, args = ["1"], []
+    if origin is not None:
+        where.append("origin = ?")
+        args.append(origin)
+    if open_only:
+        where.append(f"status IN ({', '.join('?' * len(OPEN))})")
+        args.extend(OPEN)
+    clause = " AND ".join(where) + " ORDER BY created_at DESC, id DESC LIMIT ?"
+    return _select(conn, clause, (*args, limit))
+
+
+def open_tasks(conn: sqlite3.Connection) -> list[TaskRow]:
+    """Unfinished tasks, oldest first (what a starting gateway picks up)."""
+    marks = ", ".join("?" * len(OPEN))
+    return _select(conn, f"status IN ({marks}) ORDER BY created_at, id", OPEN)
+
+
+def start(
+    conn: sqlite3.Connection, task_id: str, session_id: str, message_id: int, now: float
+) -> None:
+    """The run began: called INSIDE the transaction that stores the prompt as the
+    session's first message, so a crash leaves both or neither."""
+    conn.execute(
+        "UPDATE tasks SET status = 'running', session_id = ?, user_message_id = ?,"
+        " started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'",
+        (session_id, message_id, now, task_id),
+    )
+
+
+def set_status(conn: sqlite3.Connection, task_id: str, status: str) -> bool:
+    """running <-> waiting_approval; False if the task already finished."""
+    marks = ", ".join("?" * len(OPEN))
+    with transaction(conn):
+        cur = conn.execute(
+            f"UPDATE tasks SET status = ? WHERE id = ? AND status IN ({marks})",
+            (status, task_id, *OPEN),
+        )
+        return cur.rowcount == 1
+
+
+def finish(
+    conn: sqlite3.Connection,
+    task_id: str,
+    status: str,
+    now: float,
+    *,
+    result: str | None = None,
+    error: str | None = None,
+    delivery: NewDelivery | None = None,
+) -> bool:
+    """done | failed | cancelled, with its message queued in the SAME transaction.
+    False (and nothing queued) if the task had already finished (a cancel wins)."""
+    marks = ", ".join("?" * len(OPEN))
+    with transaction(conn):
+        cur = conn.execute(
+            f"UPDATE tasks SET status = ?, finished_at = ?, result = ?, error = ?"
+            f" WHERE id = ? AND status IN ({marks})",
+            (status, now, result, error, task_id, *OPEN),
+        )
+        if cur.rowcount != 1:
+            return False
+        if delivery is not None:
+            _insert_delivery(conn, delivery, now)
+        return True
+
+
+def add_event(conn: sqlite3.Connection, task_id: str, kind: str, text: str, now: float) -> int:
+    """Record an event; returns its id (unique for good: ids are never reused)."""
+    with transaction(conn):
+        cur = conn.execute(
+            "INSERT INTO task_events(task_id, at, kind, text) VALUES (?, ?, ?, ?)",
+            (task_id, now, kind, text),
+        )
+    return int(cur.lastrowid or 0)
+
+
+def events(conn: sqlite3.Connection, task_id: str, limit: int = 200) -> list[TaskEvent]:
+    """The task's last `limit` events, oldest first."""
+    rows = conn.execute(
+        "SELECT at, kind, text FROM (SELECT id, at, kind, text FROM task_events"
+        " WHERE task_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+        (task_id, limit),
+    ).fetchall()
+    return [TaskEvent(float(r[0]), r[1], r[2]) for r in rows]
+
+
+def take_steering(conn: sqlite3.Connection, task_id: str) -> list[str]:
+    """The user's steering messages the task has not read yet (marked read)."""
+    with transaction(conn):
+        rows = conn.execute(
+            "SELECT id, text FROM task_events WHERE task_id = ? AND kind = 'steer'"
+            " AND handled = 0 ORDER BY id",
+            (task_id,),
+        ).fetchall()
+        if rows:
+            marks = ", ".join("?" * len(rows))
+            conn.execute(
+                f"UPDATE task_events SET handled = 1 WHERE id IN ({marks})", [r[0] for r in rows]
+            )
+    return [str(r[1]) for r in rows]
+
+
+def count_open(conn: sqlite3.Connection) -> int:
+    marks = ", ".join("?" * len(OPEN))
+    row = conn.execute(f"SELECT COUNT(*) FROM tasks WHERE status IN ({marks})", OPEN).fetchone()
+    return int(row[0])
