@@ -112,7 +112,7 @@ async def test_messages_wait_behind_a_pending_approval_and_run_after_it(
     model.reply("Second answer.")
     async with running_gateway(home, [chat]):
         await chat.say("delete my notes file")
-        await wait_until(lambda: bool(approval_ids(chat)))
+        await wait_until(lambda: rows(home, "SELECT status FROM inbound") == [("waiting",)])
         await chat.say("and then this")
         await wait_until(lambda: any(t.startswith("⏸ This waits") for t in chat.shown()))
         assert len(model.requests) == 1

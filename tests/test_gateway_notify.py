@@ -131,7 +131,7 @@ async def test_a_killed_process_is_reported_with_its_signal(
         await chat.say("serve it")
         await wait_until(lambda: len(gw.processes.list()) == 1)
         await gw.processes.kill(gw.processes.list()[0].id)
-        await wait_until(lambda: len(about_processes(chat)) == 1, why=chat.shown)
+        await wait_until(lambda: len(about_processes(chat)) == 1, 30, why=chat.shown)
     assert "was killed by SIGTERM (" in about_processes(chat)[0]
 
 
