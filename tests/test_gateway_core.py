@@ -4,6 +4,7 @@ access, and resuming after a crash."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,38 @@ async def test_the_draft_survives_a_transient_send_failure(
         await wait_until(lambda: chat.shown() == ["Working on it and done."])
         await wait_until(lambda: gw.chats.running() == 0)
     assert chat.attempts == 2
+
+
+class SlowFirstSend(FakeChat):
+    """The platform takes its time with the first message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, message: Outbound) -> str:
+        if not self.sent:
+            self.entered.set()
+            await self.release.wait()
+        return await super().send(message)
+
+
+async def test_text_that_streams_in_during_a_slow_send_is_shown_too(
+    home: Path, model: ScriptedModel
+) -> None:
+    chat = SlowFirstSend()
+    gate = model.hang(partial="Let me think about it", then=" Done.")
+    async with running_gateway(home, [chat]) as gw:
+        await chat.say("hi")
+        await gate.wait_entered_async()  # all the partial text has streamed
+        await asyncio.wait_for(chat.entered.wait(), 10)
+        chat.release.set()
+        # the model still waits: the rest must show without a further event
+        await wait_until(lambda: chat.shown() == ["Let me think about it"])
+        gate.release()
+        await wait_until(lambda: chat.shown() == ["Let me think about it Done."])
+        await wait_until(lambda: gw.chats.running() == 0)
 
 
 def chat_target():  # type: ignore[no-untyped-def]

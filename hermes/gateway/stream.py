@@ -102,6 +102,8 @@ class DraftStreamer:
                 return None
             self._shown = text
             self._last_edit = time.monotonic()
+            if self._render() != text:  # more arrived while this was sent: show it too
+                return self.adapter.capabilities.edit_interval
             return None
 
     def abort(self) -> None:
