@@ -153,15 +153,6 @@ class TaskRunner:
         self._wake_origin(row)
         return f"Cancelled {row.id}."
 
-    def wake(self) -> None:
-        """Tasks changed in state.db by another process: launch what is queued."""
-        self._spawn(self._rescan(), "tasks rescan")
-
-    async def _rescan(self) -> None:
-        for row in await self.gw.store.run(task_ops.open_tasks):
-            if row.status == "queued":
-                self.launch(row)
-
     async def close(self) -> None:
         """The gateway stops: running tasks stay `running`, resumed at the next start."""
         for task in list(self._tasks):
