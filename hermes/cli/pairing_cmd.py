@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
+from hermes.cli.shared import table
 from hermes.errors import HermesError
 from hermes.store import Store
 from hermes.store.pairing_ops import PairedUser, PairingCode
@@ -90,14 +91,6 @@ def _in(seconds: float) -> str:
     return f"in {max(1, round(seconds / 60))} min"
 
 
-def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    return [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-
-
 def format_list(
     pending: list[PairingCode],
     approved: list[PairedUser],
@@ -123,7 +116,7 @@ def format_list(
             )
             for c in pending
         ]
-        lines += _table(rows)
+        lines += table(rows)
     else:
         lines.append("No pending pairing requests.")
     lines.append("")
@@ -131,7 +124,7 @@ def format_list(
         lines.append("Approved users (revoke with: hermes pairing revoke PLATFORM USER):")
         users: list[tuple[str, ...]] = [("PLATFORM", "USER", "APPROVED")]
         users += [(u.platform, _who(u.user, u.user_name), when(u.approved_at)) for u in approved]
-        lines += _table(users)
+        lines += table(users)
     else:
         lines.append("No approved users.")
     for platform, ids in allowlists.items():

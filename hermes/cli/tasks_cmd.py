@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from hermes.cli.approvals_cmd import (
+from hermes.cli.shared import (
     ago,
     gateway_post,
     local_home,
@@ -88,14 +88,9 @@ def cancel(home: Path, env: dict[str, str], task_id: str) -> str:
 def _note(row: TaskRow, by: str) -> NewDelivery | None:
     """The chat's "cancelled" message, under the key the gateway uses for the
     task's result (so the chat gets one or the other, once)."""
-    from hermes.gateway.events import Target
+    from hermes.gateway.tasks import cancelled_text, to_origin
 
-    if not row.origin:
-        return None
-    target = Target.parse(row.origin)
-    text = f"⏹ {row.kind.capitalize()} task {row.id} cancelled ({by})."
-    key = f"task:{row.id}:result"
-    return NewDelivery(key, target.platform, target.chat, target.thread, text)
+    return to_origin(row, f"task:{row.id}:result", cancelled_text(row, by))
 
 
 def format_list(rows: list[TaskRow], everything: bool) -> str:

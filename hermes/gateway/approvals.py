@@ -76,9 +76,6 @@ class Desk:
         self, request: Request, ctx: TurnContext, owner: str, origin: Target | None, what: str
     ) -> str | Defer | None:
         gw = self.gw
-        existing = await gw.store.run(ops.for_call, ctx.session_id, request.call.id)
-        if existing is not None and existing.action == request.action:
-            return self._verdict(existing, request)
         settings = gw.profile.settings.approvals
         now = gw.clock()
         auto_at = None
@@ -98,7 +95,7 @@ class Desk:
             auto_at,
         )
         row, created = await gw.store.run(ops.request, new, now)
-        if not created:
+        if not created:  # asked before (the turn was resumed): its decision stands
             return self._verdict(row, request)
         log.info("approval %s requested (%s): %s", row.id, row.risk, row.action[:200])
         for target in self._channels(origin):

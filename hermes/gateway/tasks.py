@@ -56,13 +56,12 @@ def cut_prompt(prompt: str, limit: int = 32) -> str:
 
 
 def started_text(row: TaskRow) -> str:
-    head = f'🔄 Background task started: "{cut_prompt(row.prompt)}"\nTask ID: {row.id}'
     if row.kind == "walkaway":
         return (
             f'🚶 Walkaway task started: "{cut_prompt(row.prompt)}"\nTask ID: {row.id}\n'
             "I will ping you at each milestone; reply here to steer me."
         )
-    return head
+    return f'🔄 Background task started: "{cut_prompt(row.prompt)}"\nTask ID: {row.id}'
 
 
 def result_text(row: TaskRow, ok: bool, text: str) -> str:
@@ -71,6 +70,18 @@ def result_text(row: TaskRow, ok: bool, text: str) -> str:
         return f"❌ {title} failed\n{text}"
     icon = "🏁" if row.kind == "walkaway" else "✅"
     return f"{icon} {title} complete\n{text or '(no answer)'}"
+
+
+def cancelled_text(row: TaskRow, by: str) -> str:
+    return f"⏹ {TITLE.get(row.kind, 'Task')} {row.id} cancelled ({by})."
+
+
+def to_origin(row: TaskRow, key: str, text: str) -> NewDelivery | None:
+    """A message for the task's chat (None if it has none), for the ledger."""
+    if not row.origin:
+        return None
+    target = Target.parse(row.origin)
+    return NewDelivery(key, target.platform, target.chat, target.thread, text)
 
 
 class TaskRunner:
@@ -133,14 +144,13 @@ class TaskRunner:
             return f"No task {task_id!r}; /tasks lists this chat's tasks."
         if row.finished:
             return f"Task {row.id} already {row.status}."
-        note = f"⏹ {TITLE.get(row.kind, 'Task')} {row.id} cancelled ({by})."
         finished = await gw.store.run(
             task_ops.finish,
             row.id,
             "cancelled",
             gw.clock(),
             error=f"cancelled by {by}",
-            delivery=self._delivery(row, f"task:{row.id}:result", note),
+            delivery=to_origin(row, f"task:{row.id}:result", cancelled_text(row, by)),
         )
         if not finished:
             return f"Task {row.id} had just finished."
@@ -279,7 +289,7 @@ class TaskRunner:
         return await conv.resume(row.user_message_id, emit, rerun=lambda call: call.id in asked)
 
     async def _finish(self, row: TaskRow, ok: bool, text: str) -> None:
-        delivery = self._delivery(row, f"task:{row.id}:result", result_text(row, ok, text))
+        delivery = to_origin(row, f"task:{row.id}:result", result_text(row, ok, text))
         await self.gw.store.run(
             task_ops.finish,
             row.id,
@@ -292,12 +302,6 @@ class TaskRunner:
         log.info("task %s %s", row.id, "done" if ok else f"failed: {text[:200]}")
         self._forget_walkaway(row.id)
         self._wake_origin(row)
-
-    def _delivery(self, row: TaskRow, key: str, text: str) -> NewDelivery | None:
-        if not row.origin:
-            return None
-        target = Target.parse(row.origin)
-        return NewDelivery(key, target.platform, target.chat, target.thread, text)
 
     def _wake_origin(self, row: TaskRow) -> None:
         if row.origin:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from hermes.commands import clip
 from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound
 from hermes.gateway.tasks import TITLE, started_text
 from hermes.store import approval_ops, task_ops
 from hermes.store import gateway_ops as ops
-from hermes.store.approval_ops import ApprovalRow
 
 if TYPE_CHECKING:
     from hermes.gateway.core import Gateway
@@ -99,13 +99,8 @@ async def _decide_text(gw: Gateway, event: Inbound, approve: bool, rest: str) ->
         return await gw.desk.decide(here[0].id, approve, _by(event))
     verb = "/approve" if approve else "/deny"
     return "Several are pending; say which:\n" + "\n".join(
-        f"{verb} {a.id} — {a.risk}: {_one_line(a)}" for a in here
+        f"{verb} {a.id} — {a.risk}: {clip(a.action)}" for a in here
     )
-
-
-def _one_line(a: ApprovalRow) -> str:
-    line = " ".join(a.action.split())
-    return line if len(line) <= 60 else line[:59] + "…"
 
 
 async def run_button(gw: Gateway, event: Inbound) -> None:

@@ -123,11 +123,6 @@ def get(conn: sqlite3.Connection, approval_id: str) -> ApprovalRow | None:
     return found[0] if found else None
 
 
-def for_call(conn: sqlite3.Connection, session_id: str, tool_call_id: str) -> ApprovalRow | None:
-    found = _select(conn, "session_id = ? AND tool_call_id = ?", (session_id, tool_call_id))
-    return found[0] if found else None
-
-
 def listing(
     conn: sqlite3.Connection, *, status: str | None = "pending", limit: int = 100
 ) -> list[ApprovalRow]:

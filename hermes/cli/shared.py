@@ -1,0 +1,113 @@
+"""Helpers for the commands that act on a home's state.db, or on its running
+gateway through the API (`hermes approvals`, `hermes tasks`, `hermes pairing`):
+the home and its .env, state.db, an authenticated POST, and plain tables."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from hermes.errors import HermesError
+
+
+def local_home(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
+    """The profile's home and environment (.env over os.environ). Only state.db and
+    .env are needed: a broken config.yaml must not keep the owner from deciding."""
+    from hermes.envfile import read_env_file
+    from hermes.home import ensure_home, resolve_home
+
+    env = dict(os.environ)
+    _, home = resolve_home(getattr(args, "profile", None), env)
+    ensure_home(home)
+    env.update(read_env_file(home / ".env"))
+    return home, env
+
+
+@contextlib.contextmanager
+def state_db(home: Path) -> Iterator[sqlite3.Connection]:
+    from hermes.store.db import open_db
+
+    path = home / "state.db"
+    try:
+        conn = open_db(path)
+    except (sqlite3.Error, OSError) as exc:
+        raise HermesError(f"cannot open the state database {path}: {exc}") from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def gateway_post(
+    home: Path, env: dict[str, str], path: str, body: dict[str, str], unknown: str
+) -> dict[str, Any] | None:
+    """POST to the running gateway's API; its JSON answer, or None when no gateway
+    runs. A 404 is raised as HermesError(unknown), another refusal with the
+    gateway's own words."""
+    import httpx
+
+    from hermes.gateway.runner import read_state
+
+    state = read_state(home)
+    if state is None:
+        return None
+    url = str(state["url"])
+    headers = {"Authorization": f"Bearer {env.get('HERMES_API_KEY', '')}"}
+    try:
+        response = httpx.post(f"{url}{path}", json=body, headers=headers, timeout=30)
+        data = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise HermesError(f"the gateway at {url} did not answer ({exc}); is it running?") from exc
+    if response.status_code == 401:
+        raise HermesError("the gateway refused HERMES_API_KEY from .env; was it changed?")
+    if response.status_code != 200 or not isinstance(data, dict):
+        error = data.get("error") if isinstance(data, dict) else None
+        if response.status_code == 404 and isinstance(error, str):
+            raise HermesError(unknown)  # (an unknown route's 404 has {"error": {"message"}})
+        if isinstance(error, dict):
+            error = error.get("message")
+        raise HermesError(str(error or f"the gateway answered {response.status_code}"))
+    return data
+
+
+def whoami() -> str:
+    """Who decided, for the record: `cli (USER@HOST)`."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = str(os.getuid())
+    return f"cli ({user}@{socket.gethostname()})"
+
+
+def ago(seconds: float) -> str:
+    minutes = int(max(0.0, seconds) // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} d"
+
+
+def one_line(text: str, limit: int = 60) -> str:
+    """The first line of text, cut to `limit` characters; `…` marks a cut."""
+    lines = text.strip().splitlines() or [""]
+    first = lines[0].rstrip()
+    if len(first) > limit:
+        return first[: limit - 1].rstrip() + "…"
+    return first + (" …" if len(lines) > 1 else "")
+
+
+def table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
