@@ -7,6 +7,7 @@ process environment or working directory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -67,6 +68,10 @@ class TurnContext:
     store: Store
     processes: ProcessManager
     user: UserIO = field(default_factory=NoUser)
+    origin: str | None = None  # the chat the turn answers (PLATFORM:CHAT[:THREAD]); None: terminal
+    # the gateway's scheduler wake-up, in the gateway; elsewhere None (the cron tool
+    # then pokes a running gateway itself)
+    jobs_changed: Callable[[], None] | None = None
 
     @property
     def cwd(self) -> Path:

@@ -67,15 +67,19 @@ async def test_api_routes_need_the_key(http: httpx.AsyncClient, path: str) -> No
     assert wrong.status_code == 401
 
 
-async def test_the_login_cookie_opens_the_web_chat_routes_only(http: httpx.AsyncClient) -> None:
+async def test_the_login_cookie_opens_the_pages_routes_only(http: httpx.AsyncClient) -> None:
     http.cookies.set(auth.COOKIE, auth.web_token(KEY))
     assert (await http.get("/api/web/sessions")).status_code == 200
-    # a page on another local port could make the browser send the cookie:
-    # the API and /v1 take only the bearer header, which no cross-site request can set
+    assert (await http.get("/api/hermes/tasks")).status_code == 200  # the dashboard's reads
+    # a page on another local port could make the browser send the cookie: /v1 takes
+    # only the bearer header, which no cross-site request can set, and the dashboard's
+    # writes are refused when the browser says they come from another origin
     assert (await http.get("/v1/models")).status_code == 401
-    assert (
-        await http.post("/api/hermes/send", json={"target": "web:x", "text": "hi"})
-    ).status_code == 401
+    foreign = {"Origin": "http://127.0.0.1:9999"}
+    body = {"target": "web:x", "text": "hi"}
+    assert (await http.post("/api/hermes/send", json=body, headers=foreign)).status_code == 403
+    same = {"Origin": f"http://{http.base_url.netloc.decode()}"}
+    assert (await http.post("/api/hermes/send", json=body, headers=same)).status_code != 401
 
 
 async def test_unknown_routes_need_the_key_then_are_json_404s(http: httpx.AsyncClient) -> None:

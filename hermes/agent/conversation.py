@@ -49,6 +49,8 @@ class Conversation:
     # messages that arrived for a running turn (a walkaway task's steering), read
     # before each model call
     inbox: Callable[[], Awaitable[list[Message]]] | None = None
+    origin: str | None = None  # the chat this conversation answers (PLATFORM:CHAT[:THREAD])
+    jobs_changed: Callable[[], None] | None = None  # tells the scheduler (in the gateway)
     last_usage: Usage = field(default_factory=Usage)
     _messages: list[StoredMessage] = field(default_factory=list)
     _overhead: int = 0  # tokens the provider counts beyond our estimate (tool schemas, framing)
@@ -149,6 +151,8 @@ class Conversation:
             store=self.store,
             processes=self.processes,
             user=self.user,
+            origin=self.origin,
+            jobs_changed=self.jobs_changed,
         )
 
     def messages(self) -> list[Message]:

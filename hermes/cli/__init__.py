@@ -143,6 +143,41 @@ def build_parser() -> argparse.ArgumentParser:
     tshow.add_argument("--json", action="store_true", help="print JSON")
     tsub.add_parser("cancel", help="stop a task", parents=[_common()]).add_argument("id")
 
+    cron = _add(sub, "cron", "hermes.cli.cron_cmd:cmd_cron", "scheduled jobs")
+    csub = cron.add_subparsers(dest="action", metavar="ACTION", required=True)
+    clist = csub.add_parser("list", help="jobs by next run", parents=[_common()])
+    clist.add_argument("--all", action="store_true", help="finished one-time jobs too")
+    clist.add_argument("--json", action="store_true", help="print JSON")
+    cadd = csub.add_parser(
+        "add",
+        help='add a job: SCHEDULE is "30 7 * * 1-5", "every 2h", "in 20m", an ISO time...',
+        parents=[_common()],
+    )
+    cadd.add_argument("schedule")
+    cadd.add_argument("prompt", help="what the job does, as you would ask the agent")
+    cadd.add_argument("--name", metavar="NAME")
+    cadd.add_argument("--deliver", metavar="TARGET", help="home (default), none, PLATFORM:CHAT")
+    cedit = csub.add_parser("edit", help="change a job", parents=[_common()])
+    cedit.add_argument("id")
+    cedit.add_argument("--schedule", metavar="SCHEDULE")
+    cedit.add_argument("--prompt", metavar="PROMPT")
+    cedit.add_argument("--name", metavar="NAME")
+    cedit.add_argument("--deliver", metavar="TARGET")
+    for name, what in (
+        ("pause", "stop running a job until resumed"),
+        ("resume", "run a paused job again on its schedule"),
+        ("remove", "delete a job"),
+        ("run", "run a job now (by the gateway)"),
+    ):
+        csub.add_parser(name, help=what, parents=[_common()]).add_argument("id")
+
+    mcp = _add(sub, "mcp", "hermes.cli.mcp_cmd:cmd_mcp", "the MCP server for orchestrating agents")
+    msub = mcp.add_subparsers(dest="action", metavar="ACTION", required=True)
+    mserve = msub.add_parser("serve", help="serve MCP (see --stdio)", parents=[_common()])
+    mserve.add_argument(
+        "--stdio", action="store_true", help="speak MCP on stdin/stdout (for clients that spawn it)"
+    )
+
     send = _add(sub, "send", "hermes.cli.send_cmd:cmd_send", "send a message through a platform")
     send.add_argument("target", metavar="PLATFORM:CHAT[:THREAD]")
     send.add_argument("text", help="the message ('-' reads it from stdin)")

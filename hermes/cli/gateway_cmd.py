@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 
@@ -27,6 +28,9 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
+    # `poke` (cron changes from other processes) sends SIGUSR1 once the lock is held:
+    # ignored until the running gateway handles it, never the default (which kills)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     with home_lock(profile.home):
         try:
             asyncio.run(run_gateway(profile, say))

@@ -49,11 +49,11 @@ def _one_task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
     return None if row is None else task_json(conn, row, 10_000)
 
 
-def _error(status: int, message: str) -> JSONResponse:
+def json_error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _body(request: Request, *, optional: bool = False) -> dict[str, Any]:
+async def read_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
     """The request's JSON object (ValueError with the reason if it is not one)."""
     raw = await request.body()
     if optional and not raw.strip():
@@ -76,30 +76,30 @@ def _by(body: dict[str, Any]) -> str:
 
 
 def _already(row: ApprovalRow) -> JSONResponse:
-    return _error(409, f"approval {row.id} was already {row.status} by {row.decided_by}")
+    return json_error(409, f"approval {row.id} was already {row.status} by {row.decided_by}")
 
 
 def routes(gw: Gateway) -> list[Route]:
     async def list_approvals(request: Request) -> JSONResponse:
         status = request.query_params.get("status", "pending")
         if status not in APPROVAL_STATUSES:
-            return _error(400, f"status must be one of {', '.join(APPROVAL_STATUSES)}")
+            return json_error(400, f"status must be one of {', '.join(APPROVAL_STATUSES)}")
         rows = await gw.store.run(approval_ops.listing, status=None if status == "all" else status)
         return JSONResponse({"approvals": [row.to_json() for row in rows]})
 
     async def decide(request: Request) -> JSONResponse:
         approval_id = request.path_params["id"]
         try:
-            body = await _body(request)
+            body = await read_body(request)
             decision = body.get("decision")
             if not isinstance(decision, str) or decision not in DECISIONS:
                 raise ValueError('"decision" must be "approve" or "reject"')
             by = _by(body)
         except ValueError as exc:
-            return _error(400, f"bad request: {exc}")
+            return json_error(400, f"bad request: {exc}")
         row = await gw.store.run(approval_ops.get, approval_id)
         if row is None:
-            return _error(404, f"no approval {approval_id!r}")
+            return json_error(404, f"no approval {approval_id!r}")
         if row.status != "pending":
             return _already(row)
         message = await gw.desk.decide(row.id, DECISIONS[decision], by)
@@ -114,7 +114,7 @@ def routes(gw: Gateway) -> list[Route]:
     async def list_tasks(request: Request) -> JSONResponse:
         status = request.query_params.get("status", "all")
         if status not in ("all", "open"):
-            return _error(400, "status must be all or open")
+            return json_error(400, "status must be all or open")
         origin = request.query_params.get("origin") or None
         tasks = await gw.store.run(_task_list, origin, status == "open")
         return JSONResponse({"tasks": tasks})
@@ -123,24 +123,24 @@ def routes(gw: Gateway) -> list[Route]:
         task_id = request.path_params["id"]
         task = await gw.store.run(_one_task, task_id)
         if task is None:
-            return _error(404, f"no task {task_id!r}")
+            return json_error(404, f"no task {task_id!r}")
         return JSONResponse(task)
 
     async def cancel_task(request: Request) -> JSONResponse:
         task_id = request.path_params["id"]
         try:
-            by = _by(await _body(request, optional=True))
+            by = _by(await read_body(request, optional=True))
         except ValueError as exc:
-            return _error(400, f"bad request: {exc}")
+            return json_error(400, f"bad request: {exc}")
         row = await gw.store.run(task_ops.get, task_id)
         if row is None:
-            return _error(404, f"no task {task_id!r}")
+            return json_error(404, f"no task {task_id!r}")
         if row.finished:
-            return _error(409, f"task {row.id} already {row.status}")
+            return json_error(409, f"task {row.id} already {row.status}")
         message = await gw.tasks.cancel(row.id, by)
         after = await gw.store.run(task_ops.get, row.id)
         if after is None or after.status != "cancelled":  # it finished meanwhile
-            return _error(409, message)
+            return json_error(409, message)
         return JSONResponse({"id": after.id, "status": after.status, "message": message})
 
     return [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 COOKIE = "hermes_web"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -31,3 +32,11 @@ def authorized(api_key: str, authorization: str | None, cookie: str | None) -> b
         if scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), api_key):
             return True
     return bool(cookie) and hmac.compare_digest(str(cookie), web_token(api_key))
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """True unless a browser says the request comes from another origin (its Origin
+    header names another host:port than the request's Host)."""
+    if not origin:
+        return True  # not a browser's cross-site request (curl, scripts)
+    return urlsplit(origin).netloc.lower() == (host or "").lower()

@@ -18,6 +18,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from hermes.cron.schedule import zone
+
 from hermes.agent.events import EventSink
 from hermes.context import Profile
 from hermes.gateway import turns, work
@@ -28,6 +30,7 @@ from hermes.gateway.chats import Chat, Chats
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
 from hermes.gateway.events import Inbound, Target, session_key
 from hermes.gateway.notify import ProcessNotifier
+from hermes.gateway.scheduler import Scheduler
 from hermes.gateway.tasks import TaskRunner
 from hermes.messages import Message
 from hermes.store import Store, approval_ops
@@ -78,6 +81,7 @@ class Gateway:
         self.tasks = TaskRunner(self, settings.max_concurrent_tasks, ping_after=ping_after)
         self.desk.resumers["inbound"] = self._resume_inbound
         self.desk.resumers["task"] = self.tasks.resume
+        self.scheduler = Scheduler(self, zone(profile.settings.cron.timezone))
         self._tasks: set[asyncio.Task[None]] = set()
         self._adapter_tasks: list[asyncio.Task[None]] = []
 
@@ -89,6 +93,7 @@ class Gateway:
         await self._recover()
         await self.tasks.recover()
         self._spawn(self.desk.run(), "approvals")
+        self._spawn(self.scheduler.run(), "scheduler")
         for name, courier in self.couriers.items():
             self._spawn(courier.run(), f"courier {name}")
         for adapter in self.adapters.values():

@@ -105,6 +105,30 @@ def read_state(home: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
+def poke(home: Path) -> bool:
+    """Tell the gateway of `home`, if one runs, that cron jobs or queued runs changed
+    (SIGUSR1 wakes its scheduler). The pid comes from gateway.pid only while its
+    lock is held, so a stale file never gets another process signalled. False if
+    no gateway runs: it reads the jobs when it starts."""
+    try:
+        fd = os.open(home / "gateway.pid", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # held: a gateway runs, and the pid in the file is its own
+            pid = int(os.pread(fd, 32, 0).decode(errors="replace").strip() or 0)
+            if pid > 0:
+                os.kill(pid, signal.SIGUSR1)
+                return True
+        return False
+    except (OSError, ValueError):
+        return False
+    finally:
+        os.close(fd)  # also drops our shared lock, if we got it
+
+
 async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
     from hermes.gateway.core import Gateway
     from hermes.gateway.server import HttpServer, build_app
@@ -125,6 +149,7 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    loop.add_signal_handler(signal.SIGUSR1, gw.scheduler.wake)  # see poke()
     state_path = profile.home / STATE_FILE
     watcher: asyncio.Task[None] | None = None
     try:
@@ -153,8 +178,9 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
     finally:
         if watcher is not None:
             watcher.cancel()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             loop.remove_signal_handler(sig)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a late poke must not kill us
         with contextlib.suppress(OSError):
             state_path.unlink()
         await server.stop()

@@ -37,7 +37,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hermes.errors import HermesError
-from hermes.gateway import api_send, api_work, auth, openai_api
+from hermes.gateway import api_cron, api_hermes, api_send, api_work, auth, openai_api
 from hermes.gateway.openai_api import STOPPING, error_response
 
 if TYPE_CHECKING:
@@ -48,9 +48,11 @@ log = logging.getLogger("hermes.gateway.http")
 # Everything needs the key but these (the page, its files, the login that takes the
 # key, and the health probe): a route added later is private unless listed here.
 PUBLIC = frozenset({"/", "/health", "/favicon.ico", "/api/web/login", "/api/web/logout"})
-# The login cookie counts only for the web chat's own routes, which check Origin;
-# the API and /v1 take the bearer header only (no cross-site request can send one).
-COOKIE_PREFIX = "/api/web/"
+# The login cookie counts only for the web page's routes: the chat's own (which check
+# Origin) and the dashboard's /api/hermes (the Guard refuses a cookie-borne write from
+# another origin); /v1 and /mcp take the bearer header only (no cross-site request can
+# send one).
+COOKIE_PREFIXES = ("/api/web/", "/api/hermes/")
 AUTH_HINT = (
     "send the header `Authorization: Bearer $HERMES_API_KEY` (the key is in the home's .env)"
 )
@@ -66,7 +68,10 @@ def build_app(gw: Gateway) -> Starlette:
     routes += openai_api.routes(gw)
     routes += api_send.routes(gw)
     routes += api_work.routes(gw)
-    routes += _web_routes(gw)
+    routes += api_hermes.routes(gw)
+    routes += api_cron.routes(gw)
+    routes += _optional_routes(gw, "hermes.gateway.mcp_mount", "mcp_routes")
+    routes += _optional_routes(gw, "hermes.gateway.webchat", "web_routes")
     return Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error},
@@ -74,15 +79,15 @@ def build_app(gw: Gateway) -> Starlette:
     )
 
 
-def _web_routes(gw: Gateway) -> list[BaseRoute]:
-    """The web chat's routes, if that module is installed in this build."""
+def _optional_routes(gw: Gateway, module: str, function: str) -> list[BaseRoute]:
+    """The routes of a part that may be left out of a build (the web page, MCP)."""
     try:
-        webchat = importlib.import_module("hermes.gateway.webchat")
+        found = importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name != "hermes.gateway.webchat":
-            raise  # webchat exists but is broken: say so, do not hide it
+        if exc.name != module:
+            raise  # the module exists but is broken: say so, do not hide it
         return []
-    return list(webchat.web_routes(gw))
+    return list(getattr(found, function)(gw))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -104,13 +109,16 @@ class _Guard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self._needs_auth(scope["path"]) and not self._allowed(scope):
+        refusal = self._refusal(scope) if self._needs_auth(scope["path"]) else None
+        if refusal is not None:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
                 return
-            message = f"missing or wrong API key: {AUTH_HINT}"
-            response = error_response(401, message, "authentication_error")
-            response.headers["WWW-Authenticate"] = "Bearer"
+            status, message = refusal
+            kind = "authentication_error" if status == 401 else "permission_error"
+            response = error_response(status, message, kind)
+            if status == 401:
+                response.headers["WWW-Authenticate"] = "Bearer"
             await response(scope, receive, send)
             return
         started = finished = False
@@ -146,10 +154,22 @@ class _Guard:
     def _needs_auth(path: str) -> bool:
         return path not in PUBLIC and not path.startswith("/static/")
 
-    def _allowed(self, scope: Scope) -> bool:
+    def _refusal(self, scope: Scope) -> tuple[int, str] | None:
+        """None if the request may pass, else (status, message)."""
         conn = HTTPConnection(scope)
-        cookie = conn.cookies.get(auth.COOKIE) if scope["path"].startswith(COOKIE_PREFIX) else None
-        return auth.authorized(self.api_key, conn.headers.get("authorization"), cookie)
+        if auth.authorized(self.api_key, conn.headers.get("authorization"), None):
+            return None
+        unauthorized = (401, f"missing or wrong API key: {AUTH_HINT}")
+        cookie = conn.cookies.get(auth.COOKIE)
+        if not scope["path"].startswith(COOKIE_PREFIXES) or not auth.authorized(
+            self.api_key, None, cookie
+        ):
+            return unauthorized
+        if scope.get("method", "GET") not in ("GET", "HEAD") and not auth.same_origin(
+            conn.headers.get("origin"), conn.headers.get("host")
+        ):  # a page of another origin cannot act with the owner's cookie
+            return 403, "cross-site request refused: use the page at this address"
+        return None
 
 
 # ----- serving ---------------------------------------------------------------------

@@ -24,7 +24,7 @@ from hermes.errors import HermesError, ToolError
 from hermes.gateway.approvals import ChatAsker
 from hermes.gateway.events import Target
 from hermes.messages import Message
-from hermes.store import approval_ops, task_ops
+from hermes.store import approval_ops, cron_ops, task_ops
 from hermes.store.gateway_ops import NewDelivery
 from hermes.store.task_ops import TaskRow
 from hermes.tools.base import Tool, schema
@@ -35,7 +35,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hermes.gateway")
 
-TITLE = {"background": "Background task", "walkaway": "Walkaway task"}
+TITLE = {
+    "background": "Background task",
+    "walkaway": "Walkaway task",
+    "delegate": "Delegated task",
+    "cron": "Cron job",
+}
 WALKAWAY_BRIEF = (
     "You are working on this task while the user is away from the keyboard; they follow "
     "along on their phone. Report each milestone with the `progress` tool (one short line). "
@@ -43,6 +48,10 @@ WALKAWAY_BRIEF = (
     "them. Finish with a short summary of what you did and what is left.\n\nThe task: "
 )
 STEER_PREFIX = "[The user, while you work]: "
+CRON_BRIEF = (
+    "This is a scheduled job ({name}, {schedule}) running unattended; nobody is watching "
+    "the conversation. Your final answer is the job's result: {where}. Do the job now:\n\n"
+)
 
 
 def cut_prompt(prompt: str, limit: int = 32) -> str:
@@ -64,8 +73,11 @@ def started_text(row: TaskRow) -> str:
     return f'🔄 Background task started: "{cut_prompt(row.prompt)}"\nTask ID: {row.id}'
 
 
-def result_text(row: TaskRow, ok: bool, text: str) -> str:
+def result_text(row: TaskRow, ok: bool, text: str, job: str | None = None) -> str:
+    """What the task's chat is told at the end. `job`: the cron job's name."""
     title = TITLE.get(row.kind, "Task")
+    if job is not None:
+        return f"⏰ {job}\n{text or '(no answer)'}" if ok else f'❌ Cron job "{job}" failed\n{text}'
     if not ok:
         return f"❌ {title} failed\n{text}"
     icon = "🏁" if row.kind == "walkaway" else "✅"
@@ -194,6 +206,13 @@ class TaskRunner:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    async def launch_ids(self, task_ids: list[str]) -> None:
+        """Launch tasks another transaction queued (cron runs just claimed)."""
+        for task_id in task_ids:
+            row = await self.gw.store.run(task_ops.get, task_id)
+            if row is not None:
+                self.launch(row)
+
     def launch(self, row: TaskRow) -> None:
         if row.id in self.running:
             return
@@ -224,7 +243,8 @@ class TaskRunner:
         """Run (or resume) the task; True if it suspended on an approval."""
         gw = self.gw
         origin = Target.parse(row.origin) if row.origin else None
-        what = f'{TITLE.get(row.kind, "task").lower()} {row.id} "{cut_prompt(row.prompt)}"'
+        job = await self._job(row)
+        what = f'{TITLE.get(row.kind, "task").lower()} {row.id} "{job or cut_prompt(row.prompt)}"'
         asker = ChatAsker(gw.desk, f"task:{row.id}", origin, what)
         tools = default_tools()
         if row.kind == "walkaway":
@@ -240,6 +260,7 @@ class TaskRunner:
         )
         if row.kind == "walkaway":
             conv.inbox = lambda: self._steering(row.id)
+        conv.origin, conv.jobs_changed = row.origin, gw.scheduler.wake
         if origin is not None:
             gw.targets[conv.session_id] = origin
         pinger = (
@@ -271,7 +292,7 @@ class TaskRunner:
                 self._event(row.id, "tool", tool_call_summary(event.call, 200))
 
         if row.status == "queued":
-            text = WALKAWAY_BRIEF + row.prompt if row.kind == "walkaway" else row.prompt
+            text = await self._first_message(row)
             await conv.add_user(
                 text,
                 also=lambda conn, ids: task_ops.start(
@@ -288,8 +309,27 @@ class TaskRunner:
         log.info("task %s resumed", row.id)
         return await conv.resume(row.user_message_id, emit, rerun=lambda call: call.id in asked)
 
+    async def _first_message(self, row: TaskRow) -> str:
+        if row.kind == "walkaway":
+            return WALKAWAY_BRIEF + row.prompt
+        if row.kind != "cron":
+            return row.prompt
+        job = await self.gw.store.run(cron_ops.get, row.job_id or "")
+        where = f"it is sent to {row.origin}" if row.origin else "it is kept in the job's history"
+        name = job.name if job else cut_prompt(row.prompt)
+        schedule = job.schedule if job else "run by hand"
+        return CRON_BRIEF.format(name=name, schedule=schedule, where=where) + row.prompt
+
+    async def _job(self, row: TaskRow) -> str | None:
+        """A cron run's job name (its prompt cut short if the job was removed)."""
+        if row.kind != "cron":
+            return None
+        job = await self.gw.store.run(cron_ops.get, row.job_id or "")
+        return job.name if job else cut_prompt(row.prompt)
+
     async def _finish(self, row: TaskRow, ok: bool, text: str) -> None:
-        delivery = to_origin(row, f"task:{row.id}:result", result_text(row, ok, text))
+        job = await self._job(row)
+        delivery = to_origin(row, f"task:{row.id}:result", result_text(row, ok, text, job))
         await self.gw.store.run(
             task_ops.finish,
             row.id,

@@ -19,6 +19,7 @@ from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound, session_key
 from hermes.gateway.stream import DraftStreamer
 from hermes.messages import Message
+from hermes.store import cron_ops
 from hermes.store import gateway_ops as ops
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ GATEWAY_HELP = {
     **work.HELP,
     "/sethome": "this chat receives notifications that have no other target",
 }
-HOME_KEY = "home_channel"
+HOME_KEY = cron_ops.HOME_KEY
 
 
 def _name(text: str) -> str:
@@ -69,6 +70,9 @@ async def _open(gw: Gateway, chat: Chat, event: Inbound) -> Conversation:
             session_id=session_id,
             hooks=[ApprovalGate(gw.profile.settings.approvals, asker)],
         )
+        if event.platform != "api":
+            chat.conv.origin = str(event.target)
+        chat.conv.jobs_changed = gw.scheduler.wake
         if chat.conv.session_id != session_id:
             await gw.store.run(ops.set_chat_session, chat.key, chat.conv.session_id, gw.clock())
     return chat.conv
@@ -339,7 +343,7 @@ async def _ephemeral_turn(gw: Gateway, messages: list[Message], emit: EventSink)
         provider=provider,
         system_prompt=build_system_prompt(profile),
         tools={t.name: t for t in default_tools()},
-        ctx=TurnContext(profile, "api", gw.store, gw.processes),
+        ctx=TurnContext(profile, "api", gw.store, gw.processes, jobs_changed=gw.scheduler.wake),
         hooks=[ApprovalGate(profile.settings.approvals, NobodyToAsk())],
         max_iterations=profile.settings.agent.max_iterations,
     )

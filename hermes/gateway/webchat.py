@@ -19,7 +19,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -250,11 +249,7 @@ class _Static(StaticFiles):
 
 
 def _same_origin(request: Request) -> bool:
-    """True unless the browser says the request comes from another origin."""
-    origin = request.headers.get("origin")
-    if not origin:
-        return True  # not a browser's cross-site request (curl, scripts)
-    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+    return auth.same_origin(request.headers.get("origin"), request.headers.get("host"))
 
 
 async def _json(request: Request) -> dict[str, Any] | None:

@@ -66,6 +66,16 @@ approval_ops.py):
   unique: the decision covers exactly that call. ``owner`` is ``inbound:ID``
   or ``task:ID`` (the work to resume); ``status``: pending -> approved |
   denied | cancelled; ``resumed`` is set once the owner picked the decision up.
+
+Cron (step 0006, see hermes/store/cron_ops.py):
+
+- ``cron_jobs``: ``schedule`` is the canonical text (hermes/cron/schedule.py);
+  ``deliver`` is origin | home | none | PLATFORM:CHAT[:THREAD]; ``origin`` the
+  chat the job was created in; ``status``: active | paused | done (a one-shot
+  job that ran); ``next_run_at`` is NULL unless active.
+- ``cron_runs``: one row per claimed run, ``(job_id, due_at)`` unique. The claim
+  is the transaction that inserts this row, the run's task (``tasks.job_id``)
+  and moves ``next_run_at`` on: a run is claimed once, by one process.
 """
 
 from __future__ import annotations
@@ -280,12 +290,45 @@ CREATE TABLE approvals (
 CREATE INDEX approvals_open ON approvals(status, resumed);
 """
 
+_CRON = """
+CREATE TABLE cron_jobs (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    schedule     TEXT NOT NULL,
+    prompt       TEXT NOT NULL,
+    deliver      TEXT NOT NULL,
+    origin       TEXT,
+    profile      TEXT NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'active',
+    next_run_at  REAL,
+    last_run_at  REAL,
+    last_task_id TEXT,
+    runs         INTEGER NOT NULL DEFAULT 0,
+    created_by   TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL
+);
+CREATE INDEX cron_due ON cron_jobs(next_run_at) WHERE status = 'active';
+
+CREATE TABLE cron_runs (
+    job_id      TEXT NOT NULL,
+    due_at      REAL NOT NULL,
+    task_id     TEXT NOT NULL,
+    claimed_at  REAL NOT NULL,
+    claimed_by  TEXT NOT NULL,
+    PRIMARY KEY (job_id, due_at)
+);
+
+ALTER TABLE tasks ADD COLUMN job_id TEXT;
+"""
+
 MIGRATIONS: list[Migration] = [
     ("0001_sessions_messages", _SESSIONS_MESSAGES),
     ("0002_messages_fts", _FTS),
     ("0003_usage", _USAGE),
     ("0004_gateway", _GATEWAY),
     ("0005_tasks_approvals", _TASKS_APPROVALS),
+    ("0006_cron", _CRON),
 ]
 
 

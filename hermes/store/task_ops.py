@@ -20,7 +20,7 @@ PREFIX = {"background": "bg", "walkaway": "wk", "delegate": "dl", "cron": "cr"}
 OPEN = ("queued", "running", "waiting_approval")
 _COLS = (
     "id, kind, prompt, origin, status, session_id, user_message_id, result, error,"
-    " created_at, started_at, finished_at"
+    " created_at, started_at, finished_at, job_id"
 )
 
 
@@ -38,6 +38,7 @@ class TaskRow:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    job_id: str | None = None  # cron: the job this run belongs to
 
     @property
     def finished(self) -> bool:
@@ -56,6 +57,7 @@ class TaskRow:
             "finished_at": self.finished_at,
             "result": self.result,
             "error": self.error,
+            "job_id": self.job_id,
         }
 
 
@@ -80,16 +82,29 @@ def insert(
     conn: sqlite3.Connection, kind: str, prompt: str, origin: str | None, now: float
 ) -> TaskRow:
     with transaction(conn):
-        task_id = new_id(kind, now)
-        while conn.execute("SELECT 1 FROM tasks WHERE id = ?", (task_id,)).fetchone():
-            task_id = new_id(kind, now)
-        conn.execute(
-            "INSERT INTO tasks(id, kind, prompt, origin, created_at) VALUES (?, ?, ?, ?, ?)",
-            (task_id, kind, prompt, origin, now),
-        )
+        task_id = insert_in(conn, kind, prompt, origin, now)
     found = get(conn, task_id)
     assert found is not None
     return found
+
+
+def insert_in(
+    conn: sqlite3.Connection,
+    kind: str,
+    prompt: str,
+    origin: str | None,
+    now: float,
+    job_id: str | None = None,
+) -> str:
+    """Insert a queued task INSIDE the caller's transaction; returns its id."""
+    task_id = new_id(kind, now)
+    while conn.execute("SELECT 1 FROM tasks WHERE id = ?", (task_id,)).fetchone():
+        task_id = new_id(kind, now)
+    conn.execute(
+        "INSERT INTO tasks(id, kind, prompt, origin, created_at, job_id) VALUES (?, ?, ?, ?, ?, ?)",
+        (task_id, kind, prompt, origin, now, job_id),
+    )
+    return task_id
 
 
 def get(conn: sqlite3.Connection, task_id: str) -> TaskRow | None:

@@ -16,6 +16,7 @@ TOOL_MODULES = (
     "hermes.tools.clarify",
     "hermes.tools.session_tools",
     "hermes.tools.skills",
+    "hermes.tools.cron",
 )
 
 

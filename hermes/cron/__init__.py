@@ -1,0 +1,1 @@
+"""Scheduled jobs: parse schedules, store jobs, and run them from the gateway."""

@@ -1,0 +1,190 @@
+"""Cron jobs as users change them: validate, compute the next run, store.
+
+One place for the rules every front end shares (the agent's `cron` tool, the
+API and MCP, the dashboard, `hermes cron`): a schedule is parsed in the
+configured zone and stored in its canonical text; `deliver` is origin, home,
+none or PLATFORM:CHAT[:THREAD] (origin needs a chat of origin); a paused job
+has no next run and gets one when it resumes. Synchronous functions taking
+the connection, for ``await store.run(jobs.fn, ...)`` or a CLI without a
+gateway.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hermes.cron.schedule import Schedule, ScheduleError, parse
+from hermes.errors import HermesError
+from hermes.gateway.events import Target
+from hermes.store import cron_ops
+from hermes.store.cron_ops import JobRow, NewJob
+
+DELIVER_FORMS = '"origin", "home", "none" or PLATFORM:CHAT[:THREAD] such as telegram:123456789'
+MAX_PROMPT = 20_000
+MAX_NAME = 100
+
+
+class JobError(HermesError):
+    """A request about a job that cannot be done as asked (a 4xx for the API)."""
+
+
+class NoSuchJob(JobError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no cron job {job_id!r}; `hermes cron list` shows them")
+
+
+def check_deliver(deliver: str | None, origin: str | None) -> str:
+    """The delivery target as stored. Default: the chat of origin, else the home channel."""
+    if deliver is None or not deliver.strip():
+        return "origin" if origin else "home"
+    deliver = deliver.strip()
+    if deliver.lower() in ("origin", "home", "none"):
+        if deliver.lower() == "origin" and not origin:
+            raise JobError(
+                "deliver: origin means the chat the job was created in, and this one was "
+                f"created outside any chat; use {DELIVER_FORMS}"
+            )
+        return deliver.lower()
+    try:
+        return str(Target.parse(deliver))
+    except ValueError:
+        raise JobError(f"deliver: {deliver!r} is not a target; use {DELIVER_FORMS}") from None
+
+
+def _text(value: object, what: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise JobError(f"{what} must be a non-empty string")
+    if len(value) > limit:
+        raise JobError(f"{what} is longer than {limit} characters")
+    return value.strip()
+
+
+def _name_for(prompt: str) -> str:
+    line = " ".join(prompt.split())
+    return line if len(line) <= 40 else line[:40].rsplit(" ", 1)[0] + "..."
+
+
+def create(
+    conn: sqlite3.Connection,
+    *,
+    schedule: str,
+    prompt: str,
+    profile: str,
+    created_by: str,
+    tz: ZoneInfo,
+    now: float,
+    name: str | None = None,
+    deliver: str | None = None,
+    origin: str | None = None,
+) -> JobRow:
+    prompt = _text(prompt, "prompt", MAX_PROMPT)
+    parsed = parse(_text(schedule, "schedule", 500), tz, now)
+    job = NewJob(
+        name=_text(name, "name", MAX_NAME) if name is not None else _name_for(prompt),
+        schedule=parsed.text,
+        prompt=prompt,
+        deliver=check_deliver(deliver, origin),
+        origin=origin,
+        profile=profile,
+        next_run_at=parsed.first(now, tz),
+        created_by=created_by,
+    )
+    return cron_ops.insert(conn, job, now)
+
+
+def find(conn: sqlite3.Connection, job_id: str) -> JobRow:
+    job = cron_ops.get(conn, job_id)
+    if job is None:
+        raise NoSuchJob(job_id)
+    return job
+
+
+def edit(
+    conn: sqlite3.Connection,
+    job_id: str,
+    tz: ZoneInfo,
+    now: float,
+    *,
+    schedule: str | None = None,
+    prompt: str | None = None,
+    name: str | None = None,
+    deliver: str | None = None,
+) -> JobRow:
+    job = find(conn, job_id)
+    changes: dict[str, Any] = {}
+    if schedule is not None:
+        parsed = parse(_text(schedule, "schedule", 500), tz, now)
+        changes["schedule"] = parsed.text
+        changes["next_run_at"] = parsed.first(now, tz)
+    if prompt is not None:
+        changes["prompt"] = _text(prompt, "prompt", MAX_PROMPT)
+    if name is not None:
+        changes["name"] = _text(name, "name", MAX_NAME)
+    if deliver is not None:
+        changes["deliver"] = check_deliver(deliver, job.origin)
+    if not changes:
+        raise JobError("nothing to change: give a schedule, prompt, name or deliver")
+    updated = cron_ops.update(conn, job.id, now, **changes)
+    if updated is None:
+        raise NoSuchJob(job_id)
+    return updated
+
+
+def pause(conn: sqlite3.Connection, job_id: str, now: float) -> JobRow:
+    job = find(conn, job_id)
+    if job.status == "done":
+        raise JobError(f"job {job.id} already ran (it was a one-time job); edit its schedule")
+    paused = cron_ops.set_status(conn, job.id, "paused", None, now)
+    assert paused is not None
+    return paused
+
+
+def resume(conn: sqlite3.Connection, job_id: str, tz: ZoneInfo, now: float) -> JobRow:
+    """Active again, next run computed from now (runs missed while paused are skipped)."""
+    job = find(conn, job_id)
+    if job.status == "active":
+        return job
+    following = load(job.schedule, tz, job.created_at - 1).first(now, tz)
+    if following is None:
+        raise JobError(f"job {job.id} has no run left ({job.schedule}); edit its schedule")
+    resumed = cron_ops.set_status(conn, job.id, "active", following, now)
+    assert resumed is not None
+    return resumed
+
+
+def load(text: str, tz: ZoneInfo, at: float) -> Schedule:
+    """A stored (canonical) schedule, as it was when `at` was in the future."""
+    if text.startswith("once "):
+        text = text[len("once ") :]  # the ISO time with its offset
+    return parse(text, tz, at)
+
+
+def remove(conn: sqlite3.Connection, job_id: str) -> JobRow:
+    job = find(conn, job_id)
+    cron_ops.remove(conn, job.id)
+    return job
+
+
+def next_of(tz: ZoneInfo) -> Any:
+    """For cron_ops.claim_due: a due job's next run after `now` (None: it is done)."""
+
+    def following(job: JobRow, now: float) -> float | None:
+        assert job.next_run_at is not None
+        try:
+            schedule = load(job.schedule, tz, job.next_run_at - 1)
+        except ScheduleError as exc:  # stored text no longer parses: pause it
+            raise ValueError(str(exc)) from None
+        return schedule.following(job.next_run_at, now, tz)
+
+    return following
+
+
+def job_json(job: JobRow, tz: ZoneInfo) -> dict[str, Any]:
+    """A job for the API and `--json`: its row plus the schedule in words."""
+    try:
+        words = load(job.schedule, tz, job.created_at - 1).describe(tz)
+    except ScheduleError:
+        words = job.schedule
+    return {**job.to_json(), "describe": words}

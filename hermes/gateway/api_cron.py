@@ -1,0 +1,152 @@
+"""The cron routes under /api/hermes (SPEC §8): list and create jobs, and one
+job's show/edit/pause/resume/run/remove for the dashboard, `hermes cron` and
+MCP.
+
+The rules live in hermes/cron/jobs.py; every change wakes the scheduler, so
+a new or edited job is timed at once. An invalid schedule is a 400 whose
+message names the accepted forms; an unknown job a 404.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hermes.cron import jobs
+from hermes.cron.jobs import JobError, NoSuchJob
+from hermes.cron.schedule import ScheduleError
+from hermes.gateway.api_work import json_error, read_body
+from hermes.store import cron_ops
+
+if TYPE_CHECKING:
+    from hermes.gateway.core import Gateway
+
+CREATORS = ("api", "cli", "mcp", "dashboard")
+FIELDS = ("schedule", "prompt", "name", "deliver", "profile", "created_by")
+
+
+def _strings(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, str]:
+    """The body's fields, each a string (ValueError naming the first one that is not)."""
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}; fields: {', '.join(allowed)}")
+    for key, value in body.items():
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f'"{key}" must be a string')
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def check_profile(gw: Gateway, profile: str | None) -> None:
+    if profile and profile != gw.profile.name:
+        raise ValueError(
+            f"this gateway serves profile {gw.profile.name!r}, not {profile!r}; "
+            f"send it to that profile's gateway (hermes -p {profile} gateway run)"
+        )
+
+
+def routes(gw: Gateway) -> list[Route]:
+    def answer(job: cron_ops.JobRow, status: int = 200) -> JSONResponse:
+        return JSONResponse(jobs.job_json(job, gw.scheduler.tz), status_code=status)
+
+    async def guarded(work: Any) -> JSONResponse:
+        """Run a change; map the rules' errors to 4xx and wake the scheduler after."""
+        try:
+            response: JSONResponse = await work()
+        except NoSuchJob as exc:
+            return json_error(404, str(exc))
+        except (JobError, ScheduleError, ValueError) as exc:
+            return json_error(400, f"bad request: {exc}")
+        gw.scheduler.wake()
+        return response
+
+    async def list_jobs(request: Request) -> JSONResponse:
+        rows = await gw.store.run(cron_ops.listing)
+        return JSONResponse({"jobs": [jobs.job_json(row, gw.scheduler.tz) for row in rows]})
+
+    async def create(request: Request) -> JSONResponse:
+        async def work() -> JSONResponse:
+            body = _strings(await read_body(request), FIELDS)
+            check_profile(gw, body.get("profile"))
+            by = body.get("created_by", "api")
+            if by not in CREATORS:
+                raise ValueError(f'"created_by" must be one of {", ".join(CREATORS)}')
+            job = await gw.store.run(
+                jobs.create,
+                schedule=body.get("schedule", ""),
+                prompt=body.get("prompt", ""),
+                name=body.get("name"),
+                deliver=body.get("deliver"),
+                profile=gw.profile.name,
+                created_by=by,
+                tz=gw.scheduler.tz,
+                now=gw.clock(),
+            )
+            data = jobs.job_json(job, gw.scheduler.tz)
+            return JSONResponse({"job_id": job.id, **data}, status_code=201)
+
+        return await guarded(work)
+
+    async def show(request: Request) -> JSONResponse:
+        job_id = request.path_params["id"]
+        job = await gw.store.run(cron_ops.get, job_id)
+        if job is None:
+            return json_error(404, str(NoSuchJob(job_id)))
+        data = jobs.job_json(job, gw.scheduler.tz)
+        return JSONResponse({**data, "runs": await gw.store.run(cron_ops.runs, job.id)})
+
+    async def edit(request: Request) -> JSONResponse:
+        async def work() -> JSONResponse:
+            body = _strings(await read_body(request), ("schedule", "prompt", "name", "deliver"))
+            job = await gw.store.run(
+                jobs.edit, request.path_params["id"], gw.scheduler.tz, gw.clock(), **body
+            )
+            return answer(job)
+
+        return await guarded(work)
+
+    async def pause(request: Request) -> JSONResponse:
+        async def work() -> JSONResponse:
+            return answer(await gw.store.run(jobs.pause, request.path_params["id"], gw.clock()))
+
+        return await guarded(work)
+
+    async def resume(request: Request) -> JSONResponse:
+        async def work() -> JSONResponse:
+            job = await gw.store.run(
+                jobs.resume, request.path_params["id"], gw.scheduler.tz, gw.clock()
+            )
+            return answer(job)
+
+        return await guarded(work)
+
+    async def run_now(request: Request) -> JSONResponse:
+        async def work() -> JSONResponse:
+            job_id = request.path_params["id"]
+            task_id = await gw.store.run(cron_ops.claim_now, job_id, gw.clock(), gw.scheduler.owner)
+            if task_id is None:
+                raise NoSuchJob(job_id)
+            await gw.tasks.launch_ids([task_id])
+            return JSONResponse({"job_id": job_id, "task_id": task_id}, status_code=202)
+
+        return await guarded(work)
+
+    async def remove(request: Request) -> JSONResponse:
+        async def work() -> JSONResponse:
+            job = await gw.store.run(jobs.remove, request.path_params["id"])
+            return JSONResponse({"job_id": job.id, "removed": True})
+
+        return await guarded(work)
+
+    return [
+        Route("/api/hermes/cron", list_jobs, methods=["GET"]),
+        Route("/api/hermes/cron", create, methods=["POST"]),
+        Route("/api/hermes/cron/{id}", show, methods=["GET"]),
+        Route("/api/hermes/cron/{id}", edit, methods=["PATCH"]),
+        Route("/api/hermes/cron/{id}", remove, methods=["DELETE"]),
+        Route("/api/hermes/cron/{id}/pause", pause, methods=["POST"]),
+        Route("/api/hermes/cron/{id}/resume", resume, methods=["POST"]),
+        Route("/api/hermes/cron/{id}/run", run_now, methods=["POST"]),
+    ]
