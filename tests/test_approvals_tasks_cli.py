@@ -323,6 +323,7 @@ class FakeGateway:
         self.api_key = KEY
         self.adapters: dict[str, Any] = {}
         self.started_at = time.time()
+        self.on_close: list[Any] = []
 
 
 @pytest.fixture

@@ -16,12 +16,11 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
-
-from hermes.cron.schedule import zone
+from collections.abc import Awaitable, Callable, Sequence
 
 from hermes.agent.events import EventSink
 from hermes.context import Profile
+from hermes.cron.schedule import zone
 from hermes.gateway import turns, work
 from hermes.gateway.access import Access
 from hermes.gateway.adapters.base import Adapter
@@ -82,6 +81,8 @@ class Gateway:
         self.desk.resumers["inbound"] = self._resume_inbound
         self.desk.resumers["task"] = self.tasks.resume
         self.scheduler = Scheduler(self, zone(profile.settings.cron.timezone))
+        # parts that live beside the gateway (the /mcp endpoint) and stop with it
+        self.on_close: list[Callable[[], Awaitable[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._adapter_tasks: list[asyncio.Task[None]] = []
 
@@ -119,6 +120,11 @@ class Gateway:
         return finished
 
     async def close(self) -> None:
+        for hook in self.on_close:
+            try:
+                await hook()
+            except Exception:
+                log.exception("stopping %s", getattr(hook, "__qualname__", hook))
         await self.tasks.close()
         await self.chats.close()
         for task in list(self._tasks):

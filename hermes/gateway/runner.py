@@ -155,7 +155,7 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
     try:
         await gw.start()
         await server.start()
-        url = f"http://{_url_host(profile.settings.server.host)}:{server.port}"
+        url = f"http://{url_host(profile.settings.server.host)}:{server.port}"
         _write_state(state_path, url, gw)
         log.info("gateway of profile %s up: %s, platforms %s", profile.name, url, list(gw.adapters))
         say(f"Hermes gateway ({profile.name}) running. Web chat: {url}")
@@ -206,7 +206,7 @@ async def _watch_platforms(
         await asyncio.sleep(1.0)
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
