@@ -95,7 +95,7 @@ def routes(gw: Gateway) -> list[Route]:
         if job is None:
             return json_error(404, str(NoSuchJob(job_id)))
         data = jobs.job_json(job, gw.scheduler.tz)
-        return JSONResponse({**data, "runs": await gw.store.run(cron_ops.runs, job.id)})
+        return JSONResponse({**data, "history": await gw.store.run(cron_ops.runs, job.id)})
 
     async def edit(request: Request) -> JSONResponse:
         async def work() -> JSONResponse:

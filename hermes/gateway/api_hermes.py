@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hermes.cron.schedule import ScheduleError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,6 +25,7 @@ from hermes import __version__
 from hermes.agent.prompt import read_skills_index
 from hermes.cron import jobs
 from hermes.cron.jobs import JobError
+from hermes.cron.schedule import ScheduleError
 from hermes.gateway.api_cron import check_profile
 from hermes.gateway.api_work import json_error, read_body
 from hermes.gateway.events import Target
@@ -104,7 +104,7 @@ def routes(gw: Gateway) -> list[Route]:
         if mode not in MODES:
             raise ValueError(f'"mode" must be one of {", ".join(MODES)}')
         check_profile(gw, body.get("profile"))
-        deliver = body.get("deliver") or DEFAULT_DELIVER[mode]
+        deliver = (body.get("deliver") or "").strip() or DEFAULT_DELIVER[mode]
         if deliver == "origin":
             raise ValueError('deliver "origin" needs a chat; use home, none or PLATFORM:CHAT')
         if mode == "cron":
@@ -130,7 +130,15 @@ def routes(gw: Gateway) -> list[Route]:
             raise ValueError(f'"schedule" is for mode "cron", not "{mode}"')
         deliver = jobs.check_deliver(deliver, None)
         target = await gw.store.run(_delivery, deliver)
+        if target is None and deliver == "home":
+            raise ValueError(
+                "deliver is home, and no chat is the home channel yet: send /sethome in the "
+                'chat that should get it, or give deliver as PLATFORM:CHAT (or "none")'
+            )
         origin = Target.parse(target) if target else None
+        if origin is not None and origin.platform not in gw.adapters:
+            known = ", ".join(sorted(gw.adapters))
+            raise ValueError(f"platform {origin.platform!r} is not connected (connected: {known})")
         row = await gw.tasks.start(MODES[mode], prompt, origin)
         return JSONResponse(
             {"task_id": row.id, "kind": row.kind, "status": row.status, "deliver": target},

@@ -24,7 +24,7 @@ def routes(gw: Gateway) -> list[Route]:
             body = await request.json()
             target = Target.parse(str(body["target"]))
             text = str(body["text"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             return JSONResponse({"error": f"bad request: {exc}"}, status_code=400)
         if not text.strip():
             return JSONResponse({"error": "the text is empty"}, status_code=400)

@@ -60,7 +60,7 @@ async def read_body(request: Request, *, optional: bool = False) -> dict[str, An
         return {}
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         raise ValueError("the body is not JSON") from None
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object")

@@ -129,6 +129,8 @@ async def _json_body(request: Request) -> dict[str, Any]:
         body = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the request body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BadRequest("the request body is JSON nested too deeply") from None
     if not isinstance(body, dict):
         raise BadRequest('the request body must be a JSON object like {"messages": [...]}')
     return body

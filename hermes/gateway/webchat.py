@@ -255,7 +255,7 @@ def _same_origin(request: Request) -> bool:
 async def _json(request: Request) -> dict[str, Any] | None:
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
 
