@@ -243,7 +243,7 @@ class Gateway:
         if turns.is_immediate(event.text):  # /stop, /status...: answered even mid-turn
             self._spawn(turns.run_immediate(self, self.chats.get(key), row_id, event), "command")
             return
-        steered = self.tasks.steered_task(event.target) if resume is None else None
+        steered = self.tasks.walkaway.steered_task(event.target) if resume is None else None
         if steered is not None and not event.text.startswith("/"):
             self._spawn(work.run_steer(self, row_id, event, steered), "steer")
             return

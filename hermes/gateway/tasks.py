@@ -19,15 +19,13 @@ from hermes.agent.conversation import Conversation
 from hermes.agent.events import AgentEvent, ToolStarted
 from hermes.agent.loop import TurnResult, tool_call_summary
 from hermes.approvals.gate import ApprovalGate
-from hermes.context import TurnContext
-from hermes.errors import HermesError, ToolError
+from hermes.errors import HermesError
 from hermes.gateway.approvals import ChatAsker
 from hermes.gateway.events import Target
-from hermes.messages import Message
+from hermes.gateway.walkaway import WALKAWAY_BRIEF, Walkaways
 from hermes.store import approval_ops, cron_ops, task_ops
 from hermes.store.gateway_ops import NewDelivery
 from hermes.store.task_ops import TaskRow
-from hermes.tools.base import Tool, schema
 from hermes.tools.registry import default_tools
 
 if TYPE_CHECKING:
@@ -41,13 +39,6 @@ TITLE = {
     "delegate": "Delegated task",
     "cron": "Cron job",
 }
-WALKAWAY_BRIEF = (
-    "You are working on this task while the user is away from the keyboard; they follow "
-    "along on their phone. Report each milestone with the `progress` tool (one short line). "
-    "Messages the user sends meanwhile reach you as '[The user, while you work]: ...': follow "
-    "them. Finish with a short summary of what you did and what is left.\n\nThe task: "
-)
-STEER_PREFIX = "[The user, while you work]: "
 CRON_BRIEF = (
     "This is a scheduled job ({name}, {schedule}) running unattended; nobody is watching "
     "the conversation. Your final answer is the job's result: {where}. Do the job now:\n\n"
@@ -100,11 +91,9 @@ class TaskRunner:
     def __init__(self, gw: Gateway, limit: int, *, ping_after: float = 600.0) -> None:
         self.gw = gw
         self.limit = asyncio.Semaphore(limit)
-        self.ping_after = ping_after  # walkaway: seconds of silence before a "still working" ping
         self.running: dict[str, asyncio.Task[None]] = {}
-        self.walkaways: dict[str, str] = {}  # origin chat -> the walkaway task steered from it
+        self.walkaway = Walkaways(gw, ping_after)
         self._cancelled: set[str] = set()
-        self._news: dict[str, float] = {}  # walkaway task -> when the user last heard of it
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ----- starting, resuming, cancelling ---------------------------------------
@@ -135,7 +124,7 @@ class TaskRunner:
                     if a.status == "pending"
                 ]
                 if pending:
-                    self._note_walkaway(row)
+                    self.walkaway.note(row)
                     continue
             self.launch(row)
 
@@ -167,7 +156,7 @@ class TaskRunner:
         if not finished:
             return f"Task {row.id} had just finished."
         await gw.store.run(approval_ops.cancel_owner, f"task:{row.id}", by, gw.clock())
-        self._forget_walkaway(row.id)
+        self.walkaway.forget(row.id)
         running = self.running.get(row.id)
         if running is not None:
             self._cancelled.add(row.id)
@@ -180,23 +169,6 @@ class TaskRunner:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    # ----- steering (walkaway) -------------------------------------------------
-
-    def steered_task(self, origin: Target) -> str | None:
-        return self.walkaways.get(str(origin))
-
-    async def steer(self, task_id: str, text: str) -> None:
-        await self.gw.store.run(task_ops.add_event, task_id, "steer", text, self.gw.clock())
-
-    def _note_walkaway(self, row: TaskRow) -> None:
-        if row.kind == "walkaway" and row.origin:
-            self.walkaways[row.origin] = row.id
-
-    def _forget_walkaway(self, task_id: str) -> None:
-        for origin, tid in list(self.walkaways.items()):
-            if tid == task_id:
-                del self.walkaways[origin]
 
     # ----- running ---------------------------------------------------------------
 
@@ -216,7 +188,7 @@ class TaskRunner:
     def launch(self, row: TaskRow) -> None:
         if row.id in self.running:
             return
-        self._note_walkaway(row)
+        self.walkaway.note(row)
         task = self._spawn(self._run(row.id), f"task {row.id}")
         self.running[row.id] = task
         task.add_done_callback(lambda _: self.running.pop(row.id, None))
@@ -248,7 +220,7 @@ class TaskRunner:
         asker = ChatAsker(gw.desk, f"task:{row.id}", origin, what)
         tools = default_tools()
         if row.kind == "walkaway":
-            tools.append(self._progress_tool(row))
+            tools.append(self.walkaway.progress_tool(row))
         conv = await Conversation.open(
             gw.profile,
             gw.store,
@@ -259,12 +231,14 @@ class TaskRunner:
             hooks=[ApprovalGate(gw.profile.settings.approvals, asker)],
         )
         if row.kind == "walkaway":
-            conv.inbox = lambda: self._steering(row.id)
+            conv.inbox = lambda: self.walkaway.steering(row.id)
         conv.origin, conv.jobs_changed = row.origin, gw.scheduler.wake
         if origin is not None:
             gw.targets[conv.session_id] = origin
         pinger = (
-            self._spawn(self._pings(row), f"pings {row.id}") if row.kind == "walkaway" else None
+            self._spawn(self.walkaway.pings(row), f"pings {row.id}")
+            if row.kind == "walkaway"
+            else None
         )
         try:
             result = await self._turn(row, conv)
@@ -340,7 +314,7 @@ class TaskRunner:
             delivery=delivery,
         )
         log.info("task %s %s", row.id, "done" if ok else f"failed: {text[:200]}")
-        self._forget_walkaway(row.id)
+        self.walkaway.forget(row.id)
         self._wake_origin(row)
 
     def _wake_origin(self, row: TaskRow) -> None:
@@ -352,61 +326,3 @@ class TaskRunner:
             self.gw.store.run(task_ops.add_event, task_id, kind, text, self.gw.clock()),
             "task event",
         )
-
-    # ----- walkaway: progress, steering, pings ------------------------------------
-
-    def _progress_tool(self, row: TaskRow) -> Tool:
-        async def progress(args: dict[str, Any], ctx: TurnContext) -> str:
-            text = " ".join(str(args.get("message") or "").split())
-            if not text:
-                raise ToolError("progress needs a message: one short line on what you reached")
-            gw = self.gw
-            self._news[row.id] = gw.clock()
-            event_id = await gw.store.run(task_ops.add_event, row.id, "progress", text, gw.clock())
-            if row.origin:
-                key = f"task:{row.id}:progress:{event_id}"
-                await gw.queue_reply(key, Target.parse(row.origin), f"📍 {row.id}: {text}")
-            return "Reported to the user."
-
-        return Tool(
-            name="progress",
-            description=(
-                "Tell the user (on their phone) that you reached a milestone of this task: "
-                "one short line, e.g. 'tests pass on the new parser, starting the docs'."
-            ),
-            parameters=schema({"message": {"type": "string"}}, ["message"]),
-            handler=progress,
-        )
-
-    async def _steering(self, task_id: str) -> list[Message]:
-        texts = await self.gw.store.run(task_ops.take_steering, task_id)
-        return [Message("user", STEER_PREFIX + t) for t in texts]
-
-    async def _pings(self, row: TaskRow) -> None:
-        """While a walkaway task runs: a ping after `ping_after` seconds without
-        news from it (a progress report or an earlier ping), so it is never silent
-        for long."""
-        if not row.origin:
-            return
-        target = Target.parse(row.origin)
-        self._news[row.id] = self.gw.clock()
-        try:
-            while True:
-                wait = self._news[row.id] + self.ping_after - self.gw.clock()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                    continue
-                self._news[row.id] = self.gw.clock()
-                events = await self.gw.store.run(task_ops.events, row.id, 200)
-                steps = [e for e in events if e.kind == "tool"]
-                now = f" Now: {steps[-1].text}." if steps else ""
-                event_id = await self.gw.store.run(
-                    task_ops.add_event, row.id, "note", "still working", self.gw.clock()
-                )
-                await self.gw.queue_reply(
-                    f"task:{row.id}:ping:{event_id}",
-                    target,
-                    f"⏳ {row.id} is still working ({len(steps)} steps so far).{now}",
-                )
-        finally:
-            self._news.pop(row.id, None)

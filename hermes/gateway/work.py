@@ -52,8 +52,8 @@ async def run_command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> N
     name, rest = name.lower(), rest.strip()
     if name in ("/background", "/walkaway"):
         kind = name[1:]
-        if kind == "walkaway" and gw.tasks.steered_task(event.target):
-            busy = gw.tasks.steered_task(event.target)
+        if kind == "walkaway" and gw.tasks.walkaway.steered_task(event.target):
+            busy = gw.tasks.walkaway.steered_task(event.target)
             await finish(gw, row_id, event, f"A walkaway task ({busy}) already runs here.")
             return
         if not rest:
@@ -136,7 +136,7 @@ async def run_steer(gw: Gateway, row_id: int, event: Inbound, task_id: str) -> N
     """A message in a chat with a walkaway task goes to that task."""
     from hermes.gateway.turns import finish
 
-    await gw.tasks.steer(task_id, event.agent_text())
+    await gw.tasks.walkaway.steer(task_id, event.agent_text())
     title = TITLE["walkaway"].lower()
     await finish(gw, row_id, event, f"↪ Passed to the {title} {task_id}; it reads it next.")
 
