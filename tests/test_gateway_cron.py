@@ -93,8 +93,9 @@ async def test_the_agent_creates_a_job_from_plain_language_that_remembers_its_ch
     next_run = datetime.fromtimestamp(job[5], BERLIN)
     assert (next_run.hour, next_run.minute, next_run.weekday() < 5) == (7, 30, True)
     tool_result = [m for m in model.requests[1]["messages"] if m.get("role") == "tool"][-1]
-    assert "Created job_" in tool_result["content"] and "this chat (fakechat:1:5)" in (
-        tool_result["content"]
+    assert (
+        "Created job_" in tool_result["content"]
+        and "this chat (fakechat:1:5)" in (tool_result["content"])
     )
 
 
@@ -128,9 +129,7 @@ async def test_a_due_job_fires_within_a_second_and_delivers_to_its_chat(
     home: Path, model: ScriptedModel
 ) -> None:
     chat = FakeChat()
-    job = add_job(
-        home, "0 8 * * *", "Summarize my inbox.", name="Inbox", deliver="fakechat:7:3"
-    )
+    job = add_job(home, "0 8 * * *", "Summarize my inbox.", name="Inbox", deliver="fakechat:7:3")
     model.reply("3 new mails, none urgent.")
     async with running_gateway(home, [chat]) as gw:
         due = time.time() + 0.5
@@ -148,9 +147,7 @@ async def test_a_due_job_fires_within_a_second_and_delivers_to_its_chat(
     assert "scheduled job (Inbox, 0 8 * * *)" in first[1]["content"]
     [(kind, status, job_id)] = rows(home, "SELECT kind, status, job_id FROM tasks")
     assert (kind, status, job_id) == ("cron", "done", job.id)
-    next_run = datetime.fromtimestamp(
-        rows(home, "SELECT next_run_at FROM cron_jobs")[0][0], BERLIN
-    )
+    next_run = datetime.fromtimestamp(rows(home, "SELECT next_run_at FROM cron_jobs")[0][0], BERLIN)
     assert (next_run.hour, next_run.minute) == (8, 0)
 
 

@@ -163,12 +163,16 @@ class Conversation:
         await self.add_user(text)
         return await self.run_turn(emit)
 
-    async def add_user(self, text: str, also: AlsoWrite | None = None) -> int:
-        """Store the user's message (with `also` in the same transaction); returns its id."""
+    async def add_user(
+        self, text: str, also: AlsoWrite | None = None, title: str | None = None
+    ) -> int:
+        """Store the user's message (with `also` in the same transaction); returns its id.
+        The first message titles the session, unless `title` says otherwise (a task's
+        prompt rather than the brief around it)."""
         if not text.strip():
             raise HermesError("empty message: type something for the agent")
         if not self._messages:
-            await self.store.update_session(self.session_id, title=_title(text))
+            await self.store.update_session(self.session_id, title=_title(title or text))
         await asyncio.shield(self._append([Message("user", text)], also))
         return self._messages[-1].id
 

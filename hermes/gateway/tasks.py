@@ -180,10 +180,8 @@ class TaskRunner:
 
     async def launch_ids(self, task_ids: list[str]) -> None:
         """Launch tasks another transaction queued (cron runs just claimed)."""
-        for task_id in task_ids:
-            row = await self.gw.store.run(task_ops.get, task_id)
-            if row is not None:
-                self.launch(row)
+        for row in await self.gw.store.run(task_ops.get_many, task_ids):
+            self.launch(row)
 
     def launch(self, row: TaskRow) -> None:
         if row.id in self.running:
@@ -272,6 +270,7 @@ class TaskRunner:
                 also=lambda conn, ids: task_ops.start(
                     conn, row.id, conv.session_id, ids[0], gw.clock()
                 ),
+                title=row.prompt,
             )
             log.info("task %s started in session %s", row.id, conv.session_id)
             return await conv.run_turn(emit)

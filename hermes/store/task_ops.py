@@ -112,6 +112,16 @@ def get(conn: sqlite3.Connection, task_id: str) -> TaskRow | None:
     return found[0] if found else None
 
 
+def get_many(conn: sqlite3.Connection, task_ids: list[str]) -> list[TaskRow]:
+    """The tasks of `task_ids` (one query), in creation order."""
+    found: list[TaskRow] = []
+    for start in range(0, len(task_ids), 500):  # SQLite's limit on bound variables
+        chunk = task_ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found += _select(conn, f"id IN ({marks})", tuple(chunk))
+    return sorted(found, key=lambda row: (row.created_at, row.id))
+
+
 def listing(
     conn: sqlite3.Connection,
     *,

@@ -526,6 +526,7 @@
     $("app").hidden = false;
     showLive();
     loadSessions().catch(showError);
+    document.dispatchEvent(new Event("hermes:ready")); // the dashboard starts refreshing
   }
 
   // ----- wiring ---------------------------------------------------------------------
@@ -577,6 +578,9 @@
       }
     });
   }
+
+  // What dashboard.js uses: the read-only viewer for past sessions and the login form.
+  window.hermesChat = { openSession: showTranscript, showLogin };
 
   bind();
   start().catch((err) => {
