@@ -180,6 +180,23 @@ async def test_listeners_see_start_output_and_exit(tmp_path: Path) -> None:
     assert manager._listeners == []
 
 
+async def test_a_process_killed_while_it_is_starting_is_killed_once_it_runs(
+    tmp_path: Path,
+) -> None:
+    manager = ProcessManager()
+    starting = asyncio.create_task(
+        manager.start("sleep 30", tmp_path, {"PATH": os.environ["PATH"]})
+    )
+    await asyncio.sleep(0)  # (a yield, not a wait) start() runs to its first await:
+    # the process is listed, its shell not started yet
+    [early] = manager.list()
+    killed = await manager.kill(early.id)
+    started = await starting
+    await manager.shutdown()
+    assert early.pid == 0 and started.pid > 0
+    assert killed.status == "killed" and not pid_alive(started.pid)
+
+
 async def test_background_output_is_bounded(tmp_path: Path) -> None:
     manager = ProcessManager(buffer_chars=100)
     ctx = make_ctx(tmp_path, processes=manager)

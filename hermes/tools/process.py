@@ -218,6 +218,7 @@ class _Proc:
         self.ended_at: float | None = None
         self.killed = False
         self.done = asyncio.Event()
+        self.spawned = asyncio.Event()  # the shell started (or failed to): kill can act
         self.shell: ShellProcess | None = None
 
     def info(self) -> ProcInfo:
@@ -301,6 +302,8 @@ class ProcessManager:
         except BaseException:
             del self._procs[proc_id]
             raise
+        finally:
+            proc.spawned.set()
         task = asyncio.create_task(self._watch(proc, proc.shell), name=f"hermes-{proc_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -357,6 +360,7 @@ class ProcessManager:
     async def kill(self, proc_id: str) -> ProcInfo:
         """SIGTERM the process group, SIGKILL after the grace period; wait for the end."""
         proc = self._get(proc_id)
+        await proc.spawned.wait()  # a process still starting is killed once it runs
         if not proc.done.is_set() and proc.shell is not None:
             proc.killed = True
             await proc.shell.terminate(self.kill_grace)
