@@ -29,21 +29,16 @@ tick, so a job fires ~30 s late on average (up to 60 s).
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 import httpx
-import yaml
+from gateway_process import GatewayProcess, write_home
 
 from hermes.home import load_profile
 from hermes.testing import ScriptedModel
@@ -56,61 +51,6 @@ def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile (p99 of 100 values is the 99th, not the maximum)."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-def write_home(home: Path, model: ScriptedModel) -> None:
-    home.mkdir(parents=True)
-    config = {
-        "model": {**model.config(), "max_retries": 0},
-        "server": {"port": 0},
-        "cron": {"timezone": "UTC"},
-    }
-    (home / "config.yaml").write_text(yaml.safe_dump(config))
-    (home / ".env").write_text(f"HERMES_API_KEY={API_KEY}\n")
-    (home / ".env").chmod(0o600)
-
-
-class Gateway:
-    """`python -m hermes gateway run` on `home`; output to HOME/gateway.out."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.out: IO[str] = (home / "gateway.out").open("w")
-        env = {**os.environ, "HERMES_HOME": str(home), "HOME": str(home.parent)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hermes", "gateway", "run"],
-            env=env,
-            cwd=home,
-            stdout=self.out,
-            stderr=subprocess.STDOUT,
-        )
-
-    def url(self, seconds: float = 60.0) -> str:
-        """Wait for gateway.json (the gateway serves); its url."""
-        state = self.home / "gateway.json"
-        deadline = time.monotonic() + seconds
-        while not state.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the gateway did not start:\n{self.tail()}")
-            time.sleep(0.02)
-        return str(json.loads(state.read_text())["url"])
-
-    def tail(self) -> str:
-        log = self.home / "logs" / "gateway.log"
-        text = (self.home / "gateway.out").read_text(errors="replace")
-        if log.exists():
-            text += log.read_text(errors="replace")
-        return "\n".join(text.splitlines()[-30:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.out.close()
 
 
 def iso(at: float) -> str:
@@ -174,7 +114,7 @@ def report(label: str, rows: list[Row]) -> float:
 
 
 def scenario(
-    client: httpx.Client, gateway: Gateway, label: str, offsets: list[int], lead: float
+    client: httpx.Client, gateway: GatewayProcess, label: str, offsets: list[int], lead: float
 ) -> float | None:
     """Create the jobs due at T0 + offsets, wait for their runs; p99 fire lateness
     (None when not every run finished in time)."""
@@ -204,13 +144,13 @@ def main() -> int:
     with ScriptedModel(model="bench") as model, tempfile.TemporaryDirectory() as tmp:
         model.reply_with(lambda request: "ok", times=None)
         home = Path(tmp) / "home"
-        write_home(home, model)
+        write_home(home, model, API_KEY)
         settings = load_profile(env={"HERMES_HOME": str(home), "HOME": tmp}).settings
         print(f"gateway.max_concurrent_tasks: {settings.gateway.max_concurrent_tasks}")
-        gateway = Gateway(home)
+        gateway = GatewayProcess(home)
         try:
             headers = {"Authorization": f"Bearer {API_KEY}"}
-            with httpx.Client(base_url=gateway.url(), headers=headers, timeout=30) as client:
+            with httpx.Client(base_url=gateway.url, headers=headers, timeout=30) as client:
                 results.append(scenario(client, gateway, "A same second", [0] * n, args.lead))
                 spread = [round(i * args.spread / n) for i in range(n)]
                 label = f"B over {args.spread:g} s"

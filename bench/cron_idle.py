@@ -21,21 +21,16 @@ than with no jobs. Exit status 1 when either is missed.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 from zoneinfo import ZoneInfo
 
-import yaml
+from gateway_process import GatewayProcess, write_home
 
 from hermes.cron import jobs
 from hermes.store import cron_ops
@@ -45,19 +40,6 @@ from hermes.testing import ScriptedModel
 ZONE = "UTC"
 TARGET_CPU_PCT = 1.0
 TARGET_RSS_MIB = 10.0
-TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
-
-
-def write_home(home: Path, model: ScriptedModel) -> None:
-    home.mkdir(parents=True)
-    config = {
-        "model": {**model.config(), "max_retries": 0},
-        "server": {"port": 0},
-        "cron": {"timezone": ZONE},
-    }
-    (home / "config.yaml").write_text(yaml.safe_dump(config))
-    (home / ".env").write_text("HERMES_API_KEY=bench-idle-key\n")
-    (home / ".env").chmod(0o600)
 
 
 def add_jobs(home: Path, count: int) -> tuple[float, float]:
@@ -89,57 +71,6 @@ def add_jobs(home: Path, count: int) -> tuple[float, float]:
     return took, ((first or now) - now) / 3600
 
 
-class Gateway:
-    """`python -m hermes gateway run` on `home`, timed until gateway.json appears."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        state = home / "gateway.json"
-        state.unlink(missing_ok=True)
-        self.out: IO[str] = (home / "gateway.out").open("a")
-        env = {**os.environ, "HERMES_HOME": str(home), "HOME": str(home.parent)}
-        started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hermes", "gateway", "run"],
-            env=env,
-            cwd=home,
-            stdout=self.out,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while not state.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"the gateway on {home} did not start:\n{self.tail()}")
-            time.sleep(0.005)
-        self.start_s = time.perf_counter() - started
-        json.loads(state.read_text())  # complete, not half-written
-
-    def tail(self) -> str:
-        text = (self.home / "gateway.out").read_text(errors="replace")
-        return "\n".join(text.splitlines()[-20:])
-
-    def cpu_ms(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) * TICK_MS  # utime, stime
-
-    def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise SystemExit("no VmRSS in /proc/PID/status")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.out.close()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000, help="jobs (default 10000)")
@@ -150,7 +81,7 @@ def main() -> int:
     with ScriptedModel(model="bench") as model, tempfile.TemporaryDirectory() as tmp:
         homes = {"0 jobs": Path(tmp) / "empty", f"{args.jobs} jobs": Path(tmp) / "full"}
         for home in homes.values():
-            write_home(home, model)
+            write_home(home, model, "bench-idle-key", ZONE)
         took, hours = add_jobs(homes[f"{args.jobs} jobs"], args.jobs)
         size = (homes[f"{args.jobs} jobs"] / "state.db").stat().st_size / 2**20
         print(
@@ -159,11 +90,11 @@ def main() -> int:
         )
 
         starts: dict[str, list[float]] = {label: [] for label in homes}
-        running: dict[str, Gateway] = {}
+        running: dict[str, GatewayProcess] = {}
         try:
             for round_ in range(args.starts):
                 for label, home in homes.items():
-                    gateway = Gateway(home)
+                    gateway = GatewayProcess(home)
                     starts[label].append(gateway.start_s)
                     if round_ < args.starts - 1:
                         gateway.stop()

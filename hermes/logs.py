@@ -34,3 +34,24 @@ def setup_file_logging(home: Path, name: str = "agent", level: int = logging.INF
     logger.setLevel(level if current == logging.NOTSET else min(current, level))
     logger.propagate = False
     return path
+
+
+class _Reroute(logging.Handler):
+    """Re-logs a library's records as one of ours, its chatter (INFO and below) at DEBUG."""
+
+    def __init__(self, into: logging.Logger) -> None:
+        super().__init__()
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = logging.DEBUG if record.levelno <= logging.INFO else record.levelno
+        self.into.log(level, "%s", record.getMessage(), exc_info=record.exc_info)
+
+
+def reroute(library: str, into: logging.Logger) -> None:
+    """Send the `library` logger's records to `into` (so they reach our log files,
+    never the terminal). Idempotent."""
+    source = logging.getLogger(library)
+    if not any(isinstance(h, _Reroute) for h in source.handlers):
+        source.addHandler(_Reroute(into))
+    source.propagate = False

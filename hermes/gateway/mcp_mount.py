@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from hermes.gateway.auth import LOOPBACK
+from hermes.logs import reroute
 
 if TYPE_CHECKING:
     import httpx
@@ -78,7 +79,7 @@ class McpEndpoint:
         await asyncio.to_thread(importlib.import_module, "hermes.mcp_server")
         from hermes.mcp_server import build_server
 
-        _route_sdk_logs()
+        reroute("mcp", log)
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://gateway.internal",
@@ -140,19 +141,3 @@ def _security(host: str) -> TransportSecuritySettings:
         allowed_hosts=sorted(names | {f"{name}:*" for name in names}),
         allowed_origins=sorted(f"http://{name}:*" for name in names),
     )
-
-
-class _ToHermesLog(logging.Handler):
-    """Re-logs the SDK's records as `hermes.gateway.mcp` (its chatter at DEBUG), so
-    they reach the gateway's log files instead of its terminal."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        level = logging.DEBUG if record.levelno <= logging.INFO else record.levelno
-        log.log(level, "%s", record.getMessage(), exc_info=record.exc_info)
-
-
-def _route_sdk_logs() -> None:
-    sdk = logging.getLogger("mcp")
-    if not any(isinstance(h, _ToHermesLog) for h in sdk.handlers):
-        sdk.addHandler(_ToHermesLog())
-    sdk.propagate = False

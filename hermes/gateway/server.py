@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hermes.errors import HermesError
 from hermes.gateway import api_cron, api_hermes, api_send, api_work, auth, openai_api
 from hermes.gateway.openai_api import STOPPING, error_response
+from hermes.logs import reroute
 
 if TYPE_CHECKING:
     from hermes.gateway.core import Gateway
@@ -183,21 +184,6 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-class _ToHermesLog(logging.Handler):
-    """Re-logs uvicorn's records as `hermes.gateway.http` (its chatter at DEBUG)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        level = logging.DEBUG if record.levelno <= logging.INFO else record.levelno
-        log.log(level, "%s", record.getMessage(), exc_info=record.exc_info)
-
-
-def _route_uvicorn_logs() -> None:
-    uv = logging.getLogger("uvicorn")
-    if not any(isinstance(h, _ToHermesLog) for h in uv.handlers):
-        uv.addHandler(_ToHermesLog())
-    uv.propagate = False
-
-
 class HttpServer:
     """One ASGI app on HOST:PORT inside the running event loop.
 
@@ -239,7 +225,7 @@ class HttpServer:
 
     async def start(self) -> int:
         """Bind and start serving; returns the port. HermesError if the address is busy."""
-        _route_uvicorn_logs()
+        reroute("uvicorn", log)
         sockets = self._sockets or [await self._bind()]
         name = sockets[0].getsockname()
         self._port = int(name[1]) if isinstance(name, tuple) else 0  # 0: a unix socket
