@@ -91,7 +91,7 @@ class ApprovalSettings:
 @dataclass
 class GatewaySettings:
     busy_input_mode: Literal["queue", "interrupt"] = "queue"
-    max_concurrent_turns: int = bounded(4, 1, 256)  # turns running at once, all chats together
+    max_concurrent_turns: int = bounded(16, 1, 4096)  # turns running at once, all chats together
     max_concurrent_tasks: int = bounded(4, 1, 256)  # background/walkaway tasks running at once
     drain_seconds: float = bounded(20.0, 0, 3600)  # on SIGTERM: wait this long for running turns
     delivery_max_attempts: int = bounded(8, 1, 1000)  # sends of one reply before it is "failed"

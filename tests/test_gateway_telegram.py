@@ -191,3 +191,26 @@ async def test_a_rejected_token_is_shown_on_the_console_and_by_doctor(
     out = gw.output()
     assert "telegram: failed: Telegram rejected the bot token" in out
     assert "999:wrong" not in out
+
+
+async def test_two_hundred_chats_at_once_each_get_their_replies_in_order(
+    tmp_path: Path, model: ScriptedModel, telegram: FakeTelegram
+) -> None:
+    home = telegram_home(tmp_path / "home", model, telegram, GATEWAY_ALLOW_ALL_USERS="true")
+    chats = [10_000 + n for n in range(200)]
+    per_chat = 3
+    model.reply_with(lambda r: f"re: {r.messages[-1]['content']}", times=None)
+    gw = await GatewayProcess(home).ready()
+    for i in range(per_chat):  # every chat's first message, then every chat's second, ...
+        for chat in chats:
+            telegram.user_says(chat, f"{chat} says {i}", user_id=chat)
+
+    def done() -> bool:
+        return all(len(telegram.messages_in(chat)) >= per_chat for chat in chats)
+
+    await wait_until(done, 120, why=lambda: f"{len(telegram.sent)} sent\n{gw.log()}")
+    assert await gw.stop() == 0
+    for chat in chats:
+        expected = [f"re: {chat} says {i}" for i in range(per_chat)]
+        assert list(telegram.messages_in(chat).values()) == expected
+    assert len(model.requests) == len(chats) * per_chat

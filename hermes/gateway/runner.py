@@ -105,33 +105,45 @@ def read_state(home: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def poke(home: Path) -> bool:
-    """Tell the gateway of `home`, if one runs, that cron jobs or queued runs changed
-    (SIGUSR1 wakes its scheduler). The pid comes from gateway.pid only while its
-    lock is held, so a stale file never gets another process signalled. False if
-    no gateway runs: it reads the jobs when it starts."""
+def running_pid(home: Path) -> int | None:
+    """The pid of the gateway running for `home`, or None. Read from gateway.pid
+    only while its lock is held, so a stale file (a crash, a SIGKILL) never
+    names a process that is not our gateway."""
     try:
         fd = os.open(home / "gateway.pid", os.O_RDONLY)
     except OSError:
-        return False
+        return None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:  # held: a gateway runs, and the pid in the file is its own
             pid = int(os.pread(fd, 32, 0).decode(errors="replace").strip() or 0)
-            if pid > 0:
-                os.kill(pid, signal.SIGUSR1)
-                return True
-        return False
+            return pid if pid > 0 else None
+        return None
     except (OSError, ValueError):
-        return False
+        return None
     finally:
         os.close(fd)  # also drops our shared lock, if we got it
+
+
+def poke(home: Path) -> bool:
+    """Tell the gateway of `home`, if one runs, that cron jobs or queued runs changed
+    (SIGUSR1 wakes its scheduler). False if no gateway runs: it reads the jobs
+    when it starts."""
+    pid = running_pid(home)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except OSError:
+        return False
+    return True
 
 
 async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
     from hermes.gateway.core import Gateway
     from hermes.gateway.server import HttpServer, build_app
+    from hermes.providers.http import close_shared_clients
     from hermes.store import Store
 
     profile, generated = ensure_api_key(profile)
@@ -186,6 +198,7 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
         await server.stop()
         await gw.close()
         await store.close()
+        await close_shared_clients()
         log.info("gateway stopped")
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,32 +269,44 @@ async def iter_sse(lines: AsyncIterator[str]) -> AsyncIterator[SSEEvent]:
 
 def make_client(timeout: float, *, tls: bool = True) -> httpx.AsyncClient:
     """An httpx client. With tls=False (a plain http:// server, redirects not
-    followed) no certificate store is loaded, which saves tens of milliseconds."""
+    followed) no certificate store is loaded, which saves tens of milliseconds.
+    The pool is not capped: the gateway bounds concurrent turns itself."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
         headers={"user-agent": "hermes-agent"},
         verify=tls,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
     )
 
 
+_Pool = dict[tuple[float, bool], httpx.AsyncClient]
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
+
+
+def shared_client(timeout: float, *, tls: bool) -> httpx.AsyncClient:
+    """The running loop's client for this timeout, shared by every provider
+    (a client must not outlive or cross its loop). Sessions reuse each other's
+    connections: a new chat does not pay a TLS handshake, and 1,000 sessions
+    hold one pool, not 1,000."""
+    pool = _POOLS.setdefault(asyncio.get_running_loop(), {})
+    client = pool.get((timeout, tls))
+    if client is None or client.is_closed:
+        client = pool[(timeout, tls)] = make_client(timeout, tls=tls)
+    return client
+
+
+async def close_shared_clients() -> None:
+    """Close the running loop's shared clients (long-lived processes call it as they stop)."""
+    for client in _POOLS.pop(asyncio.get_running_loop(), {}).values():
+        await client.aclose()
+
+
 class ClientHolder:
-    """One httpx client per event loop (a client must not outlive or cross its loop)."""
+    """A provider's way to its shared client."""
 
     def __init__(self, timeout: float, base_url: str = "https://") -> None:
         self.timeout = timeout
         self.tls = not base_url.startswith("http://")
-        self._client: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def get(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop or self._client.is_closed:
-            self._client = make_client(self.timeout, tls=self.tls)
-            self._loop = loop
-        return self._client
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.aclose()
-        self._loop = None
+        return shared_client(self.timeout, tls=self.tls)

@@ -96,4 +96,4 @@ class HTTPProvider:
         return status_failure(response, label=self._label, key_env=self._key_env, model=self.model)
 
     async def aclose(self) -> None:
-        await self._clients.aclose()
+        """Nothing to release: the client is shared (see http.close_shared_clients)."""

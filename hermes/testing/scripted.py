@@ -71,6 +71,7 @@ class ScriptedModel:
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import sys
+import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -20,14 +23,39 @@ UNEXPECTED = "scripted model: unexpected request (nothing queued)"
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 1024  # many clients connecting at once are queued, not reset
 
     def __init__(self, owner: ScriptedModel) -> None:
         self.owner = owner
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client hanging up is no error
+            super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        """End the kept-alive connections too: a stopped model answers nothing."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class Handler(BaseHTTPRequestHandler):
     server: Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as real providers serve
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
@@ -127,20 +155,27 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         for chunk in wire.head(item.partial, include_usage=include_usage):
-            self.wfile.write(sse(chunk))
+            self._chunk(sse(chunk))
         self.wfile.flush()
         if item.gate is not None and item.partial:
             item.gate._enter()
             item.gate._wait()
         if isinstance(answer, Fail):  # after partial text: an error event, as OpenRouter does
-            self.wfile.write(sse(error_json(answer.status, answer.message)))
+            self._chunk(sse(error_json(answer.status, answer.message)))
+            self._chunk(b"")
             return
         full = Reply(item.partial + answer.text, answer.calls, answer.usage, answer.finish)
         usage = estimate_usage(full, request)
         for chunk in wire.tail(answer, owner._call_ids(answer), usage, include_usage=include_usage):
-            self.wfile.write(sse(chunk))
+            self._chunk(sse(chunk))
             self.wfile.flush()
-        self.wfile.write(sse("[DONE]"))
+        self._chunk(sse("[DONE]"))
+        self._chunk(b"")  # the end of the body
         self.wfile.flush()
+
+    def _chunk(self, data: bytes) -> None:
+        """One piece of a chunked body; empty data ends it."""
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
