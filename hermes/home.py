@@ -1,9 +1,10 @@
 """Homes and profiles: where a profile lives, its first-use layout, and loading it.
 
 The default profile is the home itself (`$HERMES_HOME`, else `~/.hermes`); profile
-NAME lives in `<home>/profiles/NAME/`. Everything here takes the environment as an
-explicit mapping; only `load_profile` reads `os.environ` (once, as a copy) when the
-caller passes no mapping.
+NAME lives in `<home>/profiles/NAME/`. Without `-p`, the profile named in
+`<home>/active_profile` (written by `hermes profile use`) is used. Everything here
+takes the environment as an explicit mapping; only `load_profile` reads
+`os.environ` (once, as a copy) when the caller passes no mapping.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hermes.context import Profile
 from hermes.errors import HermesError
 
 DEFAULT_PROFILE = "default"
+ACTIVE_PROFILE_FILE = "active_profile"  # in the root home: the profile used without -p
 _PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _DEFAULTS = Path(__file__).parent / "defaults"
 
@@ -54,10 +56,45 @@ def home_root(env: Mapping[str, str]) -> Path:
     return root.absolute()
 
 
+def read_active_profile(root: Path) -> str:
+    """The profile `hermes profile use` made sticky for ROOT ("default" when none).
+
+    Unchecked: the name may be invalid or name a profile that no longer exists."""
+    try:
+        name = (root / ACTIVE_PROFILE_FILE).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return DEFAULT_PROFILE
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HermesError(
+            f"cannot read {root / ACTIVE_PROFILE_FILE} ({exc}); "
+            "fix its permissions or run `hermes profile use default`"
+        ) from exc
+    return name or DEFAULT_PROFILE
+
+
+def _sticky_profile(root: Path) -> str:
+    """The active profile, checked: a stale choice is an error, not a silent fallback
+    (falling back would quietly run another persona's model, memory and bots)."""
+    name = read_active_profile(root)
+    if name == DEFAULT_PROFILE:
+        return name
+    if not _PROFILE_RE.fullmatch(name) or not (root / "profiles" / name).is_dir():
+        raise HermesError(
+            f"the active profile {name!r} (from {root / ACTIVE_PROFILE_FILE}) does not exist; "
+            "run `hermes profile use default`, or pick another with -p NAME"
+        )
+    return name
+
+
 def resolve_home(profile: str | None, env: Mapping[str, str]) -> tuple[str, Path]:
-    """Return (profile name, home directory) for PROFILE (None: the default profile)."""
+    """Return (profile name, home directory) for PROFILE.
+
+    None means "no -p given": the active profile of the root home, else the default
+    one. An explicit name (including "default") always wins over the active profile."""
     root = home_root(env)
-    if profile is None or profile == DEFAULT_PROFILE:
+    if profile is None:
+        profile = _sticky_profile(root)
+    if profile == DEFAULT_PROFILE:
         return DEFAULT_PROFILE, root
     validate_profile_name(profile)
     return profile, root / "profiles" / profile
@@ -91,8 +128,14 @@ def _create_file(path: Path, content: str, mode: int) -> None:
 
 
 def ensure_home(path: Path) -> None:
-    """Create the home's layout on first use; idempotent, never overwrites user files."""
+    """Create the home's layout on first use; idempotent, never overwrites user files.
+
+    A home without a skills/ folder gets the bundled skills with it; later versions
+    of them arrive with `hermes update`, which keeps the user's changes."""
+    from hermes.skills_sync import sync_skills
+
     try:
+        new_skills = not (path / "skills").exists()
         _make_dir(path)
         for name in _DIRS:
             _make_dir(path / name)
@@ -105,6 +148,8 @@ def ensure_home(path: Path) -> None:
         _create_file(path / ".env", _ENV_HEADER, 0o600)
         _create_file(path / "memories" / "MEMORY.md", "", 0o600)
         _create_file(path / "memories" / "USER.md", "", 0o600)
+        if new_skills:
+            sync_skills(path / "skills")
     except OSError as exc:
         raise HermesError(
             f"cannot set up the Hermes home {path}: {exc.strerror or exc}; "

@@ -274,3 +274,90 @@ def test_doctor_does_not_create_a_missing_home(home: Path) -> None:
     assert result.returncode == 1
     assert f"✗ home {home} does not exist: run `hermes setup` to create it" in result.stdout
     assert not home.exists()
+
+
+def test_doctor_checks_a_profiles_permissions(home: Path) -> None:
+    profile = home / "profiles" / "coder"
+    custom_home(home)
+    custom_home(profile)
+    (profile / ".env").chmod(0o640)
+    profile.chmod(0o750)
+    result = hermes(home, "-p", "coder", "doctor")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Hermes doctor · profile coder · {profile}"
+    assert f"✗ .env is readable by others (mode 0640): run chmod 600 {profile / '.env'}" in lines
+    assert f"✗ home {profile} is open to other users (mode 0750): run chmod 700 {profile}" in lines
+    assert hermes(home, "doctor").returncode == 0  # the default profile is fine
+
+
+def test_doctor_names_the_profile_sharing_a_bot_token(home: Path) -> None:
+    token = "123456:SECRET-bot-token"
+    coder = home / "profiles" / "coder"
+    for path in (home, coder, home / "profiles" / "writer"):
+        custom_home(path)
+    for path in (home, coder):
+        (path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={token}\n")
+    (home / "profiles" / "writer" / ".env").write_text("TELEGRAM_BOT_TOKEN=999:own\n")
+    fix = "give each profile its own bot: change TELEGRAM_BOT_TOKEN in one of the two .env files"
+    result = hermes(home, "doctor")
+    assert result.returncode == 0, result.stdout  # a warning: only running both fails
+    assert (
+        '! the Telegram bot token (TELEGRAM_BOT_TOKEN) is also used by profile "coder" '
+        f"({coder / '.env'}): only one of their gateways can run: {fix}"
+    ) in result.stdout.splitlines()
+    other_side = hermes(home, "-p", "coder", "doctor").stdout
+    assert 'is also used by profile "default"' in other_side
+    assert "writer" not in result.stdout + other_side
+    assert token not in result.stdout + other_side
+    alone = hermes(home, "-p", "writer", "doctor").stdout
+    assert "✓ bot tokens not shared with another profile" in alone.splitlines()
+
+
+def test_doctor_counts_pending_approvals(home: Path) -> None:
+    from hermes.store import approval_ops
+    from hermes.store.db import open_db
+
+    profile = home / "profiles" / "coder"
+    custom_home(home)
+    custom_home(profile)
+    conn = open_db(profile / "state.db")
+    for n in range(3):
+        new = approval_ops.NewApproval(
+            "high",
+            "deletes files",
+            "terminal",
+            f"rm -r dir{n}",
+            f"call{n}",
+            "s1",
+            "inbound:1",
+            "telegram:42",
+        )
+        approval_ops.request(conn, new, 1000.0 + n)
+    approval_ops.decide(conn, approval_ops.listing(conn)[0].id, True, "me", 2000.0)
+    conn.close()
+    lines = hermes(home, "-p", "coder", "doctor").stdout.splitlines()
+    assert (
+        "! 2 approval(s) waiting for your decision (their work is paused): see them with "
+        "`hermes -p coder approvals list`, then approve or deny each"
+    ) in lines
+    open_db(home / "state.db").close()
+    assert "✓ no approvals waiting" in hermes(home, "doctor").stdout.splitlines()
+
+
+def test_doctor_reports_the_gateway_service(home: Path, tmp_path: Path) -> None:
+    custom_home(home)
+    custom_home(home / "profiles" / "coder")
+    config = tmp_path / "xdg"
+    unit = config / "systemd" / "user" / "hermes-gateway-coder.service"
+    env = {"XDG_CONFIG_HOME": str(config)}
+    before = hermes(home, "-p", "coder", "doctor", env=env).stdout.splitlines()
+    assert "✓ gateway stopped (start it: hermes -p coder gateway run)" in before
+    assert "✓ service not installed (hermes -p coder gateway install starts it at login)" in before
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Unit]\n")
+    after = hermes(home, "-p", "coder", "doctor", env=env).stdout.splitlines()
+    assert f"✓ service installed ({unit})" in after
+    default = hermes(home, "doctor", env=env).stdout.splitlines()
+    assert "✓ gateway stopped (start it: hermes gateway run)" in default
+    assert "✓ service not installed (hermes gateway install starts it at login)" in default

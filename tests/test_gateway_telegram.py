@@ -205,12 +205,14 @@ async def test_two_hundred_chats_at_once_each_get_their_replies_in_order(
         for chat in chats:
             telegram.user_says(chat, f"{chat} says {i}", user_id=chat)
 
-    def done() -> bool:
-        return all(len(telegram.messages_in(chat)) >= per_chat for chat in chats)
+    def expected(chat: int) -> list[str]:
+        return [f"re: {chat} says {i}" for i in range(per_chat)]
+
+    def done() -> bool:  # streamed replies are edited in place: wait for the final texts
+        return all(list(telegram.messages_in(chat).values()) == expected(chat) for chat in chats)
 
     await wait_until(done, 120, why=lambda: f"{len(telegram.sent)} sent\n{gw.log()}")
     assert await gw.stop() == 0
     for chat in chats:
-        expected = [f"re: {chat} says {i}" for i in range(per_chat)]
-        assert list(telegram.messages_in(chat).values()) == expected
+        assert list(telegram.messages_in(chat).values()) == expected(chat)
     assert len(model.requests) == len(chats) * per_chat

@@ -103,6 +103,59 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the gateway in the foreground (web chat, API, platforms)",
         parents=[_common()],
     )
+    ginstall = gsub.add_parser(
+        "install", help="install it as a service that starts at login", parents=[_common()]
+    )
+    ginstall.add_argument("--system", action="store_true", help="a system unit (root) instead")
+    ginstall.add_argument("--force", action="store_true", help="overwrite an existing unit")
+    guninstall = gsub.add_parser("uninstall", help="remove the service", parents=[_common()])
+    guninstall.add_argument("--system", action="store_true", help="the system unit")
+    for name, what in (
+        ("start", "start it in the background (the service, else a detached process)"),
+        ("stop", "stop it"),
+        ("restart", "stop it, then start it"),
+        ("status", "is it running: pid, platforms, service"),
+        ("list", "every profile's gateway: running or not, pid, platforms"),
+    ):
+        gsub.add_parser(name, help=what, parents=[_common()])
+
+    profile = _add(sub, "profile", "hermes.cli.profile_cmd:cmd_profile", "isolated agents")
+    prsub = profile.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pcreate = prsub.add_parser("create", help="a new profile", parents=[_common()])
+    pcreate.add_argument("name")
+    pcreate.add_argument(
+        "--clone", action="store_true", help="copy config.yaml, .env and SOUL.md of this profile"
+    )
+    pcreate.add_argument("--no-alias", action="store_true", help="no NAME command in ~/.local/bin")
+    prlist = prsub.add_parser("list", help="profiles, model, gateway state", parents=[_common()])
+    prlist.add_argument("--json", action="store_true", help="print JSON")
+    prsub.add_parser(
+        "use", help="make NAME the profile used without -p", parents=[_common()]
+    ).add_argument("name")
+    prsub.add_parser("show", help="one profile in detail", parents=[_common()]).add_argument("name")
+    pdelete = prsub.add_parser("delete", help="delete a profile and its data", parents=[_common()])
+    pdelete.add_argument("name")
+    pdelete.add_argument("--yes", action="store_true", help="do not ask")
+    prename = prsub.add_parser("rename", help="rename a profile", parents=[_common()])
+    prename.add_argument("old")
+    prename.add_argument("new")
+
+    logs = _add(sub, "logs", "hermes.cli.logs_cmd:cmd_logs", "read this profile's logs")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--level", metavar="L", help="this level and above: debug|info|warning|error")
+    logs.add_argument("--json", action="store_true", help="one JSON object per line")
+    logs.add_argument("--since", metavar="T", help="e.g. 10m, 2h, 1d, or an ISO time")
+    logs.add_argument(
+        "--file", default="gateway", choices=("gateway", "error", "agent"), help="which log"
+    )
+    logs.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="last N lines")
+
+    _add(
+        sub,
+        "update",
+        "hermes.cli.update_cmd:cmd_update",
+        "sync the bundled skills into every profile (your changes are kept)",
+    )
 
     pairing = _add(sub, "pairing", "hermes.cli.pairing_cmd:cmd_pairing", "who may talk to the bot")
     psub = pairing.add_subparsers(dest="action", metavar="ACTION", required=True)

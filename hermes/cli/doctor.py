@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import stat
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,25 +187,103 @@ def check_db(path: Path) -> Finding:
     return ok(f"state.db intact, schema up to date ({len(known)} migrations)")
 
 
-def check_gateway(home: Path) -> list[Finding]:
+def hermes_cmd(name: str, rest: str) -> str:
+    """The command line a user of profile NAME types, e.g. `hermes -p coder gateway run`."""
+    return f"hermes {rest}" if name == "default" else f"hermes -p {name} {rest}"
+
+
+def check_gateway(name: str, home: Path) -> list[Finding]:
     """Is a gateway running for this home, and how are its platforms?"""
-    from hermes.gateway.runner import read_state
+    from hermes.gateway.runner import read_state, running_pid
 
     state = read_state(home)
     if state is None:
-        return [ok("gateway not running (start it: hermes gateway run)")]
+        pid = running_pid(home)
+        if pid is not None:
+            return [ok(f"gateway starting (pid {pid}), not serving yet")]
+        return [ok(f"gateway stopped (start it: {hermes_cmd(name, 'gateway run')})")]
     found = [ok(f"gateway running (pid {state.get('pid')}) at {state.get('url')}")]
     platforms = state.get("platforms")
-    for name, status in platforms.items() if isinstance(platforms, dict) else []:
+    for platform, status in platforms.items() if isinstance(platforms, dict) else []:
         text = str(status)
         if text.startswith(("failed", "conflict")):
             reason = text.split(": ", 1)[-1]
-            found.append(error(f"{name}: {text.split(':', 1)[0]}", reason))
+            found.append(error(f"{platform}: {text.split(':', 1)[0]}", reason))
         elif text == "reconnecting":
-            found.append(warn(f"{name}: reconnecting", "see logs/gateway.log for why"))
+            found.append(warn(f"{platform}: reconnecting", "see logs/gateway.log for why"))
         else:
-            found.append(ok(f"{name}: {text}"))
+            found.append(ok(f"{platform}: {text}"))
     return found
+
+
+def service_files(name: str, env: Mapping[str, str]) -> tuple[Path, Path]:
+    """(user, system) service files of profile NAME's gateway on this OS: systemd
+    units hermes-gateway[-NAME].service, or the launchd plist on macOS."""
+    suffix = "" if name == "default" else f"-{name}"
+    user_home = Path(env.get("HOME") or Path.home())
+    if sys.platform == "darwin":
+        plist = f"ai.hermes.gateway{suffix}.plist"
+        return user_home / "Library/LaunchAgents" / plist, Path("/Library/LaunchDaemons") / plist
+    unit = f"hermes-gateway{suffix}.service"
+    config = Path(env.get("XDG_CONFIG_HOME") or user_home / ".config")
+    return config / "systemd/user" / unit, Path("/etc/systemd/system") / unit
+
+
+def check_service(name: str, env: Mapping[str, str]) -> Finding:
+    """Is the gateway installed as a service (it then starts at login or boot)?"""
+    user, system = service_files(name, env)
+    if user.exists() and system.exists():
+        return warn(
+            f"service installed twice ({user} and {system}): two gateways would fight",
+            f"remove one: {hermes_cmd(name, 'gateway uninstall')} [--system]",
+        )
+    for path in (user, system):
+        if path.exists():
+            return ok(f"service installed ({path})")
+    return ok(f"service not installed ({hermes_cmd(name, 'gateway install')} starts it at login)")
+
+
+def check_shared_tokens(root: Path, home: Path, env: Mapping[str, str]) -> list[Finding]:
+    """Bot credentials another profile's .env also holds: only one of the two
+    gateways can run (the second refuses to start)."""
+    from hermes.gateway.tokens import configured, shared_tokens
+
+    if not configured(env):
+        return []
+    shared = shared_tokens(root, home, env)
+    found = [
+        warn(
+            f'{credential.named()} is also used by profile "{other}" ({path}): '
+            "only one of their gateways can run",
+            f"give each profile its own bot: change {credential.var} in one of the two .env files",
+        )
+        for credential, other, path in shared
+    ]
+    return found or [ok("bot tokens not shared with another profile")]
+
+
+def check_approvals(name: str, path: Path) -> list[Finding]:
+    """Risky actions waiting for the owner's decision (their work is suspended)."""
+    from hermes.store.approval_ops import count_pending
+
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            pending = count_pending(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []  # an old or damaged state.db: check_db reports it
+    if not pending:
+        return [ok("no approvals waiting")]
+    return [
+        warn(
+            f"{pending} approval(s) waiting for your decision (their work is paused)",
+            f"see them with `{hermes_cmd(name, 'approvals list')}`, then approve or deny each",
+        )
+    ]
 
 
 def check_deliveries(path: Path) -> list[Finding]:
@@ -265,9 +344,10 @@ def check_ripgrep(env: Mapping[str, str]) -> Finding:
     return ok(f"rg found ({found})")
 
 
-def run_checks(home: Path, env: Mapping[str, str]) -> list[Finding]:
-    """Every check for the home; ENV is the inherited environment (without .env)."""
+def run_checks(name: str, home: Path, env: Mapping[str, str]) -> list[Finding]:
+    """Every check for profile NAME at HOME; ENV is the inherited environment (without .env)."""
     from hermes.envfile import read_env_file
+    from hermes.home import home_root
 
     found = [check_home(home)]
     if not home.is_dir():
@@ -281,9 +361,12 @@ def run_checks(home: Path, env: Mapping[str, str]) -> list[Finding]:
     found.append(config)
     if settings is not None:
         found += check_provider(settings, merged, home)
+    found += check_shared_tokens(home_root(env), home, merged)
     found.append(check_db(home / "state.db"))
-    found += check_gateway(home)
+    found += check_gateway(name, home)
+    found.append(check_service(name, env))
     found += check_deliveries(home / "state.db")
+    found += check_approvals(name, home / "state.db")
     if settings is not None:
         cwd = settings.terminal.cwd
         workspace = Path(cwd).expanduser() if cwd else home / "workspace"
@@ -298,7 +381,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     name, home = resolve_home(args.profile, env)
     print(f"Hermes doctor · profile {name} · {home}")
-    findings = run_checks(home, env)
+    findings = run_checks(name, home, env)
     for finding in findings:
         print(finding.render())
     errors = sum(f.level == "error" for f in findings)

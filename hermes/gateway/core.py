@@ -8,15 +8,22 @@
 adapter acknowledges nothing that could be lost. At start, messages left
 pending or running by a crash are queued again (a running turn is resumed
 from what was stored of it).
+
+Profile routing (SPEC §9): a chat routed to another profile is served by a
+Gateway of that profile (`routed`), built on the same adapters but with its
+own profile, state.db, chats, couriers, approvals, tasks, scheduler and
+processes. The gateway that listens checks the sender, then hands the event
+over; everything after that happens under the routed profile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from hermes.agent.events import EventSink
 from hermes.context import Profile
@@ -29,8 +36,10 @@ from hermes.gateway.chats import Chat, Chats
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
 from hermes.gateway.events import Inbound, Target, session_key
 from hermes.gateway.notify import ProcessNotifier
+from hermes.gateway.routing import Routes
 from hermes.gateway.scheduler import Scheduler
 from hermes.gateway.tasks import TaskRunner
+from hermes.logs import SERVING
 from hermes.messages import Message
 from hermes.store import Store, approval_ops
 from hermes.store import gateway_ops as ops
@@ -52,8 +61,10 @@ class Gateway:
         backoff_base: float = 1.0,
         ping_after: float = 600.0,
         notify_interval: float = 30.0,
+        listen: bool = True,
     ) -> None:
         settings = profile.settings.gateway
+        self.listen = listen  # False: a routed profile's gateway (the adapters are not its own)
         self.profile = profile
         self.store = store
         self.api_key = api_key
@@ -83,13 +94,31 @@ class Gateway:
         self.scheduler = Scheduler(self, zone(profile.settings.cron.timezone))
         # parts that live beside the gateway (the /mcp endpoint) and stop with it
         self.on_close: list[Callable[[], Awaitable[None]]] = []
+        self.routes = Routes()
+        self.routed: dict[str, Gateway] = {}  # profile name -> its gateway (see routing.py)
         self._tasks: set[asyncio.Task[None]] = set()
         self._adapter_tasks: list[asyncio.Task[None]] = []
 
     # ----- life cycle ----------------------------------------------------------
 
     async def start(self) -> None:
-        """Requeue unfinished messages, then connect the platforms and couriers."""
+        """Requeue unfinished messages, then connect the platforms and couriers
+        (the routed profiles' gateways first: they must be ready for the events)."""
+        for routed in self.routed.values():
+            await routed.start()
+        with self._serving():
+            await self._start()
+
+    @contextlib.contextmanager
+    def _serving(self) -> Iterator[None]:
+        """A routed profile's work (and every task it spawns) logs to its own files."""
+        token = SERVING.set(None if self.listen else self.profile.name)
+        try:
+            yield
+        finally:
+            SERVING.reset(token)
+
+    async def _start(self) -> None:
         self.notifier.attach()
         await self._recover()
         await self.tasks.recover()
@@ -97,8 +126,20 @@ class Gateway:
         self._spawn(self.scheduler.run(), "scheduler")
         for name, courier in self.couriers.items():
             self._spawn(courier.run(), f"courier {name}")
-        for adapter in self.adapters.values():
-            self._adapter_tasks.append(self._spawn(self._run_adapter(adapter), adapter.name))
+        if self.listen:
+            for adapter in self.adapters.values():
+                self._adapter_tasks.append(self._spawn(self._run_adapter(adapter), adapter.name))
+
+    def route(self, target: Target) -> Gateway:
+        """The gateway that serves this chat: a routed profile's, else this one."""
+        name = self.routes.profile_for(target.platform, target.chat, target.thread)
+        return self.routed.get(name, self) if name is not None else self
+
+    def wake_schedulers(self) -> None:
+        """Cron jobs changed somewhere (SIGUSR1 from another process): every profile looks."""
+        self.scheduler.wake()
+        for routed in self.routed.values():
+            routed.scheduler.wake()
 
     async def run(self) -> None:
         """start(), then serve until cancelled (then close())."""
@@ -114,7 +155,8 @@ class Gateway:
         for task in self._adapter_tasks:
             task.cancel()
         await asyncio.gather(*self._adapter_tasks, return_exceptions=True)
-        finished = await self.chats.wait_idle(seconds)
+        waits = [self.chats.wait_idle(seconds), *(r.drain(seconds) for r in self.routed.values())]
+        finished = all(await asyncio.gather(*waits))
         if not finished:
             log.warning("stopping with turns still running; they resume at the next start")
         return finished
@@ -138,6 +180,9 @@ class Gateway:
                 log.exception("closing %s", adapter.name)
         await self.notifier.close()  # first: processes killed by the shutdown get no message
         await self.processes.shutdown()
+        for routed in self.routed.values():
+            await routed.close()
+            await routed.store.close()  # opened for it by runner.attach_routes
 
     def _spawn(self, coro: object, what: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=what)  # type: ignore[arg-type]
@@ -202,6 +247,14 @@ class Gateway:
         adapter = self.adapters.get(event.platform)
         if adapter is not None and event.callback_id:
             self._spawn(adapter.acknowledge(event), "acknowledge")
+        if not await self._allowed(event, adapter):
+            return
+        serving = self.route(event.target)
+        with serving._serving():
+            await serving.take(event)
+
+    async def _allowed(self, event: Inbound, adapter: Adapter | None) -> bool:
+        """Who may talk to the bot is the listening gateway's question, asked once."""
         if adapter is None or not adapter.trusted:
             decision = await self.access.check(event, trusted=False)
             if not decision.allowed:
@@ -213,7 +266,12 @@ class Gateway:
                         event.target,
                         decision.reply,
                     )
-                return
+                return False
+        return True
+
+    async def take(self, event: Inbound) -> None:
+        """An allowed event of a chat this gateway serves: a button, or a message
+        stored (committed before this returns) and queued."""
         if event.callback_data:
             self._spawn(work.run_button(self, event), "button")
             return

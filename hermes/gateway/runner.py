@@ -140,7 +140,66 @@ def poke(home: Path) -> bool:
     return True
 
 
+def routed_profiles(profile: Profile, inherited: dict[str, str]) -> list[Profile]:
+    """The profiles this gateway's routes name, loaded from their own homes with
+    the process environment (never this profile's .env). Each must exist."""
+    from hermes.gateway.routing import Routes
+    from hermes.home import load_profile, resolve_home
+
+    loaded = []
+    for name in Routes.from_settings(profile.settings, profile.name).profiles():
+        _, home = resolve_home(name, inherited)
+        if not (home / "config.yaml").exists():
+            raise HermesError(
+                f"{profile.home / 'config.yaml'} routes chats to profile {name!r}, which does "
+                f"not exist: create it with `hermes profile create {name}` or remove the route"
+            )
+        loaded.append(load_profile(name, env=inherited))
+    return loaded
+
+
+@contextlib.contextmanager
+def routed_locks(profiles: list[Profile]) -> Iterator[None]:
+    """Hold the home lock of every routed profile: their state.db is ours now."""
+    with contextlib.ExitStack() as stack:
+        for routed in profiles:
+            try:
+                stack.enter_context(home_lock(routed.home))
+            except HermesError:
+                pid = running_pid(routed.home) or "?"
+                raise HermesError(
+                    f"profile {routed.name}, which this gateway serves for routed chats, has "
+                    f"its own gateway running (pid {pid}): stop it (`hermes -p {routed.name} "
+                    "gateway stop`) or remove its routes"
+                ) from None
+        yield
+
+
+async def attach_routes(gw: Gateway, profiles: list[Profile]) -> None:
+    """Give `gw` a gateway per routed profile, each on its own state.db, sharing
+    gw's adapters (they send; only gw listens)."""
+    from hermes.gateway.core import Gateway
+    from hermes.gateway.routing import Routes
+    from hermes.logs import setup_file_logging
+    from hermes.store import Store
+
+    gw.routes = Routes.from_settings(gw.profile.settings, gw.profile.name)
+    for routed in profiles:
+        setup_file_logging(routed.home, "gateway", profile=routed.name, routed=True)
+        setup_file_logging(
+            routed.home, "gateway.error", logging.WARNING, profile=routed.name, routed=True
+        )
+        store = await Store.open(routed.db_path)
+        gw.routed[routed.name] = Gateway(routed, store, list(gw.adapters.values()), listen=False)
+
+
 async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
+    routed = routed_profiles(profile, dict(os.environ))  # the environment it inherited
+    with routed_locks(routed):
+        await _run_gateway(profile, routed, say)
+
+
+async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[str], None]) -> None:
     from hermes.gateway.core import Gateway
     from hermes.gateway.server import HttpServer, build_app
     from hermes.providers.http import close_shared_clients
@@ -150,6 +209,7 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
     store = await Store.open(profile.db_path)
     adapters = build_adapters(profile, store)
     gw = Gateway(profile, store, adapters, api_key=profile.env["HERMES_API_KEY"])
+    await attach_routes(gw, routed)
     server = HttpServer(build_app(gw), profile.settings.server.host, profile.settings.server.port)
     stop, force = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -161,7 +221,7 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
-    loop.add_signal_handler(signal.SIGUSR1, gw.scheduler.wake)  # see poke()
+    loop.add_signal_handler(signal.SIGUSR1, gw.wake_schedulers)  # see poke()
     state_path = profile.home / STATE_FILE
     watcher: asyncio.Task[None] | None = None
     try:
@@ -171,6 +231,8 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
         _write_state(state_path, url, gw)
         log.info("gateway of profile %s up: %s, platforms %s", profile.name, url, list(gw.adapters))
         say(f"Hermes gateway ({profile.name}) running. Web chat: {url}")
+        if gw.routed:
+            say(f"  routed chats are served by profiles: {', '.join(gw.routed)}")
         if generated:
             say(f"Generated HERMES_API_KEY (log in with it): {profile.env['HERMES_API_KEY']}")
             say(f"  (stored in {profile.home / '.env'})")
