@@ -13,7 +13,6 @@ import os
 import shutil
 import sqlite3
 import stat
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,30 +215,19 @@ def check_gateway(name: str, home: Path) -> list[Finding]:
     return found
 
 
-def service_files(name: str, env: Mapping[str, str]) -> tuple[Path, Path]:
-    """(user, system) service files of profile NAME's gateway on this OS: systemd
-    units hermes-gateway[-NAME].service, or the launchd plist on macOS."""
-    suffix = "" if name == "default" else f"-{name}"
-    user_home = Path(env.get("HOME") or Path.home())
-    if sys.platform == "darwin":
-        plist = f"ai.hermes.gateway{suffix}.plist"
-        return user_home / "Library/LaunchAgents" / plist, Path("/Library/LaunchDaemons") / plist
-    unit = f"hermes-gateway{suffix}.service"
-    config = Path(env.get("XDG_CONFIG_HOME") or user_home / ".config")
-    return config / "systemd/user" / unit, Path("/etc/systemd/system") / unit
-
-
 def check_service(name: str, env: Mapping[str, str]) -> Finding:
     """Is the gateway installed as a service (it then starts at login or boot)?"""
-    user, system = service_files(name, env)
-    if user.exists() and system.exists():
+    from hermes.service.manager import services
+
+    installed = [service.path for service in services(name, env) if service.path.exists()]
+    if len(installed) > 1:
         return warn(
-            f"service installed twice ({user} and {system}): two gateways would fight",
+            f"service installed twice ({installed[0]} and {installed[1]}): "
+            "two gateways would fight",
             f"remove one: {hermes_cmd(name, 'gateway uninstall')} [--system]",
         )
-    for path in (user, system):
-        if path.exists():
-            return ok(f"service installed ({path})")
+    if installed:
+        return ok(f"service installed ({installed[0]})")
     return ok(f"service not installed ({hermes_cmd(name, 'gateway install')} starts it at login)")
 
 
