@@ -28,7 +28,7 @@ CREATORS = ("api", "cli", "mcp", "dashboard")
 FIELDS = ("schedule", "prompt", "name", "deliver", "profile", "created_by")
 
 
-def _strings(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, str]:
+def string_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, str]:
     """The body's fields, each a string (ValueError naming the first one that is not)."""
     unknown = sorted(set(body) - set(allowed))
     if unknown:
@@ -68,7 +68,7 @@ def routes(gw: Gateway) -> list[Route]:
 
     async def create(request: Request) -> JSONResponse:
         async def work() -> JSONResponse:
-            body = _strings(await read_body(request), FIELDS)
+            body = string_fields(await read_body(request), FIELDS)
             check_profile(gw, body.get("profile"))
             by = body.get("created_by", "api")
             if by not in CREATORS:
@@ -99,7 +99,9 @@ def routes(gw: Gateway) -> list[Route]:
 
     async def edit(request: Request) -> JSONResponse:
         async def work() -> JSONResponse:
-            body = _strings(await read_body(request), ("schedule", "prompt", "name", "deliver"))
+            body = string_fields(
+                await read_body(request), ("schedule", "prompt", "name", "deliver")
+            )
             job = await gw.store.run(
                 jobs.edit, request.path_params["id"], gw.scheduler.tz, gw.clock(), **body
             )

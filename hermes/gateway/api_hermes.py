@@ -26,7 +26,7 @@ from hermes.agent.prompt import read_skills_index
 from hermes.cron import jobs
 from hermes.cron.jobs import JobError
 from hermes.cron.schedule import ScheduleError
-from hermes.gateway.api_cron import check_profile
+from hermes.gateway.api_cron import check_profile, string_fields
 from hermes.gateway.api_work import json_error, read_body
 from hermes.gateway.events import Target
 from hermes.store import approval_ops, cron_ops, task_ops
@@ -91,13 +91,7 @@ def routes(gw: Gateway) -> list[Route]:
             return json_error(400, f"bad request: {exc}")
 
     async def _delegate(body: dict[str, Any]) -> JSONResponse:
-        allowed = ("prompt", "mode", "schedule", "deliver", "profile", "name")
-        unknown = sorted(set(body) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r}; fields: {', '.join(allowed)}")
-        for key, value in body.items():
-            if value is not None and not isinstance(value, str):
-                raise ValueError(f'"{key}" must be a string')
+        string_fields(body, ("prompt", "mode", "schedule", "deliver", "profile", "name"))
         prompt, mode = body.get("prompt"), body.get("mode") or "background"
         if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_PROMPT:
             raise ValueError(f'"prompt" must be a non-empty string of at most {MAX_PROMPT} chars')
