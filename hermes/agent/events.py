@@ -46,13 +46,22 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class ModelCalled:
+    """A request to the model starts (its text then streams as TextDelta)."""
+
+    iteration: int
+
+
+@dataclass(frozen=True)
 class TurnDone:
     text: str
     usage: Usage
     iterations: int
 
 
-AgentEvent = TextDelta | ToolStarted | ToolFinished | ToolWaiting | Notice | TurnDone
+AgentEvent = (
+    TextDelta | ToolStarted | ToolFinished | ToolWaiting | Notice | ModelCalled | TurnDone
+)
 EventSink = Callable[[AgentEvent], None]
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from hermes.agent.events import (
     EventSink,
+    ModelCalled,
     TextDelta,
     ToolFinished,
     ToolStarted,
@@ -117,6 +118,7 @@ class Loop:
             await history.before_model_call(self.provider, emit)
             result.iterations += 1
             streamed, on_text = _text_collector(emit)
+            emit(ModelCalled(result.iterations))
             try:
                 completion = await self.provider.complete(
                     [Message("system", self.system_prompt), *history.context()],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Literal, Protocol
 
 Level = Literal["none", "low", "medium", "high", "hard"]
 LEVELS: tuple[Level, ...] = ("none", "low", "medium", "high", "hard")
@@ -71,13 +71,34 @@ class Command:
         return any(w in ("sudo", "doas", "su", "pkexec") for w in self.via)
 
 
+class Probe(Protocol):
+    """What the classifier may ask the file system (the gate passes one that
+    looks at the turn's backend; without one, the classifier reads text only).
+    Paths are absolute and normalized."""
+
+    def realpath(self, path: str) -> str:
+        """`path` with every symlink resolved (missing parts kept as written)."""
+        ...
+
+    def exists(self, path: str) -> bool:
+        """Whether something (a file, a directory, a link) is at `path`."""
+        ...
+
+
 @dataclass(frozen=True)
 class Where:
     """Where paths are resolved: the command's working directory (the agent's
-    workspace) and the user's home directory."""
+    workspace) and the user's home directory; Hermes' own homes (the root,
+    `~/.hermes`, and the home of the profile being served, which may be the
+    root itself or `ROOT/profiles/NAME`): their config, .env and state.db are
+    the approval gate's control plane. `probe` looks at the disk (symlinks,
+    existing files) when given."""
 
     cwd: Path
     home: Path
+    hermes_root: Path | None = None
+    hermes_home: Path | None = None
+    probe: Probe | None = None
 
 
 Rule = Callable[[Command, Where], Assessment | None]

@@ -75,7 +75,14 @@ def moved(where: Where, args: tuple[str, ...]) -> Where:
     target = next((a for a in args if not a.startswith("-") or a == "-"), "~")
     p = None if target == "-" else resolve(target, where)[0]
     workspace = where.workspace if isinstance(where, Moved) else where.cwd
-    return Moved(Path(p) if p else UNKNOWN_DIR, where.home, workspace)
+    return Moved(
+        cwd=Path(p) if p else UNKNOWN_DIR,
+        home=where.home,
+        hermes_root=where.hermes_root,
+        hermes_home=where.hermes_home,
+        probe=where.probe,
+        workspace=workspace,
+    )
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,13 @@ approval_ops.py):
   or ``task:ID`` (the work to resume); ``status``: pending -> approved |
   denied | cancelled; ``resumed`` is set once the owner picked the decision up.
 
+The gate (step 0007): an approval is bound to the exact action, not to a
+tool-call id: ``action_hash`` is the SHA-256 of (tool, canonical arguments,
+cwd, backend), which are stored beside it (``args`` as canonical JSON); a
+decision applies only to a call whose action hashes the same. ``requester``
+(on approvals and tasks) is ``PLATFORM:USER`` of whoever started the work:
+with ``approvals.deciders`` the only chat users who may decide it.
+
 Cron (step 0006, see hermes/store/cron_ops.py):
 
 - ``cron_jobs``: ``schedule`` is the canonical text (hermes/cron/schedule.py);
@@ -322,6 +329,15 @@ CREATE TABLE cron_runs (
 ALTER TABLE tasks ADD COLUMN job_id TEXT;
 """
 
+_GATE = """
+ALTER TABLE approvals ADD COLUMN action_hash TEXT;
+ALTER TABLE approvals ADD COLUMN args TEXT;
+ALTER TABLE approvals ADD COLUMN cwd TEXT;
+ALTER TABLE approvals ADD COLUMN backend TEXT;
+ALTER TABLE approvals ADD COLUMN requester TEXT;
+ALTER TABLE tasks ADD COLUMN requester TEXT;
+"""
+
 MIGRATIONS: list[Migration] = [
     ("0001_sessions_messages", _SESSIONS_MESSAGES),
     ("0002_messages_fts", _FTS),
@@ -329,6 +345,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_gateway", _GATEWAY),
     ("0005_tasks_approvals", _TASKS_APPROVALS),
     ("0006_cron", _CRON),
+    ("0007_gate_actions", _GATE),
 ]
 
 
