@@ -86,7 +86,7 @@ def test_brace_expansion_and_literal_variables() -> None:
         "until false; do rm -rf /etc; done",
         "for f in a b; do rm -rf /etc; done",
         "case x in x) rm -rf /etc;; esac",
-        "f() { rm -rf /etc; }",
+        "f() { rm -rf /etc; }; f",
         "ls | rm -rf /etc",
         "true && rm -rf /etc",
         "false || rm -rf /etc",
@@ -176,7 +176,8 @@ def test_find_exec_runs_on_what_find_matches() -> None:
     cmds = parse("find /etc -name '*.bak' -exec rm -f {} \\; -execdir chmod 600 {} +").commands
     assert [c.argv for c in cmds[1:]] == [("rm", "-f", "/etc/…"), ("chmod", "600", "/etc/…")]
     assert cmds[0].name == "find" and cmds[1].via == ("find",)
-    assert argvs("find /srv -exec rm -rf {} \\;")[-1] == ("rm", "-rf", "/srv")
+    # no test narrows the match: {} is every file below /srv
+    assert argvs("find /srv -exec rm -rf {} \\;")[-1] == ("rm", "-rf", "/srv/**")
     assert argvs("find . -name x -print")[0][0] == "find"
 
 
@@ -227,7 +228,7 @@ def test_interpreter_code_is_read_for_shell_outs(command: str, argv: tuple[str, 
 
 
 def test_python_write_becomes_a_redirect() -> None:
-    python, write = parse("""python3 -c "open('/etc/hosts', 'a').write('x')" """).commands
+    python, write, *_ = parse("""python3 -c "open('/etc/hosts', 'a').write('x')" """).commands
     assert python.name == "python3"  # the interpreter itself is still seen
     assert write.redirects == ((">", "/etc/hosts"),) and write.via == ("python3",)
 
@@ -317,8 +318,8 @@ TABLE = [
     ("chmod 600 ~/.ssh/id_rsa", "medium"),  # a permission change outside the workspace
     ("chmod 644 /etc/nginx/nginx.conf", "medium"),
     ("chmod 777 /etc/shadow", "high"),
-    ("chmod -R 777 /", "high"),
-    ("sudo chown -R me /usr", "high"),
+    ("chmod -R 777 /", "hard"),  # every file of the system
+    ("sudo chown -R me /usr", "hard"),
     ("echo 'nameserver 1.1.1.1' | sudo tee /etc/resolv.conf", "high"),
     ("echo x >> ~/.bashrc", "medium"),
     ("cat key.pub >> ~/.ssh/authorized_keys", "high"),
@@ -465,7 +466,7 @@ def test_workspace_at_home_or_root_is_not_a_safe_place(tmp_path: Path) -> None:
         ("notes.md", "none"),
         ("src/app.py", "none"),
         ("/tmp/out.json", "none"),
-        ("~/Documents/todo.txt", "none"),
+        ("~/Documents/todo.txt", "medium"),  # no probe: may overwrite an existing file
         ("~/.bashrc", "medium"),
         ("~/.config/app/settings.toml", "medium"),
         ("~/.ssh/config", "medium"),

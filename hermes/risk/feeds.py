@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import re
+import shlex
 from collections.abc import Sequence
 
+from hermes.risk import carriers_special, expand
 from hermes.risk.model import Assessment, Command
 from hermes.risk.wrappers import ITEM, SHELLS, find_parts, first_arg, language, matched
 
@@ -46,6 +47,22 @@ def fill(argvs: list[tuple[str, ...]], items: tuple[str, ...]) -> list[tuple[str
     return out
 
 
+def _word(item: str) -> str:
+    """An item as a shell word; `~` keeps meaning the home directory it was printed as."""
+    return item if re.fullmatch(r"[\w@%+=:,./~-]+", item) else shlex.quote(item)
+
+
+def fill_scripts(scripts: list[str], items: tuple[str, ...]) -> list[str]:
+    """parallel's command templates with the words it reads put in for `$ITEM`."""
+    out = []
+    for script in scripts:
+        if ITEM in script:
+            out += [script.replace(ITEM, _word(item)) for item in items]
+        else:
+            out.append(script)
+    return out[:16]
+
+
 def local_file(cmds: list[Command]) -> bool:
     """`cat script.sh | sh` runs a file already on disk, like `sh script.sh`."""
     return len(cmds) == 1 and cmds[0].name == "cat" and bool(cmds[0].args) and not cmds[0].dynamic
@@ -56,19 +73,29 @@ def program(cmd: Command) -> str:
     return "." if cmd.argv[:1] == (".",) else cmd.name
 
 
-def code_reader(cmd: Command) -> str | None:
-    """The program's name if `cmd` reads the code it runs from its stdin
-    (`sh`, `bash -s`, `python3 -`, `source /dev/stdin`)."""
+def stdin_language(cmd: Command) -> str | None:
+    """The language of the code `cmd` reads from its standard input, if it does:
+    "sh" for `sh`, `bash -s`, `source /dev/stdin`, `at now`; "python" for
+    `python3 -`; "make" for `make -f -`; ... (hermes/risk/carriers.py)."""
     name = program(cmd)
     if name in ("source", "."):
-        return name if cmd.args[:1] in (("/dev/stdin",), ("-",)) else None
+        return "sh" if cmd.args[:1] in (("/dev/stdin",), ("-",)) else None
     if name not in SHELLS and language(name) is None:
-        return None
+        return carriers_special.stdin_language(cmd.argv)
     args = cmd.args
     if any(a.startswith("-") and not a.startswith("--") and "c" in a[1:] for a in args):
         return None
     rest = args[first_arg(args, _SHELL_TAKES) :]
-    return name if not rest or rest[0] in ("-", "/dev/stdin") or "-s" in args else None
+    if not rest or rest[0] in ("-", "/dev/stdin") or "-s" in args:
+        return "sh" if name in SHELLS else language(name)
+    return None
+
+
+def code_reader(cmd: Command) -> str | None:
+    """The program's name if `cmd` reads code it runs from its stdin (SQL a database
+    client reads is judged by the SQL rules instead)."""
+    lang = stdin_language(cmd)
+    return program(cmd) or cmd.name if lang and lang != "sqlclient" else None
 
 
 def script_arg(cmd: Command) -> str | None:
@@ -129,45 +156,77 @@ def code_finding(cmds: Sequence[Command], what: str) -> Assessment | None:
     return None
 
 
-def literal_output(stages: Sequence[Sequence[Command]], heredocs: dict[int, str]) -> str | None:
-    """The text a pipeline's first stages print, when it is literal: `echo`,
-    `printf`, `cat` of a here-document (`heredocs`, by id of the command), then
-    any decoding stages applied (so `echo cm0gLXJmIC8= | base64 -d` gives
-    "rm -rf /"). None when it depends on anything else."""
+def printed(cmd: Command, stdin: str | None) -> str | None:
+    """What `cmd` prints when that is literal: `echo`, `printf`, `cat` of its
+    here-document or here-string; None for anything else."""
+    if cmd.dynamic:
+        return None
+    if cmd.name == "echo":
+        return expand.echo(cmd.args)
+    if cmd.name == "printf" and cmd.args[:1] != ("-v",):
+        args = cmd.args[1:] if cmd.args[:1] == ("--",) else cmd.args
+        return expand.printf(args)
+    if cmd.name == "cat" and cmd.args in ((), ("-",)) and stdin is not None:
+        return stdin
+    return None
+
+
+def literal_output(mains: Sequence[Command | None], heredocs: dict[int, str]) -> str | None:
+    """The text a pipeline prints, when it is literal: its first stage prints
+    literal text (`printed`), each later one transforms it statically (base64 -d,
+    xxd -r, rev, tr), so `echo cm0gLXJmIC8= | base64 -d` gives "rm -rf /".
+    `mains` holds each stage's command (None for a stage that is not one)."""
     text: str | None = None
-    for stage in stages:
-        cmd = stage[0] if len(stage) == 1 else None
+    for cmd in mains:
         if cmd is None or cmd.dynamic:
             return None
-        if text is None and cmd.name == "cat" and not cmd.args and id(cmd) in heredocs:
-            text = heredocs[id(cmd)]
-        elif text is None and cmd.name in ("echo", "printf"):
-            args = list(cmd.args)
-            while cmd.name == "echo" and args and re.fullmatch(r"-[neE]+", args[0]):
-                args.pop(0)
-            text = " ".join(args)
-            if cmd.name == "printf" or "-e" in cmd.args:
-                text = _escapes(text)
-        elif text is not None and decodes(cmd):
-            text = _decode(cmd, text)
-        else:
+        text = printed(cmd, heredocs.get(id(cmd))) if text is None else transformed(cmd, text)
+        if text is None:
             return None
     return text
 
 
-def _escapes(text: str) -> str:
-    try:
-        return codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
-    except (UnicodeDecodeError, ValueError):
+def transformed(cmd: Command, text: str) -> str | None:
+    """What a filter makes of literal `text`, when that is static; else None."""
+    if decodes(cmd):
+        return _decode(cmd, text)
+    if cmd.name == "rev" and not cmd.args:
+        return "\n".join(line[::-1] for line in text.split("\n"))
+    if cmd.name == "tr":
+        return _tr(cmd.args, text)
+    if cmd.name in ("cat", "tee") and not [a for a in cmd.args if a != "-"]:
         return text
+    return None
+
+
+def _tr_set(spec: str) -> str:
+    spec = expand.escapes(spec) if "\\" in spec else spec
+    return re.sub(
+        r"(.)-(.)", lambda m: "".join(map(chr, range(ord(m.group(1)), ord(m.group(2)) + 1))), spec
+    )
+
+
+def _tr(args: tuple[str, ...], text: str) -> str | None:
+    flags = [a for a in args if a.startswith("-") and len(a) > 1]
+    sets = [_tr_set(a) for a in args if not (a.startswith("-") and len(a) > 1)]
+    if flags == ["-d"] and len(sets) == 1:
+        return "".join(ch for ch in text if ch not in sets[0])
+    if flags or len(sets) != 2 or not sets[1]:
+        return None
+    source, dest = sets
+    dest = dest + dest[-1] * max(0, len(source) - len(dest))
+    return text.translate(str.maketrans(source, dest[: len(source)]))
 
 
 def _decode(cmd: Command, text: str) -> str | None:
     try:
         if cmd.name == "xxd":
             return bytes.fromhex("".join(text.split())).decode(errors="replace")
-        if cmd.name == "base64" or cmd.name == "openssl":
+        if cmd.name in ("base64", "openssl"):
             return base64.b64decode("".join(text.split()) + "==").decode(errors="replace")
+        if cmd.name == "base32":
+            data = "".join(text.split())
+            return base64.b32decode(data + "=" * (-len(data) % 8)).decode(errors="replace")
     except (ValueError, binascii.Error):
         return None
     return None

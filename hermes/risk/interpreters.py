@@ -13,6 +13,7 @@ import ast
 import re
 import shlex
 
+from hermes.risk import code_dynamic
 from hermes.risk.model import Assessment
 
 COMPUTED = '"$COMPUTED"'  # stands for a value the code computes at run time
@@ -49,6 +50,8 @@ _CALLS: dict[str, dict[str, str]] = {
         r"(\bfs|\))(\.promises)?\.(unlinkSync|unlink)": "rm",
         r"(\bfs|\))(\.promises)?\.(writeFileSync|appendFileSync|writeFile|appendFile)": "write",
         r"process\.kill": "kill",
+        r"Deno\.(removeSync|remove)": "rm?",
+        r"(Deno\.run|Deno\.Command|Bun\.spawnSync|Bun\.spawn|Bun\.\$)": "run",
     },
     "php": {
         r"\b(system|exec|shell_exec|passthru|popen|proc_open)": "run",
@@ -57,7 +60,24 @@ _CALLS: dict[str, dict[str, str]] = {
         r"\bfile_put_contents": "write",
         r"\bposix_kill": "kill",
     },
+    "lua": {
+        r"(os\.execute|io\.popen)": "run",
+        r"os\.remove": "rm",
+    },
+    "r": {
+        r"\b(system|system2|shell|pipe)": "run",
+        r"\bunlink": "rm?",
+        r"\bfile\.remove": "rm",
+    },
+    "julia": {
+        r"\brm": "rm?",
+    },
+    "applescript": {
+        r"do\s+shell\s+script": "run",
+    },
 }
+_BACKTICK_LANGUAGES = frozenset({"perl", "ruby", "php", "julia"})
+_PATHISH = re.compile(r"^(?:~|/|\.\.?/)[^\s'\"]*$|/\.(?:ssh|env|gnupg|aws|kube|docker|hermes)\b")
 _PY_WRITE = re.compile(r"""\bopen\(\s*([rbuf]*(['"]).*?\2)\s*,\s*[rbuf]*['"][^'"]*[wa+x]""")
 _PY_PATH = re.compile(r"""Path\(\s*([rbuf]*(['"]).*?\2)\s*\)\.(unlink|rmdir|write_\w+)""")
 _LITERAL = re.compile(r"""[rbuf]*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""", re.I)
@@ -126,7 +146,7 @@ def _gap(text: str) -> str:
 
 def _word(expr: str) -> str:
     value = _value(expr)
-    return f'"{value}"' if "$COMPUTED" in value else shlex.quote(value)
+    return f'"{value}"' if "$COMPUTED" in value else _path_word(value)
 
 
 def _positional(args: list[str]) -> list[str]:
@@ -139,10 +159,21 @@ def _command(args: list[str]) -> str:
     pos = _positional(args)
     if not pos:
         return COMPUTED
-    if len(pos) == 1 and not pos[0].startswith("["):
+    if len(pos) == 1 and not _vector(pos[0]):
         return _value(pos[0])
-    words = [_word(e) for arg in pos for e in (_split(arg[1:], "]") if arg[:1] == "[" else [arg])]
+    words = [_word(e) for arg in pos for e in (_elements(arg) if _vector(arg) else [arg])]
     return " ".join(words)
+
+
+def _vector(arg: str) -> bool:
+    """A list of words: `[...]` (Python, JS, Ruby), `c(...)`/`list(...)` (R), `array(...)` (PHP)."""
+    return arg[:1] == "[" or re.match(r"(c|list|array)\(", arg) is not None
+
+
+def _elements(arg: str) -> list[str]:
+    if arg[:1] == "[":
+        return _split(arg[1:], "]")
+    return _split(arg[arg.index("(") + 1 :], ")")
 
 
 def _target(args: list[str]) -> str:
@@ -150,14 +181,18 @@ def _target(args: list[str]) -> str:
     return _word(pos[0]) if pos else COMPUTED
 
 
-def shell_outs(language: str, code: str) -> tuple[list[str], list[Assessment]]:
+def shell_outs(language: str, code: str, depth: int = 0) -> tuple[list[str], list[Assessment]]:
     """The shell commands equivalent to what `code` does, and findings that
-    are not commands (fork bombs, running downloaded code)."""
+    are not commands (fork bombs, running downloaded code, hidden code)."""
     found: list[Assessment] = []
+    code = code_dynamic.normalise(language, code)
     if _FORK_BOMB.search(code) and "fork" in code:
         found.append(Assessment("hard", f"runs a fork bomb in {language}"))
     if _DOWNLOAD.search(code) and _EVAL.search(code):
         found.append(Assessment("high", f"runs code downloaded by {language}"))
+    concealed = code_dynamic.hidden(language, code)
+    if concealed is not None:
+        found.append(concealed)
     out: list[str] = []
     for pattern, action in _CALLS.get(language, {}).items():
         for m in re.finditer(r"(?<!\w)" + pattern + r"\b\s*", code):
@@ -167,6 +202,9 @@ def shell_outs(language: str, code: str) -> tuple[list[str], list[Assessment]]:
                 out.append(code[m.end() + 1 : end if end > 0 else None])
                 continue
             args = _args(code, m.end())
+            if language == "applescript":  # do shell script "..." [with ...]
+                lit = _LITERAL.match(code, m.end())
+                args = [lit.group(0)] if lit else []
             if action == "run":
                 out.append(_command(args))
             elif action == "kill":
@@ -174,14 +212,31 @@ def shell_outs(language: str, code: str) -> tuple[list[str], list[Assessment]]:
             elif action == "write":
                 out.append(f": > {_target(args)}")
             else:
-                recursive = action == "rmr" or (action == "rm?" and "recursive" in ",".join(args))
+                joined = ",".join(args).lower()
+                recursive = action == "rmr" or (action == "rm?" and "recursive" in joined)
+                recursive = recursive and not re.search(r"recursive\s*=\s*(false|f\b)", joined)
                 verb = {"rmdir": "rmdir"}.get(action, "rm -rf" if recursive else "rm -f")
                 out.append(f"{verb} -- {_target(args)}")
-    if language in ("perl", "ruby", "php"):
+    if language in _BACKTICK_LANGUAGES:
         out.extend(m.group(1) for m in _BACKTICK.finditer(code))
     if language == "python":
         out.extend(f": > {shlex.quote(_string(m.group(1)))}" for m in _PY_WRITE.finditer(code))
         for m in _PY_PATH.finditer(code):
             verb = {"unlink": "rm -f --", "rmdir": "rmdir --"}.get(m.group(3), ": >")
             out.append(f"{verb} {shlex.quote(_string(m.group(1)))}")
+    read = [_string(m.group(0)) for m in _LITERAL.finditer(code)]
+    read = [p for p in read if _PATHISH.search(p)][:8]
+    if read:  # files the code names: reading a key or a Hermes home is judged like `cat`
+        out.append(": " + " ".join("<" + _path_word(p) for p in read))
+    for inner in code_dynamic.inner(language, code) if depth < 2 else ():
+        more_out, more_found = shell_outs(language, inner, depth + 1)
+        out.extend(more_out)
+        found.extend(more_found)
     return out, found
+
+
+def _path_word(path: str) -> str:
+    """A path as a shell word: `~` keeps meaning the home directory."""
+    if path.startswith("~") and re.fullmatch(r"[\w@%+=:,./~-]+", path):
+        return path
+    return shlex.quote(path)

@@ -1,113 +1,133 @@
-"""Where a path points and how bad it is to delete or overwrite it.
+"""Where a path points and how bad it is to delete, overwrite or read it.
 
 A deletion in the agent's workspace or /tmp is routine; the same `rm -rf` on
 /etc, on another user's home or on the home directory itself is not. Paths are
 resolved the way the shell would (`~`, `~user`, `$HOME`, relative to the
-workspace, `..`), without touching the disk: the command has not run yet and
-the classifier must not depend on what happens to exist.
+workspace, `..`) and then through symlinks: links made earlier on the same
+command line (`ln -s ~ /tmp/h; rm -rf /tmp/h/`, bind mounts too), and, when
+the gate gives a `Probe`, links already on disk. Deleting a path resolves its
+directory and keeps the last name (rm removes a link, not what it points to),
+unless the path ends in `/`, `/.` or a glob; writing resolves it whole. The
+kinds of places and their levels are in hermes/risk/places.py.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hermes.risk.model import Assessment, Level, Where
+from hermes.risk import places
+from hermes.risk.model import Assessment, Command, Level, Where
+from hermes.risk.options import scan
+from hermes.risk.places import DELETE, LABEL, OVERWRITABLE, WRITE, Bases, within
 
-# Top-level directories whose recursive removal destroys the system or every user's data.
-_ESSENTIAL = frozenset(
-    ["etc", "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "boot", "var", "home", "root"]
-)
-_SYSTEM = _ESSENTIAL | frozenset(
-    ["opt", "srv", "proc", "sys", "run", "snap", "nix", "mnt", "media", "lost+found"]
-)
-_DISK = re.compile(
-    r"^/dev/(sd|hd|vd|xvd)[a-z]|^/dev/(nvme|mmcblk|md|loop|sr)\d|^/dev/(disk|mapper)/|^/dev/dm-"
-)
-_HARMLESS_DEV = re.compile(
-    r"^/dev/(null|zero|full|u?random|tty|stdin|stdout|stderr|fd/\d+|pts/\d+)$"
-)
 _GLOB_ALL = frozenset({"*", ".*", "**", "*.*", "{*,.*}", "[!.]*"})
-_SECRET = re.compile(
-    r"^\.(ssh/(authorized_keys2?|id_[^/]*|[^/]*key[^/]*|[^/]*\.pem)|gnupg(/|$)|netrc$|pgpass$"
-    r"|aws/credentials|docker/config\.json|kube/config)|^\.ssh$"
-)
-_CACHE_PART = re.compile(r"^[.\w-]*caches?$|^node_modules$|^\.(tox|nox|npm|gradle)$", re.I)
 _VARS = (("$HOME", "home"), ("${HOME}", "home"), ("$PWD", "cwd"), ("${PWD}", "cwd"),
-         ("$(pwd)", "cwd"), ("`pwd`", "cwd"))  # fmt: skip
+         ("$(pwd)", "cwd"), ("`pwd`", "cwd"), ("$HERMES_HOME", "hermes"),
+         ("${HERMES_HOME}", "hermes"))  # fmt: skip
 UNKNOWN_DIR = Path("/$CWD")  # the directory after `cd "$DIR"`: relative paths are unknown
-
-# The level of deleting / overwriting each kind of place.
-_DELETE: dict[str, Level] = {
-    "device": "hard", "root": "high", "essential": "high", "home": "high", "system": "high",
-    "other-home": "high", "secret": "high", "top": "high", "dev": "high", "config": "medium",
-    "user": "medium", "other": "medium", "vcs": "medium", "tmp-root": "medium", "dynamic": "medium",
-    "workspace": "low", "temp": "low", "cache": "low", "log": "low",
-}  # fmt: skip
-_WRITE: dict[str, Level] = {
-    "device": "hard", "root": "high", "essential": "high", "system": "high", "other-home": "high",
-    "secret": "high", "top": "high", "dev": "high", "config": "medium", "log": "low",
-    "dynamic": "low",
-}  # fmt: skip
-_LABEL = {
-    "device": "a disk device", "root": "the whole filesystem", "essential": "a system directory",
-    "home": "your home directory", "system": "a system path", "other-home": "another user's home",
-    "secret": "keys or credentials", "top": "a top-level directory", "dev": "a device file",
-    "config": "a config file", "user": "your files", "other": "outside the workspace",
-    "tmp-root": "the shared temp directory", "dynamic": "a path computed at run time",
-    "workspace": "in the workspace", "temp": "temporary files", "cache": "a cache",
-    "log": "log cleanup", "harmless": "a harmless device", "vcs": "a repository's history",
-}  # fmt: skip
+MAX_LINK_HOPS = 8
 
 
 @dataclass(frozen=True)
 class Moved(Where):
-    """`where` after a `cd`: relative paths resolve against the new `cwd`, while
-    the agent's workspace (the safe place) is still `workspace`."""
+    """`where` as earlier commands on the line left it: after a `cd`, relative paths
+    resolve against the new `cwd` while the agent's workspace (the safe place) is
+    still `workspace`; `links` are symlinks, hard links and bind mounts made so far
+    (link -> what it points to, both absolute)."""
 
     workspace: Path = Path("/")
+    links: tuple[tuple[str, str], ...] = ()
+
+
+def _state(where: Where) -> Moved:
+    if isinstance(where, Moved):
+        return where
+    return Moved(where.cwd, where.home, where.hermes_root, where.hermes_home, where.probe,
+                 workspace=where.cwd)  # fmt: skip
 
 
 def moved(where: Where, args: tuple[str, ...]) -> Where:
     """Where the next commands run after `cd ARGS` (`cd` alone: home; `cd -`: unknown)."""
     target = next((a for a in args if not a.startswith("-") or a == "-"), "~")
     p = None if target == "-" else resolve(target, where)[0]
-    workspace = where.workspace if isinstance(where, Moved) else where.cwd
-    return Moved(
-        cwd=Path(p) if p else UNKNOWN_DIR,
-        home=where.home,
-        hermes_root=where.hermes_root,
-        hermes_home=where.hermes_home,
-        probe=where.probe,
-        workspace=workspace,
-    )
+    return replace(_state(where), cwd=Path(p) if p else UNKNOWN_DIR)
+
+
+def linked(where: Where, cmd: Command) -> Where:
+    """`where` after a command that makes one path stand for another: `ln [-s]`, `mount --bind`."""
+    pairs: list[tuple[str, str]] = []
+    if cmd.name == "ln":
+        o = scan(cmd.args, {"-t", "--target-directory", "-S", "--suffix"})
+        into = o.get("-t", "--target-directory")
+        targets = list(o.pos) if into else list(o.pos[:-1])
+        dest = into or (o.pos[-1] if len(o.pos) > 1 else None)
+        if dest is None:
+            return where
+        inside = bool(into) or len(targets) > 1 or dest.endswith("/") or dest in (".", "..")
+        for target in targets:
+            name = posixpath.join(dest, posixpath.basename(target.rstrip("/"))) if inside else dest
+            link = resolve(name, where, follow=False)[0]
+            base = posixpath.dirname(link) if link and o.has("-s", "--symbolic") else ""
+            real = resolve(target if target.startswith(("/", "~", "$")) or not base
+                           else posixpath.join(base, target), where)[0]  # fmt: skip
+            if link and real:
+                pairs.append((link, real))
+    elif cmd.name == "mount" and any(
+        a in ("--bind", "--rbind", "-B", "-R") or "bind" in a for a in cmd.args
+    ):
+        pos = scan(cmd.args, {"-o", "-t", "-L", "-U", "--options", "--types"}).pos
+        if len(pos) >= 2:
+            src, dst = resolve(pos[-2], where)[0], resolve(pos[-1], where, follow=False)[0]
+            if src and dst:
+                pairs.append((dst, src))
+    if not pairs:
+        return where
+    state = _state(where)
+    return replace(state, links=state.links + tuple(pairs))
 
 
 @dataclass(frozen=True)
 class Place:
-    """A resolved path: `kind` keys the tables above, `shown` is for reasons."""
+    """A resolved path: `kind` keys the tables in places.py, `shown` is for reasons."""
 
     kind: str
     shown: str
+    path: str | None = None  # absolute and resolved; None when computed at run time
 
     @property
     def label(self) -> str:
-        return _LABEL.get(self.kind, self.kind)
+        return LABEL.get(self.kind, self.kind)
 
 
-def resolve(path: str, where: Where) -> tuple[str | None, bool]:
+def bases(where: Where) -> Bases:
+    home = posixpath.normpath(str(where.home))
+    work = where.workspace if isinstance(where, Moved) else where.cwd
+    root = posixpath.normpath(str(where.hermes_root or Path(home) / ".hermes"))
+    served = posixpath.normpath(str(where.hermes_home or root))
+    return Bases(home, posixpath.normpath(str(work)), root, served)
+
+
+def resolve(path: str, where: Where, *, follow: bool = True) -> tuple[str | None, bool]:
     """The absolute, normalized path (None when only known at run time) and
-    whether it ends in a glob that means "everything in that directory"."""
+    whether it ends in a glob that means "everything in that directory".
+    Links are followed, the last one only with `follow` (or a trailing `/`, `/.`)."""
     p = path.strip()
     home, cwd = posixpath.normpath(str(where.home)), posixpath.normpath(str(where.cwd))
-    if "$" in cwd and not p.startswith(("/", "~", "$HOME", "${HOME}")):
+    if "$" in cwd and not p.startswith(
+        ("/", "~", "$HOME", "${HOME}", "$HERMES_HOME", "${HERMES_HOME}")
+    ):
         return None, False
     for var, base in _VARS:
         if p == var or p.startswith(var + "/"):
-            p = (home if base == "home" else cwd) + p[len(var) :]
-    if p == "~" or p.startswith("~/"):
+            value = {"home": home, "cwd": cwd, "hermes": bases(where).served}[base]
+            p = value + p[len(var) :]
+    if p == "~+" or p.startswith("~+/"):
+        p = cwd + p[2:]
+    elif p == "~" or p.startswith("~/"):
         p = home + p[1:]
     elif p.startswith("~"):
         user, _, rest = p[1:].partition("/")
@@ -120,108 +140,170 @@ def resolve(path: str, where: Where) -> tuple[str | None, bool]:
         if not p[:cut].rpartition("/")[2]:
             return None, False
         p = p[:cut] + "…"
+    follow = follow or p.endswith(("/", "/."))
     head, _, last = posixpath.join(cwd, p).rstrip("/").rpartition("/")
     everything = last in _GLOB_ALL
     p = posixpath.normpath((head or "/") if everything else posixpath.join(cwd, p))
-    return ("/" + p.lstrip("/")), everything
+    p = _glob_known("/" + p.lstrip("/"), home)
+    return _real(p, where, follow or everything), everything
 
 
-def _within(path: str, base: str) -> bool:
-    return path == base or path.startswith(base.rstrip("/") + "/")
+_GLOB = re.compile(r"[*?\[]")
+_TOP_NAMES = sorted(places.ESSENTIAL) + sorted(places.SYSTEM - places.ESSENTIAL)
+_HOME_NAMES = (*places.SECRET_DIRS, ".hermes", ".config", ".local", ".bashrc", ".profile")
 
 
-def _workspace_ok(cwd: str, home: str) -> bool:
-    """The workspace counts as a safe place unless it is / , home, or a system directory."""
-    if cwd == "/" or _within(home, cwd):
-        return False
-    top = cwd.split("/")[1]
-    if _within(cwd, home) or top == "tmp":
+def _glob_known(p: str, home: str) -> str:
+    """A glob that matches a system directory (`/e*c`, `/???`) or a secret place in the
+    home (`~/.s?h`) is judged as that place."""
+    if not _GLOB.search(p):
+        return p
+    parts = p.split("/")
+    if len(parts) > 1 and _GLOB.search(parts[1]):
+        parts[1] = next((n for n in _TOP_NAMES if fnmatch.fnmatchcase(n, parts[1])), parts[1])
+    inside = len(home.split("/"))
+    if within(p, home) and len(parts) > inside and _GLOB.search(parts[inside]):
+        name = parts[inside]
+        parts[inside] = next((n for n in _HOME_NAMES if fnmatch.fnmatchcase(n, name)), name)
+    return "/".join(parts)
+
+
+def _real(p: str, where: Where, follow: bool) -> str:
+    """`p` with links made on the line, then links on disk (through the probe), resolved."""
+    links = where.links if isinstance(where, Moved) else ()
+    for _ in range(MAX_LINK_HOPS if links else 0):
+        for link, target in reversed(links):
+            if (p == link and follow) or p.startswith(link.rstrip("/") + "/"):
+                p = posixpath.normpath(target + p[len(link) :])
+                break
+        else:
+            break
+    probe = where.probe
+    if probe is None or "…" in p:
+        return p
+    try:
+        if follow:
+            real = probe.realpath(p)
+        else:
+            head, name = posixpath.split(p)
+            real = posixpath.join(probe.realpath(head), name) if name else probe.realpath(p)
+        return _nominal(posixpath.normpath(real), where)
+    except (OSError, ValueError):
+        return p
+
+
+def _nominal(p: str, where: Where) -> str:
+    """A resolved path spelled through the home, workspace and Hermes homes as the
+    gate knows them (they may themselves sit behind symlinks)."""
+    b = bases(where)
+    best = ("", "")
+    for base in (b.home, b.workspace, b.root, b.served):
+        real = _real_base(where, base)
+        if real != base and within(p, real) and len(real) > len(best[0]):
+            best = (real, base)
+    return best[1] + p[len(best[0]) :] if best[0] else p
+
+
+_BASES: dict[tuple[int, str], tuple[object, str]] = {}  # (id(probe), base) -> (probe, real)
+
+
+def _real_base(where: Where, base: str) -> str:
+    """Where a base directory really is, asked once per probe (the gate makes one per call)."""
+    probe = where.probe
+    if probe is None:
+        return base
+    key = (id(probe), base)
+    cached = _BASES.get(key)
+    if cached is not None and cached[0] is probe:
+        return cached[1]
+    if len(_BASES) > 64:
+        _BASES.clear()
+    real = posixpath.normpath(probe.realpath(base))
+    _BASES[key] = (probe, real)
+    return real
+
+
+def exists(path: str | None, where: Where) -> bool:
+    """Whether something is at `path`; without a probe, assume it is (the careful answer)."""
+    if path is None or where.probe is None or "…" in path:
         return True
-    return top not in _SYSTEM or (top in {"opt", "srv", "mnt", "media"} and cwd.count("/") > 1)
+    try:
+        return where.probe.exists(path)
+    except (OSError, ValueError):
+        return True
 
 
-def place(path: str, where: Where) -> Place:
+def place(path: str, where: Where, *, follow: bool = True) -> Place:
     """Which kind of place `path` is, seen from `where`."""
-    p, everything = resolve(path, where)
+    p, everything = resolve(path, where, follow=follow)
     if p is None:
         return Place("dynamic", path)
-    home = posixpath.normpath(str(where.home))
-    cwd = posixpath.normpath(str(where.workspace if isinstance(where, Moved) else where.cwd))
-    kind = _kind(p, home, cwd, everything)
+    b = bases(where)
+    kind = places.kind(p, b, everything)
     shown = p + ("/*" if everything and p != "/" else "")
     if kind == "root" and everything:
         shown = "/*"
-    if _within(p, home):
-        shown = "~" + shown[len(home) :]
-    elif _within(p, cwd) and kind in ("workspace", "cache", "vcs"):
-        shown = "./" + shown[len(cwd) :].lstrip("/") if p != cwd else "." + shown[len(cwd) :]
+    if within(p, b.home):
+        shown = "~" + shown[len(b.home) :]
+    elif within(p, b.workspace) and kind in ("workspace", "cache", "vcs"):
+        rel = shown[len(b.workspace) :]
+        shown = "./" + rel.lstrip("/") if p != b.workspace else "." + rel
     if kind == "tmp-root" and everything:
         kind = "temp"
-    return Place(kind, shown)
+    return Place(kind, shown, p)
 
 
-def _kind(p: str, home: str, cwd: str, everything: bool) -> str:
-    parts = p.split("/")[1:]
-    if p.startswith("/dev/"):
-        if _DISK.match(p):
-            return "device"
-        return "harmless" if _HARMLESS_DEV.match(p) else "dev"
-    if p == "/":
-        return "root"
-    if _within(p, home):
-        rel = p[len(home) :].lstrip("/")
-        if not rel:
-            return "home"
-        if _SECRET.match(rel):
-            return "secret"
-        if any(_CACHE_PART.search(part) for part in rel.split("/")):
-            return "cache"
-        if rel.startswith("."):
-            return "config"
-        return _workspace(parts) if _within(p, cwd) and _workspace_ok(cwd, home) else "user"
-    if _within(p, cwd) and _workspace_ok(cwd, home):
-        return _workspace(parts)
-    for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
-        if _within(p, tmp):
-            return "tmp-root" if p == tmp else "temp"
-    if len(parts) > (1 if everything else 2) and parts[0] == "var" and parts[1] in ("log", "cache"):
-        return "log" if parts[1] == "log" else "cache"
-    if parts[0] in ("home", "root") and len(parts) > 1:
-        return "other-home"
-    if "__pycache__" in parts:
-        return "cache"
-    if len(parts) == 1:
-        return "essential" if parts[0] in _ESSENTIAL else "system" if parts[0] in _SYSTEM else "top"
-    return "system" if parts[0] in _SYSTEM else "other"
-
-
-def _workspace(parts: list[str]) -> str:
-    return "vcs" if ".git" in parts else "workspace"
+def every(path: str) -> bool:
+    """`ROOT/**` stands for every file below ROOT (find without narrowing tests)."""
+    return path.rstrip().endswith("/**")
 
 
 def delete_level(where_kind: str, recursive: bool) -> Level:
     """How risky removing (or emptying) a place of this kind is."""
     if where_kind in ("root", "essential", "home") and recursive:
         return "hard"
-    return _DELETE.get(where_kind, "high")
+    return DELETE.get(where_kind, "high")
 
 
 def path_risk(path: str, where: Where, *, recursive: bool) -> Assessment:
     """The risk of deleting `path` (recursively or not), with a reason naming it."""
-    at = place(path, where)
+    at = place(path, where, follow=False)
+    recursive = recursive or every(path)
     how = " recursively" if recursive else ""
-    return Assessment(delete_level(at.kind, recursive), f"deletes {at.shown}{how} ({at.label})")
+    level = delete_level(at.kind, recursive)
+    if at.kind in OVERWRITABLE and not exists(at.path, where):
+        level = "none"  # nothing there to delete
+    return Assessment(level, f"deletes {at.shown}{how} ({at.label})")
 
 
-def write_risk(path: str, where: Where) -> Assessment:
-    """The risk of writing (creating, overwriting, appending to) the file at `path`."""
+def write_risk(path: str, where: Where, *, replaces: bool = True) -> Assessment:
+    """The risk of writing the file at `path`: creating it, or, with `replaces`,
+    overwriting what is there (appending and touching do not destroy it)."""
     at = place(path, where)
     if at.shown == "/proc/sysrq-trigger":
         return Assessment("hard", "writes to /proc/sysrq-trigger (can crash or reboot the machine)")
     if at.shown == "/proc/sys/vm/drop_caches":
         return Assessment("low", "drops the kernel's caches (a cache purge)")
-    level = _WRITE.get(at.kind, "none")
+    level = WRITE.get(at.kind, "none")
     if at.kind == "device":
         return Assessment(level, f"overwrites the disk device {at.shown}")
+    if at.kind in OVERWRITABLE and replaces and exists(at.path, where):
+        return Assessment("medium", f"overwrites {at.shown} ({at.label}, outside the workspace)")
     label = "a log file" if at.kind == "log" else at.label
     return Assessment(level, f"writes to {at.shown} ({label})")
+
+
+def read_risk(path: str, where: Where, *, whole: bool = False) -> Assessment:
+    """The risk of reading `path` (with `whole`: everything below it)."""
+    p, everything = resolve(path, where)
+    if p is None:
+        return Assessment("none", f"reads {path}")
+    found = places.read_kind(p, bases(where), whole or everything or every(path))
+    shown = place(path, where).shown
+    if found == "secret":
+        return Assessment("medium", f"reads keys or credentials ({shown})")
+    if found == "hermes":
+        return Assessment("medium", f"reads Hermes' own keys or state ({shown})")
+    if found == "hermes-other":
+        return Assessment("medium", f"reads another Hermes profile's home ({shown})")
+    return Assessment("none", f"reads {shown}")

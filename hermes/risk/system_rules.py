@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from hermes.risk.machine_rules import MACHINE_RULES
 from hermes.risk.model import Assessment, Command, Level, Rule, Where, rank, riskiest
 from hermes.risk.options import scan
-from hermes.risk.paths import delete_level, path_risk, place, write_risk
+from hermes.risk.paths import delete_level, every, exists, path_risk, place, write_risk
 from hermes.risk.wrappers import find_parts, matched
 
 _TAKES = {
@@ -32,6 +32,7 @@ _LOOSE = re.compile(
 _EXPOSES = re.compile(r"^[0-7]?[0-7]([1-7][0-7]|[0-7][1-7])$|[goa]\+|^\+")  # group/others may read
 _PERM_OPT = re.compile(r"^-[RvcfhHLP]+$|^--")
 _WRITE_OPS = frozenset({">", ">>", ">|", "&>", "&>>", ">&", "<>"})
+_APPEND_OPS = frozenset({">>", "&>>"})
 
 
 def _worst(found: Iterable[Assessment | None]) -> Assessment | None:
@@ -76,7 +77,8 @@ def _overwrite(path: str, where: Where, verb: str) -> Assessment:
     at = place(path, where)
     if at.kind == "device":
         return Assessment("hard", f"{verb} the disk device {at.shown}")
-    return Assessment(delete_level(at.kind, False), f"{verb} {at.shown} ({at.label})")
+    how = " (every file below it)" if every(path) else ""
+    return Assessment(delete_level(at.kind, every(path)), f"{verb} {at.shown}{how} ({at.label})")
 
 
 def _from_input(cmd: Command, verb: str) -> Assessment | None:
@@ -97,13 +99,16 @@ def move_copy(cmd: Command, where: Where) -> Assessment | None:
     if dest is None:
         return None
     found: list[Assessment | None] = []
-    if name == "mv":  # moving user files around is routine; moving config or system files is not
+    if name == "mv":  # moving your files out of where they are, or config or system files
         for src in sources:
-            at = place(src, where)
-            if at.kind not in ("workspace", "temp", "cache", "user", "log", "other", "dynamic"):
+            at = place(src, where, follow=False)
+            if at.kind not in ("workspace", "temp", "cache", "log", "dynamic") and exists(
+                at.path, where
+            ):
                 level = delete_level(at.kind, True)
                 found.append(Assessment(level, f"moves {at.shown} away ({at.label})"))
-    written = write_risk(dest, where)
+    replaces = name != "ln" or o.has("-f", "--force")
+    written = write_risk(dest, where, replaces=replaces)
     verb = {"mv": "moves", "ln": "links"}.get(name, "copies")
     found.append(Assessment(written.risk, written.reason.replace("writes to", f"{verb} into", 1)))
     if name == "rsync" and o.has("--delete", "--delete-after", "--delete-before", "--del"):
@@ -114,20 +119,28 @@ def move_copy(cmd: Command, where: Where) -> Assessment | None:
 def writes(cmd: Command, where: Where) -> Assessment | None:
     """Redirections (`> /etc/hosts`), tee, in-place edits (`sed -i`), touch, sudoedit, dd,
     and unpacking archives (`tar -xf x.tar -C /`), which overwrites what is there."""
-    targets = [t for op, t in cmd.redirects if op in _WRITE_OPS and t and not t.startswith(">(")]
+    targets = [
+        (t, op not in _APPEND_OPS)
+        for op, t in cmd.redirects
+        if op in _WRITE_OPS and t and not t.startswith(">(")
+    ]
     name, args = cmd.name, cmd.args
     if name == "tee":
-        targets += scan(args).pos
+        o = scan(args)
+        targets += [(t, not o.has("-a", "--append")) for t in o.pos]
     elif name == "sed" and any(re.match(r"-\w*i|--in-place", a) for a in args):
         o = scan(args, {"-e", "--expression", "-f", "--file", "-l"})
-        targets += o.pos[0 if o.get("-e", "--expression", "-f", "--file") else 1 :]
+        targets += [
+            (t, True) for t in o.pos[0 if o.get("-e", "--expression", "-f", "--file") else 1 :]
+        ]
     elif name in ("touch", "sudoedit"):
-        targets += scan(args, {"-d", "--date", "-r", "--reference", "-t"}).pos
+        touched = scan(args, {"-d", "--date", "-r", "--reference", "-t"}).pos
+        targets += [(t, name == "sudoedit") for t in touched]
     elif name == "dd":
-        targets += [a[3:] for a in args if a.startswith("of=")]
+        targets += [(a[3:], True) for a in args if a.startswith("of=")]
     elif name in ("tar", "unzip"):
         return _unpack(cmd, where)
-    return _worst(write_risk(t, where) for t in targets)
+    return _worst(write_risk(t, where, replaces=replaces) for t, replaces in targets)
 
 
 def _unpack(cmd: Command, where: Where) -> Assessment | None:
@@ -155,12 +168,14 @@ def permissions(cmd: Command, where: Where) -> Assessment | None:
     # chmod that lets others write, or sets setuid/setgid; any change of owner
     loose = cmd.name != "chmod" or bool(_LOOSE.search(spec))
     verb = "changes permissions of" if cmd.name == "chmod" else "changes the owner of"
-    how = " recursively" if recursive else ""
     found: list[Assessment] = []
     for path in paths:
         at = place(path, where)
+        deep = recursive or every(path)
         level: Level = "none"
-        if at.kind in ("root", "essential") or (recursive and at.kind in ("system", "other-home")):
+        if deep and at.kind in ("root", "essential", "home"):
+            level = "hard"  # every file of the system, or of the user, changes hands or modes
+        elif at.kind in ("root", "essential") or (deep and at.kind in ("system", "other-home")):
             level = "high"
         elif at.kind in ("system", "other-home", "device", "dev", "top"):
             level = "high" if loose else "medium"
@@ -168,6 +183,7 @@ def permissions(cmd: Command, where: Where) -> Assessment | None:
             level = "high" if loose and cmd.name == "chmod" else "medium"
         elif at.kind not in ("workspace", "temp", "cache"):
             level = "medium"  # your files outside the workspace: a permission change
+        how = " recursively" if deep else ""
         found.append(Assessment(level, f"{verb} {at.shown}{how} ({at.label})"))
     return _worst(found)
 

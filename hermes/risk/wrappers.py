@@ -13,6 +13,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from hermes.risk.model import Assessment
+
 Argv = tuple[str, ...]
 
 SHELLS = frozenset(["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"])
@@ -25,14 +27,20 @@ _RESERVED = frozenset({"then", "do", "else", "elif", "if", "while", "until", "!"
 
 @dataclass
 class Unwrapped:
-    """What a wrapper runs: plain commands, shell code, or interpreter code."""
+    """What a wrapper runs: plain commands, shell code, or code in another language."""
 
     via: str
     argvs: list[Argv] = field(default_factory=list)
     scripts: list[str] = field(default_factory=list)
-    code: tuple[str, str] | None = None  # (language, source)
+    codes: list[tuple[str, str]] = field(default_factory=list)  # (language, source)
+    # code read from a file: (language, path); the parser reads `<(...)` it knows
+    files: list[tuple[str, str]] = field(default_factory=list)
+    env: list[tuple[str, str]] = field(default_factory=list)  # NAME=VALUE given to the command
+    findings: list[Assessment] = field(default_factory=list)  # code that cannot be seen
     keep: bool = False  # rules see the wrapper too (find -delete, an interpreter's own I/O)
     piped_in: bool = False
+    params: list[str] | None = None  # $1.. of its scripts (`sh -c CODE $0 $1...`)
+    records: bool = False  # reads its input as whole lines or records (xargs -0, -d, -I, -L)
 
 
 def language(name: str) -> str | None:
@@ -71,15 +79,22 @@ def _after_first(via: str, args: Sequence[str], takes: Collection[str] = ()) -> 
 def _sudo(args: Argv) -> Unwrapped:
     takes = {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-T", "-U", "--user", "--group"}
     rest = args[first_arg(args, takes) :]
+    env = []
     while rest and re.match(r"\w+=", rest[0]):
+        env.append(_assignment(rest[0]))
         rest = rest[1:]
     if "-e" in args[: len(args) - len(rest)] or "--edit" in args:
-        return Unwrapped("sudo", [("sudoedit", *rest)] if rest else [])
-    return Unwrapped("sudo", [rest] if rest else [])
+        return Unwrapped("sudo", [("sudoedit", *rest)] if rest else [], env=env)
+    return Unwrapped("sudo", [rest] if rest else [], env=env)
+
+
+def _assignment(word: str) -> tuple[str, str]:
+    name, _, value = word.partition("=")
+    return name, value
 
 
 def _env(args: Argv) -> Unwrapped:
-    i, out = 0, list(args)
+    i, out, env = 0, list(args), []
     while i < len(out):
         word = out[i]
         if word in ("-S", "--split-string") and i + 1 < len(out):
@@ -90,12 +105,15 @@ def _env(args: Argv) -> Unwrapped:
             continue
         if word in ("-u", "--unset", "-C", "--chdir", "-P"):
             i += 2
-        elif word.startswith("-") or re.match(r"\w+=", word):
+        elif word.startswith("-"):
+            i += 1
+        elif re.match(r"\w+=", word):
+            env.append(_assignment(word))
             i += 1
         else:
             break
     rest = tuple(out[i:])
-    return Unwrapped("env", [rest] if rest else [])
+    return Unwrapped("env", [rest] if rest else [], env=env)
 
 
 def _split(text: str) -> list[str]:
@@ -129,12 +147,34 @@ def _xargs(args: Argv) -> Unwrapped:
     marks += [o[len("--replace=") :] for o in opts if o.startswith("--replace=")]
     if marks:
         rest = tuple(ITEM if a in marks else a.replace(marks[0], ITEM) for a in rest)
-    return Unwrapped("xargs", [rest], piped_in=True)
+    records = bool(marks) or any(re.match(r"-[0dL]|--(null|delimiter|max-lines)", o) for o in opts)
+    found = Unwrapped("xargs", [rest], piped_in=True, records=records)
+    found.files += [("items", opts[k + 1]) for k, o in enumerate(opts[:-1]) if o == "-a"]
+    found.files += [("items", o.partition("=")[2]) for o in opts if o.startswith("--arg-file=")]
+    return found
+
+
+# find's tests and options that match everything they could (every file of a type,
+# on one file system, below a depth): they do not narrow what an action reaches
+_FIND_ALL = frozenset({"-delete", "-depth", "-xdev", "-mount", "-print", "-print0", "-follow",
+                       "-noleaf", "-type", "-xtype", "-mindepth", "-maxdepth", "-daystart",
+                       "-ignore_readdir_race", "-noignore_readdir_race", "-nowarn", "-warn",
+                       "-true", "-readable", "-writable", "-regextype", "-fstype", "-a", "-and",
+                       "-ls", "-prune"})  # fmt: skip
+_FIND_TAKES = frozenset({"-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename",
+                         "-regex", "-iregex", "-lname", "-ilname", "-type", "-xtype", "-user",
+                         "-group", "-uid", "-gid", "-perm", "-size", "-mtime", "-mmin", "-atime",
+                         "-amin", "-ctime", "-cmin", "-newer", "-anewer", "-cnewer", "-samefile",
+                         "-inum", "-links", "-used", "-fstype", "-context", "-maxdepth",
+                         "-mindepth", "-printf", "-fprint", "-fprint0", "-fls", "-regextype",
+                         "-files0-from"})  # fmt: skip
+_MATCH_ALL = frozenset({"*", "**", "*.*"})
 
 
 def find_parts(args: Sequence[str]) -> tuple[list[str], bool, list[list[str]]]:
-    """`find`'s start points (default "."), whether tests narrow what it matches,
-    and the commands of its -exec/-execdir/-ok/-okdir actions (with {} as written)."""
+    """`find`'s start points (default "."), whether tests narrow what it matches
+    (by name, path, time, size, ...; `-type f` or `-xdev` alone match every
+    file), and the commands of its -exec/-execdir/-ok/-okdir actions ({} as written)."""
     i = 0
     while i < len(args) and (args[i] in ("-H", "-L", "-P", "-D") or args[i].startswith("-O")):
         i += 2 if args[i] == "-D" else 1
@@ -143,7 +183,6 @@ def find_parts(args: Sequence[str]) -> tuple[list[str], bool, list[list[str]]]:
         roots.append(args[i])
         i += 1
     execs: list[list[str]] = []
-    neutral = {"-delete", "-depth", "-xdev", "-mount", "-print", "-print0", "-follow", "-noleaf"}
     filtered = False
     while i < len(args):
         word = args[i]
@@ -154,17 +193,17 @@ def find_parts(args: Sequence[str]) -> tuple[list[str], bool, list[list[str]]]:
             execs.append(list(args[i + 1 : end]))
             i = end + 1
             continue
-        if word in ("-maxdepth", "-mindepth"):
-            i += 2
-            continue
-        filtered |= word not in neutral
-        i += 1
+        value = args[i + 1] if word in _FIND_TAKES and i + 1 < len(args) else None
+        everything = word in ("-name", "-iname", "-path", "-ipath") and value in _MATCH_ALL
+        filtered |= word not in _FIND_ALL and not everything and word not in ("(", ")")
+        i += 2 if value is not None else 1
     return roots or ["."], filtered, execs
 
 
 def matched(root: str, filtered: bool) -> str:
-    """What `{}` stands for in find's actions: the root itself, or things under it."""
-    return root if not filtered else root.rstrip("/") + "/…"
+    """What `{}` stands for in find's actions: some things under the root (`ROOT/…`),
+    or, when no test narrows the match, every file below it (`ROOT/**`)."""
+    return root.rstrip("/") + ("/…" if filtered else "/**")
 
 
 def _find(args: Argv) -> Unwrapped:
@@ -181,15 +220,16 @@ def _shell(name: str, args: Argv) -> Unwrapped | None:
         if word in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
             i += 1
         elif not word.startswith("--") and "c" in word[1:]:
-            script = args[i + 1] if i + 1 < len(args) else ""
-            return Unwrapped(name, scripts=[script])
+            script = args[i + 1] if i + 1 < len(args) else ITEM  # xargs may add it
+            return Unwrapped(name, scripts=[script], params=list(args[i + 3 :]))
         i += 1
     return None
 
 
 def _su(via: str, args: Argv) -> Unwrapped:
     for k, word in enumerate(args):
-        if word in ("-c", "--command") and k + 1 < len(args):
+        glued = re.fullmatch(r"-[a-zA-Z]*c", word) and word != "--"
+        if (word in ("-c", "--command", "--session-command") or glued) and k + 1 < len(args):
             return Unwrapped(via, scripts=[args[k + 1]])
         if word.startswith("--command="):
             return Unwrapped(via, scripts=[word.partition("=")[2]])
@@ -226,21 +266,19 @@ def _interpreter(lang: str, name: str, args: Argv) -> Unwrapped | None:
         for flag in _CODE_FLAGS[lang]:
             glued = len(flag) == 2 and re.fullmatch(r"-[a-zA-Z]*" + flag[1], word)
             if (word == flag or glued) and k + 1 < len(args):
-                found = Unwrapped(name, code=(lang, args[k + 1]), keep=True)
+                found = Unwrapped(name, codes=[(lang, args[k + 1])], keep=True)
                 if lang in ("perl", "ruby") and any(re.match(r"-\w*i", w) for w in args[: k + 1]):
                     files = tuple(a for a in args[k + 2 :] if not a.startswith("-"))
                     found.argvs.append(("tee", *files))  # rewrites these files in place
                 return found
             if word.startswith(flag + "=") and flag.startswith("--"):
-                return Unwrapped(name, code=(lang, word.partition("=")[2]), keep=True)
+                return Unwrapped(name, codes=[(lang, word.partition("=")[2])], keep=True)
         k += 2 if word in ("-W", "-X", "-I", "-r", "--require", "-m") else 1
     return None  # runs a script file (or a module): what it does is not visible here
 
 
 _SYSTEMD_RUN_TAKES = frozenset({"-p", "--property", "-u", "--unit", "-E", "--setenv", "--uid",
                                 "--gid", "-M", "--machine", "--slice", "-H", "--host"})  # fmt: skip
-_SSH_TAKES = frozenset({"-p", "-i", "-l", "-o", "-F", "-J", "-L", "-R", "-D", "-b", "-c", "-E",
-                        "-e", "-I", "-m", "-O", "-Q", "-S", "-W", "-w", "-B"})  # fmt: skip
 
 _SIMPLE: dict[str, Callable[[Argv], Unwrapped]] = {
     "sudo": _sudo,
@@ -269,11 +307,10 @@ _SIMPLE: dict[str, Callable[[Argv], Unwrapped]] = {
     "unbuffer": lambda a: _run("unbuffer", a),
     "chroot": lambda a: Unwrapped("chroot", [a[first_arg(a) + 1 :]] if len(a) > 1 else []),
     "flock": lambda a: _su("flock", a) if "-c" in a else _after_first("flock", a, {"-w", "-E"}),
-    "script": lambda a: _su("script", a),
-    "ssh": lambda a: Unwrapped("ssh", scripts=[" ".join(a[first_arg(a, _SSH_TAKES) + 1 :])]),
     "strace": lambda a: _run("strace", a, {"-o", "-e", "-s", "-u", "-E", "-a", "-P", "-I"}),
     "taskset": lambda a: _after_first("taskset", a) if "-p" not in a else Unwrapped("taskset"),
     "systemd-run": lambda a: _run("systemd-run", a, _SYSTEMD_RUN_TAKES),
+    "run0": lambda a: _run("run0", a, _SYSTEMD_RUN_TAKES | {"-g", "--group", "-D", "--chdir"}),
 }
 
 
@@ -283,7 +320,7 @@ def unwrap(argv: Argv) -> Unwrapped | None:
     if argv[0] in _RESERVED:  # parser error recovery: a keyword left in command position
         return Unwrapped("", [argv[1:]] if len(argv) > 1 else [])
     if name in _SIMPLE:
-        if name in ("ssh", "trap") and len(argv) < 2:
+        if name == "trap" and len(argv) < 2:
             return None
         return _SIMPLE[name](argv[1:])
     if name in SHELLS:
