@@ -98,13 +98,12 @@ class HermesApi:
 
 
 def _message(data: object, response: httpx.Response) -> str:
-    """The API's own words: `{"error": "..."}`, or `{"error": {"message": ...}}`
-    (the server's 401/404/500), else the raw body."""
+    """The API's own words: its one error shape `{"error": {"message", "type"}}`,
+    else the raw body (a proxy's page, say), cut to 500 characters."""
     error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        error = error.get("message")
-    if isinstance(error, str) and error:
-        return error
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str) and message:
+        return message
     return response.text.strip()[:500] or response.reason_phrase
 
 

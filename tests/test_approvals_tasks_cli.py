@@ -363,9 +363,9 @@ async def test_approval_routes(gw: FakeGateway, api: httpx.AsyncClient) -> None:
 
     again = await api.post(f"/api/hermes/approvals/{push.id}", json={"decision": "deny"})
     assert again.status_code == 409
-    assert again.json() == {"error": f"approval {push.id} was already approved by api"}
+    assert again.json()["error"]["message"] == f"approval {push.id} was already approved by api"
     unknown = await api.post("/api/hermes/approvals/zz", json={"decision": "approve"})
-    assert (unknown.status_code, unknown.json()) == (404, {"error": "no approval 'zz'"})
+    assert (unknown.status_code, unknown.json()["error"]["message"]) == (404, "no approval 'zz'")
     assert len(gw.desk.calls) == 2
 
     assert (await api.get("/api/hermes/approvals")).json() == {"approvals": []}
@@ -374,7 +374,7 @@ async def test_approval_routes(gw: FakeGateway, api: httpx.AsyncClient) -> None:
     denied = (await api.get("/api/hermes/approvals?status=denied")).json()["approvals"]
     assert [a["id"] for a in denied] == [drop.id]
     bad = await api.get("/api/hermes/approvals?status=maybe")
-    assert bad.status_code == 400 and "status must be one of" in bad.json()["error"]
+    assert bad.status_code == 400 and "status must be one of" in bad.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -394,7 +394,7 @@ async def test_a_bad_decision_is_a_400(
     row = await gw.store.run(ask, "git push --force")
     response = await api.post(f"/api/hermes/approvals/{row.id}", content=body)
     assert response.status_code == 400
-    assert response.json()["error"].startswith("bad request: ")
+    assert response.json()["error"]["message"].startswith("bad request: ")
     assert gw.desk.calls == []
 
 
@@ -419,7 +419,7 @@ async def test_task_routes(gw: FakeGateway, api: httpx.AsyncClient) -> None:
     one = (await api.get(f"/api/hermes/tasks/{task.id}")).json()
     assert one["id"] == task.id and len(one["progress"]) == 7
     missing = await api.get("/api/hermes/tasks/bg_nope")
-    assert (missing.status_code, missing.json()) == (404, {"error": "no task 'bg_nope'"})
+    assert (missing.status_code, missing.json()["error"]["message"]) == (404, "no task 'bg_nope'")
 
     response = await api.post(f"/api/hermes/tasks/{task.id}/cancel")
     assert response.status_code == 200
@@ -429,9 +429,9 @@ async def test_task_routes(gw: FakeGateway, api: httpx.AsyncClient) -> None:
         "message": f"Cancelled {task.id}.",
     }
     again = await api.post(f"/api/hermes/tasks/{task.id}/cancel", json={"by": "dashboard"})
-    assert (again.status_code, again.json()) == (
+    assert (again.status_code, again.json()["error"]["message"]) == (
         409,
-        {"error": f"task {task.id} already cancelled"},
+        f"task {task.id} already cancelled",
     )
     assert gw.tasks.calls == [(task.id, "api")]
     assert (await api.post("/api/hermes/tasks/bg_nope/cancel")).status_code == 404
@@ -446,7 +446,7 @@ async def test_a_task_that_finishes_before_the_cancel_is_a_409(
     gw.tasks.finishes_first = True
     response = await api.post(f"/api/hermes/tasks/{task.id}/cancel", json={"by": "me"})
     assert response.status_code == 409
-    assert response.json() == {"error": f"Task {task.id} had just finished."}
+    assert response.json()["error"]["message"] == f"Task {task.id} had just finished."
 
 
 # ----- the CLI through a running gateway -------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 from hermes.envfile import read_env_file
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import GatewayProcess, make_home
+from tests.pty_driver import Terminal
 
 
 @pytest.fixture
@@ -61,7 +62,25 @@ async def test_first_start_generates_the_api_key_into_env(home: Path) -> None:
     ok = httpx.get(f"{gw.url}/v1/models", headers={"Authorization": f"Bearer {key}"})
     assert ok.status_code == 200
     await gw.stop()
-    assert key in gw.output()  # printed once, for the first login
+    out = gw.output()  # what a service's journal would get: stdout is not a terminal
+    assert key not in out
+    assert f"Generated HERMES_API_KEY into {home / '.env'}" in out
+    for log in (home / "logs").glob("*"):
+        assert key not in log.read_text(errors="replace"), log.name
+
+
+def test_first_start_in_a_terminal_shows_the_key_once(home: Path) -> None:
+    import os
+
+    terminal = Terminal(["gateway", "run"], {**os.environ, "HERMES_HOME": str(home)}, home)
+    try:
+        shown = terminal.expect(r"Generated HERMES_API_KEY \(log in with it\): (hk_\S+)", 60)
+        assert shown[1] == read_env_file(home / ".env")["HERMES_API_KEY"]
+        terminal.expect("Stop with Ctrl")
+        terminal.proc.send_signal(signal.SIGTERM)
+        assert terminal.wait(30) == 0
+    finally:
+        terminal.close()
 
 
 def test_a_reachable_bind_without_a_key_is_refused(tmp_path: Path, model: ScriptedModel) -> None:

@@ -331,7 +331,7 @@ async def test_a_walkaway_without_a_home_chat_is_refused_with_what_to_do(api: Ap
         "POST", "/api/hermes/delegate", {"prompt": "Migrate the databases", "mode": "walkaway"}
     )
     assert status == 400, refused
-    assert "/sethome" in refused["error"]
+    assert "/sethome" in refused["error"]["message"]
     assert rows(api.home, "SELECT id FROM tasks") == []
 
 
@@ -375,7 +375,7 @@ async def test_a_delegated_tasks_approval_is_listed_and_rejected(api: Api) -> No
         "POST", "/api/hermes/approvals/{id}", {"decision": "approve"}, id=pending["id"]
     )
     assert code == 409
-    assert "already denied" in again["error"]
+    assert "already denied" in again["error"]["message"]
     _, everything = await api.call("GET", "/api/hermes/approvals", status="all")
     assert [a["status"] for a in everything["approvals"]] == ["denied"]
 
@@ -396,7 +396,7 @@ async def test_a_running_task_is_cancelled_once(api: Api) -> None:
 
     code, again = await api.call("POST", "/api/hermes/tasks/{id}/cancel", id=task_id)
     assert code == 409
-    assert "already cancelled" in again["error"]
+    assert "already cancelled" in again["error"]["message"]
 
 
 # ----- cron --------------------------------------------------------------------------
@@ -452,7 +452,7 @@ async def test_a_cron_job_is_created_edited_paused_resumed_run_and_removed(api: 
     assert (code, removed) == (200, {"job_id": job_id, "removed": True})
     code, gone = await api.call("GET", "/api/hermes/cron/{id}", id=job_id)
     assert code == 404
-    assert job_id in gone["error"]
+    assert job_id in gone["error"]["message"]
     assert (await api.call("GET", "/api/hermes/cron"))[1] == {"jobs": []}
 
 
@@ -481,8 +481,8 @@ FORM, MEANING = True, False  # is the body's JSON refused by the document's sche
 # FORM when the document's request schema refuses that JSON body as well); {id} is an
 # unknown id, {job} an existing job's.
 BAD_REQUESTS: list[tuple[str, str, Any, int, str, bool]] = [
-    ("POST", DELEGATE, b"prompt=hi", 400, "not JSON", FORM),
-    ("POST", DELEGATE, b"\xff\xfe", 400, "not JSON", FORM),
+    ("POST", DELEGATE, b"prompt=hi", 400, "not valid JSON", FORM),
+    ("POST", DELEGATE, b"\xff\xfe", 400, "not valid JSON", FORM),
     ("POST", DELEGATE, ["Check the backups"], 400, "JSON object", FORM),
     ("POST", DELEGATE, {"prompt": 5}, 400, '"prompt" must be a string', FORM),
     ("POST", DELEGATE, {"prompt": "hi", "mode": 1}, 400, '"mode" must be a string', FORM),
@@ -504,7 +504,7 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str, bool]] = [
     ("POST", DELEGATE, {"prompt": "hi", "deliver": "telegram"}, 400, "not a target", MEANING),
     ("POST", DELEGATE, {"prompt": "hi", "deliver": "origin"}, 400, "needs a chat", MEANING),
     ("POST", DELEGATE, {"prompt": "hi", "profile": "work"}, 400, "hermes -p work", MEANING),
-    ("POST", CRON, b"{", 400, "not JSON", FORM),
+    ("POST", CRON, b"{", 400, "not valid JSON", FORM),
     ("POST", CRON, {"schedule": "every banana", "prompt": "hi"}, 400, FORMS, MEANING),
     ("POST", CRON, {"prompt": "hi"}, 400, "schedule", FORM),
     ("POST", CRON, {"schedule": "every 1h"}, 400, "prompt", FORM),
@@ -544,11 +544,11 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str, bool]] = [
     ("GET", "/api/hermes/tasks/{id}", None, 404, "no task 'nope'", FORM),
     ("POST", "/api/hermes/tasks/{id}/cancel", None, 404, "no task", FORM),
     ("POST", "/api/hermes/tasks/{id}/cancel", {"by": 5}, 400, '"by"', FORM),
-    ("POST", "/api/hermes/tasks/{id}/cancel", b"nope", 400, "not JSON", FORM),
+    ("POST", "/api/hermes/tasks/{id}/cancel", b"nope", 400, "not valid JSON", FORM),
     ("GET", "/api/hermes/approvals", None, 400, "pending", FORM),
     ("POST", "/api/hermes/approvals/{id}", {"decision": "maybe"}, 400, '"approve" or', FORM),
     ("POST", "/api/hermes/approvals/{id}", {}, 400, '"decision"', FORM),
-    ("POST", "/api/hermes/approvals/{id}", b"approve", 400, "not JSON", FORM),
+    ("POST", "/api/hermes/approvals/{id}", b"approve", 400, "not valid JSON", FORM),
     ("POST", "/api/hermes/approvals/{id}", {"decision": "approve"}, 404, "no approval", MEANING),
     ("POST", "/api/hermes/send", b"hi", 400, "bad request", FORM),
     ("POST", "/api/hermes/send", ["fakechat:1", "hi"], 400, "bad request", FORM),
@@ -586,8 +586,8 @@ async def test_a_bad_request_is_a_documented_4xx_saying_what_is_wrong(
 
     assert response.status_code == status, response.text
     data = api.check(method, template, response)
-    assert says in data["error"]
-    assert "\n" not in data["error"]
+    assert says in data["error"]["message"]
+    assert "\n" not in data["error"]["message"]
     if isinstance(body, dict):
         # a refusal of the body's form is one the document announces; one of its
         # meaning (a schedule, a target, a profile) comes with a body it accepts

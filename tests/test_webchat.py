@@ -107,15 +107,25 @@ async def test_the_page_is_public_and_every_api_route_needs_the_key(
     gets.append("/api/web/events?chat=c1")
     for path in gets:
         assert (await client.get(path)).status_code == 401, path
-        wrong = {"Authorization": "Bearer nope", "Cookie": f"{auth.COOKIE}=forged"}
+        forged = f"{auth.COOKIE}_{client.base_url.port}=forged"
+        wrong = {"Authorization": "Bearer nope", "Cookie": forged}
         assert (await client.get(path, headers=wrong)).status_code == 401, path
     sent = await client.post("/api/web/send", json={"chat": "c1", "text": "hi", "client_id": "1"})
     assert sent.status_code == 401
     assert (await client.get("/api/web/history?chat=c1", headers=BEARER)).json()["messages"] == []
 
 
-async def test_login_sets_a_strict_http_only_cookie_and_logout_clears_it(
-    client: httpx.AsyncClient,
+def cookie_of(response: httpx.Response) -> tuple[str, str, dict[str, str]]:
+    """(name, value, attributes) of the cookie a response sets."""
+    header = response.headers["set-cookie"]
+    first, *rest = header.split(";")
+    name, _, value = first.partition("=")
+    attributes = {part.strip().split("=")[0].lower(): part.strip() for part in rest}
+    return name, value, attributes
+
+
+async def test_each_login_gets_a_fresh_random_cookie_that_logout_revokes(
+    site: Site, client: httpx.AsyncClient
 ) -> None:
     wrong = await client.post("/api/web/login", json={"key": "hk_guess"})
     assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
@@ -123,13 +133,13 @@ async def test_login_sets_a_strict_http_only_cookie_and_logout_clears_it(
 
     ok = await client.post("/api/web/login", json={"key": KEY})
     assert ok.status_code == 200
-    cookie = ok.headers["set-cookie"]
-    assert cookie.startswith(f"{auth.COOKIE}={auth.web_token(KEY)};")
-    attributes = {part.strip().split("=")[0].lower(): part for part in cookie.split(";")}
-    assert "httponly" in attributes and "path" in attributes
-    assert attributes["samesite"].strip().lower() == "samesite=strict"
-    assert attributes["path"].strip() == "Path=/"
-    assert KEY not in cookie  # the cookie is derived from the key, not the key
+    name, token, attributes = cookie_of(ok)
+    port = site.url.rsplit(":", 1)[1]
+    assert name == f"{auth.COOKIE}_{port}"  # one per gateway: two on one host do not collide
+    assert "httponly" in attributes
+    assert attributes["samesite"].lower() == "samesite=strict"
+    assert attributes["path"] == "Path=/"
+    assert KEY not in token and len(token) >= 40  # random, not the key nor derived from it
 
     assert (await client.get("/api/web/history?chat=c1")).status_code == 200  # the cookie works
 
@@ -140,9 +150,62 @@ async def test_login_sets_a_strict_http_only_cookie_and_logout_clears_it(
     )
     assert foreign.status_code == 403  # another site (or port) cannot use the cookie
 
+    again = await client.post("/api/web/login", json={"key": KEY})  # another tab, say
+    second = cookie_of(again)[1]
+    assert second != token  # a fresh token per login
+
     out = await client.post("/api/web/logout")
     assert out.status_code == 200
     assert (await client.get("/api/web/history?chat=c1")).status_code == 401
+    # the revoked token stays revoked even if a client keeps sending it
+    revoked = {"Cookie": f"{name}={second}"}
+    assert (await client.get("/api/web/history?chat=c1", headers=revoked)).status_code == 401
+    # the first login's session is its own: still valid until its own logout
+    first = {"Cookie": f"{name}={token}"}
+    assert (await client.get("/api/web/history?chat=c1", headers=first)).status_code == 200
+    assert (await client.post("/api/web/logout", headers=first)).status_code == 200
+    assert (await client.get("/api/web/history?chat=c1", headers=first)).status_code == 401
+
+
+async def test_a_login_survives_a_restart_and_ends_with_a_new_key(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    home = make_home(tmp_path / "home", model)
+    port = 0  # the first start picks one; the restarts take the same (the cookie's name)
+    cookie: dict[str, str] = {}
+    for key, works in ((KEY, None), (KEY, True), ("hk_a-new-key", False)):
+        async with running_gateway(home, [WebAdapter()], api_key=key) as gw:
+            server = HttpServer(build_app(gw), "127.0.0.1", port, grace=0.1)
+            port = await server.start()
+            try:
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+                    if works is None:
+                        response = await c.post("/api/web/login", json={"key": key})
+                        name, value, _ = cookie_of(response)
+                        cookie = {"Cookie": f"{name}={value}"}
+                    history = await c.get("/api/web/history?chat=c", headers=cookie)
+                    assert history.status_code == (401 if works is False else 200)
+            finally:
+                await server.stop()
+
+
+async def test_two_gateways_on_one_host_keep_their_own_cookies(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    async with (
+        serving(make_home(tmp_path / "a", model)) as a,
+        serving(make_home(tmp_path / "b", model)) as b,
+        httpx.AsyncClient(timeout=10) as browser_jar,  # one cookie jar for 127.0.0.1
+    ):
+        for site in (a, b):
+            ok = await browser_jar.post(f"{site.url}/api/web/login", json={"key": KEY})
+            assert ok.status_code == 200
+        assert len(browser_jar.cookies.jar) == 2  # the second login did not replace the first
+        for site in (a, b):
+            assert (await browser_jar.get(f"{site.url}/api/web/sessions")).status_code == 200
+        assert (await browser_jar.post(f"{b.url}/api/web/logout")).status_code == 200
+        assert (await browser_jar.get(f"{b.url}/api/web/sessions")).status_code == 401
+        assert (await browser_jar.get(f"{a.url}/api/web/sessions")).status_code == 200
 
 
 async def test_a_retried_send_is_accepted_once(

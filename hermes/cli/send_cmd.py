@@ -49,6 +49,8 @@ def _through_gateway(
 ) -> tuple[str, str | None]:
     import httpx
 
+    from hermes.cli.shared import api_error
+
     key = env.get("HERMES_API_KEY", "")
     try:
         response = httpx.post(
@@ -62,9 +64,11 @@ def _through_gateway(
         raise HermesError(f"the gateway at {url} did not answer ({exc}); is it running?") from exc
     if response.status_code == 401:
         raise HermesError("the gateway refused HERMES_API_KEY from .env; was it changed?")
-    if "status" not in data:
-        raise HermesError(f"the gateway refused: {data.get('error', response.text)}")
-    return str(data["status"]), data.get("error")
+    if response.status_code == 502:  # the platform refused it for good: the API says so
+        raise HermesError(api_error(data)[1] or f"could not send to {target}")
+    if not isinstance(data, dict) or "status" not in data:
+        raise HermesError(f"the gateway refused: {api_error(data)[1] or response.text}")
+    return str(data["status"]), data.get("last_error")
 
 
 async def _direct(profile: Profile, target: Target, text: str) -> tuple[str, str | None]:

@@ -68,13 +68,24 @@ def gateway_post(
     if response.status_code == 401:
         raise HermesError("the gateway refused HERMES_API_KEY from .env; was it changed?")
     if response.status_code != 200 or not isinstance(data, dict):
-        error = data.get("error") if isinstance(data, dict) else None
-        if response.status_code == 404 and isinstance(error, str):
-            raise HermesError(unknown)  # (an unknown route's 404 has {"error": {"message"}})
-        if isinstance(error, dict):
-            error = error.get("message")
-        raise HermesError(str(error or f"the gateway answered {response.status_code}"))
+        code, message = api_error(data)
+        if response.status_code == 404 and code != "unknown_route":
+            raise HermesError(unknown)  # an unknown id (not an older gateway's missing route)
+        raise HermesError(message or f"the gateway answered {response.status_code}")
     return data
+
+
+def api_error(data: object) -> tuple[str | None, str | None]:
+    """(code, message) of the gateway's one error shape, `{"error": {"message", "type",
+    "code"}}`; (None, None) when `data` is not one."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return None, None
+    code, message = error.get("code"), error.get("message")
+    return (
+        code if isinstance(code, str) else None,
+        message if isinstance(message, str) and message else None,
+    )
 
 
 def whoami() -> str:

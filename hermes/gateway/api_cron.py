@@ -19,6 +19,7 @@ from hermes.cron import jobs
 from hermes.cron.jobs import JobError, NoSuchJob
 from hermes.cron.schedule import ScheduleError
 from hermes.gateway.api_work import json_error, read_body
+from hermes.gateway.httpio import clip
 from hermes.store import cron_ops
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def string_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, s
     """The body's fields, each a string (ValueError naming the first one that is not)."""
     unknown = sorted(set(body) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown field {unknown[0]!r}; fields: {', '.join(allowed)}")
+        raise ValueError(f"unknown field {clip(unknown[0])}; fields: {', '.join(allowed)}")
     for key, value in body.items():
         if value is not None and not isinstance(value, str):
             raise ValueError(f'"{key}" must be a string')
@@ -42,8 +43,8 @@ def string_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, s
 def check_profile(gw: Gateway, profile: str | None) -> None:
     if profile and profile != gw.profile.name:
         raise ValueError(
-            f"this gateway serves profile {gw.profile.name!r}, not {profile!r}; "
-            f"send it to that profile's gateway (hermes -p {profile} gateway run)"
+            f"this gateway serves profile {gw.profile.name!r}, not {clip(profile)}; "
+            f"send it to that profile's gateway (hermes -p {clip(profile)[1:-1]} gateway run)"
         )
 
 

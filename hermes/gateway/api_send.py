@@ -1,5 +1,9 @@
 """POST /api/hermes/send {target, text}: what `hermes send` calls while the
-gateway runs, so the message goes through the running gateway's ledger."""
+gateway runs, so the message goes through the running gateway's ledger.
+
+It answers once the first attempt is made: 200 `{"status": "sent"|"pending",
+"delivery_id", "last_error"}` (pending: it is retried while the gateway runs),
+or a 502 error when the platform refused it for good."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hermes.gateway.events import Target
+from hermes.gateway.httpio import BadRequest, clip, error_response, read_object
 from hermes.gateway.sending import queued, wait_for_attempt
 from hermes.store import gateway_ops as ops
 
@@ -21,26 +26,32 @@ if TYPE_CHECKING:
 def routes(gw: Gateway) -> list[Route]:
     async def send(request: Request) -> JSONResponse:
         try:
-            body = await request.json()
-            target = Target.parse(str(body["target"]))
-            text = str(body["text"])
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
-            return JSONResponse({"error": f"bad request: {exc}"}, status_code=400)
+            body = await read_object(request, example='{"target": "telegram:123", "text": "hi"}')
+            target_text, text = body.get("target"), body.get("text")
+            if not isinstance(target_text, str) or not isinstance(text, str):
+                raise BadRequest('"target" and "text" must be strings')
+            target = Target.parse(target_text)
+        except ValueError as exc:  # BadRequest, or Target.parse's reason
+            return error_response(400, f"bad request: {exc}")
         if not text.strip():
-            return JSONResponse({"error": "the text is empty"}, status_code=400)
+            return error_response(400, "the text is empty")
         if target.platform not in gw.adapters:
             known = ", ".join(sorted(gw.adapters))
-            return JSONResponse(
-                {"error": f"platform {target.platform!r} is not connected (connected: {known})"},
-                status_code=400,
+            return error_response(
+                400, f"platform {clip(target.platform)} is not connected (connected: {known})"
             )
         delivery_id = await gw.store.run(ops.queue_delivery, queued(target, text), time.time())
         assert delivery_id is not None
         gw.wake(target.platform)
         outcome = await wait_for_attempt(gw.store, delivery_id)
+        if outcome.status == "failed":
+            return error_response(
+                502,
+                f"delivery {delivery_id} to {clip(str(target))} failed: {outcome.error}",
+                code="send_failed",
+            )
         return JSONResponse(
-            {"status": outcome.status, "delivery_id": delivery_id, "error": outcome.error},
-            status_code=200 if outcome.status != "failed" else 502,
+            {"status": outcome.status, "delivery_id": delivery_id, "last_error": outcome.error}
         )
 
     async def wake(request: Request) -> JSONResponse:

@@ -4,7 +4,8 @@ dashboard, `hermes approvals` / `hermes tasks` and orchestrating agents call.
 Reads come straight from state.db; a decision or a cancel goes through the
 gateway (`gw.desk.decide`, `gw.tasks.cancel`) so the suspended work resumes
 or stops at once. Answers are JSON; a bad request, an unknown id or a row
-already decided is a 4xx `{"error": "..."}` naming the problem.
+already decided is a 4xx in the server's one error shape (httpio.py:
+`{"error": {"message", "type", ...}}`) naming the problem.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hermes.gateway.httpio import clip, error_response, read_object
 from hermes.store import approval_ops, task_ops
 from hermes.store.approval_ops import ApprovalRow
 from hermes.store.task_ops import TaskRow
@@ -50,21 +52,14 @@ def _one_task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
 
 
 def json_error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+    """An error in the server's one shape (httpio.error_response)."""
+    return error_response(status, message)
 
 
 async def read_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
-    """The request's JSON object (ValueError with the reason if it is not one)."""
-    raw = await request.body()
-    if optional and not raw.strip():
-        return {}
-    try:
-        body = await request.json()
-    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
-        raise ValueError("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    return body
+    """The request's JSON object (a ValueError, httpio.BadRequest, with the reason
+    if it is not one)."""
+    return await read_object(request, optional=optional)
 
 
 def _by(body: dict[str, Any]) -> str:
@@ -99,7 +94,7 @@ def routes(gw: Gateway) -> list[Route]:
             return json_error(400, f"bad request: {exc}")
         row = await gw.store.run(approval_ops.get, approval_id)
         if row is None:
-            return json_error(404, f"no approval {approval_id!r}")
+            return json_error(404, f"no approval {clip(approval_id)}")
         if row.status != "pending":
             return _already(row)
         message = await gw.desk.decide(row.id, DECISIONS[decision], by)
@@ -123,7 +118,7 @@ def routes(gw: Gateway) -> list[Route]:
         task_id = request.path_params["id"]
         task = await gw.store.run(_one_task, task_id)
         if task is None:
-            return json_error(404, f"no task {task_id!r}")
+            return json_error(404, f"no task {clip(task_id)}")
         return JSONResponse(task)
 
     async def cancel_task(request: Request) -> JSONResponse:
@@ -134,7 +129,7 @@ def routes(gw: Gateway) -> list[Route]:
             return json_error(400, f"bad request: {exc}")
         row = await gw.store.run(task_ops.get, task_id)
         if row is None:
-            return json_error(404, f"no task {task_id!r}")
+            return json_error(404, f"no task {clip(task_id)}")
         if row.finished:
             return json_error(409, f"task {row.id} already {row.status}")
         message = await gw.tasks.cancel(row.id, by)

@@ -40,6 +40,7 @@ from starlette.types import Receive, Scope, Send
 from hermes.agent.events import AgentEvent, EventSink, TextDelta, ToolFinished, TurnDone
 from hermes.context import Profile
 from hermes.errors import HermesError
+from hermes.gateway.httpio import BadRequest, clip, error_response, read_json
 from hermes.messages import Message, Role, Usage
 
 log = logging.getLogger("hermes.gateway.http")
@@ -67,18 +68,6 @@ class ApiGateway(Protocol):
     async def api_turn(
         self, messages: list[Message], *, session: str | None, emit: EventSink
     ) -> str: ...
-
-
-class BadRequest(ValueError):
-    """The request body or headers are invalid; the message says what to fix."""
-
-
-def error_response(
-    status: int, message: str, kind: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """An error in OpenAI's shape, which every OpenAI client knows how to raise."""
-    body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def routes(gw: ApiGateway) -> list[Route]:
@@ -124,13 +113,7 @@ def routes(gw: ApiGateway) -> list[Route]:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise BadRequest("the request body is JSON nested too deeply") from None
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise BadRequest('the request body must be a JSON object like {"messages": [...]}')
     return body
@@ -148,7 +131,7 @@ def parse_messages(value: Any) -> list[Message]:
         role = _ROLES.get(str(item.get("role")))
         if role is None:
             raise BadRequest(
-                f"{where}.role {item.get('role')!r} is not supported: use system, user or "
+                f"{where}.role {clip(item.get('role'))} is not supported: use system, user or "
                 "assistant (Hermes runs its own tools, so tool messages cannot be sent)"
             )
         out.append(Message(role=role, content=_text(item.get("content"), where, role)))
@@ -168,7 +151,7 @@ def _text(content: Any, where: str, role: Role) -> str:
             if not (isinstance(part, dict) and part.get("type") == "text"):
                 kind = part.get("type") if isinstance(part, dict) else type(part).__name__
                 raise BadRequest(
-                    f"{where}.content[{j}] has type {kind!r}: only text parts "
+                    f"{where}.content[{j}] has type {clip(kind)}: only text parts "
                     '({"type": "text", "text": "..."}) are supported'
                 )
             if not isinstance(part.get("text"), str):

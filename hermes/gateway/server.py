@@ -4,12 +4,23 @@ Routes: `GET /health` (no auth, `{"status": "ok"}` and nothing else), the
 OpenAI-compatible API under /v1 (openai_api.py), the web chat's page and
 static files (webchat.py, when present) and whatever else is mounted under
 /api. Everything under /v1 and /api needs `Authorization: Bearer
-$HERMES_API_KEY` or the web chat's login cookie; only the login route itself
-(`POST /api/web/login`, which receives the key, and logout) is exempt.
+$HERMES_API_KEY` or the web chat's login cookie (auth.py); only the login
+route itself (`POST /api/web/login`, which receives the key, and logout) is
+exempt.
 
-Every error is JSON in OpenAI's shape `{"error": {"message", "type"}}`:
-401 without auth, 404 for unknown routes, and a one-line 500 for a bug (the
-traceback goes to the `hermes.gateway.http` log, never to the client).
+Every error is JSON in OpenAI's shape `{"error": {"message", "type", "param",
+"code"}}` (httpio.py), from every route and from the server itself: 401
+without auth, 404 for unknown routes, 413/408 for bodies the limits refuse,
+400 for a request uvicorn cannot parse, and a one-line 500 for a bug (the
+traceback goes to the `hermes.gateway.http` log, never to the client). The one
+exception is /mcp past the key check: it answers JSON-RPC errors, as the MCP
+protocol (and every MCP client) expects.
+
+What a client can make the gateway hold is bounded, whoever it is (before
+auth: the public login route must not be a way in): request bodies, by size
+and by time (http_body.py, a middleware around the app), and request heads,
+open connections and how they are closed (http_conn.py, the protocol uvicorn
+serves each connection with).
 
 Serving: `HttpServer` binds the socket itself (so port 0 works and a busy
 port is a clear HermesError), runs uvicorn without its signal handlers (the
@@ -24,8 +35,8 @@ import contextlib
 import importlib
 import logging
 import socket
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -38,7 +49,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hermes.errors import HermesError
 from hermes.gateway import api_cron, api_hermes, api_send, api_work, auth, openai_api
-from hermes.gateway.openai_api import STOPPING, error_response
+from hermes.gateway.http_body import BodyLimit, BodyLimiter, BodyRefused, body_limit
+from hermes.gateway.http_conn import HEAD_TIMEOUT, KEEP_ALIVE, MAX_HEAD, connection_class
+from hermes.gateway.httpio import clip, error_response
+from hermes.gateway.openai_api import STOPPING
 from hermes.logs import reroute
 
 if TYPE_CHECKING:
@@ -59,28 +73,32 @@ AUTH_HINT = (
 )
 
 
-def build_app(gw: Gateway) -> Starlette:
-    """The whole HTTP surface of one gateway."""
+def build_app(gw: Gateway, *, limits: Callable[[str], BodyLimit] = body_limit) -> Starlette:
+    """The whole HTTP surface of one gateway. `limits`: path -> its BodyLimit."""
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    sessions = auth.WebSessions(gw.api_key, gw.store)
     routes: list[BaseRoute] = [Route("/health", health, methods=["GET"])]
     routes += openai_api.routes(gw)
     routes += api_send.routes(gw)
     routes += api_work.routes(gw)
     routes += api_hermes.routes(gw)
     routes += api_cron.routes(gw)
-    routes += _optional_routes(gw, "hermes.gateway.mcp_mount", "mcp_routes")
-    routes += _optional_routes(gw, "hermes.gateway.webchat", "web_routes")
+    routes += _optional_routes("hermes.gateway.mcp_mount", "mcp_routes", gw)
+    routes += _optional_routes("hermes.gateway.webchat", "web_routes", gw, sessions)
     return Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error},
-        middleware=[Middleware(_Guard, api_key=gw.api_key)],
+        middleware=[
+            Middleware(BodyLimiter, limits=limits),
+            Middleware(_Guard, api_key=gw.api_key, sessions=sessions),
+        ],
     )
 
 
-def _optional_routes(gw: Gateway, module: str, function: str) -> list[BaseRoute]:
+def _optional_routes(module: str, function: str, *args: Any) -> list[BaseRoute]:
     """The routes of a part that may be left out of a build (the web page, MCP)."""
     try:
         found = importlib.import_module(module)
@@ -88,36 +106,39 @@ def _optional_routes(gw: Gateway, module: str, function: str) -> list[BaseRoute]
         if exc.name != module:
             raise  # the module exists but is broken: say so, do not hide it
         return []
-    return list(getattr(found, function)(gw))
+    return list(getattr(found, function)(*args))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        message = f"no route {request.method} {request.url.path}; see /v1/models or /health"
-        return error_response(404, message, "not_found_error")
-    kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
-    return error_response(exc.status_code, str(exc.detail), kind, dict(exc.headers or {}))
+        message = f"no route {request.method} {clip(request.url.path)[1:-1]}; see /health"
+        return error_response(404, message, code="unknown_route")
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"{request.method} is not allowed on {clip(request.url.path)[1:-1]}"
+        message += f"; use {allowed}" if allowed else ""
+        return error_response(405, message, headers=dict(exc.headers or {}))
+    return error_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
 
 
 class _Guard:
     """Checks auth for /v1 and /api, and turns any escaped exception into a JSON 500."""
 
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
-        self.app, self.api_key = app, api_key
+    def __init__(self, app: ASGIApp, api_key: str, sessions: auth.WebSessions) -> None:
+        self.app, self.api_key, self.sessions = app, api_key, sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(scope) if self._needs_auth(scope["path"]) else None
+        refusal = await self._refusal(scope) if self._needs_auth(scope["path"]) else None
         if refusal is not None:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
                 return
             status, message = refusal
-            kind = "authentication_error" if status == 401 else "permission_error"
-            response = error_response(status, message, kind)
+            response = error_response(status, message)
             if status == 401:
                 response.headers["WWW-Authenticate"] = "Bearer"
             await response(scope, receive, send)
@@ -138,9 +159,11 @@ class _Guard:
             if scope["type"] != "http":
                 raise
             if not started:
-                await error_response(503, STOPPING, "server_error")(scope, receive, send)
+                await error_response(503, STOPPING)(scope, receive, send)
             elif not finished:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except BodyRefused:
+            raise  # BodyLimiter answers it
         except Exception as exc:
             log.exception("%s %s failed", scope.get("method", "WS"), scope["path"])
             if scope["type"] == "http" and not started:
@@ -149,22 +172,21 @@ class _Guard:
                     f"internal error in the Hermes gateway ({type(exc).__name__}); "
                     "the traceback is in its log"
                 )
-                await error_response(500, message, "server_error")(scope, receive, send)
+                await error_response(500, message)(scope, receive, send)
 
     @staticmethod
     def _needs_auth(path: str) -> bool:
         return path not in PUBLIC and not path.startswith("/static/")
 
-    def _refusal(self, scope: Scope) -> tuple[int, str] | None:
+    async def _refusal(self, scope: Scope) -> tuple[int, str] | None:
         """None if the request may pass, else (status, message)."""
         conn = HTTPConnection(scope)
-        if auth.authorized(self.api_key, conn.headers.get("authorization"), None):
+        if auth.bearer_ok(self.api_key, conn.headers.get("authorization")):
             return None
         unauthorized = (401, f"missing or wrong API key: {AUTH_HINT}")
-        cookie = conn.cookies.get(auth.COOKIE)
-        if not scope["path"].startswith(COOKIE_PREFIXES) or not auth.authorized(
-            self.api_key, None, cookie
-        ):
+        if not scope["path"].startswith(COOKIE_PREFIXES):
+            return unauthorized
+        if not await self.sessions.valid(conn.cookies.get(auth.cookie_name(scope))):
             return unauthorized
         if scope.get("method", "GET") not in ("GET", "HEAD") and not auth.same_origin(
             conn.headers.get("origin"), conn.headers.get("host")
@@ -193,6 +215,8 @@ class HttpServer:
         await server.stop()            # closes the socket; open requests get `grace` seconds
 
     `sockets`: already-bound listening sockets to serve instead of binding HOST:PORT.
+    `max_connections` (default: http_conn.default_max_connections()) and
+    `head_timeout`: the connection limits of http_conn.py.
     """
 
     def __init__(
@@ -203,20 +227,31 @@ class HttpServer:
         *,
         sockets: list[socket.socket] | None = None,
         grace: float = 2.0,
+        max_connections: int | None = None,
+        head_timeout: float = HEAD_TIMEOUT,
     ) -> None:
         self.host, self.grace = host, grace
         self._port = port
         self._sockets = sockets
         config = uvicorn.Config(
             app,
+            http=connection_class(max_connections, head_timeout),
+            ws="none",  # no WebSocket routes: an upgrade is a plain request
             lifespan="off",  # the gateway starts and stops everything itself
             log_config=None,
             access_log=False,
             server_header=False,
+            timeout_keep_alive=KEEP_ALIVE,
+            h11_max_incomplete_event_size=MAX_HEAD,
             timeout_graceful_shutdown=None,  # stop() applies `grace` itself
         )
         self._server = _QuietServer(config)
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open now (those still being closed included)."""
+        return len(self._server.server_state.connections)
 
     @property
     def port(self) -> int:

@@ -2,17 +2,18 @@
 
 The page and its static files need no login (they hold nothing private);
 every /api/web route but login needs the API key as a bearer header or the
-login cookie. The cookie is HttpOnly and SameSite=Strict, and POSTs with an
-Origin header from another site (another port on this machine counts) are
-refused, so no other page the browser opens can act as the owner. Replies
-reach the page as Server-Sent Events from the WebAdapter; EventSource sends
-the cookie by itself, so the key never travels in a URL.
+login cookie. Each login gets a new random session token (auth.WebSessions),
+in a cookie named after the gateway's port, that logout revokes. The cookie
+is HttpOnly and SameSite=Strict, and POSTs with an Origin header from another
+site (another port on this machine counts) are refused, so no other page the
+browser opens can act as the owner. Replies reach the page as Server-Sent
+Events from the WebAdapter; EventSource sends the cookie by itself, so the
+key never travels in a URL.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import re
 import uuid
@@ -29,7 +30,7 @@ from hermes.errors import HermesError
 from hermes.gateway import auth
 from hermes.gateway.adapters.web import WebAdapter
 from hermes.gateway.events import Inbound, Target
-from hermes.gateway.openai_api import error_response
+from hermes.gateway.httpio import BadRequest, clip, error_response, read_object
 from hermes.store import SessionInfo, StoredMessage
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ STATIC = Path(__file__).parent / "static"
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle event stream
 COOKIE_MAX_AGE = 30 * 24 * 3600
 MAX_TEXT = 100_000
+MAX_CALLBACK = 256  # a button's data (Telegram allows 64 bytes)
+SEND_EXAMPLE = '{"chat": ID, "text": TEXT, "client_id": ID}'
 CHAT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PAGE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -54,17 +57,15 @@ PAGE_HEADERS = {
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-_KINDS = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error"}
-
-
 def _error(status: int, message: str) -> JSONResponse:
     """Errors in the same shape as the rest of the server: {"error": {"message", "type"}}."""
-    kind = _KINDS.get(status, "not_found_error" if status == 404 else "server_error")
-    return error_response(status, message, kind)
+    return error_response(status, message)
 
 
-def web_routes(gw: Gateway) -> list[BaseRoute]:
-    """The routes of the web chat, to include in the gateway's HTTP app."""
+def web_routes(gw: Gateway, web_sessions: auth.WebSessions | None = None) -> list[BaseRoute]:
+    """The routes of the web chat, to include in the gateway's HTTP app. `web_sessions`:
+    the logins, shared with the server's Guard (a fresh set when not given)."""
+    logins = web_sessions or auth.WebSessions(gw.api_key, gw.store)
 
     def guarded(handler: Handler) -> Handler:
         """Require the key (bearer or cookie); refuse cross-site POSTs."""
@@ -72,9 +73,9 @@ def web_routes(gw: Gateway) -> list[BaseRoute]:
         async def run(request: Request) -> Response:
             if request.method == "POST" and not _same_origin(request):
                 return _error(403, "cross-site request refused: use the page at this address")
-            if not auth.authorized(
-                gw.api_key, request.headers.get("authorization"), request.cookies.get(auth.COOKIE)
-            ):
+            if not auth.bearer_ok(
+                gw.api_key, request.headers.get("authorization")
+            ) and not await logins.valid(request.cookies.get(auth.cookie_name(request.scope))):
                 return _error(401, "log in with HERMES_API_KEY (POST /api/web/login or Bearer)")
             return await handler(request)
 
@@ -90,18 +91,18 @@ def web_routes(gw: Gateway) -> list[BaseRoute]:
     async def login(request: Request) -> Response:
         if not _same_origin(request):
             return _error(403, "cross-site request refused: use the page at this address")
-        body = await _json(request)
-        key = body.get("key") if body else None
+        try:
+            body = await read_object(request, example='{"key": "hk_..."}')
+        except BadRequest as exc:
+            return _error(400, str(exc))
         if not gw.api_key:
             return _error(401, "this gateway has no HERMES_API_KEY: restart it to generate one")
-        if not isinstance(key, str) or not hmac.compare_digest(
-            key.strip().encode(), gw.api_key.encode()
-        ):
+        if not auth.key_ok(gw.api_key, body.get("key")):
             return _error(401, "wrong key: use HERMES_API_KEY from the home's .env")
         response = JSONResponse({"ok": True, "profile": gw.profile.name})
         response.set_cookie(
-            auth.COOKIE,
-            auth.web_token(gw.api_key),
+            auth.cookie_name(request.scope),
+            await logins.login(),
             max_age=COOKIE_MAX_AGE,
             path="/",
             httponly=True,
@@ -111,14 +112,17 @@ def web_routes(gw: Gateway) -> list[BaseRoute]:
         return response
 
     async def logout(request: Request) -> Response:
+        name = auth.cookie_name(request.scope)
+        await logins.logout(request.cookies.get(name))  # that cookie no longer opens anything
         response = JSONResponse({"ok": True})
-        response.delete_cookie(auth.COOKIE, path="/", httponly=True, samesite="strict")
+        response.delete_cookie(name, path="/", httponly=True, samesite="strict")
         return response
 
     async def send(request: Request) -> Response:
-        body = await _json(request)
-        if body is None:
-            return _error(400, 'send JSON: {"chat": ID, "text": TEXT, "client_id": ID}')
+        try:
+            body = await read_object(request, example=SEND_EXAMPLE)
+        except BadRequest as exc:
+            return _error(400, str(exc))
         chat, text = body.get("chat"), body.get("text")
         client_id = body.get("client_id") or uuid.uuid4().hex
         data = body.get("callback_data")
@@ -128,8 +132,10 @@ def web_routes(gw: Gateway) -> list[BaseRoute]:
             return _error(400, f"text must be a non-empty string of at most {MAX_TEXT} characters")
         if not isinstance(client_id, str) or len(client_id) > 128:
             return _error(400, "client_id must be a string of at most 128 characters")
-        if data is not None and not isinstance(data, str):
-            return _error(400, "callback_data must be a string")
+        if data is not None and (not isinstance(data, str) or len(data) > MAX_CALLBACK):
+            return _error(
+                400, f"callback_data must be a string of at most {MAX_CALLBACK} characters"
+            )
         event = Inbound(
             platform="web",
             chat=chat,
@@ -157,7 +163,7 @@ def web_routes(gw: Gateway) -> list[BaseRoute]:
             return _error(503, "the web chat is not running in this gateway")
         # EventSource reconnects by itself with Last-Event-ID: newer than the URL's `after`
         raw = request.headers.get("last-event-id") or request.query_params.get("after")
-        after = int(raw) if raw and raw.isdigit() else None
+        after = int(raw) if raw and re.fullmatch(r"[0-9]{1,18}", raw) else None
         return StreamingResponse(
             _stream(adapter, chat, after),
             media_type="text/event-stream",
@@ -203,7 +209,7 @@ def web_routes(gw: Gateway) -> list[BaseRoute]:
         sid = request.path_params["id"]
         info = await gw.store.get_session(sid)
         if info is None:
-            return _error(404, f"no session {sid!r}")
+            return _error(404, f"no session {clip(sid)}")
         rows = await gw.store.all_messages(sid)
         return JSONResponse({"session": _info(info), "messages": _transcript(rows)})
 
@@ -250,14 +256,6 @@ class _Static(StaticFiles):
 
 def _same_origin(request: Request) -> bool:
     return auth.same_origin(request.headers.get("origin"), request.headers.get("host"))
-
-
-async def _json(request: Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _transcript(rows: list[StoredMessage]) -> list[dict[str, Any]]:

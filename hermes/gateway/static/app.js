@@ -74,7 +74,8 @@
       throw new AuthError("logged out");
     }
     if (!res.ok) {
-      const detail = data && data.error && (data.error.message || data.error);
+      // every error of the gateway: {"error": {"message", "type", "code"}}
+      const detail = data && data.error && data.error.message;
       const err = new Error(detail || `the gateway answered HTTP ${res.status}`);
       err.status = res.status;
       throw err;
