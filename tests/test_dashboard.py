@@ -236,7 +236,7 @@ async def test_cron_jobs_are_added_refused_paused_resumed_and_removed(
     await page.fill("#cron-schedule", "every blue moon")
     await page.fill("#cron-prompt", "howl")
     await page.click("#cron-add")
-    await expect(page.locator("#cron-error")).to_have_text(answer.json()["error"])
+    await expect(page.locator("#cron-error")).to_have_text(answer.json()["error"]["message"])
     await expect(page.locator("#cron-schedule")).to_have_value("every blue moon")
     await expect(row).to_have_count(1)
 

@@ -56,6 +56,7 @@ def contents(path: str) -> bytes:
 
 def adapter_for(fake: FakeTelegram, tmp_path: Path, **options: Any) -> TelegramAdapter:
     options.setdefault("backoff", Backoff(base=0.01, cap=0.05))
+    options.setdefault("conflict_wait", 0.05)
     return TelegramAdapter(
         options.pop("token", fake.token),
         base_url=fake.base_url,

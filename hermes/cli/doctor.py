@@ -15,6 +15,7 @@ import sqlite3
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -312,6 +313,47 @@ def check_deliveries(path: Path) -> list[Finding]:
     return found
 
 
+def check_skipped_updates(path: Path, now: float | None = None) -> list[Finding]:
+    """Platform updates the gateway could not read or handle and skipped (last 7 days)."""
+    import time
+
+    from hermes.store.skipped_ops import SHOWN_SECONDS, counts, recent
+
+    if not path.exists():
+        return []
+    since = (time.time() if now is None else now) - SHOWN_SECONDS
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = recent(conn, since, limit=10)
+            total = sum(counts(conn, since).values())
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []  # an old (not migrated yet) or damaged state.db: check_db reports it
+    if not rows:
+        return [ok("no platform updates skipped")]
+    fix = (
+        "it was skipped because Hermes could not read or handle it; "
+        "nothing else was lost (ask the sender to send it again)"
+    )
+    found = []
+    for row in rows:
+        when = datetime.fromtimestamp(row.skipped_at).strftime("%Y-%m-%d %H:%M")
+        tries = "1 try" if row.attempts == 1 else f"{row.attempts} tries"
+        found.append(
+            warn(
+                f"{row.platform} update {row.update_id} skipped on {when} after {tries}"
+                f" ({row.error})",
+                fix,
+            )
+        )
+    if total > len(rows):
+        more = total - len(rows)
+        found.append(warn(f"{more} more skipped update(s) this week", "see the dashboard"))
+    return found
+
+
 def check_workspace(path: Path) -> Finding:
     if not path.is_dir():
         return ok(f"workspace {path} (created on first use)")
@@ -354,6 +396,7 @@ def run_checks(name: str, home: Path, env: Mapping[str, str]) -> list[Finding]:
     found += check_gateway(name, home)
     found.append(check_service(name, env))
     found += check_deliveries(home / "state.db")
+    found += check_skipped_updates(home / "state.db")
     found += check_approvals(name, home / "state.db")
     if settings is not None:
         cwd = settings.terminal.cwd

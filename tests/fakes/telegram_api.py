@@ -57,6 +57,10 @@ STRING_FIELDS = frozenset(
 MENTION = re.compile(r"(?<![\w@])@\w{3,}|^/\w+(?:@\w+)?")
 
 
+class _Outage(Exception):
+    """A long poll was waiting when the API went down."""
+
+
 class ApiError(Exception):
     """A Bot API error answer."""
 
@@ -113,7 +117,9 @@ class FakeTelegram:
         self.webhook_url: str | None = None  # set one to see getUpdates refused until deleted
         self.confirmed_offset = 0  # the highest getUpdates offset the client sent
         self._cond = threading.Condition()
-        self._updates: list[JSON] = []  # not yet confirmed
+        # not yet confirmed: (position in the stream, the update as sent); the position is
+        # the update_id, also for a raw update whose own update_id is missing or odd
+        self._updates: list[tuple[int, Any]] = []
         self._update_ids = itertools.count(500_000_001)
         self._ids = itertools.count(1)
         self._chats: dict[int, JSON] = {}
@@ -123,6 +129,7 @@ class FakeTelegram:
         self._queries: dict[str, JSON] = {}  # callback queries not answered yet
         self._failures: dict[str, list[_Failure]] = {}
         self._poll_generation = 0
+        self._outages = 0  # fail() of getUpdates cuts the long polls waiting then
         self._closed = False
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -182,6 +189,9 @@ class FakeTelegram:
         with self._cond:
             failure = _Failure(status, times, description, retry_after)
             self._failures.setdefault(method.lower(), []).append(failure)
+            if method.lower() in ("*", "getupdates"):  # an outage drops open connections too
+                self._outages += 1
+                self._cond.notify_all()
 
     def recover(self) -> None:
         with self._cond:
@@ -315,6 +325,20 @@ class FakeTelegram:
         with self._cond:
             return self._queue(copy.deepcopy(payload))
 
+    def inject_raw(self, payload: Any, *, with_id: bool = True) -> int:
+        """Queue an update exactly as given, however malformed (any JSON value: a message
+        without a chat, ids of the wrong type, nulls, ...). With `with_id` and a dict,
+        the next update_id is set unless `payload` has one. Returns the update's position
+        in the stream (what a getUpdates offset must pass to confirm it)."""
+        with self._cond:
+            position = next(self._update_ids)
+            raw = copy.deepcopy(payload)
+            if with_id and isinstance(raw, dict):
+                raw.setdefault("update_id", position)
+            self._updates.append((position, raw))
+            self._cond.notify_all()
+            return position
+
     # -- what the bot did -------------------------------------------------------------
 
     def messages_in(self, chat_id: int) -> dict[int, str]:
@@ -330,6 +354,11 @@ class FakeTelegram:
         """Updates queued and not yet confirmed by a getUpdates offset."""
         with self._cond:
             return len(self._updates)
+
+    def pending_update_ids(self) -> list[int]:
+        """Positions of the updates queued and not yet confirmed."""
+        with self._cond:
+            return [position for position, _ in self._updates]
 
     # -- building objects (callers hold the lock) --------------------------------------
 
@@ -421,7 +450,7 @@ class FakeTelegram:
         if message := payload.get("message"):  # stored as sent, for replies and buttons
             self._messages[(message["chat"]["id"], message["message_id"])] = copy.deepcopy(message)
         update = {"update_id": next(self._update_ids), **payload}
-        self._updates.append(update)
+        self._updates.append((update["update_id"], update))
         self._cond.notify_all()
         return copy.deepcopy(update)
 
@@ -453,6 +482,14 @@ class FakeTelegram:
             return 200, handler(params), {}
         except ApiError as exc:
             return _error(exc)
+        except _Outage:  # cut while waiting: answered as the outage answers
+            with self._cond:
+                failure = self._take_failure(method.lower())
+            if failure is None:
+                return 200, [], {}
+        if failure.status == "disconnect":
+            return None
+        return _error(ApiError(int(failure.status), DESCRIPTIONS.get(int(failure.status), "")))
 
     def _take_failure(self, method: str) -> _Failure | None:
         for key in (method, "*"):
@@ -499,16 +536,18 @@ class FakeTelegram:
             if offset is not None and int(offset) < 0:
                 self._updates = self._updates[int(offset) :]
             elif offset is not None:
-                self._updates = [u for u in self._updates if u["update_id"] >= int(offset)]
+                self._updates = [u for u in self._updates if u[0] >= int(offset)]
                 self.confirmed_offset = max(self.confirmed_offset, int(offset))
             self._poll_generation += 1
-            mine = self._poll_generation
+            mine, outages = self._poll_generation, self._outages
             self._cond.notify_all()  # an older poll still waiting is terminated (409)
             while True:
                 if self._updates or self._closed:
-                    return copy.deepcopy(self._updates[:limit])
+                    return copy.deepcopy([raw for _, raw in self._updates[:limit]])
                 if self._poll_generation != mine:
                     raise ApiError(409, CONFLICT)
+                if self._outages != outages:
+                    raise _Outage()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return []

@@ -6,19 +6,38 @@ getUpdates offset moves past it) only after `await sink(event)` returned, so a
 gateway killed between receiving and storing gets the update again. The offset
 lives in an `OffsetStore` the gateway persists (state.db kv).
 
-Updates are read as plain Bot API JSON (`Update.to_dict()`): the normalizing
-code then follows the public API docs and not PTB's object model.
+Updates are read as plain Bot API JSON (getUpdates through PTB's request object,
+not `Bot.get_updates`, whose parsing of a whole batch fails on one odd update):
+the normalizing code follows the public API docs and not PTB's object model.
+Each update goes through base.UpdateGuard: one that cannot be read or handled
+is recorded in `dead_letters` and skipped; the gateway being down never skips one.
+
+While the Bot API is unreachable the adapter is `reconnecting` and tries again
+every few seconds (the backoff is capped at `RECONNECT_CAP`), so it is back
+within seconds of Telegram.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hermes.gateway.adapters import telegram_wire as wire
-from hermes.gateway.adapters.base import Adapter, AdapterUnavailable, Sink, require
+from hermes.gateway.adapters.base import (
+    Adapter,
+    AdapterUnavailable,
+    DeadLetters,
+    Malformed,
+    MemoryDeadLetters,
+    Sink,
+    UpdateGuard,
+    require,
+)
 from hermes.gateway.events import Attachment, Capabilities, Inbound, Outbound, Target
 from hermes.providers.http import Backoff
 
@@ -34,6 +53,8 @@ JSON = dict[str, Any]
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API serves no bigger files
 ALLOWED_UPDATES = ["message", "callback_query"]
 TOKEN_FIX = "check TELEGRAM_BOT_TOKEN (from @BotFather) and telegram.base_url"
+RECONNECT_CAP = 3.0  # seconds between tries while Telegram is unreachable, at most
+CONFLICT_WAIT = 60.0  # another poller holds the token: look again this often
 
 
 class OffsetStore(Protocol):
@@ -91,8 +112,11 @@ class TelegramAdapter(Adapter):
         base_url: str = "https://api.telegram.org",
         require_mention: bool = False,
         offset_store: OffsetStore | None = None,
+        dead_letters: DeadLetters | None = None,
         poll_timeout: int = 25,
         backoff: Backoff | None = None,
+        retry: Backoff | None = None,
+        conflict_wait: float = CONFLICT_WAIT,
     ) -> None:
         require("telegram", "telegram")
         self.token = token
@@ -100,8 +124,12 @@ class TelegramAdapter(Adapter):
         self.downloads = downloads
         self.require_mention = require_mention
         self.offset_store: OffsetStore = offset_store or MemoryOffsets()
+        self.dead_letters: DeadLetters = dead_letters or MemoryDeadLetters()
         self.poll_timeout = poll_timeout  # seconds a getUpdates call waits for news
-        self.backoff = backoff or Backoff(base=1.0, cap=60.0)
+        # reconnecting (and waiting for a busy gateway): never more than a few seconds
+        self.backoff = backoff or Backoff(base=0.5, cap=RECONNECT_CAP)
+        self.retry = retry  # between tries of an update that fails (UpdateGuard's default)
+        self.conflict_wait = conflict_wait
         self.state = "starting"
         self._bot: Bot | None = None
         self._requests: list[BaseRequest] = []
@@ -109,7 +137,9 @@ class TelegramAdapter(Adapter):
 
     @staticmethod
     def from_profile(
-        profile: Profile, offset_store: OffsetStore | None = None
+        profile: Profile,
+        offset_store: OffsetStore | None = None,
+        dead_letters: DeadLetters | None = None,
     ) -> TelegramAdapter | None:
         """The profile's Telegram adapter, or None when TELEGRAM_BOT_TOKEN is not set."""
         token = profile.env.get("TELEGRAM_BOT_TOKEN", "").strip()
@@ -122,6 +152,7 @@ class TelegramAdapter(Adapter):
             downloads=profile.workspace / "inbox",
             require_mention=settings.require_mention,
             offset_store=offset_store,
+            dead_letters=dead_letters,
         )
 
     def _client(self) -> Bot:
@@ -144,22 +175,14 @@ class TelegramAdapter(Adapter):
         from telegram import error as tg
 
         bot = self._client()
+        guard = UpdateGuard(self.name, self.dead_letters, retry=self.retry, wait=self.backoff)
         offset = await self.offset_store.load()
-        attempt = 0
+        attempt, down_since = 0, 0.0
         while True:
             try:
                 if self._me is None:
                     await self._connect(bot)
-                updates = await bot.get_updates(
-                    offset=offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
-                )
-                self.state, attempt = "connected", 0
-                for update in updates:
-                    event = await self._normalize(bot, update.to_dict())
-                    if event is not None:
-                        await sink(event)
-                    offset = update.update_id + 1  # acknowledged by the next getUpdates
-                    await self.offset_store.save(offset)
+                updates = await self._poll(offset)
             except tg.InvalidToken as exc:
                 reason = wire.fatal_reason(exc)
                 self.state = f"failed: {reason}"
@@ -169,17 +192,62 @@ class TelegramAdapter(Adapter):
                 if not self.state.startswith("conflict"):
                     log.error("telegram: %s; retrying until it stops", reason)
                 self.state = f"conflict: {reason}"
-                await self.backoff.sleep(self.backoff.cap)  # no hurry: a minute by default
+                await self.backoff.sleep(self.conflict_wait)  # polling would kick it off
                 attempt += 1
+                continue
             except Exception as exc:
                 retry_after = wire.retry_seconds(exc) if isinstance(exc, tg.RetryAfter) else None
+                if self.state != "reconnecting":  # one line per outage, not per try
+                    down_since = time.monotonic()
+                    if isinstance(exc, tg.TelegramError):
+                        log.warning("telegram: %s; reconnecting", exc.message)
+                    else:
+                        log.warning("telegram: polling failed; reconnecting", exc_info=exc)
                 self.state = "reconnecting"
-                if isinstance(exc, tg.TelegramError):
-                    log.warning("telegram: %s; retrying", exc.message)
-                else:
-                    log.exception("telegram: handling an update failed; retrying")
                 await self.backoff.sleep(self.backoff.delay(attempt, retry_after))
                 attempt += 1
+                continue
+            if self.state == "reconnecting":
+                log.info("telegram: connected again after %.0f s", time.monotonic() - down_since)
+            self.state, attempt = "connected", 0
+            before = offset
+            for update in updates:
+                number = wire.update_id(update)
+                key = str(number) if number is not None else _fingerprint(update)
+                await guard.deliver(key, update, _normalizer(self, update), sink)
+                if number is not None and (offset is None or number >= offset):
+                    offset = number + 1  # acknowledged by the next getUpdates
+                    await self._save_offset(offset)
+            if updates and offset == before:  # only updates without an id: none to confirm
+                await self.backoff.sleep(self.backoff.cap)
+
+    async def _poll(self, offset: int | None) -> list[Any]:
+        """One getUpdates call: the updates as plain JSON, however odd each one is."""
+        from urllib.parse import urlencode
+
+        from telegram.error import NetworkError
+
+        query: dict[str, Any] = {
+            "timeout": self.poll_timeout,
+            "allowed_updates": json.dumps(ALLOWED_UPDATES),
+        }
+        if offset is not None:
+            query["offset"] = offset
+        url = f"{self.base_url}/bot{self.token}/getUpdates?{urlencode(query)}"
+        request = self._requests[1]
+        read_timeout = (request.read_timeout or 0.0) + self.poll_timeout
+        result = await request.post(url, read_timeout=read_timeout)
+        if not isinstance(result, list):
+            raise NetworkError(f"getUpdates answered {type(result).__name__}, not a list")
+        return result
+
+    async def _save_offset(self, offset: int) -> None:
+        """A lost save only means updates come again after a restart (stored ones are
+        dropped as duplicates), so it never stops the stream."""
+        try:
+            await self.offset_store.save(offset)
+        except Exception as exc:
+            log.warning("telegram: could not save the update offset (%s)", exc)
 
     async def _connect(self, bot: Bot) -> None:
         me = await bot.get_me()
@@ -187,14 +255,20 @@ class TelegramAdapter(Adapter):
         self._me = {"id": me.id, "username": me.username or ""}
         self.state = "connected"
 
-    async def _normalize(self, bot: Bot, update: JSON) -> Inbound | None:
+    async def _normalize(self, update: Any) -> Inbound | None:
         """One update -> Inbound, or None for what the gateway does not handle
-        (edits, service messages, stickers, group chatter without a mention)."""
-        if query := update.get("callback_query"):
-            return wire.button_press(query)
-        message = update.get("message")
-        if not message:
+        (edits, channel posts, service messages, stickers, kinds added to the Bot API
+        later, group chatter without a mention). Raises Malformed for an update that
+        breaks the documented shape."""
+        if not isinstance(update, dict):
+            raise Malformed("the update is not a JSON object")
+        if wire.update_id(update) is None:
+            raise Malformed("the update has no update_id")
+        if update.get("callback_query") is not None:
+            return wire.button_press(wire.check_query(update["callback_query"]))
+        if update.get("message") is None:
             return None
+        message = wire.check_message(update["message"])
         me = self._me or {}
         sender, chat = message.get("from") or {}, message["chat"]
         text = message.get("text") or message.get("caption") or ""
@@ -311,3 +385,18 @@ class TelegramAdapter(Adapter):
         self._requests, self._bot = [], None
         if not self.state.startswith("failed"):
             self.state = "stopped"
+
+
+def _normalizer(adapter: TelegramAdapter, update: Any) -> Callable[[], Awaitable[Inbound | None]]:
+    async def normalize() -> Inbound | None:
+        return await adapter._normalize(update)
+
+    return normalize
+
+
+def _fingerprint(update: Any) -> str:
+    """A stable name for an update without a valid update_id (Telegram sends none)."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(update, sort_keys=True, default=repr).encode())
+    return f"no-id-{digest.hexdigest()[:16]}"

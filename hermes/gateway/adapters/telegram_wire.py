@@ -10,7 +10,7 @@ import re
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from hermes.gateway.adapters.base import SendError
+from hermes.gateway.adapters.base import Malformed, SendError
 from hermes.gateway.events import Attachment, Inbound, Target
 
 if TYPE_CHECKING:
@@ -21,6 +21,98 @@ REPLY_CUT = 200  # characters of a replied-to message the agent sees
 TOKEN_FIX = "check TELEGRAM_BOT_TOKEN (from @BotFather) and telegram.base_url"
 # Status codes PTB already turns into a specific error; other 4xx become BadRequest.
 _MAPPED_4XX = frozenset({400, 401, 403, 404, 409, 429})
+# Telegram sends at most 4096 characters of text (1024 of caption); far more is no
+# message from Telegram (and would only fill the model's context).
+MAX_TEXT = 4 * 4096
+
+
+# -- the documented shape (https://core.telegram.org/bots/api#update) -------------------
+
+
+def update_id(update: Any) -> int | None:
+    """The update's id, if it has a valid one."""
+    if isinstance(update, dict):
+        value = update.get("update_id")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _object(value: Any, what: str) -> JSON:
+    if not isinstance(value, dict):
+        raise Malformed(f"{what} is {'missing' if value is None else 'not an object'}")
+    return value
+
+
+def _integer(parent: JSON, key: str, what: str) -> None:
+    value = parent.get(key)
+    if not _is_int(value):
+        raise Malformed(f"{what}.{key} is {'missing' if value is None else 'not a number'}")
+
+
+def _chat(message: JSON, what: str) -> None:
+    chat = _object(message.get("chat"), f"{what}.chat")
+    _integer(chat, "id", f"{what}.chat")
+    if not isinstance(chat.get("type", ""), str):
+        raise Malformed(f"{what}.chat.type is not a string")
+
+
+def check_message(value: Any) -> JSON:
+    """The message if it has the fields we rely on with their documented types;
+    raises Malformed (naming the field) otherwise."""
+    message = _object(value, "message")
+    _integer(message, "message_id", "message")
+    _chat(message, "message")
+    sender = message.get("from")
+    if sender is not None:  # optional: channels and anonymous admins have none
+        _integer(_object(sender, "message.from"), "id", "message.from")
+    for key in ("text", "caption"):
+        text = message.get(key)
+        if text is not None and not isinstance(text, str):
+            raise Malformed(f"message.{key} is not a string")
+        if isinstance(text, str) and len(text) > MAX_TEXT:
+            raise Malformed(
+                f"message.{key} has {len(text)} characters (Telegram sends at most 4096)"
+            )
+    for key in ("entities", "caption_entities"):
+        entities = message.get(key)
+        if entities is not None and not (
+            isinstance(entities, list) and all(isinstance(e, dict) for e in entities)
+        ):
+            raise Malformed(f"message.{key} is not a list of objects")
+    thread_id = message.get("message_thread_id")
+    if thread_id is not None and not _is_int(thread_id):
+        raise Malformed("message.message_thread_id is not a number")
+    reply = message.get("reply_to_message")
+    if reply is not None:
+        original = _object(reply, "message.reply_to_message")
+        author = original.get("from")
+        if author is not None:
+            _object(author, "message.reply_to_message.from")
+    return message
+
+
+def check_query(value: Any) -> JSON:
+    """A callback_query with what button_press relies on; raises Malformed otherwise."""
+    query = _object(value, "callback_query")
+    if not isinstance(query.get("id"), str | int) or isinstance(query.get("id"), bool):
+        raise Malformed("callback_query.id is missing")
+    sender = query.get("from")
+    if sender is not None:
+        _integer(_object(sender, "callback_query.from"), "id", "callback_query.from")
+    data = query.get("data")
+    if data is not None and not isinstance(data, str):
+        raise Malformed("callback_query.data is not a string")
+    message = query.get("message")
+    if message is not None:  # absent for inline-mode messages: not ours, ignored
+        message = _object(message, "callback_query.message")
+        _integer(message, "message_id", "callback_query.message")
+        _chat(message, "callback_query.message")
+    return query
 
 
 # -- normalizing helpers (plain Bot API JSON) ------------------------------------------

@@ -119,9 +119,9 @@
       throw new AuthError("logged out");
     }
     if (!res.ok) {
-      // /api/hermes answers {"error": "..."}; the server's own errors {"error": {"message"}}
+      // every error of the gateway: {"error": {"message", "type", "code"}}
       const e = data && data.error;
-      throw new Error((e && (e.message || e)) || `the gateway answered HTTP ${res.status}`);
+      throw new Error((e && e.message) || `the gateway answered HTTP ${res.status}`);
     }
     return data;
   }
@@ -235,6 +235,7 @@
       version: status.version,
       uptime: span(status.uptime_s || 0),
       platforms: status.platforms || {},
+      skipped: status.skipped_updates || { counts: {}, recent: [] },
       mcp: status.mcp && status.mcp.state,
       skills: status.skills || [],
       stats: status.stats || {},
@@ -249,10 +250,14 @@
         const li = el("li");
         li.dataset.platform = name;
         const st = d.platforms[name];
-        li.append(el("span", "p-name", name), badge(st, stateKind(st)));
+        li.append(el("span", "p-name", name));
+        const skipped = d.skipped.counts[name];
+        if (skipped) li.append(badge(`${skipped} skipped`, "warn p-skipped"));
+        li.append(badge(st, stateKind(st)));
         list.append(li);
       }
       if (!list.children.length) list.append(el("li", "muted small", "No platforms configured."));
+      drawSkipped(list, d.skipped);
       const facts = [
         ["Profile", d.profile],
         ["Up for", d.uptime],
@@ -270,6 +275,37 @@
         dl.append(row);
       }
     });
+  }
+
+  function drawSkipped(after, skipped) {
+    // Updates a platform sent that the gateway could not read or handle: recorded and
+    // skipped so that the messages after them were answered (`hermes doctor` lists them).
+    let box = $("skipped-updates");
+    if (!box) {
+      box = el("details", "skipped");
+      box.id = "skipped-updates";
+      after.after(box);
+    }
+    const recent = skipped.recent;
+    const n = Object.values(skipped.counts).reduce((a, b) => a + b, 0);
+    box.hidden = !n;
+    const summary = el("summary", "", `${n} update${n === 1 ? "" : "s"} skipped this week`);
+    const note = el(
+      "p",
+      "muted",
+      "Hermes could not read or handle these and skipped them; nothing else was lost.",
+    );
+    const ul = el("ul");
+    for (const s of recent) {
+      const li = el("li");
+      li.title = s.raw;
+      li.append(
+        el("span", "", `${s.platform} update ${s.update_id} · ${relative(s.at)} · `),
+        el("span", "why", s.error),
+      );
+      ul.append(li);
+    }
+    box.replaceChildren(summary, note, ul);
   }
 
   // ----- tasks ---------------------------------------------------------------------
