@@ -7,6 +7,13 @@ a preview only: the final reply goes through the delivery ledger, which
 turns the draft into the first part of the answer (hermes/gateway/delivery.py).
 A failed send or edit is retried a few times when the platform says it is
 transient; other failures end the preview. They never fail the turn.
+
+A model that is slow to answer is reported (`SlowWatch`): after
+`model.slow_notice_seconds` without a sign of life in one model call, the
+draft shows a line saying so (once per call; a chat without drafts gets one
+short message per turn instead). The draft's message id is handed to
+`on_draft` as soon as it exists, so a turn cut by a crash can find its stray
+draft at the restart (hermes/gateway/leftovers.py).
 """
 
 from __future__ import annotations
@@ -14,8 +21,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
-from hermes.agent.events import AgentEvent, TextDelta, ToolFinished, ToolStarted, ToolWaiting
+from hermes.agent.events import (
+    AgentEvent,
+    ModelCalled,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    ToolWaiting,
+    TurnDone,
+)
 from hermes.agent.loop import tool_call_summary
 from hermes.gateway.adapters.base import Adapter, SendError
 from hermes.gateway.events import Outbound, Target
@@ -24,12 +40,83 @@ log = logging.getLogger("hermes.gateway")
 MAX_FAILURES = 3  # transient send/edit failures before the preview gives up
 
 
+def slow_text(seconds: float, model: str, limit: float) -> str:
+    """The line a chat sees while a model keeps it waiting."""
+    return (
+        f"⏳ No reply from the model ({model}) for {_duration(seconds)}; still waiting, "
+        f"up to {_duration(limit)}."
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g}s"
+
+
+class SlowWatch:
+    """An EventSink that times the silence of each model call: after `seconds`
+    without a sign of life (from ModelCalled, or from the last streamed text)
+    it calls `on_slow()`, at most once per model call. The call ends with its
+    reply: a tool starting or waiting, or the turn done."""
+
+    def __init__(self, seconds: float, on_slow: Callable[[], None]) -> None:
+        self.seconds = seconds
+        self._on_slow = on_slow
+        self._last = 0.0  # time.monotonic() of the last sign of life
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __call__(self, event: AgentEvent) -> None:
+        if isinstance(event, ModelCalled):
+            self._last = time.monotonic()
+            self._arm(self.seconds)
+        elif isinstance(event, TextDelta):
+            self._last = time.monotonic()  # the timer, when it fires, looks at this
+        elif isinstance(event, ToolStarted | ToolWaiting | TurnDone):
+            self.close()
+
+    def _arm(self, delay: float) -> None:
+        self.close()
+        self._timer = asyncio.get_running_loop().call_later(delay, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        silent = time.monotonic() - self._last
+        if silent < self.seconds:  # text came meanwhile: look again when it could be due
+            self._arm(self.seconds - silent)
+            return
+        try:
+            self._on_slow()
+        except Exception:
+            log.exception("reporting a slow model failed")
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 class DraftStreamer:
-    def __init__(self, adapter: Adapter, target: Target, reply_to: str | None = None) -> None:
+    def __init__(
+        self,
+        adapter: Adapter,
+        target: Target,
+        reply_to: str | None = None,
+        *,
+        slow: tuple[float, str] | None = None,
+        on_draft: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        """slow: (seconds, text): show `text` when a model call is silent that long.
+        on_draft: told the draft's message id once it is sent (awaited)."""
         self.adapter = adapter
         self.target = target
         self.reply_to = reply_to
         self.message_id: str | None = None  # the draft, once sent
+        self._on_draft = on_draft
+        self._slow: SlowWatch | None = None
+        if slow is not None:
+            seconds, text = slow
+            self._slow = SlowWatch(seconds, lambda: self._show_status(text))
         self._text = ""
         self._status = ""  # "⚙ terminal: ls" while a tool runs
         self._shown = ""
@@ -44,8 +131,14 @@ class DraftStreamer:
         """The model's text streamed so far."""
         return self._text
 
+    def _show_status(self, status: str) -> None:
+        self._status = status
+        self._schedule()
+
     def __call__(self, event: AgentEvent) -> None:
         """The EventSink of the turn."""
+        if self._slow is not None:
+            self._slow(event)
         if isinstance(event, TextDelta):
             self._text += event.text
             self._status = ""
@@ -90,6 +183,8 @@ class DraftStreamer:
                 if self.message_id is None:
                     message = Outbound(self.target, text, reply_to_message_id=self.reply_to)
                     self.message_id = await self.adapter.send(message)
+                    if self._on_draft is not None:
+                        await self._record(self.message_id)
                 else:
                     await self.adapter.edit(self.target, self.message_id, text)
             except SendError as exc:
@@ -106,8 +201,17 @@ class DraftStreamer:
                 return self.adapter.capabilities.edit_interval
             return None
 
+    async def _record(self, message_id: str) -> None:
+        assert self._on_draft is not None
+        try:
+            await self._on_draft(message_id)
+        except Exception:  # the preview goes on; only the clean-up after a crash is lost
+            log.exception("could not record the draft %s of %s", message_id, self.target)
+
     def abort(self) -> None:
         """Stop at once (the gateway is stopping): cancel a pending edit."""
+        if self._slow is not None:
+            self._slow.close()
         self._broken = True
         if self._flush is not None and not self._flush.done():
             self._flush.cancel()
@@ -115,6 +219,8 @@ class DraftStreamer:
     async def finish(self) -> str | None:
         """Stop previewing; return the draft's message id (None if none was sent).
         An edit in flight is awaited, not cancelled, so its message id is known."""
+        if self._slow is not None:
+            self._slow.close()
         self._broken = True
         task = self._flush
         if task is not None and not task.done() and not self._lock.locked():

@@ -47,6 +47,7 @@ class AnthropicProvider(HTTPProvider):
         max_tokens: int = 8192,
         timeout: float = 120.0,
         max_retries: int = 4,
+        max_call_seconds: float | None = 300.0,
         backoff: Backoff | None = None,
     ) -> None:
         root = base_url.rstrip("/")
@@ -60,6 +61,7 @@ class AnthropicProvider(HTTPProvider):
             context_window=context_window,
             timeout=timeout,
             max_retries=max_retries,
+            max_call_seconds=max_call_seconds,
             backoff=backoff,
             label="the anthropic API",
         )
@@ -114,7 +116,10 @@ class AnthropicProvider(HTTPProvider):
                         f"{self._label} sent a malformed stream event", retryable=True
                     ) from exc
                 if isinstance(data, dict):
-                    acc.feed(str(data.get("type") or event.event), data, self._label)
+                    kind = str(data.get("type") or event.event)
+                    if kind not in ("ping", "error"):  # pings only keep the connection up
+                        guard.progress()
+                    acc.feed(kind, data, self._label)
                 if acc.done:
                     break
         if not acc.done:

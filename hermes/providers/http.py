@@ -3,11 +3,26 @@
 Each provider turns one HTTP try into either a result or an `AttemptFailed`
 (retryable or not); `with_retries` runs the tries and turns the last failure
 into a `ProviderError` the user can act on.
+
+How long a model may keep us waiting:
+
+- `model.timeout` bounds each read: a try whose server sends nothing for that
+  long fails. Such a read timeout (the server had the request and went quiet)
+  is retried once at most: a second silence means the model hangs, and five
+  more tries would only multiply the wait. Connection failures, connect
+  timeouts, 429 and 5xx keep their retries with backoff.
+- `model.max_call_seconds` (a `CallBudget`) bounds one call, all its tries and
+  backoff waits together, by the time it goes without progress: it counts from
+  the start of the call, and any sign of life (streamed text, tool-call data,
+  reasoning) starts it again. A hung model, or one that only keeps the
+  connection alive, fails after that long with one line naming it; a reply that
+  is streaming is never cut.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import logging
@@ -65,27 +80,90 @@ class AttemptFailed(Exception):
         status: int | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
+        once: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
+        self.once = once  # retryable, but only once per call (a read timeout)
+
+
+class CallBudget:
+    """How long one model call may go without progress, its tries and waits together
+    (`model.max_call_seconds`; None: no bound). The count starts with the call and
+    starts again at each sign of life (`progress()`)."""
+
+    def __init__(self, seconds: float | None, who: str) -> None:
+        self.seconds = seconds
+        self.who = who  # "the openrouter API (model x)", for the error
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()
+        self._scope: asyncio.Timeout | None = None
+        self.ran_out = False
+
+    @property
+    def deadline(self) -> float | None:
+        """The event loop's time at which the call fails, unless progress comes first."""
+        return None if self.seconds is None else self._last + self.seconds
+
+    def remaining(self) -> float:
+        deadline = self.deadline
+        return float("inf") if deadline is None else deadline - self._loop.time()
+
+    def progress(self) -> None:
+        """The model showed a sign of life: the count starts again."""
+        self._last = self._loop.time()
+        if self._scope is not None and not self._scope.expired():
+            self._scope.reschedule(self.deadline)
+
+    @contextlib.asynccontextmanager
+    async def bounded(self) -> AsyncIterator[None]:
+        """Run one try within the budget; TimeoutError when it runs out (then
+        `ran_out` is True)."""
+        scope = asyncio.timeout_at(self.deadline)
+        try:
+            async with scope:
+                self._scope = scope
+                yield
+        finally:
+            self._scope = None
+            self.ran_out = scope.expired()
+
+    def exhausted(self, tries: int, last: str | None) -> ProviderError:
+        after = f" ({_tries(tries)}; last: {last})" if last else ""
+        return ProviderError(
+            f"{self.who} sent no reply for {self.seconds:g}s{after}, the limit of "
+            "model.max_call_seconds: it may be overloaded or down; try again later, "
+            "raise the limit, or switch models with /model NAME",
+            retryable=True,
+        )
 
 
 class StreamGuard:
-    """Forwards text deltas to on_text and remembers whether any reached the user."""
+    """Forwards text deltas to on_text and remembers whether any reached the user;
+    tells `on_progress` of every sign of life of the stream (text or not)."""
 
-    def __init__(self, on_text: TextCallback | None) -> None:
+    def __init__(
+        self, on_text: TextCallback | None, on_progress: Callable[[], None] | None = None
+    ) -> None:
         self._on_text = on_text
+        self._on_progress = on_progress
         self.emitted = False
 
     def __call__(self, text: str) -> None:
         if not text:
             return
         self.emitted = True
+        self.progress()
         if self._on_text is not None:
             self._on_text(text)
+
+    def progress(self) -> None:
+        """Data that is not text arrived (tool-call arguments, reasoning)."""
+        if self._on_progress is not None:
+            self._on_progress()
 
 
 def _tries(n: int) -> str:
@@ -98,15 +176,29 @@ async def with_retries(
     max_retries: int,
     backoff: Backoff,
     guard: StreamGuard | None = None,
+    budget: CallBudget | None = None,
 ) -> T:
     """Run `attempt` until it succeeds, fails for good, or the tries run out.
 
-    Never retries once streamed text has reached the user (it cannot be unsaid).
+    Never retries once streamed text has reached the user (it cannot be unsaid);
+    a failure marked `once` (a read timeout) is retried once at most; with a
+    `budget`, the tries and waits together stay within it (see CallBudget).
     """
     tries = max(0, max_retries) + 1
+    once_used = False
+    last: str | None = None
     for n in range(tries):
         try:
-            return await attempt()
+            if budget is None:
+                return await attempt()
+            async with budget.bounded():
+                return await attempt()
+        except TimeoutError:
+            if budget is None or not budget.ran_out:
+                raise
+            error = budget.exhausted(n + 1, last)
+            log.error("%s", error)
+            raise error from None
         except AttemptFailed as exc:
             if not exc.retryable:
                 log.error("%s", exc.message)
@@ -117,13 +209,23 @@ async def with_retries(
                     status=exc.status,
                     retryable=True,
                 ) from None
-            if n + 1 >= tries:
+            last = exc.message
+            give_up = n + 1 >= tries or (exc.once and once_used)
+            once_used = once_used or exc.once
+            delay = 0.0 if give_up else backoff.delay(n, exc.retry_after)
+            if not give_up and budget is not None and delay >= budget.remaining():
                 raise ProviderError(
-                    f"{exc.message}; gave up after {_tries(tries)}",
+                    f"{exc.message}; gave up after {_tries(n + 1)}: another try would pass "
+                    f"model.max_call_seconds ({budget.seconds:g}s)",
                     status=exc.status,
                     retryable=True,
                 ) from None
-            delay = backoff.delay(n, exc.retry_after)
+            if give_up:
+                raise ProviderError(
+                    f"{exc.message}; gave up after {_tries(n + 1)}",
+                    status=exc.status,
+                    retryable=True,
+                ) from None
             log.warning("%s; retrying in %.1fs (try %d of %d)", exc.message, delay, n + 2, tries)
             await backoff.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -219,11 +321,11 @@ def transport_failure(
     """Map a connection-level error to a one-line failure (retryable where it may pass)."""
     detail = str(exc) or type(exc).__name__
     where = label if url in label else f"{label} at {url}"
-    if isinstance(exc, httpx.ConnectTimeout):
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):  # the request was not sent
         return AttemptFailed(f"could not connect to {where} (timed out)", retryable=True)
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException):  # sent (or half sent), then silence
         within = f"within {timeout:g}s" if timeout else "in time"
-        return AttemptFailed(f"{label} did not answer {within}", retryable=True)
+        return AttemptFailed(f"{label} did not answer {within}", retryable=True, once=True)
     if isinstance(exc, httpx.ConnectError):
         return AttemptFailed(
             f"could not connect to {where} ({detail}); is the server running, "

@@ -16,6 +16,7 @@ from hermes.providers.base import Completion, TextCallback
 from hermes.providers.http import (
     AttemptFailed,
     Backoff,
+    CallBudget,
     ClientHolder,
     StreamGuard,
     status_failure,
@@ -39,12 +40,14 @@ class HTTPProvider:
         max_retries: int,
         backoff: Backoff | None,
         label: str,
+        max_call_seconds: float | None = None,
     ) -> None:
         self.name = name
         self.model = model
         self.context_window = context_window
         self.base_url = base_url
         self.max_retries = max_retries
+        self.max_call_seconds = max_call_seconds  # see hermes.providers.http.CallBudget
         self._api_key = api_key
         self._key_env = key_env
         self._missing_key = missing_key  # raised on first use when a required key is absent
@@ -75,7 +78,8 @@ class HTTPProvider:
         if self._missing_key:
             raise ProviderError(self._missing_key)
         body = self.request_body(messages, tools, stream=on_text is not None)
-        guard = StreamGuard(on_text)
+        budget = CallBudget(self.max_call_seconds, f"{self._label} (model {self.model})")
+        guard = StreamGuard(on_text, budget.progress)
         client = self._clients.get()
 
         async def attempt() -> Completion:
@@ -89,7 +93,11 @@ class HTTPProvider:
                 ) from exc
 
         return await with_retries(
-            attempt, max_retries=self.max_retries, backoff=self._backoff, guard=guard
+            attempt,
+            max_retries=self.max_retries,
+            backoff=self._backoff,
+            guard=guard,
+            budget=budget,
         )
 
     def _failure(self, response: httpx.Response) -> AttemptFailed:

@@ -88,6 +88,10 @@ def parse_completion(data: Mapping[str, Any]) -> Completion:
     )
 
 
+# delta fields that show a model at work without text for the user
+_LIFE = ("tool_calls", "reasoning", "reasoning_content", "refusal")
+
+
 @dataclass
 class _PartialCall:
     id: str = ""
@@ -118,6 +122,8 @@ class StreamAccumulator:
             if text:
                 self._text.append(text)
                 self._emit(text)
+            elif any(delta.get(k) for k in _LIFE):  # not text, but the model is working
+                self._emit.progress()
             for call in delta.get("tool_calls") or []:
                 self._feed_call(call)
             if choice.get("finish_reason"):
@@ -165,6 +171,7 @@ class OpenAICompatProvider(HTTPProvider):
         context_window: int = 128_000,
         timeout: float = 120.0,
         max_retries: int = 4,
+        max_call_seconds: float | None = 300.0,
         backoff: Backoff | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -179,6 +186,7 @@ class OpenAICompatProvider(HTTPProvider):
             context_window=context_window,
             timeout=timeout,
             max_retries=max_retries,
+            max_call_seconds=max_call_seconds,
             backoff=backoff,
             label=f"the model server at {root}" if name == "custom" else f"the {name} API",
         )

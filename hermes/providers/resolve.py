@@ -122,6 +122,8 @@ def apply_override(
         base_url=model.base_url if provider == "custom" else None,
         timeout=model.timeout,
         max_retries=model.max_retries,
+        max_call_seconds=model.max_call_seconds,
+        slow_notice_seconds=model.slow_notice_seconds,
     )
 
 
@@ -178,6 +180,7 @@ def resolve_provider(
             context_window=window,
             timeout=settings.timeout,
             max_retries=settings.max_retries,
+            max_call_seconds=settings.max_call_seconds,
             backoff=backoff,
         )
 
@@ -193,6 +196,7 @@ def resolve_provider(
         context_window=window,
         timeout=settings.timeout,
         max_retries=settings.max_retries,
+        max_call_seconds=settings.max_call_seconds,
         backoff=backoff,
         headers={"X-Title": "Hermes"} if name == "openrouter" else None,
     )

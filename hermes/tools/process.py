@@ -4,6 +4,11 @@ a profile's background processes (bounded output, poll/log/wait/kill, events).
 Output (stdout and stderr merged) is pushed to a callback as it arrives, so a
 process that keeps running never blocks a reader; the manager keeps the last
 `buffer_chars` characters of each background process.
+
+A manager given a `ProcessLedger` (the gateway's, in state.db) records every
+process group a tool starts, foreground or background, and removes the record
+when it ends, so that what a dead gateway left can be killed at its next start
+(proc_ledger.py).
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ import signal
 import subprocess
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from hermes.errors import ToolError
+from hermes.tools.proc_ledger import ProcessLedger, ProcRecord, boot_id, start_ticks
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +214,7 @@ Listener = Callable[[ProcessEvent], None]
 
 class _Proc:
     def __init__(self, proc_id: str, command: str, cwd: Path, session_id: str | None, limit: int):
+        self.pid = 0  # set when the shell started (or for a leftover, as recorded)
         self.id = proc_id
         self.command = command
         self.cwd = cwd
@@ -231,7 +238,7 @@ class _Proc:
             self.id,
             self.command,
             str(self.cwd),
-            shell.pid if shell else 0,
+            shell.pid if shell else self.pid,
             status,
             code,
             self.started_at,
@@ -250,10 +257,12 @@ class ProcessManager:
         max_processes: int = MAX_PROCESSES,
         buffer_chars: int = BUFFER_CHARS,
         kill_grace: float = KILL_GRACE,
+        ledger: ProcessLedger | None = None,
     ) -> None:
         self.max_processes = max_processes
         self.buffer_chars = buffer_chars
         self.kill_grace = kill_grace
+        self.ledger = ledger
         self._procs: dict[str, _Proc] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._listeners: list[Listener] = []
@@ -304,22 +313,96 @@ class ProcessManager:
             raise
         finally:
             proc.spawned.set()
-        task = asyncio.create_task(self._watch(proc, proc.shell), name=f"hermes-{proc_id}")
+        key = await self._record(proc.shell, command, cwd, "background", session_id, proc_id)
+        task = asyncio.create_task(self._watch(proc, proc.shell, key), name=f"hermes-{proc_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         info = proc.info()
         self._emit(ProcessEvent("started", info))
         return info
 
-    async def _watch(self, proc: _Proc, shell: ShellProcess) -> None:
+    async def _watch(self, proc: _Proc, shell: ShellProcess, key: int | None) -> None:
         try:
             await shell.wait()
             await shell.drain()
         finally:
             shell.close()
+            await asyncio.shield(self._unrecord(key))
             proc.ended_at = time.time()
             proc.done.set()
             self._emit(ProcessEvent("exited", proc.info()))
+
+    async def _record(
+        self,
+        shell: ShellProcess,
+        command: str,
+        cwd: Path,
+        kind: Literal["foreground", "background"],
+        session_id: str | None,
+        proc_id: str | None = None,
+    ) -> int | None:
+        if self.ledger is None:
+            return None
+        try:
+            record = ProcRecord(
+                pid=shell.pid,
+                start_ticks=start_ticks(shell.pid),  # our child: its pid cannot be reused yet
+                boot_id=boot_id(),
+                command=command,
+                cwd=str(cwd),
+                kind=kind,
+                proc_id=proc_id,
+                session_id=session_id,
+            )
+            return await self.ledger.started(record)
+        except Exception:
+            log.exception("could not record process %d (%s)", shell.pid, kind)
+            return None
+
+    async def _unrecord(self, key: int | None) -> None:
+        if self.ledger is None or key is None:
+            return
+        try:
+            await self.ledger.ended(key)
+        except Exception:
+            log.exception("could not record the end of process record %d", key)
+
+    @contextlib.asynccontextmanager
+    async def recorded(
+        self, shell: ShellProcess, command: str, cwd: Path, session_id: str | None
+    ) -> AsyncIterator[None]:
+        """Keep a foreground command's group in the ledger while the block runs
+        (the block must not leave it running)."""
+        key = await self._record(shell, command, cwd, "foreground", session_id)
+        try:
+            yield
+        finally:
+            await asyncio.shield(self._unrecord(key))
+
+    def remember(
+        self,
+        proc_id: str,
+        command: str,
+        cwd: str,
+        pid: int,
+        started_at: float,
+        session_id: str | None,
+        note: str,
+    ) -> None:
+        """Know a background process of an earlier run that is over now (killed
+        as a leftover at start), so `process` can say what became of it."""
+        if proc_id in self._procs:
+            return
+        proc = _Proc(proc_id, command, Path(cwd), session_id, self.buffer_chars)
+        proc.pid = pid
+        proc.started_at = started_at
+        proc.ended_at = time.time()
+        proc.killed = True
+        proc.buffer.write(note + "\n")
+        proc.done.set()
+        proc.spawned.set()
+        self._procs[proc_id] = proc
+        self._forget_old()
 
     def _get(self, proc_id: str) -> _Proc:
         proc = self._procs.get(proc_id)

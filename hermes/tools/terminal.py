@@ -79,6 +79,16 @@ def _positive_int(args: dict[str, Any], key: str, default: int) -> int:
     return max(1, math.ceil(value))  # 0.5 means "briefly", not "kill it at once"
 
 
+async def _kill_now(shell: ShellProcess) -> None:
+    """SIGKILL the command's group and reap the shell (idempotent)."""
+    shell.signal_group(signal.SIGKILL)
+    # let the loop's child watcher reap the shell before the pipe closes, or the
+    # close reaps it first and asyncio logs "Unknown child process" to stderr
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(shell.wait(), 2.0)
+    shell.close()
+
+
 async def _foreground(command: str, seconds: int, ctx: TurnContext) -> str:
     limit = ctx.profile.settings.terminal.max_output_chars
     capture = Capture(limit)
@@ -88,19 +98,19 @@ async def _foreground(command: str, seconds: int, ctx: TurnContext) -> str:
     shell = await ShellProcess.start(command, cwd, ctx.env, capture.write)
     timed_out = False
     try:
-        try:
-            await asyncio.wait_for(shell.wait(), seconds)
-        except TimeoutError:
-            timed_out = True
-            await shell.terminate(grace=2.0)
-        drained = await shell.drain()
-    except BaseException:  # cancelled (turn interrupted) or anything else: leave nothing behind
-        shell.signal_group(signal.SIGKILL)
-        # let the loop's child watcher reap the shell before the pipe closes, or the
-        # close reaps it first and asyncio logs "Unknown child process" to stderr
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(shell.wait(), 2.0)
-        shell.close()
+        # in the ledger while it runs: if the gateway dies meanwhile, its next start kills it
+        async with ctx.processes.recorded(shell, command, cwd, ctx.session_id):
+            try:
+                await asyncio.wait_for(shell.wait(), seconds)
+            except TimeoutError:
+                timed_out = True
+                await shell.terminate(grace=2.0)
+            except BaseException:  # cancelled (turn interrupted) or anything else
+                await _kill_now(shell)  # first: it leaves the ledger only once it is gone
+                raise
+            drained = await shell.drain()
+    except BaseException:  # leave nothing behind (also when cancelled while recording)
+        await _kill_now(shell)
         raise
     shell.close()
     elapsed = time.monotonic() - began
@@ -153,6 +163,8 @@ async def terminal(args: dict[str, Any], ctx: TurnContext) -> str:
 def _status_line(info: ProcInfo) -> str:
     if info.status == "running":
         state = f"running for {info.runtime:.0f}s"
+    elif info.exit_code is None:  # a leftover of an earlier run, killed at a restart
+        state = f"{info.status} after {info.runtime:.0f}s"
     else:
         state = f"{info.status} ({_describe_exit(info.exit_code)}) after {info.runtime:.0f}s"
     return f"{info.id}: {state}, pid {info.pid}, command: {info.command}"
