@@ -45,6 +45,27 @@ class Profile:
     def db_path(self) -> Path:
         return self.home / "state.db"
 
+    @property
+    def root(self) -> Path:
+        """The Hermes root (`~/.hermes`): the home itself for the default profile,
+        else the directory that holds `profiles/NAME`."""
+        if self.name != "default" and self.home.parent.name == "profiles":
+            return self.home.parent.parent
+        return self.home
+
+    @property
+    def tool_env(self) -> dict[str, str]:
+        """The environment of the agent's subprocesses: without keys, tokens and
+        passwords (hermes/tool_env.py), plus HERMES_HOME."""
+        from hermes.tool_env import tool_environment
+
+        key_env = self.settings.model.api_key_env
+        env = tool_environment(
+            self.env, self.settings.terminal.env_passthrough, [key_env] if key_env else []
+        )
+        env["HERMES_HOME"] = str(self.home)
+        return env
+
 
 class UserIO(Protocol):
     """How a tool reaches the human (the `clarify` tool)."""
@@ -79,7 +100,6 @@ class TurnContext:
 
     @property
     def env(self) -> dict[str, str]:
-        """The environment for subprocesses of this turn (a fresh copy)."""
-        env = dict(self.profile.env)
-        env["HERMES_HOME"] = str(self.profile.home)
-        return env
+        """The environment for subprocesses of this turn (a fresh copy, without
+        secrets: see Profile.tool_env)."""
+        return self.profile.tool_env

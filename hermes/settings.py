@@ -25,6 +25,12 @@ def matching(pattern: str, hint: str) -> Any:
     return field(default=None, metadata={"pattern": re.compile(pattern), "hint": hint})
 
 
+def each_matching(pattern: str, hint: str) -> dict[str, Any]:
+    """The metadata of a list of texts each of which must match PATTERN:
+    `field(default_factory=list, metadata=each_matching(...))`."""
+    return {"pattern": re.compile(pattern), "hint": hint}
+
+
 def check_constraint(metadata: Any, value: Any) -> str | None:
     """What is wrong with VALUE under a field's metadata, or None."""
     lo, hi = metadata.get("min"), metadata.get("max")
@@ -34,8 +40,9 @@ def check_constraint(metadata: Any, value: Any) -> str | None:
         if hi is not None and value > hi:
             return f"must be at most {hi}, got {value}"
     pattern = metadata.get("pattern")
-    if pattern is not None and isinstance(value, str) and not pattern.fullmatch(value):
-        return f"{metadata['hint']}, got {value!r}"
+    for item in value if isinstance(value, list) else [value]:
+        if pattern is not None and isinstance(item, str) and not pattern.fullmatch(item):
+            return f"{metadata['hint']}, got {item!r}"
     return None
 
 
@@ -49,8 +56,12 @@ class ModelSettings:
     base_url: str | None = matching(r"https?://\S+", "must be an http:// or https:// URL")
     api_key_env: str | None = matching(ENV_NAME, "must be an environment variable name")
     context_window: int | None = bounded(None, 512)  # tokens; None: a default per provider
-    timeout: float = bounded(120.0, 1)  # seconds per request
-    max_retries: int = bounded(4, 0, 20)  # on 429, 5xx and timeouts
+    timeout: float = bounded(120.0, 1)  # seconds a request may go silent (a read timeout)
+    max_retries: int = bounded(4, 0, 20)  # on 429, 5xx, connection errors; read timeouts: once
+    # one model call (all tries and waits) fails after this long without progress
+    max_call_seconds: float = bounded(300.0, 1, 86400)
+    # the chat is told the model is slow after this long without a sign of life
+    slow_notice_seconds: float = bounded(30.0, 0.1, 3600)
 
 
 @dataclass
@@ -67,6 +78,10 @@ class TerminalSettings:
     cwd: str | None = None  # None: HOME/workspace
     timeout: int = bounded(180, 1, 3600)  # seconds for a foreground command
     max_output_chars: int = bounded(20000, 200)  # output beyond this is cut, and the result says so
+    # variables with keys/tokens/passwords that tool commands may see anyway (hermes/tool_env.py)
+    env_passthrough: list[str] = field(
+        default_factory=list, metadata=each_matching(ENV_NAME, "each must be a variable name")
+    )
 
 
 @dataclass
@@ -86,6 +101,13 @@ class ApprovalSettings:
     mode: Literal["ask", "off"] = "ask"
     low_risk_auto_approve_seconds: int = bounded(300, 0)
     channels: list[str] = field(default_factory=lambda: ["origin"])
+    # PLATFORM:USER ids who may decide any request from a chat (besides whoever asked)
+    deciders: list[str] = field(
+        default_factory=list,
+        metadata=each_matching(
+            r"[a-z][a-z0-9_-]*:\S+", "each must be PLATFORM:USER_ID, e.g. telegram:123456789"
+        ),
+    )
 
 
 @dataclass

@@ -112,10 +112,14 @@ async def running_gateway(
     *,
     api_key: str = "test-key",
     env: dict[str, str] | None = None,
+    profile_name: str | None = None,
     **kw: Any,
 ) -> AsyncIterator[Gateway]:
-    """A started gateway on `home` (no HTTP server); drained and closed after."""
-    profile = load_profile(env={"HERMES_HOME": str(home), "HOME": str(home), **(env or {})})
+    """A started gateway on `home` (no HTTP server); drained and closed after.
+    `profile_name`: serve that profile of the root `home` instead."""
+    profile = load_profile(
+        profile_name, env={"HERMES_HOME": str(home), "HOME": str(home), **(env or {})}
+    )
     store = await Store.open(profile.db_path)
     gw = Gateway(profile, store, list(adapters), api_key=api_key, **kw)
     try:

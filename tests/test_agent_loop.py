@@ -10,8 +10,15 @@ from typing import Any
 
 import pytest
 
-from hermes.agent.events import AgentEvent, TextDelta, ToolFinished, ToolStarted, TurnDone
-from hermes.agent.loop import INTERRUPTED, Loop
+from hermes.agent.events import (
+    AgentEvent,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    ToolWaiting,
+    TurnDone,
+)
+from hermes.agent.loop import HELD, INTERRUPTED, Defer, Loop
 from hermes.context import Profile, TurnContext
 from hermes.messages import Message, ToolCall, ToolSpec, Usage
 from hermes.providers.base import Completion, TextCallback
@@ -123,9 +130,10 @@ async def test_tool_results_go_back_in_call_order(tmp_path: Path) -> None:
     result, history, events = await run(tmp_path, provider, [echo_tool()])
     assert result.text == "done"
     tool_msgs = [m for m in history.items if m.role == "tool"]
+    ids = call_ids(history)
     assert [(m.tool_call_id, m.content) for m in tool_msgs] == [
-        ("call_0", "echo:a"),
-        ("call_1", "echo:b"),
+        (ids[0], "echo:a"),
+        (ids[1], "echo:b"),
     ]
     second_request = provider.calls[1]
     assert second_request[-2:] == tool_msgs
@@ -161,9 +169,9 @@ async def test_unknown_tool_and_bad_arguments_are_reported_to_the_model(tmp_path
     )
     provider = FakeProvider(bad, text("sorry"))
     _, history, events = await run(tmp_path, provider, [echo_tool()])
-    results = {m.tool_call_id: m.content for m in history.items if m.role == "tool"}
-    assert "no tool named 'nope'" in results["c1"] and "echo" in results["c1"]
-    assert "not valid JSON" in results["c2"]
+    results = [m.content for m in history.items if m.role == "tool"]
+    assert "no tool named 'nope'" in results[0] and "echo" in results[0]
+    assert "not valid JSON" in results[1]
     assert all(e.is_error for e in events if isinstance(e, ToolFinished))
 
 
@@ -197,9 +205,10 @@ async def test_hooks_can_refuse_and_see_results(tmp_path: Path) -> None:
         return "ran"
 
     provider = FakeProvider(calls(("echo", {"text": "rm"}), ("echo", {"text": "ls"})), text("ok"))
-    await run(tmp_path, provider, [echo_tool(fn=record)], hooks=(Gate(),))
+    _, history, _ = await run(tmp_path, provider, [echo_tool(fn=record)], hooks=(Gate(),))
     assert ran == ["ls"]
-    assert sorted(seen) == [("call_0", "refused: not allowed", True), ("call_1", "ran", False)]
+    first, second = call_ids(history)
+    assert sorted(seen) == sorted([(first, "refused: not allowed", True), (second, "ran", False)])
 
 
 async def test_max_iterations_bound(tmp_path: Path) -> None:
@@ -232,4 +241,63 @@ async def test_cancel_during_a_tool_leaves_a_valid_history(tmp_path: Path) -> No
     with pytest.raises(asyncio.CancelledError):
         await task
     tool_msgs = {m.tool_call_id: m.content for m in history.items if m.role == "tool"}
-    assert tool_msgs == {"call_0": "echo:", "call_1": INTERRUPTED}
+    fast, slow_id = call_ids(history)
+    assert tool_msgs == {fast: "echo:", slow_id: INTERRUPTED}
+
+
+def call_ids(history: ListHistory) -> list[str]:
+    """The ids of the stored tool calls, in order (the loop's own, not the model's)."""
+    return [c.id for m in history.items if m.role == "assistant" for c in m.tool_calls]
+
+
+async def test_calls_get_ids_of_our_own_even_when_the_model_repeats_its_ids(
+    tmp_path: Path,
+) -> None:
+    same = Completion(
+        Message(
+            "assistant",
+            "",
+            tool_calls=[
+                ToolCall("tool_1", "echo", '{"text": "a"}'),
+                ToolCall("tool_1", "echo", "{}"),
+            ],
+        )
+    )
+    again = Completion(Message("assistant", "", tool_calls=[ToolCall("tool_1", "echo", "{}")]))
+    provider = FakeProvider(same, again, text("done"))
+    _, history, _ = await run(tmp_path, provider, [echo_tool()])
+    ids = call_ids(history)
+    assert len(ids) == 3 and len(set(ids)) == 3 and "tool_1" not in ids
+    answered = [m.tool_call_id for m in history.items if m.role == "tool"]
+    assert answered == ids  # every call has its own result
+
+
+async def test_while_one_call_waits_for_a_decision_its_siblings_are_held(
+    tmp_path: Path,
+) -> None:
+    ran: list[str] = []
+
+    class Gate:
+        async def before(
+            self, call: ToolCall, args: dict[str, Any], ctx: TurnContext
+        ) -> str | Defer | None:
+            return Defer("waiting for approval x") if args.get("text") == "risky" else None
+
+        async def after(
+            self, call: ToolCall, result: str, is_error: bool, ctx: TurnContext
+        ) -> None:
+            return None
+
+    def record(args: dict[str, Any]) -> str:
+        ran.append(args["text"])
+        return "ran"
+
+    provider = FakeProvider(calls(("echo", {"text": "risky"}), ("echo", {"text": "approver"})))
+    result, history, events = await run(tmp_path, provider, [echo_tool(fn=record)], hooks=(Gate(),))
+    assert ran == []  # the sibling did not run while the other waits
+    assert result.waiting == ("waiting for approval x", HELD)
+    assert not [m for m in history.items if m.role == "tool"]  # both left for the resume
+    assert [e.note for e in events if isinstance(e, ToolWaiting)] == [
+        "waiting for approval x",
+        HELD,
+    ]

@@ -60,7 +60,8 @@ def test_tool_call_then_answer(home: Path, model: ScriptedModel) -> None:
     assert len(model.requests) == 2
     tool_messages = [m for m in model.requests[1].messages if m["role"] == "tool"]
     assert len(tool_messages) == 1
-    assert tool_messages[0]["tool_call_id"] == "call_1"
+    sent = [m for m in model.requests[1].messages if m["role"] == "assistant"][-1]
+    assert tool_messages[0]["tool_call_id"] == sent["tool_calls"][0]["id"]  # our own id
     assert "hermes-was-here" in tool_messages[0]["content"]
 
 

@@ -156,6 +156,7 @@ def test_get_dotted_and_settings_to_dict() -> None:
         "mode": "ask",
         "low_risk_auto_approve_seconds": 300,
         "channels": ["origin"],
+        "deciders": [],
     }
     with pytest.raises(ConfigError, match=r"unknown key 'modle' \(did you mean 'model'\?\)"):
         get_dotted(settings, "modle")
@@ -331,3 +332,14 @@ def test_values_out_of_range_are_rejected_with_line_and_key(text: str, detail: s
         parse_settings(text, "config.yaml")
     assert str(err.value).startswith("config.yaml line 2: ")
     assert detail in str(err.value)
+
+
+def test_list_items_are_checked_one_by_one() -> None:
+    good = parse_settings("approvals:\n  deciders: [telegram:42]\n", "x")
+    assert good.approvals.deciders == ["telegram:42"]
+    with pytest.raises(
+        ConfigError, match=r"approvals.deciders: each must be PLATFORM:USER_ID.*'42'"
+    ):
+        parse_settings("approvals:\n  deciders: [telegram:42, '42']\n", "x")
+    with pytest.raises(ConfigError, match=r"terminal.env_passthrough: each must be a variable"):
+        parse_settings("terminal:\n  env_passthrough: ['GH TOKEN']\n", "x")

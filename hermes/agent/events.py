@@ -59,9 +59,7 @@ class TurnDone:
     iterations: int
 
 
-AgentEvent = (
-    TextDelta | ToolStarted | ToolFinished | ToolWaiting | Notice | ModelCalled | TurnDone
-)
+AgentEvent = TextDelta | ToolStarted | ToolFinished | ToolWaiting | Notice | ModelCalled | TurnDone
 EventSink = Callable[[AgentEvent], None]
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from hermes.agent.events import (
@@ -31,6 +32,7 @@ from hermes.providers.base import Provider
 from hermes.tools.base import Tool
 
 INTERRUPTED = "[interrupted before this finished]"
+HELD = "held: it runs once the approval its sibling call waits for is decided"
 log = logging.getLogger("hermes.agent")
 
 
@@ -62,6 +64,24 @@ class Defer:
     and the hook is asked again."""
 
     note: str  # e.g. "waiting for approval a1b2c3"
+
+
+@dataclass(frozen=True)
+class Run:
+    """Admitted: run the tool with these arguments."""
+
+    tool: Tool
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Not run: this text is the call's (error) result."""
+
+    text: str
+
+
+Admission = Run | Answer | Defer
 
 
 class ToolHook(Protocol):
@@ -132,7 +152,7 @@ class Loop:
                 raise
             result.usage = result.usage + completion.usage
             history.observe_usage(completion.usage)
-            reply = completion.message
+            reply = own_ids(completion.message)
             await history.append([reply])
             if not reply.tool_calls:
                 log.info(
@@ -161,14 +181,25 @@ class Loop:
     async def _run_tools(
         self, calls: list[ToolCall], history: History, emit: EventSink
     ) -> tuple[str, ...]:
-        """Run all calls of one reply concurrently; store results in call order.
-        Returns the notes of deferred calls (stored without a result)."""
+        """Run the calls of one reply concurrently; store results in call order.
+        Returns the notes of deferred calls (stored without a result).
+
+        Every call is admitted by the hooks before any of them runs: while one
+        waits for an approval, its siblings are held too (they could decide it,
+        or depend on it), and run when the turn goes on after the decision."""
         results: dict[str, Message] = {}
         deferred: dict[str, str] = {}
+        admitted = {call.id: await self._admit(call) for call in calls}
+        if any(isinstance(v, Defer) for v in admitted.values()):
+            for call in calls:
+                if isinstance(admitted[call.id], Run):
+                    admitted[call.id] = Defer(HELD)
         try:
             async with asyncio.TaskGroup() as group:
                 for call in calls:
-                    group.create_task(self._run_one(call, results, deferred, emit))
+                    group.create_task(
+                        self._run_one(call, admitted[call.id], results, deferred, emit)
+                    )
         except asyncio.CancelledError:
             # Every tool call must have a result, or providers reject the history.
             missing = [
@@ -182,21 +213,43 @@ class Loop:
         await history.append([results[c.id] for c in calls if c.id in results])
         return tuple(deferred[c.id] for c in calls if c.id in deferred)
 
+    async def _admit(self, call: ToolCall) -> Admission:
+        """What becomes of a call: it runs, gets an answer without running
+        (an error, a refusal), or waits for a decision (Defer)."""
+        tool = self.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(sorted(self.tools))
+            return Answer(f"Error: there is no tool named {call.name!r}. Available: {known}")
+        try:
+            args = call.parsed_arguments()
+        except ValueError as exc:
+            return Answer(f"Error: {call.name}: {exc}. Call it again with a JSON object.")
+        for hook in self.hooks:
+            verdict = await hook.before(call, args, self.ctx)
+            if isinstance(verdict, Defer):
+                return verdict
+            if verdict is not None:
+                return Answer(verdict)
+        return Run(tool, args)
+
     async def _run_one(
         self,
         call: ToolCall,
+        admitted: Admission,
         results: dict[str, Message],
         deferred: dict[str, str],
         emit: EventSink,
     ) -> None:
+        if isinstance(admitted, Defer):
+            deferred[call.id] = admitted.note
+            emit(ToolWaiting(call, admitted.note))
+            return
         emit(ToolStarted(call))
         started = time.monotonic()
-        outcome = await self._execute(call)
-        if isinstance(outcome, Defer):
-            deferred[call.id] = outcome.note
-            emit(ToolWaiting(call, outcome.note))
-            return
-        text, is_error = outcome
+        if isinstance(admitted, Run):
+            text, is_error = await self._execute(call, admitted.tool, admitted.args)
+        else:
+            text, is_error = admitted.text, True
         seconds = time.monotonic() - started
         if is_error:
             log.warning("tool %s failed after %.1fs: %s", call.name, seconds, text[:300])
@@ -207,21 +260,7 @@ class Loop:
             await hook.after(call, text, is_error, self.ctx)
         emit(ToolFinished(call, text, is_error, seconds))
 
-    async def _execute(self, call: ToolCall) -> tuple[str, bool] | Defer:
-        tool = self.tools.get(call.name)
-        if tool is None:
-            known = ", ".join(sorted(self.tools))
-            return f"Error: there is no tool named {call.name!r}. Available: {known}", True
-        try:
-            args = call.parsed_arguments()
-        except ValueError as exc:
-            return f"Error: {call.name}: {exc}. Call it again with a JSON object.", True
-        for hook in self.hooks:
-            verdict = await hook.before(call, args, self.ctx)
-            if isinstance(verdict, Defer):
-                return verdict
-            if verdict is not None:
-                return verdict, True
+    async def _execute(self, call: ToolCall, tool: Tool, args: dict[str, Any]) -> tuple[str, bool]:
         try:
             return await tool.run(args, self.ctx), False
         except HermesError as exc:
@@ -233,6 +272,19 @@ class Loop:
             return f"Error: {call.name}: {exc.strerror or exc}{where}", True
         except Exception as exc:  # a tool bug must not kill the turn
             return f"Error: {call.name} failed: {type(exc).__name__}: {exc}", True
+
+
+def new_call_id() -> str:
+    """An id of our own for a tool call (the model's ids repeat: `call_0`, `tool_1`)."""
+    return "hc_" + secrets.token_hex(8)
+
+
+def own_ids(reply: Message) -> Message:
+    """The model's reply with every tool call renamed by us: the id a model
+    supplies is never anyone's identity (approvals, results, resuming)."""
+    if not reply.tool_calls:
+        return reply
+    return replace(reply, tool_calls=[replace(c, id=new_call_id()) for c in reply.tool_calls])
 
 
 def _text_collector(emit: EventSink) -> tuple[list[str], Callable[[str], None]]:

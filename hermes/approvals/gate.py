@@ -4,19 +4,51 @@ lets it run, refuses it, or hands it to an Asker.
 Pure policy: what counts as risky comes from hermes.risk; who decides is the
 Asker the front end supplies — the gateway stores a request and suspends the
 turn (Defer), the terminal asks inline, one-shot runs have nobody to ask.
+
+A request is bound to the exact action (SPEC §6, "an approval covers exactly
+the action shown"): the tool, its arguments in canonical JSON, the working
+directory and the terminal backend, hashed into `Request.digest`. A decision
+applies to a call only when its action hashes the same; a tool-call id is
+never identity (the loop gives every call an id of its own, see
+hermes/agent/loop.own_ids).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from hermes.agent.loop import Defer
+from hermes.approvals.probe import LocalProbe
 from hermes.context import TurnContext
 from hermes.messages import ToolCall
-from hermes.risk import Assessment, Where, classify_command, classify_write
+from hermes.risk import Assessment, Where, classify_command, classify_read, classify_write
 from hermes.settings import ApprovalSettings
+
+PREVIEW_CHARS = 1200  # of a file's new content, shown with the request
+
+
+@dataclass(frozen=True)
+class Action:
+    """What exactly would run: the identity of an approval."""
+
+    tool: str
+    args: str  # canonical JSON of the call's arguments
+    cwd: str
+    backend: str
+
+    @classmethod
+    def of(cls, call: ToolCall, args: dict[str, Any], ctx: TurnContext) -> Action:
+        canonical = json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return cls(call.name, canonical, str(ctx.cwd), ctx.profile.settings.terminal.backend)
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps([self.tool, self.args, self.cwd, self.backend], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -24,8 +56,9 @@ class Request:
     """One gated call: the exact action shown to whoever decides."""
 
     call: ToolCall
-    action: str  # "git push --force origin main", "write_file /etc/hosts"
+    action: str  # as shown: "git push --force origin main", "write_file /etc/hosts" + content
     assessment: Assessment
+    exact: Action
 
     @property
     def risk(self) -> str:
@@ -34,6 +67,10 @@ class Request:
     @property
     def reason(self) -> str:
         return self.assessment.reason
+
+    @property
+    def digest(self) -> str:
+        return self.exact.digest
 
 
 class Asker(Protocol):
@@ -44,22 +81,58 @@ class Asker(Protocol):
 
 
 def where(ctx: TurnContext) -> Where:
+    """Where the turn's paths are judged: its workspace, the user's home, Hermes'
+    own homes (the control plane) and the disk as it is (symlinks, existing files)."""
     home = ctx.profile.env.get("HOME")
-    return Where(cwd=ctx.cwd, home=Path(home) if home else Path.home())
+    return Where(
+        cwd=ctx.cwd,
+        home=Path(home) if home else Path.home(),
+        hermes_root=ctx.profile.root,
+        hermes_home=ctx.profile.home,
+        probe=LocalProbe(),
+    )
+
+
+def _text(args: dict[str, Any], key: str) -> str | None:
+    value = args.get(key)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _clipped(text: str, limit: int = PREVIEW_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit:,} more chars)"
+
+
+def _shown(name: str, path: str, args: dict[str, Any]) -> str:
+    """The action as the user sees it: the path and what would be written there."""
+    if name == "write_file":
+        content = args.get("content")
+        content = content if isinstance(content, str) else ""
+        return f"write_file {path} ({len(content.encode('utf-8', 'replace')):,} bytes):\n" + (
+            _clipped(content)
+        )
+    if name == "patch":
+        old, new = str(args.get("old", "")), str(args.get("new", ""))
+        every = " (every occurrence)" if args.get("replace_all") else ""
+        return f"patch {path}{every}:\n- {_clipped(old, 500)}\n+ {_clipped(new, 500)}"
+    return f"{name} {path}"
 
 
 def assess(call: ToolCall, args: dict[str, Any], ctx: TurnContext) -> Request | None:
-    """The risk of a call, for the tools that can do damage; None for the rest."""
+    """The risk of a call, for the tools that can do damage or read secrets; None
+    for the rest."""
     if call.name == "terminal":
-        command = args.get("command")
-        if not isinstance(command, str) or not command.strip():
+        command = _text(args, "command")
+        if command is None:
             return None  # the tool itself rejects it
-        return Request(call, command, classify_command(command, where(ctx)))
-    if call.name in ("write_file", "patch"):
-        path = args.get("path")
-        if not isinstance(path, str) or not path.strip():
+        assessment = classify_command(command, where(ctx))
+        return Request(call, command, assessment, Action.of(call, args, ctx))
+    if call.name in ("write_file", "patch", "read_file", "search_files"):
+        path = _text(args, "path") or ("." if call.name == "search_files" else None)
+        if path is None:
             return None
-        return Request(call, f"{call.name} {path}", classify_write(path, where(ctx)))
+        judge = classify_write if call.name in ("write_file", "patch") else classify_read
+        assessment = judge(path, where(ctx))
+        return Request(call, _shown(call.name, path, args), assessment, Action.of(call, args, ctx))
     return None
 
 

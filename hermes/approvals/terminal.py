@@ -20,10 +20,10 @@ class TerminalAsker:
     def __init__(self, user: UserIO, low_risk_seconds: int) -> None:
         self.user = user
         self.low_risk_seconds = low_risk_seconds
-        self.allowed: set[str] = set()  # exact actions approved for this session
+        self.allowed: set[str] = set()  # digests of the exact actions approved for this session
 
     async def ask(self, request: Request, ctx: TurnContext) -> str | Defer | None:
-        if request.action in self.allowed:
+        if request.digest in self.allowed:
             return None
         question = f"{request.risk} risk: {request.reason}.\n    {request.action}\n  Run it?"
         if request.risk == "low":
@@ -42,6 +42,6 @@ class TerminalAsker:
         if choice in ONCE:
             return None
         if choice in SESSION:
-            self.allowed.add(request.action)
+            self.allowed.add(request.digest)
             return None
         return denied(request, "you, in the terminal")

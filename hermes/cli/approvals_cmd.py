@@ -85,6 +85,7 @@ def format_list(rows: Sequence[ApprovalRow], everything: bool, now: float) -> st
 
 
 def _classify(args: argparse.Namespace) -> int:
+    from hermes.approvals.probe import LocalProbe
     from hermes.home import load_profile
     from hermes.risk import Where, classify_command
 
@@ -99,6 +100,13 @@ def _classify(args: argparse.Namespace) -> int:
         raise HermesError("give the shell command to classify, e.g. hermes approvals classify ls")
     profile = load_profile(getattr(args, "profile", None))
     home = Path(profile.env.get("HOME") or Path.home())
-    found = classify_command(command, Where(cwd=profile.workspace, home=home))
+    where = Where(
+        cwd=profile.workspace,
+        home=home,
+        hermes_root=profile.root,
+        hermes_home=profile.home,
+        probe=LocalProbe(),
+    )
+    found = classify_command(command, where)
     print(json.dumps(found.to_json()) if as_json else f"{found.risk}: {found.reason}")
     return 0

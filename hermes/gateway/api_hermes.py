@@ -26,9 +26,11 @@ from hermes.agent.prompt import read_skills_index
 from hermes.cron import jobs
 from hermes.cron.jobs import JobError
 from hermes.cron.schedule import ScheduleError
+from hermes.gateway import skipped
 from hermes.gateway.api_cron import check_profile, string_fields
 from hermes.gateway.api_work import json_error, read_body
 from hermes.gateway.events import Target
+from hermes.gateway.httpio import clip
 from hermes.store import approval_ops, cron_ops, task_ops
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ def mcp_state() -> str:
 def routes(gw: Gateway) -> list[Route]:
     async def status(request: Request) -> JSONResponse:
         stats = await gw.store.run(_counts)
+        skipped_updates = await skipped.summary(gw.store, gw.clock())
         skills = read_skills_index(gw.profile.home / "skills")
         return JSONResponse(
             {
@@ -76,6 +79,7 @@ def routes(gw: Gateway) -> list[Route]:
                 "profile": gw.profile.name,
                 "uptime_s": round(gw.clock() - gw.started_at, 1),
                 "platforms": gw.platform_states(),
+                "skipped_updates": skipped_updates,
                 "mcp": {"path": "/mcp", "transport": "streamable-http", "state": mcp_state()},
                 "stats": stats,
                 "skills": [s.name for s in skills],
@@ -132,7 +136,9 @@ def routes(gw: Gateway) -> list[Route]:
         origin = Target.parse(target) if target else None
         if origin is not None and origin.platform not in gw.adapters:
             known = ", ".join(sorted(gw.adapters))
-            raise ValueError(f"platform {origin.platform!r} is not connected (connected: {known})")
+            raise ValueError(
+                f"platform {clip(origin.platform)} is not connected (connected: {known})"
+            )
         row = await gw.tasks.start(MODES[mode], prompt, origin)
         return JSONResponse(
             {"task_id": row.id, "kind": row.kind, "status": row.status, "deliver": target},

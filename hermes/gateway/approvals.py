@@ -17,12 +17,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hermes.agent.loop import Defer
 from hermes.approvals.gate import Request, denied
 from hermes.context import TurnContext
+from hermes.gateway.access import allowed_ids
 from hermes.gateway.events import Target
+from hermes.messages import ToolCall
+from hermes.store import Store
 from hermes.store import approval_ops as ops
 from hermes.store.approval_ops import ApprovalRow, NewApproval
 
@@ -53,6 +57,18 @@ def prompt_text(row: ApprovalRow, what: str) -> str:
     return "\n".join(lines)
 
 
+async def rerun_rule(store: Store, owner: str, decided: bool) -> Callable[[ToolCall], bool]:
+    """Which unanswered calls of a resumed turn run now. After its approvals
+    were decided (the turn was suspended), none of them ever started: the ones
+    that asked and the siblings held with them all run now, each through the
+    gate again. After a crash, only those that went to an approval are known
+    not to have started; the others get a result saying the gateway restarted."""
+    if decided:
+        return lambda call: True
+    asked = {a.tool_call_id for a in await store.run(ops.of_owner, owner)}
+    return lambda call: call.id in asked
+
+
 def buttons(approval_id: str) -> list[list[dict[str, str]]]:
     return [
         [
@@ -73,7 +89,13 @@ class Desk:
     # ----- asking (called by the gate inside a turn) -----------------------------
 
     async def ask(
-        self, request: Request, ctx: TurnContext, owner: str, origin: Target | None, what: str
+        self,
+        request: Request,
+        ctx: TurnContext,
+        owner: str,
+        origin: Target | None,
+        what: str,
+        requester: str | None = None,
     ) -> str | Defer | None:
         gw = self.gw
         settings = gw.profile.settings.approvals
@@ -83,6 +105,7 @@ class Desk:
             if settings.low_risk_auto_approve_seconds == 0:
                 return None
             auto_at = now + settings.low_risk_auto_approve_seconds
+        exact = request.exact
         new = NewApproval(
             request.risk,
             request.reason,
@@ -93,8 +116,20 @@ class Desk:
             owner,
             str(origin) if origin else None,
             auto_at,
+            action_hash=exact.digest,
+            args=exact.args,
+            cwd=exact.cwd,
+            backend=exact.backend,
+            requester=requester,
         )
-        row, created = await gw.store.run(ops.request, new, now)
+        try:
+            row, created = await gw.store.run(ops.request, new, now)
+        except LookupError as exc:
+            log.warning("approval refused: %s", exc)
+            return (
+                "Not run: this call's id was already used for a different action, so no "
+                "earlier decision applies to it. Call the tool again."
+            )
         if not created:  # asked before (the turn was resumed): its decision stands
             return self._verdict(row, request)
         log.info("approval %s requested (%s): %s", row.id, row.risk, row.action[:200])
@@ -109,6 +144,8 @@ class Desk:
         return Defer(f"waiting for approval {row.id}")
 
     def _verdict(self, row: ApprovalRow, request: Request) -> str | Defer | None:
+        if row.action_hash != request.digest:  # never: the lookup checks it; belt and braces
+            return "Not run: the approval on record is for a different action."
         if row.status == "approved":
             return None
         if row.status == "pending":
@@ -134,13 +171,40 @@ class Desk:
 
     # ----- deciding ---------------------------------------------------------------
 
-    async def decide(self, approval_id: str, approve: bool, by: str) -> str:
-        """Record a decision and resume the work; returns a line for the decider."""
-        row, changed = await self.gw.store.run(
-            ops.decide, approval_id, approve, by, self.gw.clock()
+    def may_decide(self, row: ApprovalRow, decider: Decider | None) -> bool:
+        """Whether `decider` may decide `row`. None is the operator (the CLI, the
+        API and dashboard with the key, a trusted front end such as the web chat).
+        In a chat: whoever started the work, anyone in `approvals.deciders`, and
+        for work nobody in a chat started (cron, the API) the users the platform's
+        allowlist names; never a paired stranger deciding someone else's request."""
+        if decider is None or decider.trusted:
+            return True
+        who = f"{decider.platform}:{decider.user}"
+        if who in self.gw.profile.settings.approvals.deciders or who == row.requester:
+            return True
+        return row.requester is None and decider.user in allowed_ids(
+            self.gw.profile.env, decider.platform
         )
+
+    async def decide(
+        self, approval_id: str, approve: bool, by: str, decider: Decider | None = None
+    ) -> str:
+        """Record a decision and resume the work; returns a line for the decider.
+        `decider`: who decides from a chat (None: the operator, see may_decide)."""
+        gw = self.gw
+        if decider is not None:
+            found = await gw.store.run(ops.get, approval_id)
+            if found is not None and not self.may_decide(found, decider):
+                log.warning("approval %s: %s may not decide it", found.id, by)
+                asked = f" ({found.requester})" if found.requester else ""
+                return (
+                    f"You may not decide {found.id}: only whoever asked for this work{asked} "
+                    "or a user listed in approvals.deciders can."
+                )
+        row, changed = await gw.store.run(ops.decide, approval_id, approve, by, gw.clock())
         if row is None:
-            return f"No approval {approval_id!r}; /approve without an id lists the pending ones."
+            shown = approval_id if len(approval_id) <= 20 else approval_id[:20] + "…"
+            return f"No approval {shown!r}; /approve without an id lists the pending ones."
         if not changed:
             when = f" by {row.decided_by}" if row.decided_by else ""
             return f"Approval {row.id} was already {row.status}{when}."
@@ -189,19 +253,34 @@ class Desk:
                 log.exception("resuming %s after its approval", owner)
 
 
+@dataclass(frozen=True)
+class Decider:
+    """Who decides from a chat: the sender of the button press or /approve."""
+
+    platform: str
+    user: str
+    trusted: bool = False  # the front end proved it is the operator (the web chat's login)
+
+
 class ChatAsker:
     """The Asker of one line of work (a chat's turns, a task): who owns the
-    requests it makes and where they are shown."""
+    requests it makes, where they are shown, and who asked for the work."""
 
     def __init__(
-        self, desk: Desk, owner: str = "", origin: Target | None = None, what: str = ""
+        self,
+        desk: Desk,
+        owner: str = "",
+        origin: Target | None = None,
+        what: str = "",
+        requester: str | None = None,
     ) -> None:
         self.desk = desk
         self.owner = owner  # set per turn for chats: "inbound:ID"
         self.origin = origin
         self.what = what  # "your message “deploy it”", "background task bg_…"
+        self.requester = requester  # PLATFORM:USER; set per turn for chats
 
     async def ask(self, request: Request, ctx: TurnContext) -> str | Defer | None:
         if not self.owner:
             raise RuntimeError("ChatAsker used outside a turn")
-        return await self.desk.ask(request, ctx, self.owner, self.origin, self.what)
+        return await self.desk.ask(request, ctx, self.owner, self.origin, self.what, self.requester)

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from hermes.agent.events import EventSink
 from hermes.context import Profile
 from hermes.cron.schedule import zone
-from hermes.gateway import turns, work
+from hermes.gateway import leftovers, turns, work
 from hermes.gateway.access import Access
 from hermes.gateway.adapters.base import Adapter
 from hermes.gateway.approvals import Desk
@@ -72,7 +72,8 @@ class Gateway:
         self.adapters: dict[str, Adapter] = {a.name: a for a in adapters}
         self.access = Access(store, profile.env, clock=clock)
         self.chats = Chats(settings.max_concurrent_turns)
-        self.processes = ProcessManager()
+        # tool processes are recorded in state.db: a killed gateway's are ended at start
+        self.processes = ProcessManager(ledger=leftovers.StoredProcessLedger(store, clock))
         self.couriers = {
             a.name: Courier(
                 store,
@@ -120,6 +121,7 @@ class Gateway:
 
     async def _start(self) -> None:
         self.notifier.attach()
+        await leftovers.end_processes(self)  # before any turn resumes (and could rerun them)
         await self._recover()
         await self.tasks.recover()
         self._spawn(self.desk.run(), "approvals")

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,16 +80,19 @@ def ensure_api_key(profile: Profile) -> tuple[Profile, bool]:
 
 def build_adapters(profile: Profile, store: Store | None = None) -> list[Adapter]:
     """The web chat always; each platform whose credentials are configured.
-    With `store`, adapters keep their place in the platform's stream in state.db."""
+    With `store`, adapters keep their place in the platform's stream in state.db,
+    and record there the updates they had to skip."""
     from hermes.gateway.adapters.web import WebAdapter
 
     adapters: list[Adapter] = [WebAdapter()]
     token = profile.env.get("TELEGRAM_BOT_TOKEN", "").strip()
     if token:
         from hermes.gateway.adapters.telegram import KvOffsets, TelegramAdapter
+        from hermes.gateway.skipped import StoredDeadLetters
 
         offsets = KvOffsets(store, token) if store is not None else None
-        telegram = TelegramAdapter.from_profile(profile, offsets)
+        skipped = StoredDeadLetters(store) if store is not None else None
+        telegram = TelegramAdapter.from_profile(profile, offsets, skipped)
         if telegram is not None:
             adapters.append(telegram)
     return adapters
@@ -234,8 +238,7 @@ async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[s
         if gw.routed:
             say(f"  routed chats are served by profiles: {', '.join(gw.routed)}")
         if generated:
-            say(f"Generated HERMES_API_KEY (log in with it): {profile.env['HERMES_API_KEY']}")
-            say(f"  (stored in {profile.home / '.env'})")
+            _announce_key(profile, say)
         say("Stop with Ctrl+C (or SIGTERM).")
         watcher = loop.create_task(_watch_platforms(gw, state_path, url, say))
         await stop.wait()
@@ -262,6 +265,17 @@ async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[s
         await store.close()
         await close_shared_clients()
         log.info("gateway stopped")
+
+
+def _announce_key(profile: Profile, say: Callable[[str], None]) -> None:
+    """Show a generated key to the person at the terminal, but never put it in a
+    service's journal or a log file: off a terminal, say where it is instead."""
+    env_file = profile.home / ".env"
+    if sys.stdout.isatty():
+        say(f"Generated HERMES_API_KEY (log in with it): {profile.env['HERMES_API_KEY']}")
+        say(f"  (stored in {env_file})")
+    else:
+        say(f"Generated HERMES_API_KEY into {env_file} (not shown here: read it there)")
 
 
 async def _watch_platforms(

@@ -16,11 +16,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from hermes.agent.conversation import Conversation
-from hermes.agent.events import AgentEvent, ToolStarted
+from hermes.agent.events import AgentEvent, ToolStarted, ToolWaiting
 from hermes.agent.loop import TurnResult, tool_call_summary
 from hermes.approvals.gate import ApprovalGate
 from hermes.errors import HermesError
-from hermes.gateway.approvals import ChatAsker
+from hermes.gateway.approvals import ChatAsker, rerun_rule
 from hermes.gateway.events import Target
 from hermes.gateway.walkaway import WALKAWAY_BRIEF, Walkaways
 from hermes.store import approval_ops, cron_ops, task_ops
@@ -98,12 +98,20 @@ class TaskRunner:
 
     # ----- starting, resuming, cancelling ---------------------------------------
 
-    async def create(self, kind: str, prompt: str, origin: Target | None) -> TaskRow:
-        """Store a queued task (start it with `launch`, after announcing it)."""
+    async def create(
+        self, kind: str, prompt: str, origin: Target | None, requester: str | None = None
+    ) -> TaskRow:
+        """Store a queued task (start it with `launch`, after announcing it).
+        `requester`: PLATFORM:USER who started it from a chat (decides its approvals)."""
         if not prompt.strip():
             raise HermesError(f"/{kind} needs a prompt, e.g. /{kind} check the backups")
         row = await self.gw.store.run(
-            task_ops.insert, kind, prompt.strip(), str(origin) if origin else None, self.gw.clock()
+            task_ops.insert,
+            kind,
+            prompt.strip(),
+            str(origin) if origin else None,
+            self.gw.clock(),
+            requester,
         )
         log.info("task %s queued: %s", row.id, row.prompt[:200])
         return row
@@ -215,7 +223,7 @@ class TaskRunner:
         origin = Target.parse(row.origin) if row.origin else None
         job = await self._job(row)
         what = f'{TITLE.get(row.kind, "task").lower()} {row.id} "{job or cut_prompt(row.prompt)}"'
-        asker = ChatAsker(gw.desk, f"task:{row.id}", origin, what)
+        asker = ChatAsker(gw.desk, f"task:{row.id}", origin, what, row.requester)
         tools = default_tools()
         if row.kind == "walkaway":
             tools.append(self.walkaway.progress_tool(row))
@@ -260,7 +268,7 @@ class TaskRunner:
         gw = self.gw
 
         def emit(event: AgentEvent) -> None:
-            if isinstance(event, ToolStarted):
+            if isinstance(event, ToolStarted | ToolWaiting):  # a step, run or waiting to
                 self._event(row.id, "tool", tool_call_summary(event.call, 200))
 
         if row.status == "queued":
@@ -275,12 +283,10 @@ class TaskRunner:
             log.info("task %s started in session %s", row.id, conv.session_id)
             return await conv.run_turn(emit)
         await gw.store.run(task_ops.set_status, row.id, "running")
-        asked = {
-            a.tool_call_id for a in await gw.store.run(approval_ops.of_owner, f"task:{row.id}")
-        }
+        rerun = await rerun_rule(gw.store, f"task:{row.id}", row.status == "waiting_approval")
         assert row.user_message_id is not None
         log.info("task %s resumed", row.id)
-        return await conv.resume(row.user_message_id, emit, rerun=lambda call: call.id in asked)
+        return await conv.resume(row.user_message_id, emit, rerun=rerun)
 
     async def _first_message(self, row: TaskRow) -> str:
         if row.kind == "walkaway":

@@ -13,12 +13,14 @@ from hermes.agent.events import EventSink, ignore
 from hermes.approvals.gate import ApprovalGate, Asker, NobodyToAsk
 from hermes.commands import HELP, clip, is_command, run_command
 from hermes.errors import HermesError
-from hermes.gateway import work
-from hermes.gateway.approvals import ChatAsker
+from hermes.gateway import leftovers, work
+from hermes.gateway.adapters.base import Adapter
+from hermes.gateway.approvals import ChatAsker, rerun_rule
 from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound, session_key
-from hermes.gateway.stream import DraftStreamer
+from hermes.gateway.stream import DraftStreamer, SlowWatch, slow_text
 from hermes.messages import Message
+from hermes.providers.resolve import describe
 from hermes.store import cron_ops
 from hermes.store import gateway_ops as ops
 
@@ -186,6 +188,7 @@ async def run_inbound(
     `decided`)."""
     adapter = gw.adapters.get(event.platform)
     streamer: DraftStreamer | None = None
+    watch: SlowWatch | None = None
     try:
         if adapter is not None and event.attachments and resume is None:
             event = await adapter.fetch(event)
@@ -200,14 +203,10 @@ async def run_inbound(
         if chat.asker is not None:
             chat.asker.owner = f"inbound:{row_id}"
             chat.asker.what = f'your message "{clip(event.text)}"'
-        if (
-            adapter is not None
-            and adapter.capabilities.can_edit
-            and gw.profile.settings.display.streaming
-        ):
-            streamer = DraftStreamer(adapter, event.target, event.message_id)
-        emit: EventSink = streamer or ignore
+            chat.asker.requester = work.requester(event)
+        streamer, emit, watch = _turn_sinks(gw, adapter, row_id, event, conv)
         if resume is not None:
+            await leftovers.clean_stray_draft(gw.store, adapter, event.target, row_id)
             if session_id != conv.session_id or not conv.can_resume(resume):
                 await finish(
                     gw,
@@ -226,8 +225,9 @@ async def run_inbound(
                     f'↻ Hermes restarted while working on "{clip(event.text)}"; picking the '
                     "work up where it stopped.",
                 )
-            asked = await work.asked_calls(gw, f"inbound:{row_id}")
-            resumed = await conv.resume(resume, emit, rerun=lambda call: call.id in asked)
+            await leftovers.report_killed(gw, conv, resume)  # before rerun: never run twice
+            rerun = await rerun_rule(gw.store, f"inbound:{row_id}", decided)
+            resumed = await conv.resume(resume, emit, rerun=rerun)
             assert resumed is not None  # can_resume said so
             result = resumed
         else:
@@ -238,6 +238,7 @@ async def run_inbound(
             result = await conv.run_turn(emit)
         draft = await streamer.finish() if streamer else None
         if result.suspended:
+            await leftovers.forget_draft(gw.store, row_id)  # left showing "⏸" on purpose
             await gw.store.run(ops.set_inbound_status, row_id, "waiting")
             chat.waiting = row_id
             gw.desk.wake()  # a decision may have come in while the turn was suspending
@@ -267,6 +268,40 @@ async def run_inbound(
             draft_id=draft,
             error=str(exc),
         )
+    finally:
+        if watch is not None:
+            watch.close()
+
+
+def _turn_sinks(
+    gw: Gateway, adapter: Adapter | None, row_id: int, event: Inbound, conv: Conversation
+) -> tuple[DraftStreamer | None, EventSink, SlowWatch | None]:
+    """Where a turn's events go: the streamed draft (which also says when the model
+    is slow, and is recorded for the clean-up after a crash), or, in a chat
+    without drafts, a watch that sends one short notice when the model is slow."""
+    model = gw.profile.settings.model
+    text = slow_text(model.slow_notice_seconds, describe(conv.provider), model.max_call_seconds)
+    if (
+        adapter is not None
+        and adapter.capabilities.can_edit
+        and gw.profile.settings.display.streaming
+    ):
+        streamer = DraftStreamer(
+            adapter,
+            event.target,
+            event.message_id,
+            slow=(model.slow_notice_seconds, text),
+            on_draft=leftovers.draft_recorder(gw.store, row_id),
+        )
+        return streamer, streamer, None
+    if adapter is None:
+        return None, ignore, None
+
+    def notice() -> None:  # once per turn: the ledger sends a key once
+        gw._spawn(gw.queue_reply(f"slow:{row_id}", event.target, text), "slow notice")
+
+    watch = SlowWatch(model.slow_notice_seconds, notice)
+    return None, watch, watch
 
 
 class _MemoryHistory:

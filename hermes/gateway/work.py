@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hermes.commands import clip
+from hermes.gateway.approvals import Decider
 from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound
 from hermes.gateway.tasks import TITLE, started_text
@@ -33,16 +34,21 @@ def _by(event: Inbound) -> str:
     return f"{event.platform}:{event.user_name or event.user}"
 
 
+def requester(event: Inbound) -> str:
+    """Who asked for the work, as approvals record it (PLATFORM:USER id)."""
+    return f"{event.platform}:{event.user}"
+
+
+def _decider(gw: Gateway, event: Inbound) -> Decider:
+    adapter = gw.adapters.get(event.platform)
+    return Decider(event.platform, event.user, trusted=adapter is not None and adapter.trusted)
+
+
 def _age(since: float) -> str:
     seconds = max(0, int(time.time() - since))
     if seconds < 120:
         return f"{seconds}s"
     return f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h"
-
-
-async def asked_calls(gw: Gateway, owner: str) -> set[str]:
-    """The tool calls of this work that went to an approval (they never started)."""
-    return {a.tool_call_id for a in await gw.store.run(approval_ops.of_owner, owner)}
 
 
 async def run_command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> None:
@@ -59,7 +65,7 @@ async def run_command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> N
         if not rest:
             await finish(gw, row_id, event, f"Usage: {name} PROMPT, e.g. {name} check the backups")
             return
-        row = await gw.tasks.create(kind, rest, event.target)
+        row = await gw.tasks.create(kind, rest, event.target, requester(event))
         await finish(gw, row_id, event, started_text(row))  # queued before any result
         gw.tasks.launch(row)
         return
@@ -86,17 +92,18 @@ async def _tasks_text(gw: Gateway, event: Inbound, rest: str) -> str:
 
 
 async def _decide_text(gw: Gateway, event: Inbound, approve: bool, rest: str) -> str:
+    decider = _decider(gw, event)
     if rest:
-        return await gw.desk.decide(rest.split()[0], approve, _by(event))
+        return await gw.desk.decide(rest.split()[0], approve, _by(event), decider)
     here = [
         a
         for a in await gw.store.run(approval_ops.listing, status="pending")
-        if a.origin == str(event.target)
+        if a.origin == str(event.target) and gw.desk.may_decide(a, decider)
     ]
     if not here:
-        return "No approvals are pending in this chat."
+        return "No approvals are pending in this chat that you may decide."
     if len(here) == 1:
-        return await gw.desk.decide(here[0].id, approve, _by(event))
+        return await gw.desk.decide(here[0].id, approve, _by(event), decider)
     verb = "/approve" if approve else "/deny"
     return "Several are pending; say which:\n" + "\n".join(
         f"{verb} {a.id} — {a.risk}: {clip(a.action)}" for a in here
@@ -108,7 +115,7 @@ async def run_button(gw: Gateway, event: Inbound) -> None:
     verb, _, approval_id = (event.callback_data or "").partition(":")
     if verb not in ("approve", "deny") or not approval_id:
         return
-    text = await gw.desk.decide(approval_id, verb == "approve", _by(event))
+    text = await gw.desk.decide(approval_id, verb == "approve", _by(event), _decider(gw, event))
     key = f"button:{event.platform}:{event.callback_id or event.external_id}"
     await gw.queue_reply(key, event.target, text)
 

@@ -65,8 +65,10 @@ _PRINTS_CREDENTIALS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )  # fmt: skip
 
 
-def _paths(cmd: Command) -> list[tuple[str, bool]]:
-    """The words of `cmd` that may name files it reads: (word, identity option value)."""
+def _paths(cmd: Command, bare: bool = False) -> list[tuple[str, bool]]:
+    """The words of `cmd` that may name files it reads: (word, identity option value).
+    `bare`: plain names too (`cat key`): with a probe, a link in the workspace may
+    point at a key."""
     identity = _IDENTITY.get(cmd.name)
     out: list[tuple[str, bool]] = [(t, False) for op, t in cmd.redirects if op in ("<", "<>")]
     args = cmd.args
@@ -83,19 +85,19 @@ def _paths(cmd: Command) -> list[tuple[str, bool]]:
             used = True
         if cmd.name in ("ssh-add", "ssh-keygen") and not word.startswith("-"):
             used = cmd.name == "ssh-add" or any(a in ("-y", "-l", "-lf", "-yf") for a in args)
-        for part in _parts(word):
+        for part in _parts(word, bare):
             out.append((part, used))
     return out
 
 
-def _parts(word: str) -> list[str]:
+def _parts(word: str, bare: bool = False) -> list[str]:
     """A word and the paths inside it (`--key=PATH`, `@PATH` for curl, `if=PATH`)."""
     parts = [word]
     m = re.match(r"^[-\w.]*[=:@](.+)$", word)
     if m:
         parts.append(m.group(1))
     parts += [p.lstrip("@<") for p in parts if p.startswith(("@", "<"))]
-    return [p for p in parts if p and (p[0] in "/~.$" or "/" in p)]
+    return [p for p in parts if p and (p[0] in "/~.$" or "/" in p or (bare and p[0] != "-"))]
 
 
 def reads_secrets(cmd: Command, where: Where) -> Assessment | None:
@@ -112,7 +114,7 @@ def reads_secrets(cmd: Command, where: Where) -> Assessment | None:
         )
     )
     worst: Assessment | None = None
-    for word, used in _paths(cmd):
+    for word, used in _paths(cmd, bare=where.probe is not None):
         if used:
             continue
         found = read_risk(word, where, whole=whole)

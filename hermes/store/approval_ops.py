@@ -18,7 +18,8 @@ from hermes.store.db import transaction
 
 _COLS = (
     "id, status, risk, reason, tool, action, tool_call_id, session_id, owner, origin,"
-    " created_at, auto_approve_at, decided_at, decided_by, resumed"
+    " created_at, auto_approve_at, decided_at, decided_by, resumed,"
+    " action_hash, args, cwd, backend, requester"
 )
 
 
@@ -27,12 +28,17 @@ class NewApproval:
     risk: str
     reason: str
     tool: str
-    action: str  # the exact action shown to the user (a command, "write_file PATH")
-    tool_call_id: str
+    action: str  # the exact action shown to the user (a command, "write_file PATH" + content)
+    tool_call_id: str  # our own id of the call (never the model's)
     session_id: str
     owner: str  # "inbound:ID" | "task:ID"
     origin: str | None  # the chat it came from (PLATFORM:CHAT[:THREAD])
     auto_approve_at: float | None = None  # low risk: approved then unless denied first
+    action_hash: str = ""  # SHA-256 of (tool, canonical args, cwd, backend): the identity
+    args: str = ""  # the call's arguments, canonical JSON
+    cwd: str = ""
+    backend: str = ""
+    requester: str | None = None  # PLATFORM:USER who started the work (may decide it)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,11 @@ class ApprovalRow:
     decided_at: float | None
     decided_by: str | None
     resumed: bool
+    action_hash: str | None = None
+    args: str | None = None
+    cwd: str | None = None
+    backend: str | None = None
+    requester: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +78,9 @@ class ApprovalRow:
             "auto_approve_at": self.auto_approve_at,
             "decided_at": self.decided_at,
             "decided_by": self.decided_by,
+            "cwd": self.cwd,
+            "backend": self.backend,
+            "requester": self.requester,
         }
 
 
@@ -82,13 +96,19 @@ def _select(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list
 
 
 def request(conn: sqlite3.Connection, new: NewApproval, now: float) -> tuple[ApprovalRow, bool]:
-    """Store a request; returns (row, created). A call already asked about
-    returns its existing row (created False): a resumed turn never asks twice."""
+    """Store a request; returns (row, created). The same call asked again (the
+    turn was resumed) with the same action returns its existing row (created
+    False): a resumed turn never asks twice. A call id already used for another
+    action raises LookupError: a decision never moves to a different action."""
     with transaction(conn):
         found = _select(
             conn, "session_id = ? AND tool_call_id = ?", (new.session_id, new.tool_call_id)
         )
         if found:
+            if found[0].action_hash != new.action_hash:
+                raise LookupError(
+                    f"tool call {new.tool_call_id} was asked about for another action"
+                )
             return found[0], False
         while True:
             approval_id = secrets.token_hex(3)
@@ -96,7 +116,7 @@ def request(conn: sqlite3.Connection, new: NewApproval, now: float) -> tuple[App
                 break
         conn.execute(
             f"INSERT INTO approvals({_COLS}) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " NULL, NULL, 0)",
+            " NULL, NULL, 0, ?, ?, ?, ?, ?)",
             (
                 approval_id,
                 new.risk,
@@ -109,6 +129,11 @@ def request(conn: sqlite3.Connection, new: NewApproval, now: float) -> tuple[App
                 new.origin,
                 now,
                 new.auto_approve_at,
+                new.action_hash,
+                new.args,
+                new.cwd,
+                new.backend,
+                new.requester,
             ),
         )
     return get(conn, approval_id) or _missing(approval_id), True

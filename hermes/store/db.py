@@ -63,16 +63,10 @@ approval_ops.py):
 - ``task_events``: a task's progress (``progress``, ``tool``, ``note``) and
   the user's ``steer`` messages (``handled`` once the task has read them).
 - ``approvals``: one row per gated tool call, ``(session_id, tool_call_id)``
-  unique: the decision covers exactly that call. ``owner`` is ``inbound:ID``
+  unique (the ids are Hermes' own; step 0007 binds the row to the exact
+  action). ``owner`` is ``inbound:ID``
   or ``task:ID`` (the work to resume); ``status``: pending -> approved |
   denied | cancelled; ``resumed`` is set once the owner picked the decision up.
-
-The gate (step 0007): an approval is bound to the exact action, not to a
-tool-call id: ``action_hash`` is the SHA-256 of (tool, canonical arguments,
-cwd, backend), which are stored beside it (``args`` as canonical JSON); a
-decision applies only to a call whose action hashes the same. ``requester``
-(on approvals and tasks) is ``PLATFORM:USER`` of whoever started the work:
-with ``approvals.deciders`` the only chat users who may decide it.
 
 Cron (step 0006, see hermes/store/cron_ops.py):
 
@@ -83,6 +77,33 @@ Cron (step 0006, see hermes/store/cron_ops.py):
 - ``cron_runs``: one row per claimed run, ``(job_id, due_at)`` unique. The claim
   is the transaction that inserts this row, the run's task (``tasks.job_id``)
   and moves ``next_run_at`` on: a run is claimed once, by one process.
+
+The gate (step 0007): an approval is bound to the exact action, not to a
+tool-call id: ``action_hash`` is the SHA-256 of (tool, canonical arguments,
+cwd, backend), which are stored beside it (``args`` as canonical JSON); a
+decision applies only to a call whose action hashes the same. ``requester``
+(on approvals and tasks) is ``PLATFORM:USER`` of whoever started the work:
+with ``approvals.deciders`` the only chat users who may decide it.
+
+Skipped updates (step 0008, see hermes/store/skipped_ops.py):
+
+- ``skipped_updates``: a platform update an adapter could not read or handle
+  after a few tries (hermes/gateway/adapters/base.py, UpdateGuard), recorded
+  once per ``(platform, update_id)`` and then skipped. ``error`` is one line;
+  ``raw`` the update as JSON, cut to 2,000 characters. `hermes doctor` and the
+  dashboard show the recent ones.
+
+Leftovers of a killed gateway (step 0009, see hermes/store/leftover_ops.py):
+
+- ``tool_processes``: one row per process group a tool started (``kind``
+  foreground | background; ``proc_id`` names a background one), written when it
+  starts and deleted when it ends. ``start_ticks`` (field 22 of /proc/PID/stat)
+  and ``boot_id`` tell our process from a recycled pid. Rows still ``running``
+  at the next start are leftovers: their groups are killed and the rows become
+  ``killed`` or ``gone`` (``outcome`` says what was found) until the resumed
+  turn of their session has reported them.
+- ``inbound.draft_id``: the message id of the turn's streamed draft, so a
+  turn resumed after a crash can edit its stray draft.
 """
 
 from __future__ import annotations
@@ -338,6 +359,42 @@ ALTER TABLE approvals ADD COLUMN requester TEXT;
 ALTER TABLE tasks ADD COLUMN requester TEXT;
 """
 
+_SKIPPED = """
+CREATE TABLE skipped_updates (
+    id          INTEGER PRIMARY KEY,
+    platform    TEXT NOT NULL,
+    update_id   TEXT NOT NULL,
+    error       TEXT NOT NULL,
+    raw         TEXT NOT NULL,
+    attempts    INTEGER NOT NULL,
+    skipped_at  REAL NOT NULL,
+    UNIQUE (platform, update_id)
+);
+CREATE INDEX skipped_updates_at ON skipped_updates(skipped_at);
+"""
+
+_TOOL_PROCESSES = """
+CREATE TABLE tool_processes (
+    id           INTEGER PRIMARY KEY,
+    pid          INTEGER NOT NULL,
+    pgid         INTEGER NOT NULL,
+    start_ticks  INTEGER,
+    boot_id      TEXT,
+    command      TEXT NOT NULL,
+    cwd          TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    proc_id      TEXT,
+    session_id   TEXT,
+    started_at   REAL NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'running',
+    outcome      TEXT,
+    ended_at     REAL
+);
+CREATE INDEX tool_processes_session ON tool_processes(session_id, status);
+
+ALTER TABLE inbound ADD COLUMN draft_id TEXT;
+"""
+
 MIGRATIONS: list[Migration] = [
     ("0001_sessions_messages", _SESSIONS_MESSAGES),
     ("0002_messages_fts", _FTS),
@@ -346,6 +403,8 @@ MIGRATIONS: list[Migration] = [
     ("0005_tasks_approvals", _TASKS_APPROVALS),
     ("0006_cron", _CRON),
     ("0007_gate_actions", _GATE),
+    ("0008_skipped_updates", _SKIPPED),
+    ("0009_tool_processes", _TOOL_PROCESSES),
 ]
 
 

@@ -20,7 +20,7 @@ PREFIX = {"background": "bg", "walkaway": "wk", "delegate": "dl", "cron": "cr"}
 OPEN = ("queued", "running", "waiting_approval")
 _COLS = (
     "id, kind, prompt, origin, status, session_id, user_message_id, result, error,"
-    " created_at, started_at, finished_at, job_id"
+    " created_at, started_at, finished_at, job_id, requester"
 )
 
 
@@ -39,6 +39,7 @@ class TaskRow:
     started_at: float | None
     finished_at: float | None
     job_id: str | None = None  # cron: the job this run belongs to
+    requester: str | None = None  # PLATFORM:USER who started it from a chat (decides its approvals)
 
     @property
     def finished(self) -> bool:
@@ -79,10 +80,15 @@ def _select(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list
 
 
 def insert(
-    conn: sqlite3.Connection, kind: str, prompt: str, origin: str | None, now: float
+    conn: sqlite3.Connection,
+    kind: str,
+    prompt: str,
+    origin: str | None,
+    now: float,
+    requester: str | None = None,
 ) -> TaskRow:
     with transaction(conn):
-        task_id = insert_in(conn, kind, prompt, origin, now)
+        task_id = insert_in(conn, kind, prompt, origin, now, requester=requester)
     found = get(conn, task_id)
     assert found is not None
     return found
@@ -95,14 +101,16 @@ def insert_in(
     origin: str | None,
     now: float,
     job_id: str | None = None,
+    requester: str | None = None,
 ) -> str:
     """Insert a queued task INSIDE the caller's transaction; returns its id."""
     task_id = new_id(kind, now)
     while conn.execute("SELECT 1 FROM tasks WHERE id = ?", (task_id,)).fetchone():
         task_id = new_id(kind, now)
     conn.execute(
-        "INSERT INTO tasks(id, kind, prompt, origin, created_at, job_id) VALUES (?, ?, ?, ?, ?, ?)",
-        (task_id, kind, prompt, origin, now, job_id),
+        "INSERT INTO tasks(id, kind, prompt, origin, created_at, job_id, requester)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (task_id, kind, prompt, origin, now, job_id, requester),
     )
     return task_id
 

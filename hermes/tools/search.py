@@ -2,6 +2,10 @@
 
 The walk runs in a thread, stops when the call is cancelled, and is bounded
 (files looked at, files searched, file size, matches) with the bound stated.
+A walk over a directory skips files that hold keys (ssh keys, a Hermes
+home's .env and state.db, another profile's home: whatever the approval
+gate would ask about before reading it) and says how many it skipped; one
+such file searched by name goes through the gate like read_file.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ import fnmatch
 import os
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hermes.context import TurnContext
 from hermes.errors import ToolError
+from hermes.risk import Where, classify_read
 from hermes.tools.base import Tool, schema
 from hermes.tools.files import SNIFF_BYTES, int_arg, resolve, split_lines
 
@@ -60,6 +66,19 @@ def _files(base: Path, glob: str | None, stop: threading.Event) -> tuple[list[Pa
     return found, True
 
 
+def guarded(ctx: TurnContext) -> Callable[[Path], bool]:
+    """Whether a file holds secrets the gate would ask about before reading it."""
+    home = ctx.profile.env.get("HOME")
+    where = Where(
+        cwd=ctx.cwd,
+        home=Path(home) if home else Path.home(),
+        hermes_root=ctx.profile.root,
+        hermes_home=ctx.profile.home,
+    )
+    # the real path: a link in the workspace may point at a key
+    return lambda path: classify_read(os.path.realpath(path), where).risk != "none"
+
+
 def _search(
     regex: re.Pattern[str],
     base: Path,
@@ -67,14 +86,20 @@ def _search(
     glob: str | None,
     most: int,
     stop: threading.Event,
+    secret: Callable[[Path], bool] = lambda path: False,
 ) -> str:
     if not base.exists():
         raise ToolError(f"no such file or directory: {base}")
     hits: list[str] = []
     files, complete = _files(base, glob, stop)
+    walked = base.is_dir()
+    skipped = 0
     for path in files:
         if stop.is_set():
             raise _Stopped
+        if walked and secret(path):
+            skipped += 1
+            continue
         try:
             if not path.is_file():  # pipes and devices would block the read
                 continue
@@ -93,6 +118,11 @@ def _search(
                     return "\n".join(hits)
                 hits.append(f"{shown}:{n}: {line.rstrip()[:SEARCH_LINE_CHARS]}")
     cut = "" if complete else f"[searched only the first {len(files):,} files; narrow the path]"
+    if skipped:
+        cut = (cut + "\n" if cut else "") + (
+            f"[skipped {skipped:,} file(s) holding keys or Hermes' own state; read one by "
+            "name if you need it: the user is asked first]"
+        )
     if not hits:
         where = f"{base} (glob {glob})" if glob else str(base)
         found = f"No matches for {regex.pattern!r} in {where}; {len(files):,} files searched."
@@ -121,7 +151,9 @@ async def search_files(args: dict[str, Any], ctx: TurnContext) -> str:
     most = int_arg(args, "max_results", 50, 1, 1000)
     stop = threading.Event()  # a cancelled call must not leave the walk running
     try:
-        return await asyncio.to_thread(_search, regex, base, ctx.cwd, glob or None, most, stop)
+        return await asyncio.to_thread(
+            _search, regex, base, ctx.cwd, glob or None, most, stop, guarded(ctx)
+        )
     finally:
         stop.set()
 
