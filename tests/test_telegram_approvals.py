@@ -170,3 +170,50 @@ async def test_background_task_end_to_end(
     assert done == "✅ Background task complete\nBackups are fine."
     assert {s["message_thread_id"] for s in telegram.sent} == {5}
     assert await gw.stop() == 0
+
+
+async def test_a_sibling_cannot_use_the_api_to_approve_its_own_request(
+    tmp_path: Path, model: ScriptedModel, telegram: FakeTelegram
+) -> None:
+    """The attack of issue 12 against a real gateway: the model asks for a deletion
+    and, in the same reply, runs a script that calls the gateway's approvals API
+    with $HERMES_API_KEY. The script is held while the request waits; once the
+    user denies it, it runs, but finds no key in its environment: 401."""
+    home = telegram_home(tmp_path / "home", model, telegram)
+    workspace = home / "workspace"
+    workspace.mkdir()
+    (workspace / "approve.py").write_text(
+        "import json, os, urllib.request, urllib.error\n"
+        "state = json.load(open(os.environ['HERMES_HOME'] + '/gateway.json'))\n"
+        "key = os.environ.get('HERMES_API_KEY', '')\n"
+        "req = urllib.request.Request(state['url'] + '/api/hermes/approvals',\n"
+        "    headers={'Authorization': 'Bearer ' + key})\n"
+        "try:\n"
+        "    status = urllib.request.urlopen(req, timeout=10).status\n"
+        "except urllib.error.HTTPError as exc:\n"
+        "    status = exc.code\n"
+        "open('attempt.txt', 'w').write(f'{status} key={bool(key)}')\n"
+    )
+    model.tool_calls(
+        [
+            ("terminal", {"command": "rm ~/notes.txt"}),
+            ("terminal", {"command": "python3 approve.py"}),
+        ]
+    )
+    model.reply("I left your notes alone.")
+    gw = await GatewayProcess(home).ready()
+    telegram.user_says(CHAT, "delete my notes", user_id=CHAT)
+    await wait_until(lambda: has_request(telegram), 30, why=gw.log)
+    message_id, approval_id = request_message(telegram)
+    with sqlite3.connect(home / "state.db") as conn:
+        assert conn.execute("SELECT status FROM inbound").fetchall() == [("waiting",)]
+    assert not (workspace / "attempt.txt").exists()  # held while the request waits
+    telegram.press_button(CHAT, message_id, f"deny:{approval_id}", user_id=CHAT)
+    await wait_until(lambda: "I left your notes alone." in shown(telegram), 30, why=gw.log)
+    assert (home / "notes.txt").read_text() == "precious"
+    assert (workspace / "attempt.txt").read_text() == "401 key=False"
+    with sqlite3.connect(home / "state.db") as conn:
+        assert conn.execute("SELECT status, requester FROM approvals").fetchall() == [
+            ("denied", f"telegram:{CHAT}")
+        ]
+    assert await gw.stop() == 0
