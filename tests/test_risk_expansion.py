@@ -175,3 +175,46 @@ def test_loops_and_calls_stay_bounded() -> None:
     chain = "".join(f"f{i}(){{ f{i + 1}; f{i + 1}; }}; " for i in range(30)) + "f0"
     assert parse(chain).findings  # too deep to follow: medium, not a hang
     assert risk(":(){ :|:& };:") == "hard"
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        ('rm -rf "${TMPDIR:-/tmp}"/pytest-of-alice', "low"),
+        ('rm -rf "$TMPDIR/build"', "low"),
+        ("rm -rf ${TMP}/x ${TEMP}/y", "low"),
+        ('cd "$TMPDIR" && rm -rf ./*', "low"),
+        ('rm -rf "$TMPDIR"', "medium"),  # the shared temp directory itself
+        ('rm -rf "${TMPDIR:-/}"', "hard"),  # the default is a possible value too
+        ('export TMPDIR="$X"; rm -rf "$TMPDIR"/x', "medium"),  # no longer known
+        ('TMPDIR=~; rm -rf "$TMPDIR"', "hard"),
+        ('unset TMPDIR; rm -rf "$TMPDIR"/etc', "medium"),
+    ],
+)
+def test_tmpdir_is_the_temp_directory(command: str, level: str) -> None:
+    assert risk(command) == level, classify_command(command, WHERE)
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        ("ls -A ~ | xargs -I{} rm -rf ~/{}", "hard"),
+        ("ls ~ | parallel rm -rf ~/{}", "hard"),
+        ("ls -1 /etc | xargs -I % rm -rf /etc/%", "hard"),
+        ("cd ~ && ls -A | xargs rm -rf", "hard"),
+        ("ls -d ~/* | xargs rm -rf", "hard"),
+        ("ls -A ~ | xargs rm -rf", "low"),  # bare names, removed from the cwd (the workspace)
+        ("ls ./build | xargs -I{} rm -rf ./build/{}", "low"),
+        ("ls ~/Documents | xargs -I{} mv ~/Documents/{} /tmp/", "medium"),
+        ("ls | xargs wc -l", "none"),
+    ],
+)
+def test_a_listing_feeds_xargs_the_names_in_a_directory(command: str, level: str) -> None:
+    assert risk(command) == level, classify_command(command, WHERE)
+
+
+def test_listed_names_are_bare_unless_ls_is_given_paths() -> None:
+    assert argvs("ls -A ~ | xargs -I{} rm -rf ~/{}")[-1] == ("rm", "-rf", "~/*")
+    assert argvs("ls -la /srv | xargs rm")[-1] == ("rm", "*")
+    assert argvs("ls -d /etc /usr | xargs rm -rf")[-1] == ("rm", "-rf", "/etc", "/usr")
+    assert argvs("ls ~/x* | xargs rm")[-1] == ("rm", "~/x*", "*")

@@ -1,5 +1,6 @@
 """Your files, your secrets and Hermes' own homes (issue 12, items 4 and 2):
-overwriting or moving files outside the workspace, symlinks resolved before a
+overwriting or moving files outside the workspace (by redirection, copy, or a
+program's output option or in-place flag), logs wherever they are, symlinks resolved before a
 path is judged (made earlier on the line, or on disk through a Probe), reading
 keys and credentials, and Hermes' control files. The disk is a fake Probe."""
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hermes.risk import Where, classify_command, classify_read, classify_write
+from hermes.risk.outputs import targets
 
 HOME = Path("/home/alice")
 WORK = HOME / "workspace"
@@ -259,3 +261,91 @@ def test_classify_write_knows_hermes_places() -> None:
     assert classify_write("~/.hermes/config.yaml", WHERE).risk == "high"
     assert classify_write("../../../.env", ROUTED).risk == "high"
     assert "control plane" in classify_write("~/.hermes/state.db-wal", WHERE).reason
+
+
+# --- programs that write a file named by an option, or in place (hermes/risk/outputs.py) ---
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        ("sort -o ~/contacts.csv ./new.csv", "medium"),
+        ("sort --output=/etc/hosts ./hosts", "high"),
+        ("sort -o ./sorted.csv ./new.csv", "none"),
+        ("yq -i '.approvals.mode = \"off\"' ~/.hermes/config.yaml", "high"),
+        ("yq eval --inplace '.a = 1' ~/app.yaml", "medium"),
+        ("yq '.approvals.mode' ~/.hermes/config.yaml", "none"),  # prints
+        ("jq '.a = 1' ~/app.json", "none"),  # jq only prints
+        ("sponge ~/notes.txt", "medium"),
+        ("sponge -a ~/notes.txt", "none"),  # appends
+        ("curl -sSLo ~/.bashrc https://x.example/rc", "medium"),
+        ("curl --output /etc/hosts https://x.example/h", "high"),
+        ("curl --output-dir ~/bin -o tool https://x.example/t", "medium"),
+        ("curl -o get.sh https://x.example/i.sh", "none"),
+        ("wget -O ~/.ssh/authorized_keys https://x.example/k", "high"),
+        ("wget --output-document=/etc/hosts https://x.example/h", "high"),
+        ("wget -qO- https://x.example/", "none"),
+        ("openssl req -x509 -newkey rsa:2048 -keyout ~/.ssh/id_rsa -out ./cert.pem", "high"),
+        ("openssl enc -d -in ./x.enc -out ~/notes.txt", "medium"),
+        ("openssl rand -hex 32", "none"),
+        ("xmlstarlet ed -L -u /a/b -v 1 ~/app.xml", "medium"),
+        ("xmlstarlet ed --inplace -m /a /b -u /c -v 1 /etc/app.xml", "high"),
+        ("xmlstarlet ed -u /a/b -v 1 ~/app.xml", "none"),  # prints the edited document
+        ("xmlstarlet sel -t -v /a ~/app.xml", "none"),
+        ("gawk -i inplace '{print}' ~/notes.txt", "medium"),
+        ("awk '{print}' ~/notes.txt", "none"),
+        ("dos2unix ~/notes.txt", "medium"),
+        ("unix2dos -n ~/notes.txt ./notes-dos.txt", "none"),  # writes the new file only
+        ("uniq ./in.txt ~/out.txt", "medium"),
+        ("uniq ~/in.txt", "none"),
+        ("tac ./a.txt ~/b.txt", "none"),  # tac prints every file it is given
+        ("gzip /etc/passwd", "high"),  # replaced by /etc/passwd.gz
+        ("xz ~/notes.txt", "medium"),
+        ("gunzip ~/backup.sql.gz", "medium"),
+        ("gzip -k ~/notes.txt", "none"),
+        ("gunzip -c ~/backup.sql.gz", "none"),
+        ("gzip ./build.log", "none"),
+        ("cc -o /usr/local/bin/ls ./ls.c", "high"),
+    ],
+)
+def test_output_options_and_in_place_flags_write_files(command: str, level: str) -> None:
+    assert risk(command) == level, classify_command(command, WHERE)
+
+
+def test_the_writers_table_reads_each_syntax() -> None:
+    assert targets(("sort", "-k2", "-o", "a", "b")) == [("a", True)]
+    assert targets(("sort", "-oa", "b")) == [("a", True)]
+    assert targets(("sponge", "-a", "f")) == [("f", False)]
+    assert targets(("uniq", "-c", "in", "out")) == [("out", True)]
+    assert targets(("yq", "-i", "--arg", "k", "v", ".a = $k", "f.yaml")) == [("f.yaml", True)]
+    assert targets(("yq", "--from-file", "x.yq", "-i", "f.yaml")) == [("f.yaml", True)]
+    assert targets(("xmlstarlet", "ed", "-m", "/a", "/b", "-L", "f.xml")) == [("f.xml", True)]
+    assert targets(("curl", "--output-dir", "/d", "-o", "x", "u")) == [("/d/x", True)]
+    assert targets(("wget", "-O", "-", "u")) == []
+    assert targets(("dos2unix", "-n", "a", "b", "c", "d")) == [("b", True), ("d", True)]
+    assert targets(("gcc-12", "-O2", "-o", "out", "x.c")) == [("out", True)]
+    assert targets(("jq", "-i", ".", "f.json")) == []
+
+
+# --- logs anywhere: *.log files and logs/ directories of the home ---
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        (": > ~/.local/state/app/debug.log", "low"),
+        ("truncate -s 0 ~/app.log.1", "low"),
+        ("rm ~/old/app.log.2.gz", "low"),
+        ("rm -rf ~/projects/site/logs", "low"),
+        ("rm -f ~/work/log/server.txt", "low"),
+        ("rm -f /data/app.log", "low"),
+        ("rm -f ~/.ssh/id_rsa.log", "high"),  # keys first
+        (": > ~/.hermes/config.yaml", "high"),  # Hermes' control files first
+        ("rm ~/.hermes/profiles/career/logs/agent.log", "high"),  # another profile's home
+        ("rm -f /etc/app.log", "high"),  # a system path stays one
+        ("rm ~/catalog.txt", "medium"),  # not a log by its name
+        ("rm ~/blog/post.md", "medium"),
+    ],
+)
+def test_logs_are_log_cleanup_wherever_they_are(command: str, level: str) -> None:
+    assert risk(command) == level, classify_command(command, WHERE)

@@ -3,7 +3,8 @@ would actually do, read from its real option syntax, with near misses left alone
 
 Commands are written as shell words (split with shlex here, standing in for the
 parser) and handed to the rules directly, so these tests do not depend on the
-shell parser.
+shell parser; only the commands a container runs, which the parser finds, are
+judged through classify_command.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hermes.risk import classify_command
 from hermes.risk.model import Assessment, Command, Level, Where, riskiest
 from hermes.risk.rules_git import git_rule
 from hermes.risk.rules_sql import sql_rule
@@ -472,7 +474,50 @@ SYSTEM: list[Case] = [
     ("pip cache purge", "low", "cache"),
 ]
 
-ALL = GIT + SQL + K8S + IAC + DOCKER + CLOUD + PUBLISH + SYSTEM
+CONTAINERS: list[Case] = [
+    ("docker run --rm -v /:/host alpine ls /host", "high", "gives a container the host's /"),
+    ("docker run --mount type=bind,source=/,target=/host alpine true", "high", "the host's /"),
+    ("docker run --volume=/etc:/x alpine true", "high", "the host's /etc"),
+    ("podman create -v /home/u:/data fedora", "high", "the host's ~ (your home directory)"),
+    ("docker compose run -v /:/host app true", "high", "the host's /"),
+    ("docker run -v /var/run/docker.sock:/var/run/docker.sock docker:cli ps", "high", "engine"),
+    ("docker run --privileged alpine true", "high", "every privilege on the host"),
+    ("docker run --cap-add=SYS_ADMIN alpine true", "high", "administrator capabilities"),
+    ("docker run --device /dev/sda alpine true", "high", "the disk device /dev/sda"),
+    ("docker run --pid=host alpine nsenter -t 1 -m sh", "high", "enters them (nsenter)"),
+    ("docker run --pid=host alpine ps", "medium", "the host's processes"),
+    ("docker run -v /home/u/.ssh:/root/.ssh:ro alpine true", "medium", "keys or credentials"),
+    ("docker run -v /etc/localtime:/etc/localtime:ro alpine date", "none", ""),
+    ("docker run --rm -v mydata:/data alpine true", "none", ""),  # a named volume
+    ("docker run --rm -v /home/u/work:/src -w /src python:3.12 pytest", "none", ""),
+    ("docker run --rm alpine true", "none", ""),
+]
+
+VAULT: list[Case] = [
+    ("vault write -f transit/keys/payments/rotate", "high", "rotates a key"),
+    ("vault write sys/rotate", "high", "rotates a key"),
+    ("vault operator rotate", "high", "a key rotation"),
+    ("vault operator rekey -init", "high", "a key rotation"),
+    ("vault write database/rotate-root/pg", "high", "rotates a key"),
+    ("vault -address=https://v.example write aws/config/rotate-root", "high", "rotates a key"),
+    ("bao write -f transit/keys/x/rotate", "high", "rotates a key"),
+    ("vault delete secret/app", "high", "deletes a secret"),
+    ("vault secrets disable kv/", "high", "disables a secrets engine"),
+    ("vault kv destroy -versions=1 secret/app", "high", "destroys versions"),
+    ("vault kv delete secret/app", "high", "deletes a secret"),
+    ("vault kv metadata delete secret/app", "high", "every version"),
+    ("vault policy write admin ./admin.hcl", "high", "a permission change"),
+    ("vault write sys/policy/admin policy=@x.hcl", "high", "a permission change"),
+    ("vault kv put secret/app token=x", "medium", "writes a secret"),
+    ("vault write auth/userpass/users/bob password=x", "medium", "writes a secret or setting"),
+    ("vault secrets enable -path=kv kv-v2", "medium", "enables a secrets engine"),
+    ("vault kv get secret/app", "none", ""),
+    ("vault kv metadata get secret/app", "none", ""),
+    ("vault login -method=userpass username=bob", "none", ""),
+    ("vault status", "none", ""),
+]
+
+ALL = GIT + SQL + K8S + IAC + DOCKER + CLOUD + PUBLISH + SYSTEM + CONTAINERS + VAULT
 
 
 @pytest.mark.parametrize(("line", "level", "reason"), ALL, ids=[c[0] for c in ALL])
@@ -480,6 +525,32 @@ def test_rules_judge_commands(line: str, level: Level, reason: str) -> None:
     found = assess(line)
     assert found.risk == level, found.reason
     assert reason in found.reason
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        ("docker run --rm -v /:/host alpine rm -rf /host/etc", "hard"),
+        ("docker run -v /:/host -w /host alpine sh -c 'cd etc && rm -rf ./*'", "hard"),
+        ("docker run --mount type=bind,source=/,target=/host alpine rm -rf /host/home/u", "hard"),
+        ("podman run -v ~:/data fedora rm -rf /data", "hard"),
+        ("docker run -v /etc:/x alpine sh -c 'echo x > /x/passwd'", "high"),
+        ("docker run --privileged --pid=host alpine nsenter -t 1 -m sh -c 'rm -rf /etc'", "hard"),
+        ("docker run -v /:/host alpine chroot /host sh -c 'rm -rf /etc'", "hard"),
+        ("docker run --privileged alpine reboot", "hard"),  # it shares the host's machine
+        ("docker run --rm alpine reboot", "none"),  # the container's own
+        ("docker run --rm alpine rm -rf /", "none"),  # the container's own files
+        ("docker run --rm alpine sh -c 'chmod 600 /etc/x; mv /etc/a /tmp/'", "none"),
+        ("docker run --rm -v /home/u/work:/src alpine rm -rf /", "low"),  # reaches the workspace
+        ("docker run --rm -v /home/u/work:/src -w /src alpine rm -rf build", "low"),
+        ("docker run --rm -v /home/u/.ssh:/k alpine cat /k/id_ed25519", "medium"),
+        ("docker run --rm ubuntu apt-get install -y curl", "none"),
+        ("docker exec db psql -c 'DROP DATABASE app'", "high"),  # the network is not contained
+        ('docker run --rm -v "$PWD":/src -w /src python:3.12 python -m pytest -q', "none"),
+    ],
+)
+def test_commands_in_containers_are_judged_where_they_land(command: str, level: Level) -> None:
+    assert classify_command(command, WHERE).risk == level, classify_command(command, WHERE)
 
 
 def test_sudo_turns_a_project_install_into_a_system_change() -> None:

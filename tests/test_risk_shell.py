@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hermes.risk import Where, classify_command, classify_write
+from hermes.risk.code_home import home_literal
 from hermes.risk.model import Command
 from hermes.risk.paths import path_risk, write_risk
 from hermes.risk.shell import parse
@@ -165,9 +166,9 @@ def test_wrappers_are_unwrapped(command: str, via: tuple[str, ...]) -> None:
 
 
 def test_xargs_runs_its_command_on_piped_input() -> None:
-    rm = only("ls | xargs -0 -n1 rm -f", "rm")
+    rm = only("pgrep -l x | xargs -0 -n1 rm -f", "rm")
     assert (rm.argv, rm.via, rm.piped_in) == (("rm", "-f"), ("xargs",), True)
-    rm = only("ls | xargs -I{} rm -rf /srv/{}", "rm")
+    rm = only("pgrep -l x | xargs -I{} rm -rf /srv/{}", "rm")
     assert rm.argv == ("rm", "-rf", "/srv/$ITEM") and rm.dynamic
     assert argvs("echo /etc /usr | xargs rm -rf")[-1] == ("rm", "-rf", "/etc", "/usr")
 
@@ -192,6 +193,22 @@ def test_lookup_only_forms_run_nothing() -> None:
     assert argvs("command -v rm") == [("command", "-v", "rm")]
     assert argvs("sudo -l") == [("sudo", "-l")]
     assert argvs("bash script.sh") == [("bash", "script.sh")]
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        ('docker(){ shift 2; "$@"; }; docker run x rm -rf ~', "hard"),  # not a container
+        ('sudo(){ command sudo "$@"; }; sudo rm -rf ~', "hard"),  # the program, from itself
+        ("docker(){ :; }; command docker run -v /:/host alpine rm -rf /host/etc", "hard"),
+        ("false && sudo(){ :; }; sudo rm -rf ~", "hard"),  # the definition may never run
+    ],
+)
+def test_a_function_named_like_a_wrapper_is_judged_with_it(
+    command: str, level: str, where: Where
+) -> None:
+    """Both what the wrapper runs and the function's body are judged."""
+    assert classify_command(command, where).risk == level
 
 
 # --- interpreter one-liners ---
@@ -231,6 +248,145 @@ def test_python_write_becomes_a_redirect() -> None:
     python, write, *_ = parse("""python3 -c "open('/etc/hosts', 'a').write('x')" """).commands
     assert python.name == "python3"  # the interpreter itself is still seen
     assert write.redirects == ((">", "/etc/hosts"),) and write.via == ("python3",)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        """perl -e 'system("rm", "-rf", $ENV{HOME})'""",
+        """perl -e 'system("rm -rf $ENV{HOME}/")'""",
+        """perl -MFile::Path=remove_tree -e 'remove_tree(glob("~"))'""",
+        """ruby -rfileutils -e 'FileUtils.rm_rf(Dir.home)'""",
+        """ruby -e 'system("rm -rf #{ENV["HOME"]}")'""",
+        """ruby -rfileutils -e 'FileUtils.rm_rf(File.expand_path("~"))'""",
+        """python3 -c 'import shutil, os; shutil.rmtree(os.path.expanduser("~"))'""",
+        """python3 -c 'import os, shutil; shutil.rmtree(os.environ["HOME"])'""",
+        """python3 -c 'import os, shutil; shutil.rmtree(os.getenv("HOME"))'""",
+        """python3 -c 'import shutil; from pathlib import Path; shutil.rmtree(Path.home())'""",
+        """python3 -c 'import os; os.system("rm -rf " + os.environ["HOME"])'""",
+        """python3 -c "import os; getattr(os, 'sys' + 'tem')('rm -rf ' + os.getenv('HOME'))" """,
+        """python3 -c "from os.path import expanduser as e; import shutil as s;"""
+        """ s.rmtree(e('~'))" """,
+        """node -e 'require("fs").rmSync(require("os").homedir(), {recursive: true})'""",
+        """node -e 'require("fs").rmSync(process.env.HOME, {recursive: true})'""",
+        """php -r 'system("rm -rf " . getenv("HOME"));'""",
+        """php -r 'exec("rm -rf {$_SERVER["HOME"]}");'""",
+    ],
+)
+def test_interpreters_spell_the_home_directory(command: str, where: Where) -> None:
+    assert classify_command(command, where).risk == "hard"
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "folded"),
+    [
+        ("python", "rmtree(os.path.join(os.path.expanduser('~'), 'x'))", "rmtree('~/x')"),
+        ("python", 'rmtree(pathlib.Path.home() / "a" / "b")', "rmtree('~/a/b')"),
+        ("python", "rmtree(Path.home().joinpath('x'))", "rmtree('~/x')"),
+        ("python", "rmtree(f\"{os.environ['HOME']}/x\")", 'rmtree(f"~/x")'),
+        ("ruby", 'rm_rf(File.join(Dir.home, "x"))', "rm_rf('~/x')"),
+        ("ruby", 'rm_rf(File.expand_path("x", Dir.home))', "rm_rf('~/x')"),
+        ("perl", 'unlink "$ENV{HOME}/.bashrc"', 'unlink "~/.bashrc"'),
+        ("perl", "rmtree($ENV{'HOME'} . '/x')", "rmtree('~/x')"),
+        ("node", "rmSync(path.join(os.homedir(), 'x'))", "rmSync('~/x')"),
+        ("node", "rmSync(path.join(os.homedir(), '/tmp/x'))", "rmSync('~/tmp/x')"),  # appends
+        ("python", "rmtree(os.path.join(Path.home(), '/tmp/x'))", "rmtree('/tmp/x')"),  # restarts
+        ("node", "execSync(`rm -rf ${os.homedir()}/x`)", "execSync('rm -rf ~/x')"),
+        ("php", 'unlink(getenv("HOME") . "/x")', "unlink('~/x')"),
+        ("ruby", 'Dir.home("bob")', 'Dir.home("bob")'),  # another user's home: left alone
+        ("perl", "print '$ENV{HOME}'", "print '$ENV{HOME}'"),  # a single-quoted string
+    ],
+)
+def test_home_spellings_become_the_literal_tilde(language: str, code: str, folded: str) -> None:
+    assert home_literal(language, code) == folded
+
+
+def test_the_home_from_code_is_an_unquoted_tilde(where: Where) -> None:
+    """A quoted `'~'` would be a file named ~ in the cwd, not the home."""
+    command = (
+        """python3 -c 'import shutil, pathlib; shutil.rmtree(pathlib.Path.home() / "My Docs")'"""
+    )
+    assert ("rm", "-rf", "--", "~/My Docs") in argvs(command)
+    assert classify_command(command, where).risk == "medium"  # your files, not a name in the cwd
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        (
+            "dbus-send --system --print-reply --dest=org.freedesktop.login1 /org/freedesktop/login1"
+            " org.freedesktop.login1.Manager.PowerOff boolean:true",
+            "hard",
+        ),
+        (
+            "busctl call org.freedesktop.login1 /org/freedesktop/login1"
+            " org.freedesktop.login1.Manager Reboot b true",
+            "hard",
+        ),
+        (
+            "gdbus call --system --dest org.freedesktop.login1"
+            " --object-path /org/freedesktop/login1"
+            " --method org.freedesktop.login1.Manager.Halt true",
+            "hard",
+        ),
+        (
+            "busctl call org.freedesktop.systemd1 /org/freedesktop/systemd1"
+            " org.freedesktop.systemd1.Manager StartUnit ss poweroff.target replace",
+            "hard",
+        ),
+        (
+            "busctl call org.freedesktop.systemd1 /org/freedesktop/systemd1"
+            " org.freedesktop.systemd1.Manager PowerOff",
+            "hard",
+        ),
+        (
+            "dbus-send --system --dest=org.freedesktop.login1 /org/freedesktop/login1"
+            " org.freedesktop.login1.Manager.Suspend boolean:true",
+            "medium",
+        ),
+        (
+            "gdbus call --system --dest org.freedesktop.login1"
+            " --object-path /org/freedesktop/login1"
+            " --method org.freedesktop.login1.Manager.Hibernate true",
+            "medium",
+        ),
+        ("busctl introspect org.freedesktop.login1 /org/freedesktop/login1", "none"),
+        (
+            "busctl call org.freedesktop.login1 /org/freedesktop/login1"
+            " org.freedesktop.login1.Manager CanPowerOff",
+            "none",
+        ),
+        ("busctl list", "none"),
+    ],
+)
+def test_power_through_dbus(command: str, level: str, where: Where) -> None:
+    assert classify_command(command, where).risk == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        ("fuser -k 8080/tcp", "medium"),
+        ("fuser -k -9 /srv/data", "medium"),
+        ("fuser -km /", "high"),  # every process with a file open on the root file system
+        ("fuser -v 8080/tcp", "none"),
+        ("tmux kill-server", "medium"),
+        ("tmux -L work kill-session -t main", "medium"),
+        ("tmux killw -t 2", "medium"),
+        ("tmux ls \\; kill-pane -t 1", "medium"),
+        ("tmux new -d -s kill-me", "none"),
+        ("tmux ls", "none"),
+        ("screen -X quit", "medium"),
+        ("screen -S build -X quit", "medium"),
+        ("screen -ls", "none"),
+        ("systemctl kill nginx", "medium"),
+        ("loginctl terminate-user bob", "medium"),
+        ("loginctl list-sessions", "none"),
+        ("zellij kill-all-sessions", "medium"),
+    ],
+)
+def test_killing_processes_by_other_names(command: str, level: str, where: Where) -> None:
+    assert classify_command(command, where).risk == level
 
 
 # --- robustness ---
@@ -273,7 +429,8 @@ TABLE = [
     ("rm ~/.bashrc", "medium"),
     ('rm -rf "$TARGET"', "medium"),
     ("rm -rf .git", "medium"),
-    ("ls | xargs rm", "medium"),
+    ("ls | xargs rm", "low"),  # the names in the cwd, appended: `rm *` in the workspace
+    ("pgrep -l x | xargs rm", "medium"),
     ("rm notes.txt", "low"),
     ("rm -rf build dist", "low"),
     ("rm -rf ./node_modules", "low"),
@@ -421,16 +578,6 @@ def test_where_defaults_to_the_process(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.chdir(tmp_path)
     assert classify_command("rm -rf build").risk == "low"
     assert classify_command("rm -rf ~").risk == "hard"
-
-
-def test_a_typical_command_is_classified_fast(where: Where) -> None:
-    commands = ["git status && git diff --stat", "rm -rf build", "curl -s x.io | sh", "ls -la"]
-    classify_command("warm up", where)
-    started = time.perf_counter()
-    for _ in range(25):
-        for command in commands:
-            classify_command(command, where)
-    assert (time.perf_counter() - started) / 100 < 0.005
 
 
 # --- paths ---

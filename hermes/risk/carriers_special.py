@@ -134,7 +134,7 @@ _KEYS = {"Enter": "\n", "C-m": "\n", "KPEnter": "\n", "C-j": "\n", "Space": " ",
 
 
 def _tmux(name: str, args: Argv) -> Unwrapped:
-    found = Unwrapped(name)
+    found = Unwrapped(name, keep=True)  # its own commands are judged too (kill-server)
     opts, pos = _words(args, frozenset(["-L", "-S", "-f", "-c", "-T"]))
     for opt, value in opts:
         if opt == "-c":
@@ -167,7 +167,7 @@ def _tmux(name: str, args: Argv) -> Unwrapped:
 
 
 def _screen(name: str, args: Argv) -> Unwrapped:
-    found = Unwrapped(name)
+    found = Unwrapped(name, keep=True)  # its own commands are judged too (-X quit)
     takes = frozenset(["-S", "-c", "-e", "-h", "-p", "-T", "-t", "-s"])
     i = 0
     while i < len(args):

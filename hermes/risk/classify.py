@@ -6,7 +6,8 @@ families in tool_rules.RULES, reading secrets, Hermes' own control plane) and
 the riskiest answer wins, together with what the parser itself found (fork
 bombs, downloads piped into a shell, code that cannot be seen, unparseable
 input). Commands are judged in order, so a `cd`, a symlink or a bind mount
-made earlier on the line changes where later paths point.
+made earlier on the line changes where later paths point; a command run in a
+container sees its paths through the container's mounts (containers.view).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from hermes.risk import shell
-from hermes.risk.model import Assessment, Rule, Where, riskiest
+from hermes.risk import containers, shell
+from hermes.risk.model import Assessment, Container, Rule, Where, riskiest
 from hermes.risk.paths import linked, moved, read_risk, write_risk
 from hermes.risk.rules_hermes import HERMES_RULES, hermes_input
 from hermes.risk.rules_secrets import SECRET_RULES, secrets_input
@@ -25,6 +26,11 @@ from hermes.risk.tool_rules import judge_input
 
 log = logging.getLogger(__name__)
 RULES: tuple[Rule, ...] = (*SYSTEM_RULES, *TOOL_RULES, *SECRET_RULES, *HERMES_RULES)
+# rules about the machine itself, which a container that does not share the host's
+# devices or processes cannot reach (hermes/risk/containers.py)
+_MACHINE = frozenset({"disks", "power", "processes", "cleanup", "packages_rule", "services_rule",
+                      "firewall_rule", "accounts_rule"})  # fmt: skip
+CONTAINED_RULES = tuple(r for r in RULES if getattr(r, "__name__", "") not in _MACHINE)
 
 
 def _here() -> Where:
@@ -40,20 +46,27 @@ def classify_command(command: str, where: Where | None = None) -> Assessment:
         log.exception("risk: could not parse %r", command[:200])
         return Assessment("medium", "could not check the command")
     found: list[Assessment | None] = list(parsed.findings)
+    views: dict[Container, Where] = {}  # where each container's commands see their paths
     for cmd in parsed.commands:
-        for rule in RULES:
+        box = cmd.container
+        here = where if box is None else views.get(box) or containers.view(where, box)
+        for rule in RULES if box is None or box.host else CONTAINED_RULES:
             try:
-                found.append(rule(cmd, where))
+                found.append(rule(cmd, here))
             except Exception:  # a rule's bug must not open the gate
                 log.exception("risk rule %s failed on %r", getattr(rule, "__name__", rule), cmd)
                 found.append(Assessment("medium", f"could not check {cmd.name or 'a command'}"))
         try:  # later relative paths are under the new directory; links point elsewhere
             if cmd.name in ("cd", "pushd", "popd"):
-                where = moved(where, cmd.args if cmd.name != "popd" else ("-",))
+                here = moved(here, cmd.args if cmd.name != "popd" else ("-",))
             elif cmd.name in ("ln", "mount"):
-                where = linked(where, cmd)
+                here = linked(here, cmd)
         except Exception:
             log.exception("risk: could not follow %r", cmd)
+        if box is None:
+            where = here
+        else:
+            views[box] = here
     for cmd, text in parsed.inputs:  # SQL in a here-document or piped in, secrets fed in
         for judge in (judge_input, hermes_input, secrets_input):
             try:

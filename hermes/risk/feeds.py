@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from hermes.risk import carriers_special, expand
 from hermes.risk.model import Assessment, Command
+from hermes.risk.options import scan
 from hermes.risk.wrappers import ITEM, SHELLS, find_parts, first_arg, language, matched
 
 _DOWNLOADERS = frozenset(
@@ -26,14 +27,36 @@ _SHELL_TAKES = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 
 
 def items(before: list[Command], text: str | None) -> tuple[str, ...]:
-    """The words a pipeline stage reads, when known: literal text, or what `find` matches."""
+    """The words a pipeline stage reads, when known: literal text, what `find`
+    matches, or the names `ls` lists."""
     if text is not None:
         return tuple(text.split()[:16])
     finds = [c for c in before if c.name == "find" and not c.dynamic]
     if len(finds) == 1 and not any(a.startswith("-exec") for a in finds[0].args):
         roots, filtered, _ = find_parts(finds[0].args)
         return tuple(matched(r, filtered) for r in roots)
-    return ()
+    lists = [c for c in before if c.name in _LISTERS and not c.dynamic]
+    return listed(lists[0]) if len(lists) == 1 else ()
+
+
+_LISTERS = frozenset({"ls", "dir", "vdir"})
+_LS_TAKES = frozenset(
+    {"-I", "--ignore", "--hide", "-w", "--width", "-T", "--tabsize", "--format", "--sort",
+     "--time", "--time-style", "--quoting-style", "--indicator-style", "--block-size"}
+)  # fmt: skip
+_GLOB = re.compile(r"[*?\[]")
+
+
+def listed(cmd: Command) -> tuple[str, ...]:
+    """What `ls` prints, as items for xargs: the entries of each directory as bare
+    names (`*`: every name, which xargs appends relative to its own directory, or
+    puts where a template says: `-I{} rm ~/{}` is everything in ~); with `-d`, or
+    for the paths a glob gives it, the paths as given."""
+    o = scan(cmd.args, _LS_TAKES)
+    if o.has("-d", "--directory"):
+        return tuple(o.pos[:16]) or (".",)
+    given = tuple(p for p in o.pos if _GLOB.search(p))
+    return (*given[:15], "*")
 
 
 def fill(argvs: list[tuple[str, ...]], items: tuple[str, ...]) -> list[tuple[str, ...]]:

@@ -13,7 +13,7 @@ import ast
 import re
 import shlex
 
-from hermes.risk import code_dynamic
+from hermes.risk import code_dynamic, code_home
 from hermes.risk.model import Assessment
 
 COMPUTED = '"$COMPUTED"'  # stands for a value the code computes at run time
@@ -79,7 +79,10 @@ _CALLS: dict[str, dict[str, str]] = {
 _BACKTICK_LANGUAGES = frozenset({"perl", "ruby", "php", "julia"})
 _PATHISH = re.compile(r"^(?:~|/|\.\.?/)[^\s'\"]*$|/\.(?:ssh|env|gnupg|aws|kube|docker|hermes)\b")
 _PY_WRITE = re.compile(r"""\bopen\(\s*([rbuf]*(['"]).*?\2)\s*,\s*[rbuf]*['"][^'"]*[wa+x]""")
-_PY_PATH = re.compile(r"""Path\(\s*([rbuf]*(['"]).*?\2)\s*\)\.(unlink|rmdir|write_\w+)""")
+# `Path("x").unlink()`, or a path literal folded from `Path.home() / "x"` (code_home)
+_PY_PATH = re.compile(
+    r"""(?:Path\(\s*)?([rbuf]*(['"])(?:(?!\2).)*\2)\s*\)?\s*\.\s*(unlink|rmdir|write_\w+)\("""
+)
 _LITERAL = re.compile(r"""[rbuf]*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""", re.I)
 _BACKTICK = re.compile(r"`([^`]*)`")
 _FORK_BOMB = re.compile(r"fork\s*while\s*fork|while\s*(True|1|\(1\)|true)\s*:?.*fork\(", re.S)
@@ -186,6 +189,9 @@ def shell_outs(language: str, code: str, depth: int = 0) -> tuple[list[str], lis
     are not commands (fork bombs, running downloaded code, hidden code)."""
     found: list[Assessment] = []
     code = code_dynamic.normalise(language, code)
+    folded = code_home.home_literal(language, code)
+    if folded != code:  # folded literals may name a call (`getattr(os, 'sys' + 'tem')`)
+        code = code_dynamic.normalise(language, folded)
     if _FORK_BOMB.search(code) and "fork" in code:
         found.append(Assessment("hard", f"runs a fork bomb in {language}"))
     if _DOWNLOAD.search(code) and _EVAL.search(code):
@@ -220,10 +226,10 @@ def shell_outs(language: str, code: str, depth: int = 0) -> tuple[list[str], lis
     if language in _BACKTICK_LANGUAGES:
         out.extend(m.group(1) for m in _BACKTICK.finditer(code))
     if language == "python":
-        out.extend(f": > {shlex.quote(_string(m.group(1)))}" for m in _PY_WRITE.finditer(code))
+        out.extend(f": > {_path_word(_string(m.group(1)))}" for m in _PY_WRITE.finditer(code))
         for m in _PY_PATH.finditer(code):
             verb = {"unlink": "rm -f --", "rmdir": "rmdir --"}.get(m.group(3), ": >")
-            out.append(f"{verb} {shlex.quote(_string(m.group(1)))}")
+            out.append(f"{verb} {_path_word(_string(m.group(1)))}")
     read = [_string(m.group(0)) for m in _LITERAL.finditer(code)]
     read = [p for p in read if _PATHISH.search(p)][:8]
     if read:  # files the code names: reading a key or a Hermes home is judged like `cat`
@@ -236,7 +242,11 @@ def shell_outs(language: str, code: str, depth: int = 0) -> tuple[list[str], lis
 
 
 def _path_word(path: str) -> str:
-    """A path as a shell word: `~` keeps meaning the home directory."""
-    if path.startswith("~") and re.fullmatch(r"[\w@%+=:,./~-]+", path):
-        return path
-    return shlex.quote(path)
+    """A path as a shell word: a leading `~` or `~/` stays unquoted, so it keeps
+    meaning the home directory (a quoted `'~'` is a file named ~)."""
+    m = re.match(r"~[\w.-]*(?:/|$)", path)
+    if m is None:
+        return shlex.quote(path)
+    rest = path[m.end() :]
+    safe = not rest or re.fullmatch(r"[\w@%+=:,./-]+", rest)
+    return m.group(0) + (rest if safe else shlex.quote(rest))

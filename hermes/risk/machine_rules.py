@@ -25,6 +25,29 @@ _PARTED_READ = frozenset({"print", "p", "help", "h", "version"})
 _POWER_VERBS = {"poweroff": "powers off", "reboot": "reboots", "halt": "halts",
                 "kexec": "reboots (kexec)", "soft-reboot": "reboots"}  # fmt: skip
 _CRITICAL = frozenset({"init", "systemd", "sshd", "dbus-daemon", "dbus", "login", "Xorg", "gdm"})
+# D-Bus clients, the services that power the machine off or put it to sleep, their methods
+_DBUS = {"dbus-send": "", "busctl": "call", "gdbus": "call", "qdbus": "", "qdbus6": "",
+         "qdbus-qt5": "", "dbus": ""}  # fmt: skip
+_POWER_SERVICES = re.compile(r"org\.freedesktop\.(login1|systemd1|ConsoleKit)")
+_DBUS_POWER = {"PowerOff": "powers off", "Reboot": "reboots", "Halt": "halts",
+               "KExec": "reboots (kexec)", "SoftReboot": "reboots",
+               "ScheduleShutdown": "schedules a shutdown of"}  # fmt: skip
+_CONSOLEKIT_POWER = {"Stop": "powers off", "Restart": "reboots"}
+_DBUS_SLEEP = frozenset({"Suspend", "Hibernate", "HybridSleep", "SuspendThenHibernate", "Sleep"})
+_TARGET = re.compile(r"^(poweroff|reboot|halt|kexec|soft-reboot|suspend|hibernate|hybrid-sleep"
+                     r"|suspend-then-hibernate|sleep)\.target$")  # fmt: skip
+# programs that kill processes with a subcommand: (its options that take a value,
+# the subcommands that kill (a name ending in "-" is a prefix), what they do)
+_SESSION_KILLS = {
+    "tmux": ("-L -S -f -c -T", "kill- killw killp", "kills tmux sessions and what runs in them"),
+    "byobu": ("-L -S -f -c -T", "kill- killw killp", "kills byobu sessions and what runs in them"),
+    "zellij": ("-s --session -l --layout -c --config --config-dir --data-dir --max-panes",
+               "kill-session kill-all-sessions delete-session delete-all-sessions k ka d da",
+               "kills zellij sessions and what runs in them"),
+    "loginctl": ("-H --host -M --machine -s --signal -p --property --kill-whom -o --output",
+                 "kill-user kill-session terminate-user terminate-session",
+                 "kills the processes of a login session or user"),
+}  # fmt: skip
 
 
 def _devices(args: tuple[str, ...], where: Where) -> list[str]:
@@ -116,11 +139,35 @@ def power(cmd: Command, where: Where) -> Assessment | None:
             return Assessment("medium", f"puts the machine to sleep ({verb})")
     if name == "kexec" and "-e" in args:
         return Assessment("hard", "reboots into another kernel")
+    if name in _DBUS:
+        return _dbus_power(name, args)
+    return None
+
+
+def _dbus_power(name: str, args: tuple[str, ...]) -> Assessment | None:
+    """A D-Bus call to logind, systemd or ConsoleKit that powers off, reboots or sleeps
+    (`dbus-send ... org.freedesktop.login1.Manager.PowerOff`, `busctl call ... Reboot`,
+    `busctl call ... systemd1 ... StartUnit ss poweroff.target replace`)."""
+    verb = _DBUS[name]
+    words = [a for a in args if not a.startswith("-")]
+    service = _POWER_SERVICES.search(" ".join(args))
+    if (verb and verb not in words) or service is None:
+        return None
+    methods = {**_DBUS_POWER, **(_CONSOLEKIT_POWER if service.group(1) == "ConsoleKit" else {})}
+    tokens = {t for a in args for t in re.split(r"[./=\s:]", a)}
+    targets = [m.group(1) for a in words if (m := _TARGET.match(a))]
+    hard = sorted(tokens & set(methods))
+    if hard or any(t in _POWER_VERBS for t in targets):
+        what = methods[hard[0]] if hard else _POWER_VERBS[targets[0]]
+        return Assessment("hard", f"{what} the machine through D-Bus ({name})")
+    if tokens & _DBUS_SLEEP or targets:
+        return Assessment("medium", f"puts the machine to sleep through D-Bus ({name})")
     return None
 
 
 def processes(cmd: Command, where: Where) -> Assessment | None:
-    """kill, pkill, killall: medium; killing init, every process or sshd: high."""
+    """kill, pkill, killall, fuser -k, tmux kill-server, screen -X quit, loginctl
+    kill-user...: medium; killing init, every process or sshd: high."""
     name, args = cmd.name, cmd.args
     if name == "kill":
         if any(a in ("-l", "-L", "--list") for a in args):
@@ -140,6 +187,18 @@ def processes(cmd: Command, where: Where) -> Assessment | None:
         if "-1" in pids:
             return Assessment("high", "kills every process you are allowed to kill")
         return Assessment("medium", f"kills process {', '.join(pids)}")
+    if name == "fuser" and any(re.fullmatch(r"-[a-zA-Z]*k[a-zA-Z]*|--kill", a) for a in args):
+        o = scan(args, {"-n", "--namespace"})
+        if o.has("-m", "--mount") and "/" in o.pos:
+            return Assessment("high", "kills every process using the root file system")
+        return Assessment("medium", f"kills the processes using {', '.join(o.pos) or 'a file'}")
+    sent = args[args.index("-X") + 1 :][:1] if "-X" in args else ()  # screen -X COMMAND
+    if name == "screen" and sent in (("quit",), ("kill",)):
+        return Assessment("medium", "kills screen sessions and the programs in them")
+    if name in _SESSION_KILLS:
+        takes, kills, what = _SESSION_KILLS[name]
+        if any(_kills(w, kills.split()) for w in _subcommands(args, frozenset(takes.split()))):
+            return Assessment("medium", what)
     if name in ("pkill", "killall", "skill", "xkill", "killall5"):
         if name == "killall" and args[:1] in (("-l",), ("--list",)):
             return None
@@ -151,6 +210,24 @@ def processes(cmd: Command, where: Where) -> Assessment | None:
         targets = ", ".join(o.pos) or f"the processes of {o.get('-u', '--user') or 'a user'}"
         return Assessment("medium", f"kills {targets}")
     return None
+
+
+def _subcommands(args: tuple[str, ...], takes: frozenset[str]) -> list[str]:
+    """The subcommand of each command in `args` (tmux runs several, split by `;`)."""
+    found: list[str] = []
+    current: list[str] = []
+    for word in (*args, ";"):
+        if not word.endswith(";"):
+            current.append(word)
+            continue
+        head = word.rstrip(";").removesuffix("\\")
+        found += scan([*current, head] if head else current, takes, stop=True).pos[:1]
+        current = []
+    return found
+
+
+def _kills(word: str, kills: list[str]) -> bool:
+    return any(word == k or (k.endswith("-") and word.startswith(k)) for k in kills)
 
 
 def cleanup(cmd: Command, where: Where) -> Assessment | None:

@@ -43,6 +43,16 @@ def riskiest(found: Iterable[Assessment | None]) -> Assessment:
 
 
 @dataclass(frozen=True)
+class Container:
+    """A container a command runs in (`docker run -v /:/host IMAGE CMD`): its paths are
+    the container's own except where a host path is mounted (hermes/risk/containers.py)."""
+
+    mounts: tuple[tuple[str, str], ...] = ()  # (path in the container, host path as written)
+    workdir: str = "/"
+    host: bool = False  # shares the host's devices or processes (--privileged, --pid=host)
+
+
+@dataclass(frozen=True)
 class Command:
     """One simple command as the shell would run it, quotes removed.
 
@@ -57,6 +67,7 @@ class Command:
     piped_in: bool = False  # its stdin is the output of an earlier command in a pipeline
     dynamic: bool = False  # some word holds a variable or substitution (value unknown)
     via: tuple[str, ...] = ()
+    container: Container | None = None  # runs inside this container, not on the host
 
     @property
     def name(self) -> str:

@@ -160,4 +160,4 @@ def unwrap_runner(cmd: Command) -> Command:
             break
     if argv is cmd.argv:
         return cmd
-    return Command(argv, cmd.redirects, cmd.piped_in, cmd.dynamic, cmd.via)
+    return Command(argv, cmd.redirects, cmd.piped_in, cmd.dynamic, cmd.via, cmd.container)

@@ -2,13 +2,15 @@
 
 A deletion in the agent's workspace or /tmp is routine; the same `rm -rf` on
 /etc, on another user's home or on the home directory itself is not. Paths are
-resolved the way the shell would (`~`, `~user`, `$HOME`, relative to the
-workspace, `..`) and then through symlinks: links made earlier on the same
-command line (`ln -s ~ /tmp/h; rm -rf /tmp/h/`, bind mounts too), and, when
-the gate gives a `Probe`, links already on disk. Deleting a path resolves its
-directory and keeps the last name (rm removes a link, not what it points to),
-unless the path ends in `/`, `/.` or a glob; writing resolves it whole. The
-kinds of places and their levels are in hermes/risk/places.py.
+resolved the way the shell would (`~`, `~user`, `$HOME`, `$TMPDIR` (the temp
+directory, whatever its value), relative to the workspace, `..`) and then
+through symlinks: links made earlier on the same command line (`ln -s ~ /tmp/h;
+rm -rf /tmp/h/`, bind mounts too), and, when the gate gives a `Probe`, links
+already on disk. Deleting a path resolves its directory and keeps the last name
+(rm removes a link, not what it points to), unless the path ends in `/`, `/.`
+or a glob; writing resolves it whole. In a container (hermes/risk/containers.py)
+a path is first mapped to the host. The kinds of places and their levels are in
+hermes/risk/places.py.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from pathlib import Path
 from hermes.risk import places
 from hermes.risk.model import Assessment, Command, Level, Where
 from hermes.risk.options import scan
-from hermes.risk.places import DELETE, LABEL, OVERWRITABLE, WRITE, Bases, within
+from hermes.risk.places import DELETE, LABEL, OVERWRITABLE, TEMP_VARS, WRITE, Bases, within
 
 _GLOB_ALL = frozenset({"*", ".*", "**", "*.*", "{*,.*}", "[!.]*"})
 _VARS = (("$HOME", "home"), ("${HOME}", "home"), ("$PWD", "cwd"), ("${PWD}", "cwd"),
          ("$(pwd)", "cwd"), ("`pwd`", "cwd"), ("$HERMES_HOME", "hermes"),
-         ("${HERMES_HOME}", "hermes"))  # fmt: skip
+         ("${HERMES_HOME}", "hermes"), *((f"${v}", "tmp") for v in TEMP_VARS),
+         *((f"${{{v}}}", "tmp") for v in TEMP_VARS))  # fmt: skip
+_ABSOLUTE = ("/", "~", *(v for v, base in _VARS if base != "cwd"))
+_TEMP_SPELLINGS = tuple(v for v, base in _VARS if base == "tmp")
 UNKNOWN_DIR = Path("/$CWD")  # the directory after `cd "$DIR"`: relative paths are unknown
 MAX_LINK_HOPS = 8
 
@@ -41,9 +46,10 @@ class Moved(Where):
 
     workspace: Path = Path("/")
     links: tuple[tuple[str, str], ...] = ()
+    container: places.Mounts | None = None  # inside a container: its mounts (containers.py)
 
 
-def _state(where: Where) -> Moved:
+def state(where: Where) -> Moved:
     if isinstance(where, Moved):
         return where
     return Moved(where.cwd, where.home, where.hermes_root, where.hermes_home, where.probe,
@@ -53,8 +59,8 @@ def _state(where: Where) -> Moved:
 def moved(where: Where, args: tuple[str, ...]) -> Where:
     """Where the next commands run after `cd ARGS` (`cd` alone: home; `cd -`: unknown)."""
     target = next((a for a in args if not a.startswith("-") or a == "-"), "~")
-    p = None if target == "-" else resolve(target, where)[0]
-    return replace(_state(where), cwd=Path(p) if p else UNKNOWN_DIR)
+    p = None if target == "-" else resolve(target, where, inside=False)[0]
+    return replace(state(where), cwd=Path(p) if p else UNKNOWN_DIR)
 
 
 def linked(where: Where, cmd: Command) -> Where:
@@ -86,8 +92,8 @@ def linked(where: Where, cmd: Command) -> Where:
                 pairs.append((dst, src))
     if not pairs:
         return where
-    state = _state(where)
-    return replace(state, links=state.links + tuple(pairs))
+    now = state(where)
+    return replace(now, links=now.links + tuple(pairs))
 
 
 @dataclass(frozen=True)
@@ -111,19 +117,20 @@ def bases(where: Where) -> Bases:
     return Bases(home, posixpath.normpath(str(work)), root, served)
 
 
-def resolve(path: str, where: Where, *, follow: bool = True) -> tuple[str | None, bool]:
+def resolve(
+    path: str, where: Where, *, follow: bool = True, inside: bool = True
+) -> tuple[str | None, bool]:
     """The absolute, normalized path (None when only known at run time) and
     whether it ends in a glob that means "everything in that directory".
-    Links are followed, the last one only with `follow` (or a trailing `/`, `/.`)."""
+    Links are followed, the last one only with `follow` (or a trailing `/`, `/.`).
+    In a container, the path on the host (`inside=False`: the container's own path)."""
     p = path.strip()
     home, cwd = posixpath.normpath(str(where.home)), posixpath.normpath(str(where.cwd))
-    if "$" in cwd and not p.startswith(
-        ("/", "~", "$HOME", "${HOME}", "$HERMES_HOME", "${HERMES_HOME}")
-    ):
+    if "$" in cwd and not p.startswith(_ABSOLUTE):
         return None, False
     for var, base in _VARS:
         if p == var or p.startswith(var + "/"):
-            value = {"home": home, "cwd": cwd, "hermes": bases(where).served}[base]
+            value = {"home": home, "cwd": cwd, "hermes": bases(where).served, "tmp": "/tmp"}[base]
             p = value + p[len(var) :]
     if p == "~+" or p.startswith("~+/"):
         p = cwd + p[2:]
@@ -145,6 +152,14 @@ def resolve(path: str, where: Where, *, follow: bool = True) -> tuple[str | None
     everything = last in _GLOB_ALL
     p = posixpath.normpath((head or "/") if everything else posixpath.join(cwd, p))
     p = _glob_known("/" + p.lstrip("/"), home)
+    mounts = where.container if isinstance(where, Moved) else None
+    if mounts is not None:
+        if not inside:
+            return p, everything
+        found = places.on_host(p, mounts)
+        if found is None:
+            return None, False
+        p = found
     return _real(p, where, follow or everything), everything
 
 
@@ -179,7 +194,7 @@ def _real(p: str, where: Where, follow: bool) -> str:
         else:
             break
     probe = where.probe
-    if probe is None or "…" in p:
+    if probe is None or "…" in p or places.kind_of_container(p):
         return p
     try:
         if follow:
@@ -250,6 +265,10 @@ def place(path: str, where: Where, *, follow: bool = True) -> Place:
         shown = "./" + rel.lstrip("/") if p != b.workspace else "." + rel
     if kind == "tmp-root" and everything:
         kind = "temp"
+    if kind == "container":
+        shown = "/" + p.partition(places.CONTAINER)[2].lstrip("/")
+    if kind in ("temp", "tmp-root") and path.strip().startswith(_TEMP_SPELLINGS):
+        shown = path.strip()  # `$TMPDIR/x`: /tmp is only what it usually is
     return Place(kind, shown, p)
 
 

@@ -1,8 +1,9 @@
 """Kinds of places and how bad it is to delete, overwrite or read each.
 
 A resolved path (hermes/risk/paths.py) is one kind of place: the root, a
-system directory, the home, the workspace, temporary files, a cache, your
-files, keys and credentials, Hermes' own control files (any Hermes home's
+system directory, the home, the workspace, temporary files, a cache, logs (a
+`*.log` file, or anything in a `logs` directory of the home), your files, keys
+and credentials, Hermes' own control files (any Hermes home's
 config.yaml, .env, state.db, gateway.json/pid: the approval gate's control
 plane), another Hermes profile's home... The tables here give each kind its
 level for deleting and for writing, and which places reading reveals secrets.
@@ -50,11 +51,20 @@ SECRET_DIRS = (
     ".ssh", ".gnupg", ".aws", ".config/gcloud", ".azure", ".kube", ".docker", ".password-store",
     ".local/share/keyrings", ".netrc", ".git-credentials",
 )  # fmt: skip
+# variables that name the temporary directory (judged as /tmp, whatever their value)
+TEMP_VARS = ("TMPDIR", "TMP", "TEMP")
+# a log file by its name (app.log, app.log.1, app.log.2.gz), or a directory of logs
+_LOG_NAME = re.compile(r"\.log(\.\d+)?(\.(gz|bz2|xz|zst|old))?$", re.I)
+_LOG_DIRS = frozenset({"log", "logs"})
 _CACHE_PART = re.compile(r"^[.\w-]*caches?$|^node_modules$|^\.(tox|nox|npm|gradle)$", re.I)
 CONTROL_FILES = re.compile(
     r"^(config\.yaml|\.env|state\.db(-wal|-shm|-journal)?|gateway\.(json|pid))$"
 )
 READ_CONTROL = re.compile(r"^(\.env|state\.db(-wal|-shm|-journal)?)$")
+
+# Where a container's own files are: a name no shell word can spell (it holds a NUL)
+CONTAINER = "\0container"
+Mounts = tuple[tuple[str, str | None], ...]  # (path in a container, host path or None: unknown)
 
 # The level of deleting / overwriting each kind of place.
 DELETE: dict[str, Level] = {
@@ -62,7 +72,7 @@ DELETE: dict[str, Level] = {
     "other-home": "high", "secret": "high", "top": "high", "dev": "high", "config": "medium",
     "user": "medium", "other": "medium", "vcs": "medium", "tmp-root": "medium", "dynamic": "medium",
     "workspace": "low", "temp": "low", "cache": "low", "log": "low", "hermes": "high",
-    "hermes-other": "high",
+    "hermes-other": "high", "container": "none",
 }  # fmt: skip
 WRITE: dict[str, Level] = {
     "device": "hard", "root": "high", "essential": "high", "system": "high", "other-home": "high",
@@ -78,13 +88,34 @@ LABEL = {
     "workspace": "in the workspace", "temp": "temporary files", "cache": "a cache",
     "log": "log cleanup", "harmless": "a harmless device", "vcs": "a repository's history",
     "hermes": "Hermes' own settings/state: the approval gate's control plane",
-    "hermes-other": "another Hermes profile's home",
+    "hermes-other": "another Hermes profile's home", "container": "inside the container",
 }  # fmt: skip
 OVERWRITABLE = frozenset({"user", "other"})  # your files: overwriting an existing one is medium
 
 
 def within(path: str, base: str) -> bool:
     return path == base or path.startswith(base.rstrip("/") + "/")
+
+
+def kind_of_container(p: str) -> bool:
+    """Whether `p` is a container's own file (see `on_host`)."""
+    return p.startswith("/" + CONTAINER)
+
+
+def on_host(p: str, mounts: Mounts) -> str | None:
+    """The host path a container's absolute path `p` is: under a mount, the host
+    path mounted there (None when that is unknown); above mounts (`rm -rf /` with
+    `-v /:/host`), the widest host path mounted below it, which it reaches; else
+    the container's own file, `/CONTAINER/...`. `mounts` go longest first."""
+    for dst, src in mounts:
+        if within(p, dst):
+            rest = p[len(dst) :].lstrip("/")
+            return None if src is None else posixpath.normpath(posixpath.join(src, rest))
+    below = [src for dst, src in mounts if within(dst, p)]
+    known = [src for src in below if src is not None]
+    if below:
+        return min(known, key=len) if len(known) == len(below) else None
+    return posixpath.normpath(f"/{CONTAINER}/{p.lstrip('/')}")
 
 
 @dataclass(frozen=True)
@@ -130,6 +161,8 @@ def hermes_kind(p: str, b: Bases) -> str | None:
 def kind(p: str, b: Bases, everything: bool) -> str:
     """Which kind of place the absolute, normalized path `p` is."""
     parts = p.split("/")[1:]
+    if kind_of_container(p):
+        return "container"
     if p.startswith("/dev/"):
         if _DISK.match(p):
             return "device"
@@ -152,6 +185,8 @@ def kind(p: str, b: Bases, everything: bool) -> str:
             return "cache"
         if within(p, cwd) and workspace_ok(cwd, home):
             return _workspace(parts)
+        if _LOG_NAME.search(parts[-1]) or any(part.lower() in _LOG_DIRS for part in rel.split("/")):
+            return "log"
         return "config" if rel.startswith(".") else "user"
     if within(p, cwd) and workspace_ok(cwd, home):
         return _workspace(parts)
@@ -166,7 +201,9 @@ def kind(p: str, b: Bases, everything: bool) -> str:
         return "cache"
     if len(parts) == 1:
         return "essential" if parts[0] in ESSENTIAL else "system" if parts[0] in SYSTEM else "top"
-    return "system" if parts[0] in SYSTEM else "other"
+    if parts[0] in SYSTEM:
+        return "system"
+    return "log" if _LOG_NAME.search(parts[-1]) else "other"
 
 
 def _workspace(parts: list[str]) -> str:

@@ -4,22 +4,18 @@ Global options come before the subcommand (`docker --context prod rm x`),
 management commands are read like their short forms (`docker container rm`
 is `docker rm`, `docker image rm` is `docker rmi`). Removing volumes loses
 data (high); pruning images and build cache is a cache purge (low). Against
-a context or host named production, every change is high.
+a context or host named production, every change is high. `run` and `create`
+that give a container the host's `/`, a system directory or the home, or
+`--privileged`, are judged by hermes/risk/containers.py, which also has the
+command the container runs judged inside it.
 """
 
 from __future__ import annotations
 
-from hermes.risk.model import Assessment, Command, Level, Where
+from hermes.risk.containers import COMPOSE, COMPOSE_TAKES, ENGINES, GLOBAL_TAKES, reach
+from hermes.risk.model import Assessment, Command, Level, Where, riskiest
 from hermes.risk.options import Opts, first_prod, scan
 
-_ENGINES = frozenset({"docker", "podman", "nerdctl"})
-_COMPOSE = frozenset({"docker-compose", "podman-compose"})
-_GLOBAL_TAKES = frozenset(
-    {"--context", "-c", "-H", "--host", "--config", "-l", "--log-level", "--tlscacert",
-     "--tlscert", "--tlskey", "--connection", "--url", "--root", "--runroot", "--storage-driver",
-     "--storage-opt", "--cgroup-manager", "--identity", "--tmpdir", "--runtime", "--namespace",
-     "-n", "--address", "-a", "--snapshotter", "--data-root", "--cni-path"}
-)  # fmt: skip
 _VERB_TAKES = frozenset(
     {"-s", "--signal", "-t", "--time", "--timeout", "--filter", "--rmi", "--format", "-c",
      "--compose-file"}
@@ -28,10 +24,6 @@ _BUILD_TAKES = frozenset(
     {"-t", "--tag", "-f", "--file", "--platform", "--build-arg", "--target", "--cache-from",
      "--cache-to", "-o", "--output", "--secret", "--ssh", "--label", "--progress", "--builder",
      "--network", "--iidfile", "--metadata-file", "--annotation", "--attest", "--add-host"}
-)  # fmt: skip
-_COMPOSE_TAKES = frozenset(
-    {"-f", "--file", "-p", "--project-name", "--profile", "--env-file", "--project-directory",
-     "--ansi", "--parallel", "--progress"}
 )  # fmt: skip
 # Management commands and the short verb each action is read as.
 _GROUPS = {
@@ -102,7 +94,7 @@ def _verb(verb: str, o: Opts) -> tuple[Level, str] | None:
 
 
 def _compose(args: tuple[str, ...], target: str | None) -> tuple[Level, str] | None:
-    top = scan(args, _COMPOSE_TAKES, stop=True)
+    top = scan(args, COMPOSE_TAKES, stop=True)
     if not top.pos:
         return None
     verb = top.pos[0]
@@ -126,11 +118,18 @@ def _compose(args: tuple[str, ...], target: str | None) -> tuple[Level, str] | N
 
 
 def docker_rule(cmd: Command, where: Where) -> Assessment | None:
-    """Removing containers, images, volumes; pruning; pushing; compose down."""
-    if cmd.name in _COMPOSE:
+    """Removing containers, images, volumes; pruning; pushing; compose down; giving a
+    container the host's places or powers (hermes/risk/containers.py)."""
+    found = _engine(cmd, where)
+    reached = reach(cmd.argv, where)
+    return riskiest([found, reached]) if found or reached else None
+
+
+def _engine(cmd: Command, where: Where) -> Assessment | None:
+    if cmd.name in COMPOSE:
         found, target = _compose(cmd.args, None), None
-    elif cmd.name in _ENGINES:
-        top = scan(cmd.args, _GLOBAL_TAKES, stop=True)
+    elif cmd.name in ENGINES:
+        top = scan(cmd.args, GLOBAL_TAKES, stop=True)
         target = first_prod(top.get("--context", "-c", "--connection"), top.get("-H", "--host"))
         target = target or first_prod(top.get("--url"))
         if not top.pos:

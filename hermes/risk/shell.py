@@ -100,6 +100,9 @@ class _Walker(CodeMixin):
             self.assignment(n, ctx)
         elif kind == "for_statement":
             self.loop(n, ctx)
+        elif kind == "unset_command":  # `unset X`: its value is no longer what was assigned
+            for c in n.named_children:
+                self.forget(words.text(c.text))
         elif kind == "list":
             for item in _flatten(n):
                 self.node(item, ctx)
@@ -178,7 +181,9 @@ class _Walker(CodeMixin):
         elif body is not None and body.type == "pipeline":
             self.stages(body.named_children, ctx, {len(body.named_children) - 1: inner}, n.id)
         elif body is None:
-            self.out.commands.append(Command((), inner.redirects, ctx.piped_in, False, ctx.via))
+            self.out.commands.append(
+                Command((), inner.redirects, ctx.piped_in, False, ctx.via, ctx.container)
+            )
         elif body.type == "command":
             self.simple(body, inner, _dropped(n, body))
             if body.id in self.outputs:
@@ -210,6 +215,8 @@ class _Walker(CodeMixin):
         u = self.unwrap(argv)
         if u is not None:
             self.unwrapped(argv, u, dynamic, subs, ctx)
+            # a function of that name (`docker(){ "$@"; }`) may run instead: judged too
+            self.call(argv, ctx)
             return None
         if "$" in argv[0] or "`" in argv[0]:
             self.find(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from hermes.risk import carriers_special, feeds, git_code, languages
+from hermes.risk import carriers_special, containers, feeds, git_code, languages
 from hermes.risk.carriers import STDIN_FILES
 from hermes.risk.model import Assessment, Command
 from hermes.risk.shell_state import StateMixin
@@ -45,7 +45,7 @@ class CodeMixin(StateMixin):
         if u is None and argv[0].rpartition("/")[2] == "git":
             self.git_aliases.update(git_code.aliases_set(argv))
             u = git_code.unwrap_git(argv, self.git_aliases)
-        return u if u is not None else carriers_special.carried(argv)
+        return u if u is not None else carriers_special.carried(argv) or containers.unwrap(argv)
 
     def unwrapped(
         self, argv: Argv, u: Unwrapped, dynamic: bool, subs: list[Command], ctx: Ctx
@@ -59,9 +59,12 @@ class CodeMixin(StateMixin):
         if u.keep:
             self.record(argv, dynamic, ctx)
         elif (ctx.redirects and not u.argvs) or not runs:
-            self.out.commands.append(Command(argv, ctx.redirects, ctx.piped_in, dynamic, ctx.via))
+            self.out.commands.append(
+                Command(argv, ctx.redirects, ctx.piped_in, dynamic, ctx.via, ctx.container)
+            )
         piped = ctx.piped_in or u.piped_in
-        inner = replace(nested(ctx), via=via, piped_in=piped)
+        box = u.container or (None if containers.leaves(argv, ctx.container) else ctx.container)
+        inner = replace(nested(ctx), via=via, piped_in=piped, container=box)
         for finding in u.findings:
             self.find(finding)
         for name, value in u.env:
@@ -84,14 +87,16 @@ class CodeMixin(StateMixin):
         for lang, path in u.files:
             self.code_file(lang, path, inner)
         argvs = feeds.fill(u.argvs, items) if u.piped_in and items else u.argvs
-        deeper = replace(ctx, via=via, piped_in=piped, nesting=ctx.nesting + 1, items=())
+        deeper = replace(
+            ctx, via=via, piped_in=piped, nesting=ctx.nesting + 1, items=(), container=box
+        )
         for each in argvs:
             self.emit(each, dynamic, subs, deeper)
 
     def record(self, argv: Argv, dynamic: bool, ctx: Ctx) -> Command:
         """A command the rules judge, with the here-document it reads and the code fed to it."""
         dynamic = dynamic or any(ITEM in a for a in argv)
-        cmd = Command(argv, ctx.redirects, ctx.piped_in, dynamic, ctx.via)
+        cmd = Command(argv, ctx.redirects, ctx.piped_in, dynamic, ctx.via, ctx.container)
         self.out.commands.append(cmd)
         if ctx.stdin:
             self.heredocs[id(cmd)] = "".join(ctx.stdin)

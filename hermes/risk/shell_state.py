@@ -92,7 +92,7 @@ class StateMixin(WordReader):
             found = [self.word(c, ctx) for c in value.named_children]
             items = [t for w in found for t in w.texts]
             if any(w.dynamic for w in found) or not re.fullmatch(r"\w+", key):
-                self.vars.pop(key, None)
+                self.forget(key)
             else:
                 before = self.vars.get(key, []) if append else []
                 self.vars[key] = (before if isinstance(before, list) else [before]) + items
@@ -100,7 +100,7 @@ class StateMixin(WordReader):
         word = self.word(value, ctx, split=False) if value is not None else Word([""], False, [])
         text = word.texts[0] if word.texts else ""
         if word.dynamic or not re.fullmatch(r"\w+", key):
-            self.vars.pop(key, None)
+            self.forget(key)
         else:
             before = self.vars.get(key, "") if append else ""
             self.vars[key] = (before if isinstance(before, str) else " ".join(before)) + text
@@ -118,7 +118,7 @@ class StateMixin(WordReader):
         dynamic = any(w.dynamic for w in found) or (not values and self.params is None)
         self.loop_walks += len(items)
         if dynamic or not items or len(items) > MAX_LOOP_WORDS or self.loop_walks > MAX_LOOP_WALKS:
-            self.vars.pop(key, None)
+            self.forget(key)
             return self.node(body, ctx)
         for item in items:
             self.vars[key] = item
@@ -138,7 +138,7 @@ class StateMixin(WordReader):
                 if "-f" in args:
                     self.functions.pop(arg, None)
                 else:
-                    self.vars.pop(arg, None)
+                    self.forget(arg)
         elif name == "alias":
             for arg in args:
                 alias, eq, value = arg.partition("=")
@@ -156,7 +156,7 @@ class StateMixin(WordReader):
         elif name == "printf" and args[:1] == ["-v"] and len(args) > 2:
             text = expand.printf(args[2:])
             if dynamic or text is None:
-                self.vars.pop(args[1], None)
+                self.forget(args[1])
             else:
                 self.vars[args[1]] = text
 
@@ -177,7 +177,7 @@ class StateMixin(WordReader):
         targets = [array] if array else names or ["REPLY"]
         if text is None or dynamic:
             for target in targets:
-                self.vars.pop(target, None)
+                self.forget(target)
             return
         line = text.split("\n", 1)[0]
         fields = expand.fields([(line, "split")], self.ifs())

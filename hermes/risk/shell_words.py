@@ -19,7 +19,8 @@ from tree_sitter import Node
 
 from hermes.risk import expand, words
 from hermes.risk.expand import DEFAULT_IFS, Seg
-from hermes.risk.model import Assessment, Command
+from hermes.risk.model import Assessment, Command, Container
+from hermes.risk.places import TEMP_VARS
 
 MAX_NESTING = 12  # code within code: $(...), bash -c, eval, wrappers, function calls
 TOO_DEEP = Assessment("medium", "too deeply nested to check")
@@ -50,6 +51,7 @@ class Ctx:
     stdin: tuple[str, ...] = ()  # here-documents and here-strings given to the command
     items: tuple[str, ...] = ()  # what xargs/parallel read, when known (`find DIR | xargs rm`)
     piped: str | None = None  # the literal text piped into the command, when known
+    container: Container | None = None  # the commands run inside this container
 
 
 @dataclass
@@ -70,7 +72,7 @@ class _Acc:
 
 
 def nested(ctx: Ctx, *via: str) -> Ctx:
-    return Ctx(ctx.via + via, ctx.nesting + 1, ctx.level)
+    return Ctx(ctx.via + via, ctx.nesting + 1, ctx.level, container=ctx.container)
 
 
 class WordReader:
@@ -83,6 +85,12 @@ class WordReader:
         self.procsubs: dict[str, list[Command]] = {}  # `<(cmd)` as written -> its commands
         self.procsub_text: dict[str, str] = {}  # `<(cmd)` as written -> its literal output
         self.outputs: dict[int, str] = {}  # id of a statement node -> its literal output
+        self.forgotten: set[str] = set()  # variables set on the line to what is not known
+
+    def forget(self, name: str) -> None:
+        """`name` was set (or unset) on the line to a value not known statically."""
+        self.vars.pop(name, None)
+        self.forgotten.add(name)
 
     def node(self, n: Node, ctx: Ctx) -> None:
         raise NotImplementedError
@@ -227,6 +235,8 @@ class WordReader:
             value = None
         if prefix == "#" and value is not None:
             value = str(len(value))
+        if value is None and name in TEMP_VARS and not prefix and index is None:
+            return self.temp_dir(name, op, arg, how, acc)
         if op in (":-", "-", ":=", "=") and value is None:  # unknown: the default may be the value
             if name in _SET_ONLY:
                 acc.segs.append(("$" + name, "lit"))
@@ -258,6 +268,15 @@ class WordReader:
             return
         acc.segs.append((raw, "lit" if not quoted else "quoted"))
         acc.dynamic = True
+
+    def temp_dir(self, name: str, op: str, arg: str, how: str, acc: _Acc) -> None:
+        """`$TMPDIR`, `${TMPDIR:-/tmp}`: the temp directory (paths.py knows it as such),
+        the default a possible value too; set on the line to something unknown, unknown."""
+        acc.dynamic = True
+        known = name not in self.forgotten and op in ("", ":-", "-", ":=", "=")
+        if known and op:
+            acc.alts.append((len(acc.segs), (arg, how)))
+        acc.segs.append(("$" + name if known else f"${{{name}:?}}", "lit"))  # `:?`: unknown
 
     def _argument(self, nodes: list[Node], ctx: Ctx) -> tuple[str, bool]:
         """The operand of an expansion operator (`${X:-THIS}`), expanded (its substitutions run)."""

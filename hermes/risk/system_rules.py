@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from hermes.risk.machine_rules import MACHINE_RULES
 from hermes.risk.model import Assessment, Command, Level, Rule, Where, rank, riskiest
 from hermes.risk.options import scan
+from hermes.risk.outputs import targets as output_files
 from hermes.risk.paths import delete_level, every, exists, path_risk, place, write_risk
 from hermes.risk.wrappers import find_parts, matched
 
@@ -118,13 +119,16 @@ def move_copy(cmd: Command, where: Where) -> Assessment | None:
 
 def writes(cmd: Command, where: Where) -> Assessment | None:
     """Redirections (`> /etc/hosts`), tee, in-place edits (`sed -i`), touch, sudoedit, dd,
-    and unpacking archives (`tar -xf x.tar -C /`), which overwrites what is there."""
+    programs' output options and in-place flags (hermes/risk/outputs.py: `sort -o`,
+    `yq -i`, `curl -o`, `gzip FILE`), and unpacking archives (`tar -xf x.tar -C /`),
+    which overwrites what is there."""
     targets = [
         (t, op not in _APPEND_OPS)
         for op, t in cmd.redirects
         if op in _WRITE_OPS and t and not t.startswith(">(")
     ]
     name, args = cmd.name, cmd.args
+    targets += output_files(cmd.argv)
     if name == "tee":
         o = scan(args)
         targets += [(t, not o.has("-a", "--append")) for t in o.pos]
@@ -181,7 +185,7 @@ def permissions(cmd: Command, where: Where) -> Assessment | None:
             level = "high" if loose else "medium"
         elif at.kind == "secret" and (loose or _EXPOSES.search(spec)):
             level = "high" if loose and cmd.name == "chmod" else "medium"
-        elif at.kind not in ("workspace", "temp", "cache"):
+        elif at.kind not in ("workspace", "temp", "cache", "container"):
             level = "medium"  # your files outside the workspace: a permission change
         how = " recursively" if deep else ""
         found.append(Assessment(level, f"{verb} {at.shown}{how} ({at.label})"))

@@ -2,7 +2,7 @@
 
 Each rule knows one family of tools (git, database clients, Kubernetes,
 infrastructure as code, containers, clouds, hosting platforms, publishing,
-package managers, services, firewalls, accounts) and returns None for any
+package managers, services, firewalls, accounts, secret stores) and returns None for any
 other command and for harmless uses of its own. Package runners are seen
 through first, so `npx vercel --prod` and `python -m twine upload` are judged
 as the tool they run. `judge_input` covers what the parser alone knows: the
@@ -26,6 +26,7 @@ from hermes.risk.rules_paas import paas_rule
 from hermes.risk.rules_packages import packages_rule
 from hermes.risk.rules_publish import publish_rule
 from hermes.risk.rules_sql import input_rule, sql_rule
+from hermes.risk.rules_vault import vault_rule
 
 
 def _through_runners(rule: Rule) -> Rule:
@@ -58,6 +59,7 @@ RULES: list[Rule] = [
         services_rule,
         firewall_rule,
         accounts_rule,
+        vault_rule,
     )
 ]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from hermes.risk.model import Assessment
+from hermes.risk.model import Assessment, Container
 
 Argv = tuple[str, ...]
 
@@ -41,6 +41,7 @@ class Unwrapped:
     piped_in: bool = False
     params: list[str] | None = None  # $1.. of its scripts (`sh -c CODE $0 $1...`)
     records: bool = False  # reads its input as whole lines or records (xargs -0, -d, -I, -L)
+    container: Container | None = None  # its commands run in this container (docker run)
 
 
 def language(name: str) -> str | None:
