@@ -392,7 +392,8 @@ HELDOUT: list[tuple[str, str, str] | tuple[str, str, str, str]] = [
         "none",
         "copies user files into the workspace (reads only)",
     ),
-    ("rsync -av --delete ./site/ ./public/", "none", "deletes only inside the workspace"),
+    # issue 13 made deleting a user's file medium in the workspace too (SPEC §6: file deletion)
+    ("rsync -av --delete ./site/ ./public/", "medium", "deletes files in the workspace"),
     ("find . -type f -name '*.md' -execdir wc -l {} +", "none", "counts lines"),
     ("perl -ne 'print if /ERROR/' ./app.log", "none", "a perl grep"),
     ("base64 -d ./encoded.txt > ./decoded.bin", "none", "decodes into a file, runs nothing"),
@@ -440,7 +441,7 @@ HELDOUT: list[tuple[str, str, str] | tuple[str, str, str, str]] = [
     ("curl -s http://127.0.0.1:8420/health", "none", "the unauthenticated health route"),
     (
         "sed -i 's/mode: ask/mode: off/' ./fixtures/config.yaml",
-        "none",
+        "medium",  # issue 13: overwriting a config file is a config change, in the workspace too
         "a config.yaml inside the workspace, not Hermes'",
     ),
     ("cat ../workspace/README.md", "none", "resolves back into the workspace"),

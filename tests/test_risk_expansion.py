@@ -109,7 +109,7 @@ def test_destruction_is_hard_however_it_is_spelled(command: str) -> None:
         ("find ~ -type f | xargs shred -u", "hard"),
         ("find ~ -name '*' -delete", "hard"),
         ("find ~ -name '*.bak' -delete", "medium"),  # narrowed by name
-        ("find . -type f -delete", "low"),
+        ("find . -type f -delete", "medium"),  # every file of the workspace
     ],
 )
 def test_everything_below_a_root_is_recursive(command: str, level: str) -> None:
@@ -122,10 +122,10 @@ def test_everything_below_a_root_is_recursive(command: str, level: str) -> None:
         ("echo $(echo rm) -rf /", "none"),  # only echoed
         ("f(){ rm -rf /; }", "none"),  # defined, never called
         ('g(){ rm -rf "$@"; }; g build', "low"),
-        ('X="~/x"; rm -rf $X', "low"),  # a quoted ~ is a name in the workspace
-        ("rm -rf '~'", "low"),
+        ('X="~/x"; rm -rf $X', "medium"),  # a quoted ~ is a name in the workspace
+        ("rm -rf '~'", "medium"),
         ("$(echo rm) -rf build", "medium"),  # a program spelled by a substitution
-        ('for f in *.txt; do rm "$f"; done', "low"),
+        ('for f in *.txt; do rm "$f"; done', "medium"),
         ("for i in 1 2 3; do echo $i; done", "none"),
     ],
 )
@@ -203,7 +203,7 @@ def test_tmpdir_is_the_temp_directory(command: str, level: str) -> None:
         ("ls -1 /etc | xargs -I % rm -rf /etc/%", "hard"),
         ("cd ~ && ls -A | xargs rm -rf", "hard"),
         ("ls -d ~/* | xargs rm -rf", "hard"),
-        ("ls -A ~ | xargs rm -rf", "low"),  # bare names, removed from the cwd (the workspace)
+        ("ls -A ~ | xargs rm -rf", "medium"),  # bare names, removed from the cwd (the workspace)
         ("ls ./build | xargs -I{} rm -rf ./build/{}", "low"),
         ("ls ~/Documents | xargs -I{} mv ~/Documents/{} /tmp/", "medium"),
         ("ls | xargs wc -l", "none"),

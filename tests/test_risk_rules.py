@@ -541,7 +541,7 @@ def test_rules_judge_commands(line: str, level: Level, reason: str) -> None:
         ("docker run --rm alpine reboot", "none"),  # the container's own
         ("docker run --rm alpine rm -rf /", "none"),  # the container's own files
         ("docker run --rm alpine sh -c 'chmod 600 /etc/x; mv /etc/a /tmp/'", "none"),
-        ("docker run --rm -v /home/u/work:/src alpine rm -rf /", "low"),  # reaches the workspace
+        ("docker run --rm -v /home/u/work:/src alpine rm -rf /", "medium"),  # the workspace
         ("docker run --rm -v /home/u/work:/src -w /src alpine rm -rf build", "low"),
         ("docker run --rm -v /home/u/.ssh:/k alpine cat /k/id_ed25519", "medium"),
         ("docker run --rm ubuntu apt-get install -y curl", "none"),

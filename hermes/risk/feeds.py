@@ -33,8 +33,8 @@ def items(before: list[Command], text: str | None) -> tuple[str, ...]:
         return tuple(text.split()[:16])
     finds = [c for c in before if c.name == "find" and not c.dynamic]
     if len(finds) == 1 and not any(a.startswith("-exec") for a in finds[0].args):
-        roots, filtered, _ = find_parts(finds[0].args)
-        return tuple(matched(r, filtered) for r in roots)
+        roots, match, _ = find_parts(finds[0].args)
+        return tuple(matched(r, match) for r in roots)
     lists = [c for c in before if c.name in _LISTERS and not c.dynamic]
     return listed(lists[0]) if len(lists) == 1 else ()
 

@@ -260,7 +260,14 @@ def place(path: str, where: Where, *, follow: bool = True) -> Place:
         shown = "/*"
     if within(p, b.home):
         shown = "~" + shown[len(b.home) :]
-    elif within(p, b.workspace) and kind in ("workspace", "cache", "vcs"):
+    elif within(p, b.workspace) and kind in (
+        "workspace",
+        "ws-config",
+        "build",
+        "log",
+        "cache",
+        "vcs",
+    ):
         rel = shown[len(b.workspace) :]
         shown = "./" + rel.lstrip("/") if p != b.workspace else "." + rel
     if kind == "tmp-root" and everything:
@@ -290,7 +297,7 @@ def path_risk(path: str, where: Where, *, recursive: bool) -> Assessment:
     recursive = recursive or every(path)
     how = " recursively" if recursive else ""
     level = delete_level(at.kind, recursive)
-    if at.kind in OVERWRITABLE and not exists(at.path, where):
+    if at.kind in (*OVERWRITABLE, "workspace") and not exists(at.path, where):
         level = "none"  # nothing there to delete
     return Assessment(level, f"deletes {at.shown}{how} ({at.label})")
 
@@ -307,7 +314,7 @@ def write_risk(path: str, where: Where, *, replaces: bool = True) -> Assessment:
     if at.kind == "device":
         return Assessment(level, f"overwrites the disk device {at.shown}")
     if at.kind in OVERWRITABLE and replaces and exists(at.path, where):
-        return Assessment("medium", f"overwrites {at.shown} ({at.label}, outside the workspace)")
+        return Assessment("medium", f"overwrites {at.shown} ({at.label})")
     label = "a log file" if at.kind == "log" else at.label
     return Assessment(level, f"writes to {at.shown} ({label})")
 

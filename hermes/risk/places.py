@@ -71,7 +71,8 @@ DELETE: dict[str, Level] = {
     "device": "hard", "root": "high", "essential": "high", "home": "high", "system": "high",
     "other-home": "high", "secret": "high", "top": "high", "dev": "high", "config": "medium",
     "user": "medium", "other": "medium", "vcs": "medium", "tmp-root": "medium", "dynamic": "medium",
-    "workspace": "low", "temp": "low", "cache": "low", "log": "low", "hermes": "high",
+    "workspace": "medium", "ws-config": "medium", "build": "low", "temp": "low", "cache": "low",
+    "log": "low", "hermes": "high",
     "hermes-other": "high", "container": "none",
 }  # fmt: skip
 WRITE: dict[str, Level] = {
@@ -85,12 +86,26 @@ LABEL = {
     "secret": "keys or credentials", "top": "a top-level directory", "dev": "a device file",
     "config": "a config file", "user": "your files", "other": "outside the workspace",
     "tmp-root": "the shared temp directory", "dynamic": "a path computed at run time",
-    "workspace": "in the workspace", "temp": "temporary files", "cache": "a cache",
+    "workspace": "your file in the workspace", "ws-config": "a config file in the workspace",
+    "build": "build output, logs or temporary files", "temp": "temporary files", "cache": "a cache",
     "log": "log cleanup", "harmless": "a harmless device", "vcs": "a repository's history",
     "hermes": "Hermes' own settings/state: the approval gate's control plane",
     "hermes-other": "another Hermes profile's home", "container": "inside the container",
 }  # fmt: skip
-OVERWRITABLE = frozenset({"user", "other"})  # your files: overwriting an existing one is medium
+# your files: deleting or overwriting an existing one is medium, one that is not there is nothing
+OVERWRITABLE = frozenset({"user", "other", "ws-config"})
+# in the workspace: what a build or a tool makes again (build output, bytecode, logs, temp and
+# backup files), and configuration files (moving or overwriting one is a config change)
+_BUILD_PART = re.compile(
+    r"^(build|dist|target|out|_build|\.eggs|[\w.-]+\.egg-info|\.(pytest|mypy|ruff)_cache"
+    r"|\.(tox|nox|next|nuxt|parcel-cache|turbo|coverage)|coverage|htmlcov|__pycache__)$"
+)
+_BUILD_NAME = re.compile(
+    r"\.(pyc|pyo|o|obj|a|class|tmp|temp|bak|orig|rej|swp|swo)$|.~$|^\.coverage$"
+)
+_CONFIG_NAME = re.compile(
+    r"^(config|settings)\.(ya?ml|json|toml|ini|cfg|conf)$|^\.env(\.[\w-]+)?$|\.conf$"
+)
 
 
 def within(path: str, base: str) -> bool:
@@ -184,12 +199,12 @@ def kind(p: str, b: Bases, everything: bool) -> str:
         if any(_CACHE_PART.search(part) for part in rel.split("/")):
             return "cache"
         if within(p, cwd) and workspace_ok(cwd, home):
-            return _workspace(parts)
+            return _workspace(parts, cwd)
         if _LOG_NAME.search(parts[-1]) or any(part.lower() in _LOG_DIRS for part in rel.split("/")):
             return "log"
         return "config" if rel.startswith(".") else "user"
     if within(p, cwd) and workspace_ok(cwd, home):
-        return _workspace(parts)
+        return _workspace(parts, cwd)
     for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
         if within(p, tmp):
             return "tmp-root" if p == tmp else "temp"
@@ -199,15 +214,27 @@ def kind(p: str, b: Bases, everything: bool) -> str:
         return "other-home"
     if "__pycache__" in parts:
         return "cache"
-    if len(parts) == 1:
+    if len(parts) == 1 or parts[0] == "…":  # `/…/*.conf`: things anywhere on the system
         return "essential" if parts[0] in ESSENTIAL else "system" if parts[0] in SYSTEM else "top"
     if parts[0] in SYSTEM:
         return "system"
     return "log" if _LOG_NAME.search(parts[-1]) else "other"
 
 
-def _workspace(parts: list[str]) -> str:
-    return "vcs" if ".git" in parts else "workspace"
+def _workspace(parts: list[str], cwd: str) -> str:
+    """A place in the workspace: its history, build output and temporary files (made
+    again by a build), logs, a config file, or the user's own file."""
+    if ".git" in parts:
+        return "vcs"
+    inner = parts[len(cwd.strip("/").split("/")) :]
+    if any(_BUILD_PART.match(part) or _CACHE_PART.search(part) for part in inner[:-1]):
+        return "build"
+    name = inner[-1] if inner else ""
+    if _BUILD_PART.match(name) or _BUILD_NAME.search(name) or _CACHE_PART.search(name):
+        return "build"
+    if _LOG_NAME.search(name) or any(part.lower() in _LOG_DIRS for part in inner[:-1]):
+        return "build"
+    return "ws-config" if _CONFIG_NAME.search(name) else "workspace"
 
 
 def workspace_ok(cwd: str, home: str) -> bool:

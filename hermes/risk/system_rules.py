@@ -67,8 +67,8 @@ def delete(cmd: Command, where: Where) -> Assessment | None:
         o = scan(args, {"-s", "--size", "-r", "--reference"})
         return _worst(_overwrite(p, where, "truncates") for p in o.pos)
     if name == "find" and "-delete" in args:
-        roots, filtered, _ = find_parts(args)
-        found = [path_risk(matched(r, filtered), where, recursive=not filtered) for r in roots]
+        roots, match, _ = find_parts(args)
+        found = [path_risk(matched(r, match), where, recursive=not match) for r in roots]
         return _worst(found)
     return None
 
@@ -103,7 +103,7 @@ def move_copy(cmd: Command, where: Where) -> Assessment | None:
     if name == "mv":  # moving your files out of where they are, or config or system files
         for src in sources:
             at = place(src, where, follow=False)
-            if at.kind not in ("workspace", "temp", "cache", "log", "dynamic") and exists(
+            if at.kind not in ("workspace", "build", "temp", "cache", "log", "dynamic") and exists(
                 at.path, where
             ):
                 level = delete_level(at.kind, True)
@@ -185,7 +185,15 @@ def permissions(cmd: Command, where: Where) -> Assessment | None:
             level = "high" if loose else "medium"
         elif at.kind == "secret" and (loose or _EXPOSES.search(spec)):
             level = "high" if loose and cmd.name == "chmod" else "medium"
-        elif at.kind not in ("workspace", "temp", "cache", "container"):
+        elif at.kind not in (
+            "workspace",
+            "ws-config",
+            "build",
+            "log",
+            "temp",
+            "cache",
+            "container",
+        ):
             level = "medium"  # your files outside the workspace: a permission change
         how = " recursively" if deep else ""
         found.append(Assessment(level, f"{verb} {at.shown}{how} ({at.label})"))

@@ -172,10 +172,11 @@ _FIND_TAKES = frozenset({"-name", "-iname", "-path", "-ipath", "-wholename", "-i
 _MATCH_ALL = frozenset({"*", "**", "*.*"})
 
 
-def find_parts(args: Sequence[str]) -> tuple[list[str], bool, list[list[str]]]:
-    """`find`'s start points (default "."), whether tests narrow what it matches
-    (by name, path, time, size, ...; `-type f` or `-xdev` alone match every
-    file), and the commands of its -exec/-execdir/-ok/-okdir actions ({} as written)."""
+def find_parts(args: Sequence[str]) -> tuple[list[str], str, list[list[str]]]:
+    """`find`'s start points (default "."), what it matches below them ("" when no
+    test narrows it — `-type f` or `-xdev` alone match every file —, "…/NAME" when
+    the only narrowing is one `-name NAME`, else "…": some things), and the commands
+    of its -exec/-execdir/-ok/-okdir actions ({} as written)."""
     i = 0
     while i < len(args) and (args[i] in ("-H", "-L", "-P", "-D") or args[i].startswith("-O")):
         i += 2 if args[i] == "-D" else 1
@@ -185,6 +186,7 @@ def find_parts(args: Sequence[str]) -> tuple[list[str], bool, list[list[str]]]:
         i += 1
     execs: list[list[str]] = []
     filtered = False
+    names: list[str] = []
     while i < len(args):
         word = args[i]
         if word in ("-exec", "-execdir", "-ok", "-okdir"):
@@ -196,20 +198,24 @@ def find_parts(args: Sequence[str]) -> tuple[list[str], bool, list[list[str]]]:
             continue
         value = args[i + 1] if word in _FIND_TAKES and i + 1 < len(args) else None
         everything = word in ("-name", "-iname", "-path", "-ipath") and value in _MATCH_ALL
-        filtered |= word not in _FIND_ALL and not everything and word not in ("(", ")")
+        narrows = word not in _FIND_ALL and not everything and word not in ("(", ")")
+        filtered |= narrows
+        if narrows:
+            names.append(value if word in ("-name", "-iname") and value else "")
         i += 2 if value is not None else 1
-    return roots or ["."], filtered, execs
+    match = ("…/" + names[0] if len(names) == 1 and names[0] else "…") if filtered else ""
+    return roots or ["."], match, execs
 
 
-def matched(root: str, filtered: bool) -> str:
-    """What `{}` stands for in find's actions: some things under the root (`ROOT/…`),
-    or, when no test narrows the match, every file below it (`ROOT/**`)."""
-    return root.rstrip("/") + ("/…" if filtered else "/**")
+def matched(root: str, match: str) -> str:
+    """What `{}` stands for in find's actions: some things under the root (`ROOT/…`,
+    `ROOT/…/*.pyc`), or, when no test narrows the match, every file below it (`ROOT/**`)."""
+    return root.rstrip("/") + "/" + (match or "**")
 
 
 def _find(args: Argv) -> Unwrapped:
-    roots, filtered, execs = find_parts(args)
-    item = matched(roots[0], filtered)
+    roots, match, execs = find_parts(args)
+    item = matched(roots[0], match)
     argvs = [tuple(item if w == "{}" else w.replace("{}", item) for w in e) for e in execs if e]
     return Unwrapped("find", argvs, keep=True)
 
