@@ -28,7 +28,7 @@ HELP: dict[str, str] = {
     "/model [NAME]": "show or switch the model (NAME or PROVIDER:NAME); history is kept",
     "/profile": "the profile serving this chat and its home",
     "/compress": "summarize older messages now",
-    "/usage": "tokens used by the last turn and this session",
+    "/usage": "tokens and cost of the last turn, this session and today",
     "/retry": "run your last message again",
     "/undo": "drop the last turn",
     "/help": "this list",
@@ -60,6 +60,7 @@ async def _new(conv: Conversation, arg: str) -> Outcome:
 
 
 async def _status(conv: Conversation, arg: str) -> Outcome:
+    from hermes.providers.describe import with_notice
     from hermes.providers.resolve import describe
 
     used = conv.context_tokens()
@@ -67,7 +68,7 @@ async def _status(conv: Conversation, arg: str) -> Outcome:
     total = await conv.store.session_usage(conv.session_id)
     lines = [
         f"Session: {conv.session_id} ({len(conv.messages())} messages in context)",
-        f"Model: {describe(conv.provider)}",
+        f"Model: {with_notice(describe(conv.provider), conv.provider.name)}",
         f"Context: ~{used:,} of {window:,} tokens ({100 * used // max(window, 1)}%)",
         f"Tokens this session: {total.prompt_tokens:,} in, {total.completion_tokens:,} out",
         f"Profile: {conv.profile.name}",
@@ -79,12 +80,19 @@ async def _status(conv: Conversation, arg: str) -> Outcome:
 
 
 async def _model(conv: Conversation, arg: str) -> Outcome:
-    from hermes.providers.resolve import describe
+    from hermes.providers.describe import with_notice
+    from hermes.providers.resolve import describe, missing_key
 
     if not arg:
-        current = describe(conv.provider)
+        current = with_notice(describe(conv.provider), conv.provider.name)
         return Outcome(f"Model: {current}. Switch with /model NAME or PROVIDER:NAME.")
-    described = await conv.set_model(arg)
+    profile = conv.profile
+    problem = missing_key(
+        profile.settings.model, profile.env, arg, current=conv.provider.name, home=profile.home
+    )
+    if problem:  # refuse now, not at the next turn
+        return Outcome(f"Model not switched: {problem}.")
+    described = with_notice(await conv.set_model(arg), conv.provider.name)
     return Outcome(f"Model switched to {described}. The next turn uses it; history is kept.")
 
 
@@ -101,15 +109,9 @@ async def _compress(conv: Conversation, arg: str) -> Outcome:
 
 
 async def _usage(conv: Conversation, arg: str) -> Outcome:
-    last = conv.last_usage
-    total = await conv.store.session_usage(conv.session_id)
-    return Outcome(
-        f"Last turn: {last.prompt_tokens:,} in ({last.cached_tokens:,} cached), "
-        f"{last.completion_tokens:,} out\n"
-        f"This session: {total.prompt_tokens:,} in ({total.cached_tokens:,} cached), "
-        f"{total.completion_tokens:,} out, {total.total_tokens:,} total\n"
-        "Cost: not tracked for this provider"
-    )
+    from hermes.usage_chat import usage_report
+
+    return Outcome(await usage_report(conv))
 
 
 async def _undo(conv: Conversation, arg: str) -> Outcome:

@@ -237,7 +237,20 @@ class _Validator:
             problem = check_constraint(meta[name], values[name])
             if problem is not None:
                 self.fail(value_node, dotted, problem)
+            if "each_leaf" in meta[name]:
+                self.leaves(value_node, dotted, meta[name]["each_leaf"])
         return cls(**values)
+
+    def leaves(self, node: Node, key: str, check: Any) -> None:
+        """Check each text at the ends of a nested mapping (e.g. the profile names
+        of routes), failing at its own line and key."""
+        if isinstance(node, MappingNode):
+            for name, _, value_node in self.pairs(node, key):
+                self.leaves(value_node, _join(key, name), check)
+        elif isinstance(node, ScalarNode) and not _is_null(node):
+            problem = check(str(node.value))
+            if problem is not None:
+                self.fail(node, key, problem)
 
 
 def _unknown(prefix: str, name: str, valid: list[str]) -> str:

@@ -10,16 +10,16 @@ takes the environment as an explicit mapping; only `load_profile` reads
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from hermes.context import Profile
 from hermes.errors import HermesError
+from hermes.settings import PROFILE_NAME, PROFILE_NAME_HINT
 
 DEFAULT_PROFILE = "default"
 ACTIVE_PROFILE_FILE = "active_profile"  # in the root home: the profile used without -p
-_PROFILE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_PROFILE_RE = PROFILE_NAME
 _DEFAULTS = Path(__file__).parent / "defaults"
 
 _ENV_HEADER = (
@@ -34,10 +34,7 @@ _DIRS = ("memories", "skills", "workspace", "logs")
 def validate_profile_name(name: str) -> str:
     """Return NAME if it is a valid profile name, else raise a one-line HermesError."""
     if not _PROFILE_RE.fullmatch(name):
-        raise HermesError(
-            f"invalid profile name {name!r}: use 1-64 lowercase letters, digits, '-' or '_', "
-            "starting with a letter or digit"
-        )
+        raise HermesError(f"invalid profile name {name!r}: {PROFILE_NAME_HINT}")
     return name
 
 
@@ -86,18 +83,36 @@ def _sticky_profile(root: Path) -> str:
     return name
 
 
+def profile_home(root: Path, name: str) -> Path:
+    """Where profile NAME of ROOT lives (whether or not it exists)."""
+    return root if name == DEFAULT_PROFILE else root / "profiles" / name
+
+
+def missing_profile(root: Path, name: str) -> HermesError:
+    """The one-line error for a named profile that does not exist."""
+    return HermesError(
+        f"no profile named {name!r} in {root / 'profiles'}; "
+        f"see `hermes profile list`, or create it with `hermes profile create {name}`"
+    )
+
+
 def resolve_home(profile: str | None, env: Mapping[str, str]) -> tuple[str, Path]:
     """Return (profile name, home directory) for PROFILE.
 
     None means "no -p given": the active profile of the root home, else the default
-    one. An explicit name (including "default") always wins over the active profile."""
+    one. An explicit name (including "default") always wins over the active profile.
+    A named profile must exist (only `hermes profile create` makes one: a typo in
+    -p must not quietly start an empty agent); the default one is created on first use."""
     root = home_root(env)
     if profile is None:
         profile = _sticky_profile(root)
     if profile == DEFAULT_PROFILE:
         return DEFAULT_PROFILE, root
     validate_profile_name(profile)
-    return profile, root / "profiles" / profile
+    home = profile_home(root, profile)
+    if not home.is_dir():
+        raise missing_profile(root, profile)
+    return profile, home
 
 
 def _make_dir(path: Path) -> None:

@@ -29,6 +29,8 @@ from hermes.home import (
     DEFAULT_PROFILE,
     ensure_home,
     home_root,
+    missing_profile,
+    profile_home,
     read_active_profile,
     validate_profile_name,
 )
@@ -43,10 +45,6 @@ WRAPPER_MARKER = "# hermes-profile-wrapper: "  # followed by the home the wrappe
 # --- where things are -----------------------------------------------------------------
 
 
-def profile_home(root: Path, name: str) -> Path:
-    return root if name == DEFAULT_PROFILE else root / "profiles" / name
-
-
 def existing_profile(root: Path, name: str) -> Path:
     """The home of profile NAME, which must exist (one-line error otherwise)."""
     if name != DEFAULT_PROFILE:
@@ -55,10 +53,7 @@ def existing_profile(root: Path, name: str) -> Path:
     if not home.is_dir():
         if name == DEFAULT_PROFILE:
             raise HermesError(f"no Hermes home at {root} yet; run `hermes setup` to create it")
-        raise HermesError(
-            f"no profile named {name!r} in {root / 'profiles'}; "
-            f"see `hermes profile list`, or create it with `hermes profile create {name}`"
-        )
+        raise missing_profile(root, name)
     return home
 
 

@@ -7,6 +7,7 @@ The loader in hermes.config validates a YAML file against these dataclasses
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,8 +32,44 @@ def each_matching(pattern: str, hint: str) -> dict[str, Any]:
     return {"pattern": re.compile(pattern), "hint": hint}
 
 
+def checked(default: Any, check: Callable[[Any], str | None]) -> Any:
+    """A setting whose value CHECK judges: it returns what is wrong, or None."""
+    return field(default=default, metadata={"check": check})
+
+
+def known_zone(name: Any) -> str | None:
+    """What is wrong with a time zone name (None or empty: the machine's zone)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f'unknown time zone "{name}"; use an IANA name such as Europe/Berlin'
+    return None
+
+
+PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+PROFILE_NAME_HINT = (
+    "use 1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit"
+)
+
+
+def profile_name(name: str) -> str | None:
+    """What is wrong with a profile name a route leads to, or None."""
+    if PROFILE_NAME.fullmatch(name):
+        return None
+    return f"invalid profile name {name!r}: {PROFILE_NAME_HINT}"
+
+
 def check_constraint(metadata: Any, value: Any) -> str | None:
     """What is wrong with VALUE under a field's metadata, or None."""
+    check = metadata.get("check")
+    if check is not None:
+        problem: str | None = check(value)
+        if problem is not None:
+            return problem
     lo, hi = metadata.get("min"), metadata.get("max")
     if isinstance(value, int | float) and not isinstance(value, bool):
         if lo is not None and value < lo:
@@ -118,19 +155,36 @@ class GatewaySettings:
     drain_seconds: float = bounded(20.0, 0, 3600)  # on SIGTERM: wait this long for running turns
     delivery_max_attempts: int = bounded(8, 1, 1000)  # sends of one reply before it is "failed"
     # platform -> chat -> (thread -> profile) or profile
-    profile_routes: dict[str, dict[str, dict[str, str] | str]] = field(default_factory=dict)
+    profile_routes: dict[str, dict[str, dict[str, str] | str]] = field(
+        default_factory=dict, metadata={"each_leaf": profile_name}
+    )
 
 
 @dataclass
 class TelegramSettings:
-    topic_profiles: dict[str, str] = field(default_factory=dict)
+    topic_profiles: dict[str, str] = field(
+        default_factory=dict, metadata={"each_leaf": profile_name}
+    )
     base_url: str = "https://api.telegram.org"
     require_mention: bool = False
 
 
 @dataclass
 class CronSettings:
-    timezone: str | None = None  # None: the machine's local zone
+    timezone: str | None = checked(None, known_zone)  # None: the machine's local zone
+
+
+@dataclass
+class ModelPrice:
+    input: float = bounded(0.0, 0)  # USD per 1M prompt tokens
+    output: float = bounded(0.0, 0)  # USD per 1M completion tokens
+
+
+@dataclass
+class UsageSettings:
+    # model name (as /status shows it) -> its price, for calls whose provider reports
+    # no cost (OpenRouter reports it; hermes usage prefers that)
+    prices: dict[str, ModelPrice] = field(default_factory=dict)
 
 
 @dataclass
@@ -151,3 +205,4 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     cron: CronSettings = field(default_factory=CronSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    usage: UsageSettings = field(default_factory=UsageSettings)

@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 
 from hermes.gateway.api_work import routes
 from hermes.gateway.server import HttpServer, build_app
+from hermes.home import load_profile
 from hermes.store import Store, approval_ops, task_ops
 from hermes.store.approval_ops import ApprovalRow, NewApproval
 from hermes.store.db import open_db
@@ -286,6 +287,7 @@ class FakeDesk:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.calls: list[tuple[str, bool, str]] = []
+        self.listeners: list[Any] = []  # the web chat's, told of decisions made in a gateway
 
     async def decide(self, approval_id: str, approve: bool, by: str) -> str:
         self.calls.append((approval_id, approve, by))
@@ -316,8 +318,9 @@ class FakeTasks:
 
 
 class FakeGateway:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, home: Path) -> None:
         self.store = store
+        self.profile = load_profile(env={"HERMES_HOME": str(home)})  # the login page names it
         self.desk = FakeDesk(store)
         self.tasks = FakeTasks(store)
         self.api_key = KEY
@@ -329,7 +332,7 @@ class FakeGateway:
 @pytest.fixture
 async def gw(home: Path) -> AsyncIterator[FakeGateway]:
     async with await Store.open(home / "state.db") as store:
-        yield FakeGateway(store)
+        yield FakeGateway(store, home)
 
 
 @pytest.fixture

@@ -123,6 +123,16 @@ def test_turn_is_stored_as_a_oneshot_session(home: Path, model: ScriptedModel) -
     assert rows == [("user", "remember this turn"), ("assistant", "stored answer")]
 
 
+def test_an_answer_cut_at_the_token_limit_is_marked(home: Path, model: ScriptedModel) -> None:
+    model.reply("The first three steps are", finish_reason="length")
+    result = hermes(home, "-z", "list the steps")
+    marked = "The first three steps are … [cut at the model's token limit]"
+    assert (result.returncode, result.stdout, result.stderr) == (0, marked + "\n", "")
+    with sqlite3.connect(home / "state.db") as db:
+        stored = db.execute("SELECT content FROM messages WHERE role = 'assistant'").fetchall()
+    assert stored == [(marked,)]  # the transcript shows it too
+
+
 def test_clarify_gets_no_user(home: Path, model: ScriptedModel) -> None:
     model.tool_call("clarify", {"question": "Which colour?", "choices": ["red", "blue"]})
     model.reply("I picked blue myself.")

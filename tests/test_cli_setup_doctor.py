@@ -164,6 +164,9 @@ def test_wizard_with_arrow_keys(home: Path) -> None:
         term.send("\x15my-model\r")
         term.expect("CUSTOM_API_KEY")
         term.send("hunter2\r")
+        term.expect(r"Test custom · my-model now \(one tiny request, no tokens used\)\? \(y/n\)")
+        term.send("y")
+        term.expect(r"✗ could not connect to the model server at http://127.0.0.1:9/v1")
         term.expect(r"Save custom · my-model\? \(y/n\)")
         term.send("y")
         term.expect("Try it: hermes -z")
@@ -204,7 +207,7 @@ def test_doctor_flags_open_permissions(home: Path) -> None:
     custom_home(home)
     (home / ".env").chmod(0o644)
     home.chmod(0o755)
-    result = hermes(home, "doctor")
+    result = hermes(home, "doctor", "--offline")  # custom_home's URL has no server
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert f"✗ .env is readable by others (mode 0644): run chmod 600 {home / '.env'}" in lines
@@ -233,7 +236,7 @@ def test_doctor_checks_the_provider_key(home: Path) -> None:
     assert expected in missing.stdout
     (home / ".env").write_text("OPENROUTER_API_KEY=sk-test\n")
     (home / ".env").chmod(0o600)
-    present = hermes(home, "doctor")
+    present = hermes(home, "doctor", "--offline")  # no request to openrouter.ai
     assert present.returncode == 0, present.stdout
     assert "✓ OPENROUTER_API_KEY is set" in present.stdout.splitlines()
     assert "sk-test" not in present.stdout
@@ -251,7 +254,7 @@ def test_doctor_reports_pending_migrations_as_a_warning(home: Path) -> None:
     custom_home(home)
     with sqlite3.connect(home / "state.db") as db:
         db.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-    result = hermes(home, "doctor")
+    result = hermes(home, "doctor", "--offline")  # custom_home's URL has no server
     assert result.returncode == 0, result.stdout
     assert f"! state.db lacks {len(MIGRATIONS)} schema update(s)" in result.stdout
 
@@ -260,7 +263,7 @@ def test_doctor_ripgrep_is_optional(home: Path, tmp_path: Path) -> None:
     custom_home(home)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    without = hermes(home, "doctor", env={"PATH": str(bin_dir)})
+    without = hermes(home, "doctor", "--offline", env={"PATH": str(bin_dir)})
     assert without.returncode == 0
     assert "! rg (ripgrep) not found" in without.stdout
     (bin_dir / "rg").write_text("#!/bin/sh\n")
@@ -288,7 +291,7 @@ def test_doctor_checks_a_profiles_permissions(home: Path) -> None:
     assert lines[0] == f"Hermes doctor · profile coder · {profile}"
     assert f"✗ .env is readable by others (mode 0640): run chmod 600 {profile / '.env'}" in lines
     assert f"✗ home {profile} is open to other users (mode 0750): run chmod 700 {profile}" in lines
-    assert hermes(home, "doctor").returncode == 0  # the default profile is fine
+    assert hermes(home, "doctor", "--offline").returncode == 0  # the default profile is fine
 
 
 def test_doctor_names_the_profile_sharing_a_bot_token(home: Path) -> None:
@@ -300,7 +303,7 @@ def test_doctor_names_the_profile_sharing_a_bot_token(home: Path) -> None:
         (path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={token}\n")
     (home / "profiles" / "writer" / ".env").write_text("TELEGRAM_BOT_TOKEN=999:own\n")
     fix = "give each profile its own bot: change TELEGRAM_BOT_TOKEN in one of the two .env files"
-    result = hermes(home, "doctor")
+    result = hermes(home, "doctor", "--offline")
     assert result.returncode == 0, result.stdout  # a warning: only running both fails
     assert (
         '! the Telegram bot token (TELEGRAM_BOT_TOKEN) is also used by profile "coder" '

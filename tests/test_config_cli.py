@@ -72,6 +72,7 @@ def test_show_prints_the_effective_settings_as_yaml(home: Path) -> None:
 
 
 def test_profiles_are_separate(home: Path) -> None:
+    assert hermes(home, "profile", "create", "coder", "--no-alias").returncode == 0
     result = hermes(home, "-p", "coder", "config", "set", "model.model", "x/y")
     assert result.returncode == 0, result.stderr
     assert hermes(home, "-p", "coder", "config", "get", "model.model").stdout == "x/y\n"
@@ -92,3 +93,47 @@ def test_broken_config_and_unknown_keys_are_one_line_errors(home: Path) -> None:
         assert result.returncode == 1
         assert result.stderr.startswith(f"hermes: {home / 'config.yaml'} line ")
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_set_of_an_unknown_time_zone_is_refused_and_the_file_unchanged(home: Path) -> None:
+    hermes(home, "config", "set", "cron.timezone", "Europe/Berlin")
+    before = (home / "config.yaml").read_bytes()
+    result = hermes(home, "config", "set", "cron.timezone", "Mars/Olympus")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"hermes: {home / 'config.yaml'}: cannot set cron.timezone: unknown time zone "
+        '"Mars/Olympus"; use an IANA name such as Europe/Berlin\n'
+    )
+    assert (home / "config.yaml").read_bytes() == before
+    assert hermes(home, "cron", "list").returncode == 0
+
+
+def test_set_of_a_route_to_an_invalid_profile_name_is_refused(home: Path) -> None:
+    hermes(home, "config", "path")
+    before = (home / "config.yaml").read_bytes()
+    result = hermes(home, "config", "set", "gateway.profile_routes.telegram.555", "Not A Name")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "cannot set gateway.profile_routes.telegram.555: invalid profile name" in result.stderr
+    assert (home / "config.yaml").read_bytes() == before
+
+
+def test_a_hand_edited_bad_time_zone_fails_doctor_with_the_line_the_gateway_gives(
+    home: Path,
+) -> None:
+    hermes(home, "config", "path")
+    config = home / "config.yaml"
+    config.write_text(config.read_text() + "cron:\n  timezone: Mars/Olympus\n")
+    line = config.read_text().splitlines().index("  timezone: Mars/Olympus") + 1
+    error = (
+        f'{config} line {line}: cron.timezone: unknown time zone "Mars/Olympus"; '
+        "use an IANA name such as Europe/Berlin"
+    )
+    for args in (("gateway", "run"), ("cron", "list"), ("config", "show")):
+        result = hermes(home, *args)
+        assert (result.returncode, result.stderr) == (1, f"hermes: {error}\n"), args
+    doctor = hermes(home, "doctor")
+    assert doctor.returncode == 1
+    assert f"✗ config.yaml is invalid: {error}" in doctor.stdout
+    assert "config.yaml valid" not in doctor.stdout
+    # the gateway's refusal is in its error log too, for a service nobody watches
+    assert error in (home / "logs" / "gateway.error.log").read_text().replace('\\"', '"')

@@ -31,6 +31,11 @@ from tests.tools_helpers import wait_until
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOT_RUNNING = "The gateway is not running: jobs run once it starts (`hermes gateway run`)."
+NO_HOME = (
+    "Warning: no chat is the home channel yet: this job's results are kept in its history "
+    "until you send /sethome in the chat that should get them (they are delivered then), "
+    "or change its target with --deliver PLATFORM:CHAT"
+)
 
 
 @pytest.fixture
@@ -110,7 +115,7 @@ def test_add_stores_the_job_and_list_shows_it(home: Path, cron: Cron) -> None:
     assert (first.hour, first.minute, first.weekday() < 5) == (7, 30, True)
     assert out == (
         f'Added job {job.id} "Send me an AI news brief.": 30 7 * * 1-5 (at 07:30 on Mon-Fri);'
-        f" next run {clock(job.next_run_at)} {first.strftime('%Z')}\n{NOT_RUNNING}\n"
+        f" next run {clock(job.next_run_at)} {first.strftime('%Z')}\n{NO_HOME}\n{NOT_RUNNING}\n"
     )
 
     code, out, _ = cron("list")
@@ -149,7 +154,10 @@ def test_list_json_and_all_show_finished_one_time_jobs(home: Path, cron: Cron) -
 
     code, out, _ = cron("list", "--json")
     assert code == 0
-    assert json.loads(out) == {"jobs": [jobs.job_json(by_id[daily], BERLIN)]}
+    assert json.loads(out) == {
+        "timezone": "Europe/Berlin",
+        "jobs": [{**jobs.job_json(by_id[daily], BERLIN), "kept": None}],
+    }
     assert json.loads(out)["jobs"][0]["describe"] == "at 08:00 every day"
 
     code, out, _ = cron("list", "--all", "--json")
@@ -161,6 +169,7 @@ def test_list_json_and_all_show_finished_one_time_jobs(home: Path, cron: Cron) -
 
 
 def test_name_and_a_platform_target_are_kept(home: Path, cron: Cron) -> None:
+    (home / ".env").write_text("TELEGRAM_BOT_TOKEN=123:abc\n")  # telegram is configured
     job_id = added(
         cron,
         "0 8 * * *",

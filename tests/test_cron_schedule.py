@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -470,17 +471,23 @@ def test_zone_unknown_name(name: str) -> None:
     )
 
 
-def test_zone_unset_uses_tz_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TZ", "America/New_York")
-    assert zone(None) == NEW_YORK
-    assert zone("") == NEW_YORK
-    monkeypatch.setenv("TZ", ":Asia/Tokyo")
-    assert zone(None) == ZoneInfo("Asia/Tokyo")
+def test_zone_unset_is_the_machines_from_etc_localtime(tmp_path: Path) -> None:
+    link = tmp_path / "localtime"
+    link.symlink_to("/usr/share/zoneinfo/America/New_York")
+    assert zone(None, str(link)) == NEW_YORK
+    assert zone("", str(link)) == NEW_YORK
+    assert zone(None, str(tmp_path / "missing")) == UTC
 
 
-def test_zone_unset_ignores_a_bogus_tz(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zone_unset_ignores_tz_so_a_service_and_a_shell_agree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the gateway runs as a service (no TZ) and `hermes cron` in a shell (TZ set):
+    # both must compute next runs in one zone, the machine's
     monkeypatch.delenv("TZ", raising=False)
-    machine = zone(None)  # /etc/localtime, else UTC
+    machine = zone(None)
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    assert zone(None) == machine
     monkeypatch.setenv("TZ", "Mars/Base")
     assert zone(None) == machine
 

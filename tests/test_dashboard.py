@@ -9,6 +9,8 @@ browser serves the whole module; each test gets a fresh gateway and home."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from hermes.messages import Message
+from hermes.store import cron_ops
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import make_home
 from tests.test_webchat import CHROMIUM, CHROMIUM_ARGS, KEY, Site, eventually, log_in, serving
@@ -31,7 +35,9 @@ pytestmark = [
 
 BEARER = {"Authorization": f"Bearer {KEY}"}
 COMMAND = "rm -rf ~/projects/old-site"  # `hermes approvals classify`: medium, your files
-TZ = "Europe/Paris"  # the browser's zone: times on the page are local to it
+TZ = "Europe/Paris"  # the browser's zone: relative times ("in 5 min") are its
+CRON_TZ = "America/New_York"  # the gateway's cron.timezone: schedules and next runs are in it
+CRON_ROUTE = "/api/hermes/cron"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -50,7 +56,8 @@ async def browser() -> AsyncIterator[Any]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def site(tmp_path: Path, model: ScriptedModel) -> AsyncIterator[Site]:
-    async with serving(make_home(tmp_path / "home", model)) as s:
+    home = make_home(tmp_path / "home", model, config={"cron": {"timezone": CRON_TZ}})
+    async with serving(home) as s:
         yield s
 
 
@@ -218,11 +225,15 @@ async def test_cron_jobs_are_added_refused_paused_resumed_and_removed(
     await expect(row.locator(".job-name")).to_have_text("Inbox summary")
     await expect(row.locator(".schedule")).to_have_text("0 8 * * *")
     await expect(row.locator(".describe")).to_have_text(job["describe"])
-    # the next run in the browser's local time (TZ), whatever the gateway's zone
-    local = datetime.fromtimestamp(job["next_run_at"], ZoneInfo(TZ))
+    # the next run in the zone of the schedule ("at 08:00"), named, whatever the
+    # browser's zone: not "14:00" in Paris next to "at 08:00"
+    local = datetime.fromtimestamp(job["next_run_at"], ZoneInfo(CRON_TZ))
+    assert local.strftime("%H:%M") == "08:00"
     when = row.locator(".next time")
-    await expect(when).to_contain_text(local.strftime("%H:%M"))
+    await expect(when).to_contain_text("08:00")
     await expect(when).to_contain_text(str(local.day))
+    await expect(when).to_contain_text(re.compile(r"(EST|EDT|GMT-[45])$"))
+    await expect(page.locator("#cron-tz")).to_have_text(f"(schedules in {CRON_TZ})")
     iso = await when.get_attribute("datetime")
     assert iso is not None
     assert datetime.fromisoformat(iso) == datetime.fromtimestamp(job["next_run_at"], UTC)
@@ -355,3 +366,62 @@ async def test_the_dashboard_refreshes_only_while_it_is_on_screen(browser: Any, 
         assert len(polls) == seen
     finally:
         await context.close()
+
+
+async def test_names_a_task_filter_session_paging_and_kept_cron_results(
+    site: Site, page: Any, client: httpx.AsyncClient
+) -> None:
+    from playwright.async_api import expect
+
+    from hermes.store import gateway_ops, ops, task_ops
+
+    gw, now = site.gw, time.time()
+    # a Telegram group the platform names: its title, not its id, on the task card
+    event = {"platform": "fakechat", "chat": "-100777", "chat_name": "Family group"}
+    await gw.store.run(gateway_ops.insert_inbound, "fakechat", "u1", "k", event, now)
+    await gw.store.run(task_ops.insert, "background", "plan the trip", "fakechat:-100777", now)
+    old = await gw.store.run(task_ops.insert, "background", "old work", None, now - 3 * 86400)
+    await gw.store.run(task_ops.finish, old.id, "done", now - 3 * 86400, result="ok")
+    # 51 sessions, one with one message: a page of 50 and "More"
+    for n in range(51):
+        sid = await gw.store.run(ops.create_session, now + n, "api", None, f"session {n}")
+    await gw.store.append_messages(sid, [Message("user", "hi")])
+    # a cron job for the home channel that nobody set: its result is kept and shown
+    job = (await client.post(CRON_ROUTE, json={"schedule": "every 2h", "prompt": "x"})).json()
+    assert "no chat is the home channel yet" in job["warning"]
+    await gw.store.run(cron_ops.claim_now, job["id"], now, "test", set(gw.adapters))
+    await page.reload()  # the dashboard again, with all of it loaded
+
+    card = page.locator("#tasks .card", has_text="plan the trip")
+    await expect(card.locator(".meta")).to_have_text("from Family group (fakechat)")
+    await expect(card.locator(".meta .chat")).to_have_attribute("title", "fakechat:-100777")
+    # finished tasks older than a day are hidden by default, "all" shows them
+    await expect(page.locator("#tasks .card", has_text="old work")).to_have_count(0)
+    await expect(page.locator("#tasks-count")).to_contain_text("1 hidden")
+    await page.select_option("#tasks-filter", "all")
+    await expect(page.locator("#tasks .card", has_text="old work")).to_have_count(1)
+    await page.select_option("#tasks-filter", "open")
+    await expect(page.locator("#tasks .card", has_text="old work")).to_have_count(0)
+    await expect(page.locator("#tasks .card.st-done")).to_have_count(0)
+
+    sessions = page.locator("#dash-sessions li")
+    await expect(sessions).to_have_count(50)
+    one = sessions.filter(has_text="session 50").locator(".s-meta")
+    await expect(one).to_contain_text("· 1 message ·")
+    await page.locator("#dash-sessions-more").click()
+    await expect(sessions).to_have_count(51)
+    await expect(page.locator("#dash-sessions-more")).to_be_hidden()
+
+    row = page.locator("#cron tr", has=page.locator(f"text={job['name']}"))
+    await expect(row.locator(".deliver")).to_have_text("→ the home channel")
+    await expect(row.locator(".kept")).to_contain_text(
+        "1 result not delivered: no home channel (no chat ran /sethome)"
+    )
+
+    # a refused job shows the rule's own words, not "bad request: ..."
+    await page.fill("#cron-schedule", "0 8 * * *")
+    await page.fill("#cron-prompt", "x")
+    await page.fill("#cron-deliver", "tg:1")
+    await page.click("#cron-add")
+    error = page.locator("#cron-error")
+    await expect(error).to_have_text(re.compile(r"^deliver: unknown platform 'tg'"))

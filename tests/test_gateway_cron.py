@@ -51,6 +51,7 @@ def add_job(home: Path, schedule: str, prompt: str, **kw: Any) -> cron_ops.JobRo
             created_by="test",
             tz=BERLIN,
             now=time.time(),
+            ready=kw.pop("ready", {"fakechat"}),
             **kw,
         )
     finally:
@@ -225,7 +226,9 @@ async def test_pause_resume_and_edit(home: Path, model: ScriptedModel) -> None:
         assert (paused.status, paused.next_run_at) == ("paused", None)
         resumed = await gw.store.run(jobs.resume, job.id, tz, time.time())
         assert resumed.status == "active" and resumed.next_run_at == job.next_run_at
-        edited = await gw.store.run(jobs.edit, job.id, tz, time.time(), schedule="in 1m")
+        edited = await gw.store.run(
+            jobs.edit, job.id, tz, time.time(), ready={"fakechat"}, schedule="in 1m"
+        )
         assert edited.schedule.startswith("once ")
         assert edited.next_run_at is not None and 55 < edited.next_run_at - time.time() <= 61
         due_at(home, job.id, time.time() + 0.2)

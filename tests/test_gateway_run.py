@@ -3,6 +3,7 @@ SIGTERM, the API key, `hermes send` with and without a running gateway."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -91,10 +92,10 @@ def test_a_reachable_bind_without_a_key_is_refused(tmp_path: Path, model: Script
 
 
 async def test_send_goes_through_the_running_gateway(home: Path) -> None:
+    # (a message reaching a web chat: tests/test_targets.py)
     gw = await GatewayProcess(home).ready()
     result = hermes(home, "send", "web:notes", "remember the milk")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "sent to web:notes"
+    assert result.returncode == 1 and "no web chat 'notes'" in result.stderr  # the gateway said
     bad = hermes(home, "send", "nowhere", "x")
     assert bad.returncode == 1 and "PLATFORM:CHAT" in bad.stderr
     await gw.stop()
@@ -103,4 +104,23 @@ async def test_send_goes_through_the_running_gateway(home: Path) -> None:
 def test_send_without_a_gateway_names_what_is_missing(home: Path) -> None:
     result = hermes(home, "send", "telegram:123", "hello")
     assert result.returncode == 1
-    assert "platform 'telegram' is not configured" in result.stderr
+    assert "telegram is not configured: set TELEGRAM_BOT_TOKEN" in result.stderr
+
+
+def test_a_port_in_use_is_one_line_on_stderr_and_in_the_error_log(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        home = make_home(tmp_path / "home", model, {"server": {"port": port}})
+        result = hermes(home, "gateway", "run")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"hermes: cannot listen on 127.0.0.1:{port} (")
+    reason = result.stderr.removeprefix("hermes: ").strip()
+    errors = hermes(home, "logs", "--file", "error", "--json").stdout.splitlines()
+    assert [json.loads(line)["msg"] for line in errors] == [f"not starting: {reason}"]

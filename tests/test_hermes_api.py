@@ -297,9 +297,10 @@ async def test_a_cron_delegation_creates_a_job(api: Api) -> None:
         {"prompt": "Remind me to stretch", "mode": "cron", "schedule": "in 20m"},
     )
     assert status == 202
-    assert set(accepted) == {"job_id", "next_run_at", "deliver"}
+    assert set(accepted) == {"job_id", "next_run_at", "deliver", "warning"}
     assert before + 1200 <= accepted["next_run_at"] <= time.time() + 1201
     assert accepted["deliver"] == "home"
+    assert "no chat is the home channel yet" in accepted["warning"]  # results are kept
 
     _, listing = await api.call("GET", "/api/hermes/cron")
     (job,) = listing["jobs"]
@@ -453,7 +454,7 @@ async def test_a_cron_job_is_created_edited_paused_resumed_run_and_removed(api: 
     code, gone = await api.call("GET", "/api/hermes/cron/{id}", id=job_id)
     assert code == 404
     assert job_id in gone["error"]["message"]
-    assert (await api.call("GET", "/api/hermes/cron"))[1] == {"jobs": []}
+    assert (await api.call("GET", "/api/hermes/cron"))[1]["jobs"] == []
 
 
 async def test_one_job_shows_its_count_and_its_last_runs(api: Api) -> None:
@@ -554,7 +555,23 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str, bool]] = [
     ("POST", "/api/hermes/send", ["fakechat:1", "hi"], 400, "bad request", FORM),
     ("POST", "/api/hermes/send", {"target": "fakechat", "text": "hi"}, 400, "CHAT", MEANING),
     ("POST", "/api/hermes/send", {"target": "fakechat:1", "text": " "}, 400, "empty", MEANING),
-    ("POST", "/api/hermes/send", {"target": "irc:1", "text": "hi"}, 400, "not connected", MEANING),
+    (
+        "POST",
+        "/api/hermes/send",
+        {"target": "irc:1", "text": "hi"},
+        400,
+        "known platforms",
+        MEANING,
+    ),
+    (
+        "POST",
+        "/api/hermes/send",
+        {"target": "telegram:1", "text": "hi"},
+        400,
+        "set TELEGRAM_BOT_TOKEN",
+        MEANING,
+    ),
+    ("POST", CRON, {"schedule": "every 1h", "prompt": "x", "deliver": "tg:1"}, 400, "tg", MEANING),
 ]
 QUERIES = {"/api/hermes/tasks": {"status": "done"}, "/api/hermes/approvals": {"status": "maybe"}}
 

@@ -35,6 +35,8 @@ def test_hermes_home_wins_and_default_profile_is_the_root(tmp_path: Path) -> Non
 
 
 def test_named_profile_lives_under_profiles(tmp_path: Path) -> None:
+    (tmp_path / ".hermes" / "profiles" / "work-2_x").mkdir(parents=True)
+    (tmp_path / "h" / "profiles" / "coder").mkdir(parents=True)
     assert resolve_home("work-2_x", {"HOME": str(tmp_path)}) == (
         "work-2_x",
         tmp_path / ".hermes" / "profiles" / "work-2_x",
@@ -58,7 +60,22 @@ def test_bad_profile_name_is_a_one_line_error(name: str, tmp_path: Path) -> None
 
 
 def test_longest_profile_name_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / ".hermes" / "profiles" / ("a" * 64)).mkdir(parents=True)
     assert resolve_home("a" * 64, {"HOME": str(tmp_path)})[0] == "a" * 64
+
+
+def test_a_named_profile_that_does_not_exist_is_an_error_not_a_new_home(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path)}
+    root = tmp_path / ".hermes"
+    for call in (lambda: resolve_home("nosuch", env), lambda: load_profile("nosuch", env=env)):
+        with pytest.raises(HermesError) as info:
+            call()
+        assert str(info.value) == (
+            f"no profile named 'nosuch' in {root / 'profiles'}; see `hermes profile list`, "
+            "or create it with `hermes profile create nosuch`"
+        )
+    assert not (root / "profiles").exists()
+    assert load_profile("default", env=env).home == root  # the root home is made on first use
 
 
 # --- first-use layout -------------------------------------------------------------

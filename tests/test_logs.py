@@ -142,6 +142,20 @@ def test_level_since_and_count_filter(root: Path, logging_to: Callable[..., Path
     assert shown("--since", iso)[0] == "recent info"
 
 
+def test_filters_that_leave_nothing_say_so_on_stderr(
+    root: Path, logging_to: Callable[..., Path]
+) -> None:
+    logging_to(root, "gateway")
+    emit(logging.INFO, "gateway up", time.time() - 7200)
+    result = hermes(root, "logs", "--level", "warning")
+    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stderr == "no log lines at level warning or above in gateway.log\n"
+    result = hermes(root, "logs", "--json", "--since", "1h", "--level", "INFO")
+    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stderr == "no log lines at level info or above since 1h in gateway.log\n"
+    assert hermes(root, "logs", "--level", "info").stderr == ""
+
+
 def test_rotated_files_are_read_in_time_order(root: Path) -> None:
     logs = root / "logs"
     logs.mkdir(parents=True)
@@ -183,6 +197,7 @@ def test_plain_text_lines_are_shown_as_they_are(root: Path) -> None:
 
 
 def test_a_missing_log_says_where_it_would_be(root: Path) -> None:
+    (root / "profiles" / "coder").mkdir(parents=True)
     result = hermes(root, "-p", "coder", "logs")
     assert result.returncode == 1
     path = root / "profiles" / "coder" / "logs" / "gateway.log"

@@ -18,22 +18,12 @@ from hermes.errors import ProviderError
 from hermes.gateway.events import Capabilities
 from hermes.messages import Message
 from hermes.providers.http import AttemptFailed, Backoff, CallBudget, with_retries
-from hermes.providers.openai_compat import OpenAICompatProvider
 from hermes.testing import RecordedRequest, ScriptedModel
 from tests.gateway_helpers import FakeChat, make_home, running_gateway
+from tests.provider_helpers import Sleeps, openai_providers
 from tests.tools_helpers import wait_until
 
 HELLO = [Message("system", "be brief"), Message("user", "hi")]
-
-
-class Sleeps:
-    """A backoff sleep that records the delays instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @pytest.fixture
@@ -43,18 +33,8 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 async def make(sleeps: Sleeps) -> AsyncIterator[Any]:
-    made: list[OpenAICompatProvider] = []
-
-    def build(base_url: str, **kw: Any) -> OpenAICompatProvider:
-        kw.setdefault("name", "custom")
-        kw.setdefault("model", "test-model")
-        provider = OpenAICompatProvider(base_url=base_url, backoff=Backoff(sleep=sleeps), **kw)
-        made.append(provider)
-        return provider
-
-    yield build
-    for provider in made:
-        await provider.aclose()
+    async with openai_providers(sleeps) as build:
+        yield build
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ async def test_a_reply_comes_back_as_a_chat_completion(api: Api) -> None:
 
     assert reply.object == "chat.completion"
     assert reply.id.startswith("chatcmpl-")
-    assert reply.model == "whatever-the-client-likes"
+    assert reply.model == "scripted-model"  # the model that served, not an echo
     choice = reply.choices[0]
     assert (choice.message.role, choice.message.content) == ("assistant", "Hello from Hermes")
     assert choice.finish_reason == "stop"
@@ -93,6 +93,7 @@ async def test_a_streamed_reply_arrives_in_pieces_that_add_up(api: Api) -> None:
     assert "".join(pieces) == "one two three four"
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert {c.id for c in chunks} == {chunks[0].id}
+    assert {c.model for c in chunks} == {"scripted-model"}
 
 
 async def test_without_a_session_the_request_messages_are_the_context(api: Api) -> None:
@@ -252,6 +253,41 @@ async def test_a_stream_cut_by_the_gateway_stopping_ends_with_an_error(api: Api)
                 await asyncio.wait_for(api.server.stop(), 10)
     gate.release()
     assert "stopping" in caught.value.message
+
+
+async def test_client_tools_are_refused_with_a_400(api: Api) -> None:
+    tool = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+    }
+    with pytest.raises(openai.BadRequestError) as caught:
+        await api.client.chat.completions.create(
+            model="hermes", messages=[{"role": "user", "content": "weather?"}], tools=[tool]
+        )
+    assert caught.value.status_code == 400
+    message = caught.value.message
+    assert '"tools" is not supported: Hermes runs its own tools' in message
+    assert "send the request without" in message
+    body = caught.value.body
+    assert isinstance(body, dict) and body["type"] == "invalid_request_error"
+    assert api.model.requests == []
+
+
+async def test_an_empty_tools_list_is_fine(api: Api) -> None:
+    api.model.reply("no tools needed")
+    reply = await api.client.chat.completions.create(
+        model="hermes", messages=[{"role": "user", "content": "hi"}], tools=[]
+    )
+    assert reply.choices[0].message.content == "no tools needed"
+
+
+async def test_a_streamed_answer_cut_at_the_limit_ends_with_the_marker(api: Api) -> None:
+    api.model.reply("It goes on and on", finish_reason="length")
+    stream = await api.client.chat.completions.create(
+        model="hermes", messages=[{"role": "user", "content": "go"}], stream=True
+    )
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == "It goes on and on … [cut at the model's token limit]"
 
 
 async def test_a_bad_session_header_is_a_400(api: Api) -> None:

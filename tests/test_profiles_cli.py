@@ -248,6 +248,54 @@ def test_a_stale_active_profile_is_one_clear_error(m: Machine) -> None:
     assert m.ok("config", "path").strip() == str(m.root / "config.yaml")
 
 
+MISSING_PROFILE_COMMANDS = (
+    ("-z", "hi"),
+    ("chat",),
+    ("config", "path"),
+    ("config", "set", "model.model", "x/y"),
+    ("config", "show"),
+    ("doctor",),
+    ("setup", "--provider", "local"),
+    ("sessions", "list"),
+    ("logs",),
+    ("gateway", "run"),
+    ("gateway", "start"),
+    ("gateway", "install"),
+    ("cron", "list"),
+    ("tasks", "list"),
+    ("approvals", "list"),
+    ("pairing", "list"),
+    ("profile", "create", "copy", "--clone"),
+    ("mcp", "serve", "--stdio"),
+    ("send", "web:1", "hi"),
+)
+
+
+@pytest.mark.parametrize("args", MISSING_PROFILE_COMMANDS, ids=" ".join)
+def test_p_with_a_profile_that_does_not_exist_fails_and_creates_nothing(
+    m: Machine, args: tuple[str, ...]
+) -> None:
+    m.ok("config", "path")  # the root home exists; profile "nosuch" does not
+    expected = m.fails("profile", "use", "nosuch")
+    assert m.fails("-p", "nosuch", *args) == expected
+    assert m.fails(*args, "--profile", "nosuch") == expected  # the option after the command
+    assert not m.profile("nosuch").exists()
+    assert not m.profile("copy").exists()
+
+
+def test_the_command_of_a_profile_removed_by_hand_fails_instead_of_recreating_it(
+    coder: Machine,
+) -> None:
+    import shutil
+
+    expected = coder.fails("profile", "use", "ghost").replace("'ghost'", "'coder'")
+    expected = expected.replace("profile create ghost", "profile create coder")
+    shutil.rmtree(coder.profile("coder"))
+    result = coder.run("config", "path", exe=[str(coder.bin / "coder")])
+    assert (result.returncode, result.stderr) == (1, expected)
+    assert not coder.profile("coder").exists()
+
+
 # --- delete -----------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from hermes.errors import ProviderError
 from hermes.messages import Message, ToolCall, ToolSpec
 from hermes.providers.anthropic import AnthropicProvider, to_anthropic
 from hermes.providers.http import Backoff
+from tests.provider_helpers import Sleeps
 
 Event = tuple[str, dict[str, Any]]
 
@@ -135,14 +136,6 @@ def stream(text_parts: list[str], tool: tuple[str, str, list[str]] | None = None
     )
     events.append(("message_stop", {"type": "message_stop"}))
     return events
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @pytest.fixture

@@ -18,19 +18,10 @@ from hermes.providers.openai_compat import OpenAICompatProvider
 from hermes.providers.resolve import resolve_provider
 from hermes.settings import ModelSettings
 from hermes.testing import Fail, ScriptedModel
+from tests.provider_helpers import Sleeps, openai_providers
 
 HELLO = [Message("system", "be brief"), Message("user", "hi")]
 TERMINAL = ToolSpec("terminal", "run a command", {"type": "object", "properties": {}})
-
-
-class Sleeps:
-    """A backoff sleep that records the delays instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @pytest.fixture
@@ -46,19 +37,8 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 async def make(sleeps: Sleeps) -> AsyncIterator[Any]:
-    made: list[OpenAICompatProvider] = []
-
-    def build(base_url: str, **kw: Any) -> OpenAICompatProvider:
-        kw.setdefault("name", "custom")
-        kw.setdefault("model", "test-model")
-        kw.setdefault("max_retries", 3)
-        provider = OpenAICompatProvider(base_url=base_url, backoff=Backoff(sleep=sleeps), **kw)
-        made.append(provider)
-        return provider
-
-    yield build
-    for provider in made:
-        await provider.aclose()
+    async with openai_providers(sleeps, max_retries=3) as build:
+        yield build
 
 
 async def test_plain_text_without_streaming(m: ScriptedModel, make: Any) -> None:
@@ -283,16 +263,27 @@ async def test_unexpected_request_is_not_retried_and_is_reported(make: Any) -> N
         m.assert_done()
 
 
-async def test_connection_refused_is_retried_then_explained(make: Any, sleeps: Sleeps) -> None:
+async def test_connection_refused_on_loopback_fails_at_once(make: Any, sleeps: Sleeps) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}/v1"
     with pytest.raises(ProviderError) as info:
-        await make(url, max_retries=1).complete(HELLO, [])
+        await make(url, max_retries=3).complete(HELLO, [])
     assert f"could not connect to the model server at {url}" in str(info.value)
-    assert str(info.value).endswith("gave up after 2 tries")
-    assert len(sleeps.delays) == 1
+    assert str(info.value).endswith("is the server running, and is model.base_url right?")
+    assert sleeps.delays == []  # no server on this machine: waiting would not start one
+
+
+def test_a_failed_connection_to_another_machine_is_retried() -> None:
+    import httpx
+
+    from hermes.providers.http import transport_failure
+
+    refused = httpx.ConnectError("All connection attempts failed")
+    remote = transport_failure(refused, label="the openai API", url="https://api.openai.com/v1")
+    local = transport_failure(refused, label="the server", url="http://localhost:8000/v1")
+    assert (remote.retryable, local.retryable) == (True, False)
 
 
 async def test_openrouter_sends_key_and_title(m: ScriptedModel) -> None:

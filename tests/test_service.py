@@ -251,6 +251,17 @@ def test_without_a_user_manager_install_says_start_runs_a_detached_process(
     assert "`hermes gateway start` will run a detached process instead" in out
 
 
+def test_a_profiles_commands_suggest_commands_for_that_profile(
+    env: dict[str, str], root: Path, model: ScriptedModel
+) -> None:
+    make_home(root / "profiles" / "coder", model, {"server": {"port": 0}})
+    status = ok(hermes(env, "-p", "coder", "gateway", "status"), 3)
+    assert "(`hermes -p coder gateway install` starts it at login)" in status
+    out = ok(hermes(env, "-p", "coder", "gateway", "install"))
+    assert "`hermes -p coder gateway start` will run a detached process instead" in out
+    assert "`hermes gateway" not in out
+
+
 def test_both_a_user_and_a_system_unit_are_warned_about(env: dict[str, str]) -> None:
     first = hermes(env, "gateway", "install")
     assert first.returncode == 0 and "warning" not in first.stderr

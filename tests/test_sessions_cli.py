@@ -83,6 +83,14 @@ def test_search_finds_past_messages(home: Path) -> None:
     )
 
 
+def test_search_takes_several_words_without_quotes(home: Path) -> None:
+    unquoted = hermes(home, "search", "deploy", "website", "--limit", "5")
+    assert unquoted.returncode == 0, unquoted.stderr
+    assert unquoted.stdout == hermes(home, "search", "deploy website", "--limit", "5").stdout
+    assert ids(home)["deploy"] in unquoted.stdout
+    assert "oat milk" in hermes(home, "search", "oat", "milk").stdout
+
+
 def test_export_prints_json_with_tool_calls_and_usage(home: Path) -> None:
     result = hermes(home, "export", ids(home)["deploy"])
     assert result.returncode == 0, result.stderr

@@ -48,11 +48,13 @@ class Site:
 
 
 @asynccontextmanager
-async def serving(home: Path) -> AsyncIterator[Site]:
+async def serving(home: Path, port: int = 0, **kw: Any) -> AsyncIterator[Site]:
+    """A gateway on `home` with the web chat, served on `port` (0: any free one; a
+    restart takes the port of the first start). `kw`: for running_gateway."""
     web = WebAdapter()
-    async with running_gateway(home, [web], api_key=KEY) as gw:
+    async with running_gateway(home, [web], api_key=KEY, **kw) as gw:
         await wait_until(lambda: web.state == "connected")
-        server = HttpServer(build_app(gw), "127.0.0.1", 0, grace=0.5)
+        server = HttpServer(build_app(gw), "127.0.0.1", port, grace=0.5)
         port = await server.start()
         try:
             yield Site(gw, web, f"http://127.0.0.1:{port}")
@@ -87,7 +89,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0
 async def history(client: httpx.AsyncClient, chat: str) -> list[tuple[str, str]]:
     r = await client.get("/api/web/history", params={"chat": chat}, headers=BEARER)
     assert r.status_code == 200, r.text
-    return [(m["role"], m["text"]) for m in r.json()["messages"]]
+    return [(m["role"], m.get("text", m.get("summary"))) for m in r.json()["messages"]]
 
 
 # ----- HTTP ------------------------------------------------------------------------------
@@ -272,14 +274,17 @@ async def test_history_and_sessions_show_what_a_person_reads(
     await client.post("/api/web/send", json=body, headers=BEARER)
 
     async def answered() -> bool:
-        return len(await history(client, "c3")) == 2
+        return len(await history(client, "c3")) == 3
 
     await eventually(answered)
-    # the tool call and its result are not part of the readable history
+    # a tool call is a line saying how it ended; its result is not part of the history
     assert await history(client, "c3") == [
         ("user", "what colour is the parrot?"),
+        ("tool", "no_such_tool"),
         ("assistant", "The parrot is blue."),
     ]
+    lines = (await client.get("/api/web/history?chat=c3", headers=BEARER)).json()["messages"]
+    assert lines[1]["state"] == "error" and "no tool named" not in json.dumps(lines)
     listed = (await client.get("/api/web/sessions?chat=c3", headers=BEARER)).json()
     [session] = listed["sessions"]
     assert listed["current"] == session["id"]
@@ -290,8 +295,9 @@ async def test_history_and_sessions_show_what_a_person_reads(
     assert (await client.get("/api/web/sessions?q=zebra", headers=BEARER)).json()["sessions"] == []
 
     one = (await client.get(f"/api/web/sessions/{session['id']}", headers=BEARER)).json()
-    assert [m["text"] for m in one["messages"]] == [
+    assert [m.get("text") for m in one["messages"]] == [
         "what colour is the parrot?",
+        None,  # the tool line
         "The parrot is blue.",
     ]
     missing = await client.get("/api/web/sessions/nope", headers=BEARER)

@@ -50,6 +50,7 @@ class ModelCalled:
     """A request to the model starts (its text then streams as TextDelta)."""
 
     iteration: int
+    model: str = ""  # the model that answers this call (e.g. "gpt-4.1-mini")
 
 
 @dataclass(frozen=True)

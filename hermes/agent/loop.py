@@ -29,6 +29,7 @@ from hermes.context import TurnContext
 from hermes.errors import HermesError
 from hermes.messages import Message, ToolCall, ToolSpec, Usage
 from hermes.providers.base import Provider
+from hermes.providers.describe import mark_cut
 from hermes.tools.base import Tool
 
 INTERRUPTED = "[interrupted before this finished]"
@@ -138,7 +139,7 @@ class Loop:
             await history.before_model_call(self.provider, emit)
             result.iterations += 1
             streamed, on_text = _text_collector(emit)
-            emit(ModelCalled(result.iterations))
+            emit(ModelCalled(result.iterations, self.provider.model))
             try:
                 completion = await self.provider.complete(
                     [Message("system", self.system_prompt), *history.context()],
@@ -153,6 +154,8 @@ class Loop:
             result.usage = result.usage + completion.usage
             history.observe_usage(completion.usage)
             reply = own_ids(completion.message)
+            if completion.finish_reason == "length" and not reply.tool_calls:
+                reply = _marked_cut(reply, emit)
             await history.append([reply])
             if not reply.tool_calls:
                 log.info(
@@ -285,6 +288,15 @@ def own_ids(reply: Message) -> Message:
     if not reply.tool_calls:
         return reply
     return replace(reply, tool_calls=[replace(c, id=new_call_id()) for c in reply.tool_calls])
+
+
+def _marked_cut(reply: Message, emit: EventSink) -> Message:
+    """A reply the model stopped at its token limit, with a visible marker
+    (streamed too, so the user sees it where the text appeared)."""
+    marked = mark_cut(reply.content, "length")
+    if marked != reply.content:
+        emit(TextDelta(marked[len(reply.content) :]))
+    return replace(reply, content=marked)
 
 
 def _text_collector(emit: EventSink) -> tuple[list[str], Callable[[str], None]]:

@@ -33,6 +33,14 @@ def _add(
     return p
 
 
+def _action(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+) -> argparse.ArgumentParser:
+    """An action of a command (`hermes profile delete`): its help shows in the list
+    of actions and atop its own --help."""
+    return sub.add_parser(name, help=help, description=help, parents=[_common()])
+
+
 def _common() -> argparse.ArgumentParser:
     """Options every command takes, before or after its name."""
     common = argparse.ArgumentParser(add_help=False)
@@ -43,6 +51,12 @@ def _common() -> argparse.ArgumentParser:
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
     return common
+
+
+KEY_HELP = "a dotted key such as model.model"
+SESSION_HELP = "a session id (see `hermes sessions list`)"
+TASK_HELP = "a task id (see `hermes tasks list`)"
+JOB_HELP = "a job id (see `hermes cron list`)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,78 +81,85 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="no wizard: openrouter|openai|anthropic|nous|custom|local (key from stdin if piped)",
     )
-    setup.add_argument("--model", metavar="NAME")
-    setup.add_argument("--base-url", metavar="URL")
-    setup.add_argument("--api-key-env", metavar="VAR")
-    _add(sub, "doctor", "hermes.cli.doctor:cmd_doctor", "check this home and say how to fix it")
+    setup.add_argument("--model", metavar="NAME", help="the model (default: the provider's own)")
+    setup.add_argument("--base-url", metavar="URL", help="the server of a custom provider")
+    setup.add_argument("--api-key-env", metavar="VAR", help="the variable that holds the key")
+    setup.add_argument(
+        "--test",
+        action="store_true",
+        help="ask the server once (key, URL, model) before saving; save nothing if it fails",
+    )
+    doctor = _add(
+        sub, "doctor", "hermes.cli.doctor:cmd_doctor", "check this home and say how to fix it"
+    )
+    doctor.add_argument(
+        "--offline", action="store_true", help="skip the one live request to the model server"
+    )
 
     config = _add(sub, "config", "hermes.cli.config_cmd:cmd_config", "read or change config.yaml")
     csub = config.add_subparsers(dest="action", metavar="ACTION", required=True)
-    csub.add_parser("get", help="print one value", parents=[_common()]).add_argument("key")
-    cset = csub.add_parser(
-        "set", help="validate and set one value, keeping comments", parents=[_common()]
-    )
-    cset.add_argument("key")
-    cset.add_argument("value")
-    csub.add_parser("show", help="print the effective settings", parents=[_common()])
-    csub.add_parser("path", help="print the path of config.yaml", parents=[_common()])
+    _action(csub, "get", "print one value").add_argument("key", help=KEY_HELP)
+    cset = _action(csub, "set", "validate and set one value, keeping comments")
+    cset.add_argument("key", help=KEY_HELP)
+    cset.add_argument("value", help="e.g. 8421, true, null, [origin], or text")
+    _action(csub, "show", "print the effective settings")
+    _action(csub, "path", "print the path of config.yaml")
 
     sessions = _add(sub, "sessions", "hermes.cli.sessions_cmd:cmd_sessions", "conversations")
     ssub = sessions.add_subparsers(dest="action", metavar="ACTION", required=True)
-    slist = ssub.add_parser("list", help="recent sessions", parents=[_common()])
-    slist.add_argument("--limit", type=int, default=20)
-    ssub.add_parser("show", help="print a session", parents=[_common()]).add_argument("id")
-    ssearch = ssub.add_parser(
-        "search", help="full-text search over past messages", parents=[_common()]
-    )
-    ssearch.add_argument("query")
-    ssearch.add_argument("--limit", type=int, default=10)
-    sexport = ssub.add_parser("export", help="print a session as JSON", parents=[_common()])
-    sexport.add_argument("id")
-    ssub.add_parser("delete", help="delete a session", parents=[_common()]).add_argument("id")
+    slist = _action(ssub, "list", "recent sessions")
+    slist.add_argument("--limit", type=int, default=20, help="at most this many (20)")
+    _action(ssub, "show", "print a session").add_argument("id", help=SESSION_HELP)
+    ssearch = _action(ssub, "search", "full-text search over past messages")
+    ssearch.add_argument("query", nargs="+", help="words to find (no quotes needed)")
+    ssearch.add_argument("--limit", type=int, default=10, help="at most this many hits (10)")
+    sexport = _action(ssub, "export", "print a session as JSON")
+    sexport.add_argument("id", help=SESSION_HELP)
+    _action(ssub, "delete", "delete a session").add_argument("id", help=SESSION_HELP)
     gateway = _add(sub, "gateway", "hermes.cli.gateway_cmd:cmd_gateway", "the messaging gateway")
     gsub = gateway.add_subparsers(dest="action", metavar="ACTION", required=True)
-    gsub.add_parser(
-        "run",
-        help="run the gateway in the foreground (web chat, API, platforms)",
-        parents=[_common()],
-    )
-    ginstall = gsub.add_parser(
-        "install", help="install it as a service that starts at login", parents=[_common()]
-    )
+    _action(gsub, "run", "run the gateway in the foreground (web chat, API, platforms)")
+    ginstall = _action(gsub, "install", "install it as a service that starts at login")
     ginstall.add_argument("--system", action="store_true", help="a system unit (root) instead")
     ginstall.add_argument("--force", action="store_true", help="overwrite an existing unit")
-    guninstall = gsub.add_parser("uninstall", help="remove the service", parents=[_common()])
+    guninstall = _action(gsub, "uninstall", "remove the service")
     guninstall.add_argument("--system", action="store_true", help="the system unit")
     for name, what in (
         ("start", "start it in the background (the service, else a detached process)"),
         ("stop", "stop it"),
         ("restart", "stop it, then start it"),
+        ("reload", "the running gateway reads config.yaml and .env again (SIGHUP)"),
         ("status", "is it running: pid, platforms, service"),
         ("list", "every profile's gateway: running or not, pid, platforms"),
     ):
-        gsub.add_parser(name, help=what, parents=[_common()])
+        _action(gsub, name, what)
 
     profile = _add(sub, "profile", "hermes.cli.profile_cmd:cmd_profile", "isolated agents")
     prsub = profile.add_subparsers(dest="action", metavar="ACTION", required=True)
-    pcreate = prsub.add_parser("create", help="a new profile", parents=[_common()])
-    pcreate.add_argument("name")
+    pcreate = _action(prsub, "create", "a new profile")
+    pcreate.add_argument("name", help="1-64 lowercase letters, digits, - or _")
     pcreate.add_argument(
         "--clone", action="store_true", help="copy config.yaml, .env and SOUL.md of this profile"
     )
     pcreate.add_argument("--no-alias", action="store_true", help="no NAME command in ~/.local/bin")
-    prlist = prsub.add_parser("list", help="profiles, model, gateway state", parents=[_common()])
+    prlist = _action(prsub, "list", "profiles, model, gateway state")
     prlist.add_argument("--json", action="store_true", help="print JSON")
-    prsub.add_parser(
-        "use", help="make NAME the profile used without -p", parents=[_common()]
-    ).add_argument("name")
-    prsub.add_parser("show", help="one profile in detail", parents=[_common()]).add_argument("name")
-    pdelete = prsub.add_parser("delete", help="delete a profile and its data", parents=[_common()])
-    pdelete.add_argument("name")
-    pdelete.add_argument("--yes", action="store_true", help="do not ask")
-    prename = prsub.add_parser("rename", help="rename a profile", parents=[_common()])
-    prename.add_argument("old")
-    prename.add_argument("new")
+    _action(prsub, "use", "make NAME the profile used without -p").add_argument(
+        "name", help="a profile, or default"
+    )
+    _action(prsub, "show", "one profile in detail").add_argument("name", help="a profile")
+    pdelete = _action(
+        prsub,
+        "delete",
+        "delete a profile and all its data (sessions, memory, skills, keys); asks first",
+    )
+    pdelete.add_argument("name", help="the profile to delete (not 'default', the root home)")
+    pdelete.add_argument(
+        "--yes", action="store_true", help="do not ask (needed without a terminal)"
+    )
+    prename = _action(prsub, "rename", "rename a profile")
+    prename.add_argument("old", help="its name now")
+    prename.add_argument("new", help="its new name")
 
     logs = _add(sub, "logs", "hermes.cli.logs_cmd:cmd_logs", "read this profile's logs")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
@@ -159,81 +180,93 @@ def build_parser() -> argparse.ArgumentParser:
 
     pairing = _add(sub, "pairing", "hermes.cli.pairing_cmd:cmd_pairing", "who may talk to the bot")
     psub = pairing.add_subparsers(dest="action", metavar="ACTION", required=True)
-    psub.add_parser("list", help="pending codes and approved users", parents=[_common()])
-    papprove = psub.add_parser(
-        "approve", help="let in the sender holding CODE", parents=[_common()]
-    )
-    papprove.add_argument("platform")
-    papprove.add_argument("code")
-    prevoke = psub.add_parser("revoke", help="withdraw a user's approval", parents=[_common()])
-    prevoke.add_argument("platform")
-    prevoke.add_argument("user")
+    _action(psub, "list", "pending codes and approved users")
+    papprove = _action(psub, "approve", "let in the sender holding CODE")
+    papprove.add_argument("platform", help="e.g. telegram")
+    papprove.add_argument("code", help="the code the bot gave the sender")
+    prevoke = _action(psub, "revoke", "withdraw a user's approval")
+    prevoke.add_argument("platform", help="e.g. telegram")
+    prevoke.add_argument("user", help="their user id (see `hermes pairing list`)")
 
     approvals = _add(
         sub, "approvals", "hermes.cli.approvals_cmd:cmd_approvals", "risky actions awaiting you"
     )
     asub = approvals.add_subparsers(dest="action", metavar="ACTION", required=True)
-    alist = asub.add_parser("list", help="pending approvals", parents=[_common()])
+    alist = _action(asub, "list", "pending approvals")
     alist.add_argument("--all", action="store_true", help="decided ones too")
     alist.add_argument("--json", action="store_true", help="print JSON")
     for name, what in (("approve", "let the action run"), ("deny", "refuse the action")):
-        asub.add_parser(name, help=what, parents=[_common()]).add_argument("id")
-    aclassify = asub.add_parser(
-        "classify",
-        help="the risk the gate gives a shell command (quote it to keep inner quotes)",
-        parents=[_common()],
+        _action(asub, name, what).add_argument("id", help="see `hermes approvals list`")
+    aclassify = _action(
+        asub, "classify", "the risk the gate gives a shell command (quote it to keep inner quotes)"
     )
     aclassify.add_argument("--json", action="store_true", help='print {"risk", "reason"}')
-    aclassify.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND...")
+    aclassify.add_argument(
+        "command", nargs=argparse.REMAINDER, metavar="COMMAND...", help="the shell command"
+    )
 
     tasks = _add(sub, "tasks", "hermes.cli.tasks_cmd:cmd_tasks", "background and walkaway tasks")
     tsub = tasks.add_subparsers(dest="action", metavar="ACTION", required=True)
-    tlist = tsub.add_parser("list", help="open tasks, newest first", parents=[_common()])
+    tlist = _action(tsub, "list", "open tasks, newest first")
     tlist.add_argument("--all", action="store_true", help="finished ones too")
     tlist.add_argument("--json", action="store_true", help="print JSON")
-    tshow = tsub.add_parser("show", help="a task with its events", parents=[_common()])
-    tshow.add_argument("id")
+    tshow = _action(tsub, "show", "a task with its events")
+    tshow.add_argument("id", help=TASK_HELP)
     tshow.add_argument("--json", action="store_true", help="print JSON")
-    tsub.add_parser("cancel", help="stop a task", parents=[_common()]).add_argument("id")
+    _action(tsub, "cancel", "stop a task").add_argument("id", help=TASK_HELP)
 
     cron = _add(sub, "cron", "hermes.cli.cron_cmd:cmd_cron", "scheduled jobs")
     csub = cron.add_subparsers(dest="action", metavar="ACTION", required=True)
-    clist = csub.add_parser("list", help="jobs by next run", parents=[_common()])
+    clist = _action(csub, "list", "jobs by next run")
     clist.add_argument("--all", action="store_true", help="finished one-time jobs too")
     clist.add_argument("--json", action="store_true", help="print JSON")
-    cadd = csub.add_parser(
-        "add",
-        help='add a job: SCHEDULE is "30 7 * * 1-5", "every 2h", "in 20m", an ISO time...',
-        parents=[_common()],
+    cadd = _action(
+        csub, "add", 'add a job: SCHEDULE is "30 7 * * 1-5", "every 2h", "in 20m", an ISO time...'
     )
-    cadd.add_argument("schedule")
+    cadd.add_argument("schedule", help="when it runs (see above)")
     cadd.add_argument("prompt", help="what the job does, as you would ask the agent")
-    cadd.add_argument("--name", metavar="NAME")
+    cadd.add_argument("--name", metavar="NAME", help="a short name for the job")
     cadd.add_argument("--deliver", metavar="TARGET", help="home (default), none, PLATFORM:CHAT")
-    cedit = csub.add_parser("edit", help="change a job", parents=[_common()])
-    cedit.add_argument("id")
-    cedit.add_argument("--schedule", metavar="SCHEDULE")
-    cedit.add_argument("--prompt", metavar="PROMPT")
-    cedit.add_argument("--name", metavar="NAME")
-    cedit.add_argument("--deliver", metavar="TARGET")
+    cedit = _action(csub, "edit", "change a job: only the options given change")
+    cedit.add_argument("id", help=JOB_HELP)
+    cedit.add_argument(
+        "--schedule", metavar="SCHEDULE", help='a new schedule, e.g. "0 9 * * *" or "every 2h"'
+    )
+    cedit.add_argument("--prompt", metavar="PROMPT", help="what the job does from now on")
+    cedit.add_argument("--name", metavar="NAME", help="a new name for the job")
+    cedit.add_argument(
+        "--deliver", metavar="TARGET", help="where results go: home, none, PLATFORM:CHAT[:THREAD]"
+    )
     for name, what in (
         ("pause", "stop running a job until resumed"),
         ("resume", "run a paused job again on its schedule"),
         ("remove", "delete a job"),
         ("run", "run a job now (by the gateway)"),
     ):
-        csub.add_parser(name, help=what, parents=[_common()]).add_argument("id")
+        _action(csub, name, what).add_argument("id", help=JOB_HELP)
 
     mcp = _add(sub, "mcp", "hermes.cli.mcp_cmd:cmd_mcp", "the MCP server for orchestrating agents")
     msub = mcp.add_subparsers(dest="action", metavar="ACTION", required=True)
-    mserve = msub.add_parser("serve", help="serve MCP (see --stdio)", parents=[_common()])
+    mserve = _action(msub, "serve", "serve MCP (see --stdio)")
     mserve.add_argument(
         "--stdio", action="store_true", help="speak MCP on stdin/stdout (for clients that spawn it)"
     )
 
     send = _add(sub, "send", "hermes.cli.send_cmd:cmd_send", "send a message through a platform")
-    send.add_argument("target", metavar="PLATFORM:CHAT[:THREAD]")
+    send.add_argument("target", metavar="PLATFORM:CHAT[:THREAD]", help="e.g. telegram:123456789")
     send.add_argument("text", help="the message ('-' reads it from stdin)")
+
+    usage = _add(sub, "usage", "hermes.cli.usage_cmd:cmd_usage", "tokens, and cost where known")
+    usage.add_argument(
+        "--since", metavar="T", help="only since T: 10m, 2h, 7d, 1w or an ISO date/time"
+    )
+    usage.add_argument(
+        "--by",
+        choices=("day", "model", "session"),
+        default="day",
+        help="one line per day (default), model or session",
+    )
+    usage.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 

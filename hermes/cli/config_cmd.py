@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
+import signal
+from pathlib import Path
 from typing import Any
 
 from hermes.errors import HermesError
@@ -28,12 +31,34 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def tell_gateway(name: str, home: Path, key: str) -> None:
+    """A gateway running for the profile reloads its settings (SIGHUP); a setting
+    it binds at start is applied by a restart only, which is said instead."""
+    from hermes.gateway.reload import needs_restart
+    from hermes.gateway.runner import read_state, running_pid
+    from hermes.profiles import command_for
+
+    pid = running_pid(home)
+    if pid is None:
+        return  # the next start reads the file
+    if not needs_restart(key):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGHUP)
+            print(f"the running gateway (pid {pid}) reloads it now")
+            return
+    if read_state(home) is not None:  # the profile's own gateway
+        restart = f"`{command_for(name, dict(os.environ))} gateway restart`"
+    else:  # the gateway of another profile, serving this one's routed chats
+        restart = f"the gateway that serves it (pid {pid})"
+    print(f"restart the gateway to apply: {restart}")
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from hermes.home import ensure_home, load_profile, resolve_home
 
     action = args.action
     if action in ("path", "set"):
-        _, home = resolve_home(args.profile, dict(os.environ))
+        name, home = resolve_home(args.profile, dict(os.environ))
         ensure_home(home)
         path = home / "config.yaml"
         if action == "path":
@@ -43,6 +68,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
         value = set_value(path, args.key, args.value)
         print(f"{args.key} = {format_value(value)}")
+        tell_gateway(name, home, args.key)
         return 0
 
     from hermes.config import get_dotted, settings_to_dict

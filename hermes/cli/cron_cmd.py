@@ -19,13 +19,15 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hermes.cli.shared import one_line, state_db, table
 from hermes.cron import jobs
 from hermes.cron.jobs import NoSuchJob
 from hermes.errors import HermesError
-from hermes.store import cron_ops
+from hermes.gateway.targets import configured
+from hermes.store import cron_ops, kept_ops
 from hermes.store.cron_ops import JobRow
 
 NOT_RUNNING = "The gateway is not running: jobs run once it starts (`hermes gateway run`)."
@@ -39,25 +41,34 @@ def cmd_cron(args: argparse.Namespace) -> int:
 
     profile = load_profile(getattr(args, "profile", None))
     tz = zone(profile.settings.cron.timezone)
+    with state_db(profile.home) as conn:  # next runs computed in another zone: recompute
+        if jobs.sync_zone(conn, tz, time.time()):
+            _poke(profile.home)
     if args.action == "list":
         with state_db(profile.home) as conn:
             rows = cron_ops.listing(conn, include_done=args.all)
+            kept = kept_ops.per_job(conn)
         if args.json:
-            print(json.dumps({"jobs": [jobs.job_json(r, tz) for r in rows]}, indent=2))
+            found = [{**jobs.job_json(r, tz), "kept": kept.get(r.id)} for r in rows]
+            print(json.dumps({"timezone": tz.key, "jobs": found}, indent=2))
         else:
-            print(format_list(rows, tz, time.time()))
+            print(format_list(rows, tz, time.time(), kept))
         return 0
+    platforms = configured(profile.env)
+    ready = {"ready": platforms, "env_file": str(profile.home / ".env")}
     if args.action == "add":
-        print(add(profile.home, profile.name, tz, args))
+        print(add(profile.home, profile.name, tz, args, ready))
         return 0
     if args.action == "run":
         print(run(profile.home, args.id))
         return 0
-    print(change(profile.home, tz, args))
+    print(change(profile.home, tz, args, ready))
     return 0
 
 
-def add(home: Path, profile: str, tz: ZoneInfo, args: argparse.Namespace) -> str:
+def add(
+    home: Path, profile: str, tz: ZoneInfo, args: argparse.Namespace, ready: dict[str, Any]
+) -> str:
     now = time.time()
     with state_db(home) as conn:
         job = jobs.create(
@@ -70,13 +81,19 @@ def add(home: Path, profile: str, tz: ZoneInfo, args: argparse.Namespace) -> str
             now=now,
             name=args.name,
             deliver=args.deliver,
+            **ready,
         )
+        warning = jobs.delivery_warning(conn, job)
     running = _poke(home)
-    line = f"Added job {_label(job)}: {_schedule(job, tz)}; {_next(job, tz, now)}"
-    return line if running else f"{line}\n{NOT_RUNNING}"
+    lines = [f"Added job {_label(job)}: {_schedule(job, tz)}; {_next(job, tz, now)}"]
+    if warning:
+        lines.append(f"Warning: {warning}")
+    if not running:
+        lines.append(NOT_RUNNING)
+    return "\n".join(lines)
 
 
-def change(home: Path, tz: ZoneInfo, args: argparse.Namespace) -> str:
+def change(home: Path, tz: ZoneInfo, args: argparse.Namespace, ready: dict[str, Any]) -> str:
     """edit, pause, resume or remove one job; the line to print."""
     now = time.time()
     with state_db(home) as conn:
@@ -86,12 +103,16 @@ def change(home: Path, tz: ZoneInfo, args: argparse.Namespace) -> str:
                 args.id,
                 tz,
                 now,
+                **ready,
                 schedule=args.schedule,
                 prompt=args.prompt,
                 name=args.name,
                 deliver=args.deliver,
             )
             line = f"Changed job {_label(job)}: {_schedule(job, tz)}; {_next(job, tz, now)}"
+            warning = jobs.delivery_warning(conn, job) if args.deliver else None
+            if warning:
+                line += f"\nWarning: {warning}"
         elif args.action == "pause":
             job = jobs.pause(conn, args.id, now)
             line = f"Paused job {_label(job)} (hermes cron resume {job.id} restarts it)"
@@ -111,10 +132,12 @@ def change(home: Path, tz: ZoneInfo, args: argparse.Namespace) -> str:
 
 
 def run(home: Path, job_id: str) -> str:
-    """Queue one run now, off the schedule; the gateway adopts it (see cron_ops.adopt)."""
+    """Queue one run now, off the schedule; the gateway adopts it (see cron_ops.adopt).
+    Which platforms are connected is not known here (a routed profile's chats are
+    served by another profile's gateway): the gateway that delivers decides."""
     with state_db(home) as conn:
         job = jobs.find(conn, job_id)
-        task_id = cron_ops.claim_now(conn, job.id, time.time(), "cli")
+        task_id = cron_ops.claim_now(conn, job.id, time.time(), "cli", None)
     if task_id is None:  # removed meanwhile
         raise NoSuchJob(job_id)
     what = f"run {task_id} of job {_label(job)}"
@@ -158,7 +181,14 @@ def when(at: float, tz: ZoneInfo, now: float) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def format_list(rows: list[JobRow], tz: ZoneInfo, now: float) -> str:
+def _deliver(job: JobRow, kept: dict[str, dict[str, Any]]) -> str:
+    held = kept.get(job.id)
+    return f"{job.deliver} ({held['count']} kept: {held['reason']})" if held else job.deliver
+
+
+def format_list(
+    rows: list[JobRow], tz: ZoneInfo, now: float, kept: dict[str, dict[str, Any]] | None = None
+) -> str:
     if not rows:
         return 'No cron jobs. Add one: hermes cron add "0 8 * * *" "summarize my inbox"'
     lines = [["ID", "NAME", "SCHEDULE", f"NEXT RUN ({tz.key})", "STATUS", "DELIVER"]]
@@ -169,7 +199,7 @@ def format_list(rows: list[JobRow], tz: ZoneInfo, now: float) -> str:
             one_line(_schedule(r, tz), 40),
             "-" if r.next_run_at is None else when(r.next_run_at, tz, now),
             r.status,
-            r.deliver,
+            _deliver(r, kept or {}),
         ]
         for r in rows
     ]

@@ -107,7 +107,7 @@ def check_provider(settings: Settings, env: Mapping[str, str], home: Path) -> li
     defaults = DEFAULTS[name]
     shown = model.model or defaults.model
     if name == "local":
-        return [ok(f"provider: local · {shown} (no provider key found)"), check_local_extra()]
+        return [check_offline(settings, home), check_local_extra()]
     base_url = model.base_url or defaults.base_url
     if base_url is None:
         return [
@@ -131,6 +131,36 @@ def check_provider(settings: Settings, env: Mapping[str, str], home: Path) -> li
             )
         )
     return found
+
+
+def check_offline(settings: Settings, home: Path) -> Finding:
+    """The offline demo model answers: a warning, with what to do for a real one."""
+    from hermes.providers.describe import OFFLINE_FIX, OFFLINE_WHAT
+    from hermes.providers.resolve import DEFAULTS
+
+    local = DEFAULTS["local"].model
+    wanted = settings.model.model
+    if settings.model.provider is None and wanted not in (None, local):
+        return warn(
+            f"provider: local · {local}: model.model is {wanted}, but no provider key is set, "
+            f"so the {OFFLINE_WHAT} answers",
+            f"add a provider's key (e.g. OPENROUTER_API_KEY=...) to {home / '.env'}, "
+            "or run `hermes setup`",
+        )
+    return warn(f"provider: local · {local} ({OFFLINE_WHAT})", OFFLINE_FIX)
+
+
+def check_model_live(
+    settings: Settings, env: Mapping[str, str], home: Path, *, timeout: float = 10.0
+) -> list[Finding]:
+    """One tiny request to the model server (its model list): key, URL and model.
+    Nothing is asked when check_provider already found why it cannot work."""
+    from hermes.providers.probe import probe_settings
+
+    result = probe_settings(settings.model, env, home, timeout=timeout)
+    if result is None:
+        return []
+    return [Finding(result.level, f"model check: {result.text}", result.fix)]
 
 
 def check_local_extra() -> Finding:
@@ -374,8 +404,17 @@ def check_ripgrep(env: Mapping[str, str]) -> Finding:
     return ok(f"rg found ({found})")
 
 
-def run_checks(name: str, home: Path, env: Mapping[str, str]) -> list[Finding]:
-    """Every check for profile NAME at HOME; ENV is the inherited environment (without .env)."""
+def check_kept_results(path: Path) -> list[Finding]:
+    from hermes.cli.doctor_cron import check_kept_results as check
+
+    return check(path)
+
+
+def run_checks(
+    name: str, home: Path, env: Mapping[str, str], *, live: bool = True
+) -> list[Finding]:
+    """Every check for profile NAME at HOME; ENV is the inherited environment (without .env).
+    `live`: also ask the model server once (--offline skips it)."""
     from hermes.envfile import read_env_file
     from hermes.home import home_root
 
@@ -391,11 +430,14 @@ def run_checks(name: str, home: Path, env: Mapping[str, str]) -> list[Finding]:
     found.append(config)
     if settings is not None:
         found += check_provider(settings, merged, home)
+        if live:
+            found += check_model_live(settings, merged, home)
     found += check_shared_tokens(home_root(env), home, merged)
     found.append(check_db(home / "state.db"))
     found += check_gateway(name, home)
     found.append(check_service(name, env))
     found += check_deliveries(home / "state.db")
+    found += check_kept_results(home / "state.db")
     found += check_skipped_updates(home / "state.db")
     found += check_approvals(name, home / "state.db")
     if settings is not None:
@@ -412,7 +454,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     name, home = resolve_home(args.profile, env)
     print(f"Hermes doctor · profile {name} · {home}")
-    findings = run_checks(name, home, env)
+    findings = run_checks(name, home, env, live=not getattr(args, "offline", False))
     for finding in findings:
         print(finding.render())
     errors = sum(f.level == "error" for f in findings)

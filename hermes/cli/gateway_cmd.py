@@ -17,26 +17,42 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         from hermes.cli.service_cmd import cmd_service
 
         return cmd_service(args)
+    from hermes.errors import HermesError
     from hermes.gateway.runner import home_lock, run_gateway
-    from hermes.gateway.tokens import claim_tokens
-    from hermes.home import home_root, load_profile
+    from hermes.gateway.tokens import TokenConflict, claim_tokens
+    from hermes.home import ensure_home, home_root, load_profile, resolve_home
     from hermes.logs import setup_file_logging
 
-    profile = load_profile(args.profile)
-    setup_file_logging(profile.home, "gateway", profile=profile.name)
-    setup_file_logging(profile.home, "gateway.error", logging.WARNING, profile=profile.name)
+    name, home = resolve_home(args.profile, dict(os.environ))
+    ensure_home(home)
+    setup_file_logging(home, "gateway", profile=name)
+    setup_file_logging(home, "gateway.error", logging.WARNING, profile=name)
 
     def say(line: str) -> None:
         print(line, flush=True)
 
-    # `poke` (cron changes from other processes) sends SIGUSR1 once the lock is held:
-    # ignored until the running gateway handles it, never the default (which kills)
+    # `poke` (cron changes from other processes) sends SIGUSR1 and `config set` SIGHUP
+    # once the lock is held: ignored until the running gateway handles them, never
+    # the default (which kills)
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
-    # one gateway per home, and one gateway per bot across all profiles
-    with home_lock(profile.home), claim_tokens(home_root(os.environ), profile.name, profile.env):
-        try:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        profile = load_profile(args.profile)
+        # one gateway per home, and one gateway per bot across all profiles
+        with (
+            home_lock(profile.home),
+            claim_tokens(home_root(os.environ), profile.name, profile.env),
+        ):
             asyncio.run(run_gateway(profile, say))
-        except KeyboardInterrupt:  # a second Ctrl+C: stop now
-            print("hermes: stopped", file=sys.stderr)
-            return 130
+    except KeyboardInterrupt:  # a second Ctrl+C: stop now
+        print("hermes: stopped", file=sys.stderr)
+        return 130
+    except TokenConflict:  # already logged where it was found
+        raise
+    except HermesError as exc:  # printed as one line by hermes.cli; logged for a service
+        logging.getLogger("hermes.gateway").error("not starting: %s", exc)
+        raise
+    except Exception:
+        logging.getLogger("hermes.gateway").exception("the gateway failed")
+        raise
     return 0

@@ -204,6 +204,18 @@ def follow(handle: BinaryIO, path: Path, pending: bytes) -> Iterator[str]:
         handle.close()
 
 
+def nothing_found(args: argparse.Namespace, file_name: str) -> str:
+    """The note for no record: which filters left nothing (on stderr; exit 0)."""
+    wanted = []
+    if args.level:
+        wanted.append(f"at level {args.level.strip().lower()} or above")
+    if args.since:
+        wanted.append(f"since {args.since}")
+    found = f"no log lines {' '.join(wanted)}" if wanted else "no log lines yet"
+    waiting = "; waiting for new ones (Ctrl+C ends)" if args.follow else ""
+    return f"{found} in {file_name}{waiting}"
+
+
 def _missing(name: str, which: str, path: Path) -> HermesError:
     flag = "" if name == "default" else f"-p {name} "
     if which == "agent":
@@ -240,8 +252,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
         whole, _, pending = data.rpartition(b"\n")
         if not args.follow:
             whole, pending = data, b""
-        for entry in last_entries(older, _lines(whole), filters, args.lines):
+        entries = last_entries(older, _lines(whole), filters, args.lines)
+        for entry in entries:
             print(render(entry, args.json))
+        if not entries and args.lines > 0:  # say so: an empty output looks like a failure
+            print(nothing_found(args, path.name), file=sys.stderr)
         if handle is None or not args.follow:
             return 0
         sys.stdout.flush()

@@ -1,7 +1,8 @@
 """`hermes -z PROMPT`: run one turn and print only the final answer.
 
 Stdout gets the answer and a newline, nothing else (no streaming, no tool
-chatter), so scripts can capture it. Failures raise HermesError, which the
+chatter), so scripts can capture it; the offline demo model's notice goes to
+stderr. Failures raise HermesError, which the
 command dispatcher prints as one line on stderr with a non-zero exit.
 
 This path must start fast: it imports neither prompt_toolkit nor anything
@@ -39,10 +40,15 @@ def read_prompt(value: str, stdin_text: str | None = None) -> str:
 def run_oneshot(args: argparse.Namespace) -> int:
     from hermes.home import load_profile
     from hermes.logs import setup_file_logging
+    from hermes.providers.describe import offline_notice
+    from hermes.providers.resolve import pick_provider
 
     prompt = read_prompt(str(args.oneshot))
     profile = load_profile(args.profile)
     setup_file_logging(profile.home)
+    notice = offline_notice(pick_provider(profile.settings.model, profile.env))
+    if notice:  # on stderr: stdout stays the answer alone
+        print(f"hermes: note: {notice}", file=sys.stderr)
     try:
         result = asyncio.run(one_turn(profile, prompt))
     except asyncio.CancelledError:  # SIGTERM: the turn was stopped and cleaned up

@@ -14,7 +14,7 @@ from typing import Any
 from hermes import profiles
 from hermes.cli.shared import table
 from hermes.errors import HermesError
-from hermes.home import DEFAULT_PROFILE, home_root, resolve_home
+from hermes.home import DEFAULT_PROFILE, home_root, profile_home, resolve_home
 from hermes.service.units import unit_name
 
 Env = dict[str, str]
@@ -159,7 +159,7 @@ def _delete(args: argparse.Namespace, root: Path, env: Env) -> int:
     name = args.name
     was_active = profiles.active_name(root) == name
     alias = profiles.delete_profile(root, name, env, _confirm(name, args.yes))
-    print(f"Deleted profile {name} ({profiles.profile_home(root, name)}).")
+    print(f"Deleted profile {name} ({profile_home(root, name)}).")
     if alias is not None:
         print(f"Removed the command {alias}.")
     if was_active:

@@ -232,6 +232,7 @@ class Repl:
         return 0
 
     def _banner(self, conv: Conversation, *, resumed: bool) -> None:
+        from hermes.providers.describe import offline_notice
         from hermes.providers.resolve import describe
 
         what = "resumed session" if resumed else "session"
@@ -239,6 +240,9 @@ class Repl:
             f"Hermes · profile {self.profile.name} · {describe(conv.provider)} · "
             f"{what} {conv.session_id} · /help for commands"
         )
+        notice = offline_notice(conv.provider.name)
+        if notice:
+            self.renderer.line(f"Note: {notice}")
         if resumed:
             self.renderer.line(f"({len(conv.messages())} messages in context)", dim=True)
 

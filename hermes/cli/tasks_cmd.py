@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from hermes.cli.shared import (
     ago,
@@ -35,6 +37,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     from hermes.gateway.api_work import task_json
 
     home, env = local_home(args)
+    tz = hermes_zone(home)
     if args.action == "list":
         with state_db(home) as conn:
             rows = task_ops.listing(conn, open_only=not args.all)
@@ -50,7 +53,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
                 print(json.dumps(task_json(conn, row, 10_000), indent=2))
                 return 0
             events = task_ops.events(conn, row.id, 10_000)
-        print(format_task(row, events))
+        print(format_task(row, events, tz))
         return 0
     if args.action == "cancel":
         print(cancel(home, env, args.id))
@@ -93,7 +96,21 @@ def _note(row: TaskRow, by: str) -> NewDelivery | None:
     return to_origin(row, f"task:{row.id}:result", cancelled_text(row, by))
 
 
+def hermes_zone(home: Path) -> ZoneInfo:
+    """The zone Hermes shows times in (cron.timezone, else the machine's). A config
+    that does not load does not stop a listing: the machine's zone then."""
+    from hermes.config import load_settings
+    from hermes.cron.schedule import zone
+    from hermes.errors import ConfigError
+
+    try:
+        return zone(load_settings(home / "config.yaml").cron.timezone)
+    except (ConfigError, HermesError, OSError):
+        return zone(None)
+
+
 def format_list(rows: list[TaskRow], everything: bool) -> str:
+    """Ages, not clock times: they read the same in every zone."""
     if not rows:
         return "No tasks." if everything else "No open tasks (hermes tasks list --all shows all)."
     now = time.time()
@@ -105,31 +122,45 @@ def format_list(rows: list[TaskRow], everything: bool) -> str:
     return "\n".join(table(lines))
 
 
-def _when(at: float | None) -> str:
+def hermes_zone_default() -> ZoneInfo:
+    from hermes.cron.schedule import zone
+
+    return zone(None)
+
+
+def _stamp(at: float, tz: ZoneInfo, form: str) -> str:
+    return datetime.fromtimestamp(at, tz).strftime(form)
+
+
+def _ago(seconds: float) -> str:
+    age = ago(seconds)
+    return age if age == "just now" else f"{age} ago"
+
+
+def _when(at: float | None, tz: ZoneInfo) -> str:
     if at is None:
         return "-"
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
-    age = ago(time.time() - at)
-    return f"{stamp} ({age if age == 'just now' else age + ' ago'})"
+    return f"{_stamp(at, tz, '%Y-%m-%d %H:%M:%S %Z')} ({_ago(time.time() - at)})"
 
 
-def format_task(row: TaskRow, events: list[TaskEvent]) -> str:
-    """The task's fields, its events oldest first, then its result or error."""
+def format_task(row: TaskRow, events: list[TaskEvent], tz: ZoneInfo | None = None) -> str:
+    """The task's fields (times in the Hermes zone, named), its events oldest first,
+    then its result or error."""
+    tz = tz or hermes_zone_default()
     fields = [
         ("Task", f"{row.id} ({row.kind})"),
         ("Status", row.status),
         ("Origin", row.origin or "-"),
         ("Session", row.session_id or "-"),
-        ("Created", _when(row.created_at)),
-        ("Started", _when(row.started_at)),
-        ("Finished", _when(row.finished_at)),
+        ("Created", _when(row.created_at, tz)),
+        ("Started", _when(row.started_at, tz)),
+        ("Finished", _when(row.finished_at, tz)),
     ]
     lines = [f"{name + ':':<10}{value}" for name, value in fields]
     lines += ["", "Prompt:", *_indent(row.prompt)]
-    lines += ["", "Events:" if events else "Events: none"]
+    lines += ["", f"Events ({tz.key}):" if events else "Events: none"]
     lines += [
-        f"  {time.strftime('%H:%M:%S', time.localtime(e.at))}  {e.kind:<8}  {one_line(e.text, 200)}"
-        for e in events
+        f"  {_stamp(e.at, tz, '%H:%M:%S')}  {e.kind:<8}  {one_line(e.text, 200)}" for e in events
     ]
     if row.result:
         lines += ["", "Result:", *_indent(row.result)]

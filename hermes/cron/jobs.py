@@ -12,13 +12,14 @@ gateway.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hermes.cron.schedule import Schedule, ScheduleError, parse
 from hermes.errors import HermesError
-from hermes.gateway.events import Target
-from hermes.store import cron_ops
+from hermes.gateway.targets import TargetError, check_target
+from hermes.store import chat_ops, cron_ops
 from hermes.store.cron_ops import JobRow, NewJob
 
 DELIVER_FORMS = '"origin", "home", "none" or PLATFORM:CHAT[:THREAD] such as telegram:123456789'
@@ -35,8 +36,16 @@ class NoSuchJob(JobError):
         super().__init__(f"no cron job {job_id!r}; `hermes cron list` shows them")
 
 
-def check_deliver(deliver: str | None, origin: str | None) -> str:
-    """The delivery target as stored. Default: the chat of origin, else the home channel."""
+def check_deliver(
+    deliver: str | None,
+    origin: str | None,
+    ready: Collection[str],
+    env_file: str = ".env",
+    conn: sqlite3.Connection | None = None,
+) -> str:
+    """The delivery target as stored. Default: the chat of origin, else the home channel.
+    A PLATFORM:CHAT target must be on a platform in `ready` (configured or connected,
+    see hermes/gateway/targets.py); with `conn`, a web chat must exist."""
     if deliver is None or not deliver.strip():
         return "origin" if origin else "home"
     deliver = deliver.strip()
@@ -47,10 +56,30 @@ def check_deliver(deliver: str | None, origin: str | None) -> str:
                 f"created outside any chat; use {DELIVER_FORMS}"
             )
         return deliver.lower()
+    if ":" not in deliver:
+        raise JobError(f"deliver: {deliver!r} is not a target; use {DELIVER_FORMS}")
     try:
-        return str(Target.parse(deliver))
-    except ValueError:
-        raise JobError(f"deliver: {deliver!r} is not a target; use {DELIVER_FORMS}") from None
+        target = check_target(deliver, ready, env_file)
+    except TargetError as exc:
+        raise JobError(f"deliver: {exc}") from None
+    if conn is not None:
+        missing = chat_ops.missing_web_chat(conn, target)
+        if missing:
+            raise JobError(f"deliver: {missing}")
+    return str(target)
+
+
+def delivery_warning(conn: sqlite3.Connection, job: JobRow) -> str | None:
+    """What to tell whoever created or changed `job` about where its results go:
+    a job delivering to the home channel before any chat ran /sethome keeps its
+    results (in its history) until one does, then they are delivered late."""
+    if job.deliver == "home" and cron_ops.home_channel(conn) is None:
+        return (
+            "no chat is the home channel yet: this job's results are kept in its history "
+            "until you send /sethome in the chat that should get them (they are delivered "
+            "then), or change its target with --deliver PLATFORM:CHAT"
+        )
+    return None
 
 
 def _text(value: object, what: str, limit: int) -> str:
@@ -75,22 +104,26 @@ def create(
     created_by: str,
     tz: ZoneInfo,
     now: float,
+    ready: Collection[str],
+    env_file: str = ".env",
     name: str | None = None,
     deliver: str | None = None,
     origin: str | None = None,
 ) -> JobRow:
+    """A new job. `ready`: the platforms a PLATFORM:CHAT target may name (check_deliver)."""
     prompt = _text(prompt, "prompt", MAX_PROMPT)
     parsed = parse(_text(schedule, "schedule", 500), tz, now)
     job = NewJob(
         name=_text(name, "name", MAX_NAME) if name is not None else _name_for(prompt),
         schedule=parsed.text,
         prompt=prompt,
-        deliver=check_deliver(deliver, origin),
+        deliver=check_deliver(deliver, origin, ready, env_file, conn),
         origin=origin,
         profile=profile,
         next_run_at=parsed.first(now, tz),
         created_by=created_by,
     )
+    cron_ops.note_zone(conn, tz.key)  # its next run is computed in tz
     return cron_ops.insert(conn, job, now)
 
 
@@ -107,6 +140,8 @@ def edit(
     tz: ZoneInfo,
     now: float,
     *,
+    ready: Collection[str],
+    env_file: str = ".env",
     schedule: str | None = None,
     prompt: str | None = None,
     name: str | None = None,
@@ -123,7 +158,7 @@ def edit(
     if name is not None:
         changes["name"] = _text(name, "name", MAX_NAME)
     if deliver is not None:
-        changes["deliver"] = check_deliver(deliver, job.origin)
+        changes["deliver"] = check_deliver(deliver, job.origin, ready, env_file, conn)
     if not changes:
         raise JobError("nothing to change: give a schedule, prompt, name or deliver")
     updated = cron_ops.update(conn, job.id, now, **changes)
@@ -188,3 +223,31 @@ def job_json(job: JobRow, tz: ZoneInfo) -> dict[str, Any]:
     except ScheduleError:
         words = job.schedule
     return {**job.to_json(), "describe": words}
+
+
+def recompute_next_runs(conn: sqlite3.Connection, tz: ZoneInfo, now: float) -> int:
+    """cron.timezone changed: the next run of every active job with a cron expression
+    (a wall-clock time) is computed again in `tz`, and `tz` is recorded as the zone
+    of the stored next runs. Intervals ("every 2h") and one-time jobs are instants
+    and keep theirs; a job already due is claimed as it is. How many changed."""
+
+    def following(job: JobRow) -> float | None:
+        if job.schedule.startswith(("every ", "once ")):
+            return None
+        try:
+            return load(job.schedule, tz, now).first(now, tz)
+        except ScheduleError:
+            return None
+
+    return cron_ops.retime(conn, now, following, tz.key)
+
+
+def sync_zone(conn: sqlite3.Connection, tz: ZoneInfo, now: float) -> int:
+    """Recompute the next runs if they were computed in another zone than `tz` (the
+    gateway at start, `hermes cron` before it shows or changes jobs)."""
+    recorded = cron_ops.recorded_zone(conn)
+    if recorded == tz.key:
+        return 0
+    if recorded is None and not cron_ops.count(conn, "active"):
+        return cron_ops.retime(conn, now, lambda job: None, tz.key)
+    return recompute_next_runs(conn, tz, now)

@@ -52,8 +52,13 @@ class ScheduleError(HermesError):
     """A schedule that cannot be parsed, or a time zone that does not exist."""
 
 
-def zone(name: str | None) -> ZoneInfo:
-    """cron.timezone -> ZoneInfo. Unset: the machine's zone (TZ, else /etc/localtime, else UTC)."""
+LOCALTIME = "/etc/localtime"
+
+
+def zone(name: str | None, localtime: str = LOCALTIME) -> ZoneInfo:
+    """cron.timezone -> ZoneInfo. Unset: the machine's zone (the zone /etc/localtime
+    links to, else UTC). Not the TZ variable: that is one process's, and the gateway
+    (a service) and `hermes cron` in a shell must agree on one zone."""
     if name:
         try:
             return ZoneInfo(name)
@@ -61,13 +66,12 @@ def zone(name: str | None) -> ZoneInfo:
             raise ScheduleError(
                 f'cron.timezone: unknown time zone "{name}"; use an IANA name such as Europe/Berlin'
             ) from None
-    link = os.path.realpath("/etc/localtime")
-    for key in (os.environ.get("TZ", "").lstrip(":"), link.partition("zoneinfo/")[2]):
-        if key:
-            try:
-                return ZoneInfo(key)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
+    key = os.path.realpath(localtime).partition("zoneinfo/")[2]
+    if key:
+        try:
+            return ZoneInfo(key)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
     return ZoneInfo("UTC")
 
 

@@ -4,7 +4,12 @@ MCP.
 
 The rules live in hermes/cron/jobs.py; every change wakes the scheduler, so
 a new or edited job is timed at once. An invalid schedule is a 400 whose
-message names the accepted forms; an unknown job a 404.
+message names the accepted forms (the message is the rule's own words, for
+the dashboard to show as they are); an unknown job a 404; a target on a
+platform that is unknown or not connected a 400 saying how to configure it.
+A created or edited job comes with `warning` (null, or e.g. "no chat is the
+home channel yet...") and the list with `timezone`, the zone of the schedules,
+and per job `kept`: the runs whose result could not be delivered yet.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from hermes.cron.jobs import JobError, NoSuchJob
 from hermes.cron.schedule import ScheduleError
 from hermes.gateway.api_work import json_error, read_body
 from hermes.gateway.httpio import clip
-from hermes.store import cron_ops
+from hermes.gateway.kept import warn_kept
+from hermes.store import cron_ops, kept_ops
 
 if TYPE_CHECKING:
     from hermes.gateway.core import Gateway
@@ -48,9 +54,18 @@ def check_profile(gw: Gateway, profile: str | None) -> None:
         )
 
 
+def ready(gw: Gateway) -> dict[str, Any]:
+    """The keywords jobs.create/edit take to check a target in this gateway."""
+    return {"ready": set(gw.adapters), "env_file": str(gw.profile.home / ".env")}
+
+
 def routes(gw: Gateway) -> list[Route]:
-    def answer(job: cron_ops.JobRow, status: int = 200) -> JSONResponse:
-        return JSONResponse(jobs.job_json(job, gw.scheduler.tz), status_code=status)
+    async def answer(job: cron_ops.JobRow, warn: bool = False) -> JSONResponse:
+        """The job; `warn`: with the warning about its target (it was just set)."""
+        data = jobs.job_json(job, gw.scheduler.tz)
+        if warn:
+            data["warning"] = await gw.store.run(jobs.delivery_warning, job)
+        return JSONResponse(data)
 
     async def guarded(work: Any) -> JSONResponse:
         """Run a change; map the rules' errors to 4xx and wake the scheduler after."""
@@ -59,13 +74,20 @@ def routes(gw: Gateway) -> list[Route]:
         except NoSuchJob as exc:
             return json_error(404, str(exc))
         except (JobError, ScheduleError, ValueError) as exc:
-            return json_error(400, f"bad request: {exc}")
+            return json_error(400, str(exc))
         gw.scheduler.wake()
         return response
 
     async def list_jobs(request: Request) -> JSONResponse:
         rows = await gw.store.run(cron_ops.listing)
-        return JSONResponse({"jobs": [jobs.job_json(row, gw.scheduler.tz) for row in rows]})
+        kept = await gw.store.run(kept_ops.per_job)
+        tz = gw.scheduler.tz
+        return JSONResponse(
+            {
+                "timezone": tz.key,
+                "jobs": [{**jobs.job_json(row, tz), "kept": kept.get(row.id)} for row in rows],
+            }
+        )
 
     async def create(request: Request) -> JSONResponse:
         async def work() -> JSONResponse:
@@ -84,9 +106,11 @@ def routes(gw: Gateway) -> list[Route]:
                 created_by=by,
                 tz=gw.scheduler.tz,
                 now=gw.clock(),
+                **ready(gw),
             )
             data = jobs.job_json(job, gw.scheduler.tz)
-            return JSONResponse({"job_id": job.id, **data}, status_code=201)
+            warning = await gw.store.run(jobs.delivery_warning, job)
+            return JSONResponse({"job_id": job.id, **data, "warning": warning}, status_code=201)
 
         return await guarded(work)
 
@@ -104,15 +128,22 @@ def routes(gw: Gateway) -> list[Route]:
                 await read_body(request), ("schedule", "prompt", "name", "deliver")
             )
             job = await gw.store.run(
-                jobs.edit, request.path_params["id"], gw.scheduler.tz, gw.clock(), **body
+                jobs.edit,
+                request.path_params["id"],
+                gw.scheduler.tz,
+                gw.clock(),
+                **ready(gw),
+                **body,
             )
-            return answer(job)
+            return await answer(job, warn="deliver" in body)
 
         return await guarded(work)
 
     async def pause(request: Request) -> JSONResponse:
         async def work() -> JSONResponse:
-            return answer(await gw.store.run(jobs.pause, request.path_params["id"], gw.clock()))
+            return await answer(
+                await gw.store.run(jobs.pause, request.path_params["id"], gw.clock())
+            )
 
         return await guarded(work)
 
@@ -121,16 +152,19 @@ def routes(gw: Gateway) -> list[Route]:
             job = await gw.store.run(
                 jobs.resume, request.path_params["id"], gw.scheduler.tz, gw.clock()
             )
-            return answer(job)
+            return await answer(job)
 
         return await guarded(work)
 
     async def run_now(request: Request) -> JSONResponse:
         async def work() -> JSONResponse:
             job_id = request.path_params["id"]
-            task_id = await gw.store.run(cron_ops.claim_now, job_id, gw.clock(), gw.scheduler.owner)
+            task_id = await gw.store.run(
+                cron_ops.claim_now, job_id, gw.clock(), gw.scheduler.owner, set(gw.adapters)
+            )
             if task_id is None:
                 raise NoSuchJob(job_id)
+            await warn_kept(gw, [task_id])
             await gw.tasks.launch_ids([task_id])
             return JSONResponse({"job_id": job_id, "task_id": task_id}, status_code=202)
 

@@ -28,6 +28,7 @@ from hermes.cron.jobs import JobError
 from hermes.cron.schedule import ScheduleError
 from hermes.gateway import skipped
 from hermes.gateway.api_cron import check_profile, string_fields
+from hermes.gateway.api_cron import ready as cron_ready
 from hermes.gateway.api_work import json_error, read_body
 from hermes.gateway.events import Target
 from hermes.gateway.httpio import clip
@@ -118,15 +119,24 @@ def routes(gw: Gateway) -> list[Route]:
                 created_by="api",
                 tz=gw.scheduler.tz,
                 now=gw.clock(),
+                **cron_ready(gw),
             )
             gw.scheduler.wake()
+            warning = await gw.store.run(jobs.delivery_warning, job)
             return JSONResponse(
-                {"job_id": job.id, "next_run_at": job.next_run_at, "deliver": job.deliver},
+                {
+                    "job_id": job.id,
+                    "next_run_at": job.next_run_at,
+                    "deliver": job.deliver,
+                    "warning": warning,
+                },
                 status_code=202,
             )
         if body.get("schedule"):
             raise ValueError(f'"schedule" is for mode "cron", not "{mode}"')
-        deliver = jobs.check_deliver(deliver, None)
+        deliver = await gw.store.run(
+            lambda conn: jobs.check_deliver(deliver, None, **cron_ready(gw), conn=conn)
+        )
         target = await gw.store.run(_delivery, deliver)
         if target is None and deliver == "home":
             raise ValueError(

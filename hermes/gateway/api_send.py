@@ -1,9 +1,12 @@
 """POST /api/hermes/send {target, text}: what `hermes send` calls while the
-gateway runs, so the message goes through the running gateway's ledger.
+gateway runs, so the message goes through the running gateway's ledger; and
+GET /api/hermes/chats, the chats messages came from with their names.
 
 It answers once the first attempt is made: 200 `{"status": "sent"|"pending",
 "delivery_id", "last_error"}` (pending: it is retried while the gateway runs),
-or a 502 error when the platform refused it for good."""
+or a 502 error when the platform refused it for good. A target on a platform
+that is unknown or not connected is a 400 saying how to configure it; a web
+chat that does not exist a 404."""
 
 from __future__ import annotations
 
@@ -14,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hermes.gateway.events import Target
-from hermes.gateway.httpio import BadRequest, clip, error_response, read_object
+from hermes.gateway.httpio import BadRequest, clip, cut, error_response, read_object
 from hermes.gateway.sending import queued, wait_for_attempt
+from hermes.gateway.targets import TargetError, check_target
+from hermes.store import chat_ops
 from hermes.store import gateway_ops as ops
 
 if TYPE_CHECKING:
@@ -30,16 +34,17 @@ def routes(gw: Gateway) -> list[Route]:
             target_text, text = body.get("target"), body.get("text")
             if not isinstance(target_text, str) or not isinstance(text, str):
                 raise BadRequest('"target" and "text" must be strings')
-            target = Target.parse(target_text)
-        except ValueError as exc:  # BadRequest, or Target.parse's reason
+        except ValueError as exc:  # BadRequest
             return error_response(400, f"bad request: {exc}")
+        try:
+            target = check_target(target_text, set(gw.adapters), str(gw.profile.home / ".env"))
+        except TargetError as exc:
+            return error_response(400, cut(str(exc), 300))
         if not text.strip():
             return error_response(400, "the text is empty")
-        if target.platform not in gw.adapters:
-            known = ", ".join(sorted(gw.adapters))
-            return error_response(
-                400, f"platform {clip(target.platform)} is not connected (connected: {known})"
-            )
+        missing = await gw.store.run(chat_ops.missing_web_chat, target)
+        if missing:
+            return error_response(400, missing)
         delivery_id = await gw.store.run(ops.queue_delivery, queued(target, text), time.time())
         assert delivery_id is not None
         gw.wake(target.platform)
@@ -54,6 +59,10 @@ def routes(gw: Gateway) -> list[Route]:
             {"status": outcome.status, "delivery_id": delivery_id, "last_error": outcome.error}
         )
 
+    async def chats(request: Request) -> JSONResponse:
+        """The chats messages came from, with their names (the dashboard shows them)."""
+        return JSONResponse({"chats": await gw.store.run(chat_ops.listing)})
+
     async def wake(request: Request) -> JSONResponse:
         """Something outside queued deliveries (e.g. `hermes pairing approve`)."""
         for name in gw.adapters:
@@ -63,4 +72,5 @@ def routes(gw: Gateway) -> list[Route]:
     return [
         Route("/api/hermes/send", send, methods=["POST"]),
         Route("/api/hermes/wake", wake, methods=["POST"]),
+        Route("/api/hermes/chats", chats, methods=["GET"]),
     ]

@@ -84,6 +84,7 @@ class Desk:
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
         self.resumers: dict[str, Resumer] = {}  # owner kind ("inbound", "task") -> resume
+        self.listeners: list[Callable[[ApprovalRow], None]] = []  # told each decision made here
         self._wake = asyncio.Event()
 
     # ----- asking (called by the gate inside a turn) -----------------------------
@@ -209,10 +210,19 @@ class Desk:
             when = f" by {row.decided_by}" if row.decided_by else ""
             return f"Approval {row.id} was already {row.status}{when}."
         log.info("approval %s %s by %s", row.id, row.status, by)
+        self._tell(row)
         self._wake.set()
         verb = "Approved" if approve else "Denied"
         action = row.action if len(row.action) <= 200 else row.action[:200] + " …"
         return f"{verb} {row.id}: {action}" + ("" if approve else " (it will not run)")
+
+    def _tell(self, row: ApprovalRow) -> None:
+        """Tell the listeners (the web chat: its buttons show the decision)."""
+        for listener in self.listeners:
+            try:
+                listener(row)
+            except Exception:
+                log.exception("telling about approval %s", row.id)
 
     def wake(self) -> None:
         """Decisions may have been written by another process (the CLI)."""
@@ -228,10 +238,12 @@ class Desk:
             now = self.gw.clock()
             seconds = self.gw.profile.settings.approvals.low_risk_auto_approve_seconds
             for row in await self.gw.store.run(ops.due_auto, now):
-                await self.gw.store.run(
+                decided, changed = await self.gw.store.run(
                     ops.decide, row.id, True, f"auto (low risk, not denied within {seconds}s)", now
                 )
                 log.info("approval %s auto-approved", row.id)
+                if decided is not None and changed:
+                    self._tell(decided)
             await self.resume_decided()
             due = await self.gw.store.run(ops.next_auto)
             timeout = None if due is None else max(0.0, due - self.gw.clock())

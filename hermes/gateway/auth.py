@@ -12,6 +12,16 @@ so a gateway restart keeps the page logged in. Logout revokes the token at
 once; the sessions record a fingerprint of the key they were made under, so a
 new HERMES_API_KEY ends them all; at most `MAX_SESSIONS` live at once (a new
 login beyond that ends the oldest).
+
+Where the key lives is said wherever a person needs it (the login page, the
+gateway's start-up lines): the profile's own .env (`key_location`), shown
+with `~` for the user's home, never the key itself.
+
+A one-time login link (`issue_login_code`, printed by a gateway started in a
+terminal) carries a random code, never the key, after `#` in the URL: browsers
+do not send that part to any server, so no access log holds it. The page
+trades it once for a login (POST /api/web/login {"code"}); it expires after
+`CODE_MINUTES`, and a new HERMES_API_KEY voids it.
 """
 
 from __future__ import annotations
@@ -23,11 +33,13 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from hermes.context import Profile
     from hermes.store import Store
 
 log = logging.getLogger("hermes.gateway.http")
@@ -37,10 +49,38 @@ LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 SESSION_DAYS = 30
 MAX_SESSIONS = 64
 KV_KEY = "web.sessions"
+CODE_MINUTES = 10
 
 
 def new_api_key() -> str:
     return "hk_" + secrets.token_urlsafe(32)
+
+
+def shown_path(path: Path, env: Mapping[str, str]) -> str:
+    """`path` with the user's home written as ~ (as a person types it)."""
+    home = env.get("HOME")
+    if home:
+        try:
+            return "~/" + str(path.relative_to(home))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def key_location(profile: Profile) -> str:
+    """Where the profile's HERMES_API_KEY is set: its home's .env (e.g.
+    ~/.hermes/profiles/work/.env), or the gateway's environment."""
+    from hermes.envfile import read_env_file
+    from hermes.errors import HermesError
+
+    env_file = profile.home / ".env"
+    try:
+        in_file = bool(read_env_file(env_file).get("HERMES_API_KEY", "").strip())
+    except HermesError:  # unreadable now: it was read at the start, so point at it anyway
+        in_file = True
+    if in_file or not profile.env.get("HERMES_API_KEY"):
+        return shown_path(env_file, profile.env)
+    return "the environment the gateway was started with"
 
 
 def cookie_name(scope: Any) -> str:
@@ -79,6 +119,36 @@ def same_origin(origin: str | None, host: str | None) -> bool:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _key_id(api_key: str, purpose: bytes) -> str:
+    """Which key something was made under, without storing anything that reveals it."""
+    return hmac.new(api_key.encode(), purpose, "sha256").hexdigest()
+
+
+async def issue_login_code(store: Store, api_key: str, now: float | None = None) -> str:
+    """A new one-time login code, good for CODE_MINUTES (for a link: URL#code=CODE)."""
+    from hermes.store import web_ops
+
+    code = secrets.token_urlsafe(24)
+    now = time.time() if now is None else now
+    key_id = _key_id(api_key, b"hermes login codes")
+    expires = now + CODE_MINUTES * 60
+    await store.run(web_ops.add_login_code, _digest(code), key_id, expires, now)
+    return code
+
+
+async def redeem_login_code(
+    store: Store, api_key: str, code: object, now: float | None = None
+) -> bool:
+    """True once for a live code issued under `api_key`; it is used up."""
+    from hermes.store import web_ops
+
+    if not api_key or not isinstance(code, str) or not 16 <= len(code) <= 64:
+        return False
+    now = time.time() if now is None else now
+    key_id = _key_id(api_key, b"hermes login codes")
+    return await store.run(web_ops.take_login_code, _digest(code.strip()), key_id, now)
 
 
 class WebSessions:

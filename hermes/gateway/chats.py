@@ -44,6 +44,7 @@ class Chat:
     waiting: int | None = None  # the inbound row suspended on an approval
     opening: asyncio.Lock = field(default_factory=asyncio.Lock)  # guards opening `conv`
     last_used: float = field(default_factory=time.monotonic)
+    renew: bool = False  # the profile was reloaded: reopen `conv` once the chat is idle
 
     @property
     def busy(self) -> bool:
@@ -132,9 +133,22 @@ class Chats:
                 self._idle.set()
         await self._evict()
 
+    async def renew(self) -> None:
+        """The profile's settings were reloaded: each chat's next turn opens its
+        conversation again (from state.db) under them; a busy chat's once it is idle."""
+        for chat in self._chats.values():
+            chat.renew = True
+        await self._evict()
+
     async def _evict(self) -> None:
-        """Close the least recently used idle conversations beyond max_open."""
+        """Close the conversations of idle chats to renew, and the least recently
+        used idle conversations beyond max_open."""
         idle = [c for c in self._chats.values() if not c.busy and not c.opening.locked()]
+        for chat in idle:
+            if chat.renew:
+                conv, chat.conv, chat.renew = chat.conv, None, False
+                if conv is not None:
+                    await conv.close()
         idle.sort(key=lambda c: c.last_used)
         for chat in idle[: max(0, len(idle) - self.max_open)]:
             conv, chat.conv = chat.conv, None

@@ -28,8 +28,9 @@ class Target:
         A chat id may itself start with '-' (Telegram groups)."""
         parts = text.strip().split(":")
         if len(parts) not in (2, 3) or not all(p.strip() for p in parts):
+            shown = text if len(text) <= 80 else text[:80] + "…"
             raise ValueError(
-                f"bad target {text!r}: expected PLATFORM:CHAT or PLATFORM:CHAT:THREAD, "
+                f"bad target {shown!r}: expected PLATFORM:CHAT or PLATFORM:CHAT:THREAD, "
                 "e.g. telegram:123456789 or telegram:-1001234567890:6"
             )
         thread = parts[2] if len(parts) == 3 else None

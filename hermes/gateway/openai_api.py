@@ -9,11 +9,15 @@ agent turn (tools included) through `Gateway.api_turn`:
 * with it, the named server-side session keeps the history, so only the new
   user message matters (earlier messages in the body are ignored).
 
-`/v1/models` lists one model, `hermes`. The `model` of a request is echoed
-back but chooses nothing: which profile and provider answer is the gateway's
-configuration, so listing per-profile ids would suggest a choice that does
-not exist. Sampling parameters (temperature, tools, ...) are ignored for the
-same reason: Hermes runs its own model and tools.
+`/v1/models` lists one model, `hermes`. The `model` of a request chooses
+nothing: which profile and provider answer is the gateway's configuration,
+so listing per-profile ids would suggest a choice that does not exist. The
+`model` of every response and stream chunk names the model that really
+served the turn (e.g. `gpt-4.1-mini`), never an echo of the request.
+Sampling parameters (temperature, max_tokens, ...) are ignored for the same
+reason. Client-defined `tools` (or legacy `functions`) are refused with a 400:
+Hermes runs its own tools and cannot hand a tool call back to the client, and
+silently dropping them would make a client wait for calls that never come.
 
 Errors use OpenAI's shape `{"error": {"message", "type", ...}}` so clients
 raise their usual exceptions: bad input is a 400 naming what to fix, a
@@ -37,7 +41,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from hermes.agent.events import AgentEvent, EventSink, TextDelta, ToolFinished, TurnDone
+from hermes.agent.events import (
+    AgentEvent,
+    EventSink,
+    ModelCalled,
+    TextDelta,
+    ToolFinished,
+    TurnDone,
+)
 from hermes.context import Profile
 from hermes.errors import HermesError
 from hermes.gateway.httpio import BadRequest, clip, error_response, read_json
@@ -49,6 +60,11 @@ T = TypeVar("T")
 SESSION_HEADER = "X-Hermes-Session-Id"
 MODEL_ID = "hermes"
 STOPPING = "the Hermes gateway is stopping; try again once it is back"
+CLIENT_TOOLS = (
+    '"{field}" is not supported: Hermes runs its own tools (terminal, files, web, ...) '
+    "and cannot call tools defined by the client; send the request without "
+    '"{field}" (and "tool_choice")'
+)
 INTERNAL = "internal error in the Hermes gateway (the traceback is in its log)"
 _SESSION_RE = re.compile(r"[A-Za-z0-9._@-]{1,128}")  # no ":": it names a chat in a Target
 _ROLES: dict[str, Role] = {
@@ -86,11 +102,11 @@ def routes(gw: ApiGateway) -> list[Route]:
             messages = parse_messages(body.get("messages"))
             session = parse_session(request.headers.get(SESSION_HEADER))
             stream, include_usage = _stream_flags(body)
+            refuse_client_tools(body)
         except BadRequest as exc:
             return error_response(400, str(exc), "invalid_request_error")
-        model = body.get("model") if isinstance(body.get("model"), str) else MODEL_ID
         headers = {SESSION_HEADER: session} if session else {}
-        turn = _Turn(gw, messages, session, model or MODEL_ID)
+        turn = _Turn(gw, messages, session)
         if stream:
             return _SseTurn(turn, include_usage, headers)
         try:
@@ -182,6 +198,14 @@ def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
     return stream, stream and options.get("include_usage") is True
 
 
+def refuse_client_tools(body: dict[str, Any]) -> None:
+    """Client-defined tools cannot work here (see the module doc): say so.
+    An empty list or null is what many clients send by default, and is fine."""
+    for field in ("tools", "functions"):
+        if body.get(field):
+            raise BadRequest(CLIENT_TOOLS.format(field=field))
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
@@ -193,8 +217,12 @@ def _one_line(exc: BaseException) -> str:
 class _Turn:
     """One request's turn and the OpenAI objects that describe it."""
 
-    def __init__(self, gw: ApiGateway, messages: list[Message], session: str | None, model: str):
-        self.gw, self.messages, self.session, self.model = gw, messages, session, model
+    def __init__(self, gw: ApiGateway, messages: list[Message], session: str | None):
+        from hermes.providers.resolve import configured_model
+
+        self.gw, self.messages, self.session = gw, messages, session
+        # the configured model until the turn's model call names the one serving it
+        self.model = configured_model(gw.profile.settings.model, gw.profile.env)
         self.id = "chatcmpl-" + uuid.uuid4().hex
         self.created = int(time.time())
         self.usage = Usage()
@@ -203,6 +231,8 @@ class _Turn:
         def emit(event: AgentEvent) -> None:
             if isinstance(event, TurnDone):
                 self.usage = event.usage
+            elif isinstance(event, ModelCalled) and event.model:
+                self.model = event.model
             on_event(event)
 
         return await self.gw.api_turn(self.messages, session=self.session, emit=emit)
@@ -282,10 +312,10 @@ class _SseTurn(Response):
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.sent_text = False
         self.after_tool = False
+        self.opened = False  # the first chunk (role) is out
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        await self._send(send, self.turn.chunk({"role": "assistant", "content": ""}))
         try:
             produced = await _until_disconnect(self._pump(send), receive)
         except asyncio.CancelledError:  # the server is stopping: say so, then end cleanly
@@ -310,6 +340,7 @@ class _SseTurn(Response):
         put = self.queue.put_nowait
         try:
             text = await self.turn.run(self._on_event)
+            self._open()
             if not self.sent_text and text:
                 put(self.turn.chunk({"content": text}))
             put(self.turn.chunk({}, "stop"))
@@ -323,10 +354,20 @@ class _SseTurn(Response):
         put(_sse("[DONE]"))
         put(None)
 
+    def _open(self) -> None:
+        """Send the first chunk (role) once the serving model is known: every
+        chunk names the same model."""
+        if not self.opened:
+            self.opened = True
+            self.queue.put_nowait(self.turn.chunk({"role": "assistant", "content": ""}))
+
     def _on_event(self, event: AgentEvent) -> None:
-        if isinstance(event, ToolFinished):
+        if isinstance(event, ModelCalled):
+            self._open()
+        elif isinstance(event, ToolFinished):
             self.after_tool = True
         elif isinstance(event, TextDelta) and event.text:
+            self._open()
             text = event.text
             if self.after_tool and self.sent_text:
                 text = "\n\n" + text  # a new model reply after tools: keep it a paragraph apart

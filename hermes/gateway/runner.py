@@ -148,11 +148,11 @@ def routed_profiles(profile: Profile, inherited: dict[str, str]) -> list[Profile
     """The profiles this gateway's routes name, loaded from their own homes with
     the process environment (never this profile's .env). Each must exist."""
     from hermes.gateway.routing import Routes
-    from hermes.home import load_profile, resolve_home
+    from hermes.home import home_root, load_profile, profile_home
 
     loaded = []
     for name in Routes.from_settings(profile.settings, profile.name).profiles():
-        _, home = resolve_home(name, inherited)
+        home = profile_home(home_root(inherited), name)  # names checked by Routes
         if not (home / "config.yaml").exists():
             raise HermesError(
                 f"{profile.home / 'config.yaml'} routes chats to profile {name!r}, which does "
@@ -207,6 +207,7 @@ async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[s
     from hermes.gateway.core import Gateway
     from hermes.gateway.server import HttpServer, build_app
     from hermes.providers.http import close_shared_clients
+    from hermes.providers.resolve import configured_summary
     from hermes.store import Store
 
     profile, generated = ensure_api_key(profile)
@@ -226,6 +227,7 @@ async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[s
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     loop.add_signal_handler(signal.SIGUSR1, gw.wake_schedulers)  # see poke()
+    loop.add_signal_handler(signal.SIGHUP, _reloader(gw))  # config.yaml and .env again
     state_path = profile.home / STATE_FILE
     watcher: asyncio.Task[None] | None = None
     try:
@@ -235,15 +237,17 @@ async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[s
         _write_state(state_path, url, gw)
         log.info("gateway of profile %s up: %s, platforms %s", profile.name, url, list(gw.adapters))
         say(f"Hermes gateway ({profile.name}) running. Web chat: {url}")
+        model = configured_summary(profile.settings.model, profile.env)
+        log.info("model: %s", model)
+        say(f"Model: {model}")
         if gw.routed:
             say(f"  routed chats are served by profiles: {', '.join(gw.routed)}")
-        if generated:
-            _announce_key(profile, say)
+        await _announce_key(profile, say, generated, (store, url))
         say("Stop with Ctrl+C (or SIGTERM).")
         watcher = loop.create_task(_watch_platforms(gw, state_path, url, say))
         await stop.wait()
         say("Stopping: finishing running turns (Ctrl+C again to stop now)...")
-        drain = loop.create_task(gw.drain(profile.settings.gateway.drain_seconds))
+        drain = loop.create_task(gw.drain(gw.profile.settings.gateway.drain_seconds))
         forced = loop.create_task(force.wait())
         await asyncio.wait({drain, forced}, return_when=asyncio.FIRST_COMPLETED)
         forced.cancel()
@@ -255,9 +259,10 @@ async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[s
     finally:
         if watcher is not None:
             watcher.cancel()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a late poke must not kill us
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # nor a late reload
         with contextlib.suppress(OSError):
             state_path.unlink()
         await server.stop()
@@ -267,15 +272,52 @@ async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[s
         log.info("gateway stopped")
 
 
-def _announce_key(profile: Profile, say: Callable[[str], None]) -> None:
-    """Show a generated key to the person at the terminal, but never put it in a
-    service's journal or a log file: off a terminal, say where it is instead."""
-    env_file = profile.home / ".env"
+async def _announce_key(
+    profile: Profile, say: Callable[[str], None], generated: bool, link: tuple[Store, str]
+) -> None:
+    """Say where the login key of this profile lives, at every start. Show the key
+    itself (and a one-time login link, for another browser or a phone) to the
+    person at the terminal only, never in a service's journal or a log file: off
+    a terminal, say where it is instead."""
+    from hermes.gateway.auth import CODE_MINUTES, issue_login_code, key_location
+
+    where = key_location(profile)
+    key = profile.env["HERMES_API_KEY"]
     if sys.stdout.isatty():
-        say(f"Generated HERMES_API_KEY (log in with it): {profile.env['HERMES_API_KEY']}")
-        say(f"  (stored in {env_file})")
+        first = "Generated HERMES_API_KEY" if generated else "Web chat login key (HERMES_API_KEY)"
+        say(f"{first} (log in with it): {key}")
+        say(f"  (stored in {where})")
+        store, url = link
+        code = await issue_login_code(store, key)
+        say(f"  one-time login link ({CODE_MINUTES} min, no key in it): {url}/#code={code}")
+    elif generated:
+        say(f"Generated HERMES_API_KEY into {where} (not shown here: read it there)")
     else:
-        say(f"Generated HERMES_API_KEY into {env_file} (not shown here: read it there)")
+        say(f"Log in to the web chat with HERMES_API_KEY from {where} (not shown here)")
+
+
+def _reloader(gw: Gateway) -> Callable[[], None]:
+    """The SIGHUP handler: reload the served profiles' config.yaml and .env
+    (hermes/gateway/reload.py), one reload at a time."""
+    from hermes.gateway.reload import reload_gateway
+
+    lock = asyncio.Lock()
+    running: set[asyncio.Task[bool]] = set()
+
+    async def reload() -> bool:
+        async with lock:
+            try:
+                return await reload_gateway(gw, dict(os.environ))  # the inherited environment
+            except Exception:
+                log.exception("config reload failed")
+                return False
+
+    def on_hup() -> None:
+        task = asyncio.get_running_loop().create_task(reload(), name="reload")
+        running.add(task)
+        task.add_done_callback(running.discard)
+
+    return on_hup
 
 
 async def _watch_platforms(

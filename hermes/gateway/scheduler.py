@@ -13,6 +13,11 @@ creates its run's task (kind ``cron``); the TaskRunner runs it in a fresh
 session like any task, under the tasks' concurrency limit, and delivers the
 result through the ledger. At start, jobs that came due while the gateway
 was down are claimed at once, one run per job, then their schedule resumes.
+
+At start, next runs computed in another zone than `cron.timezone` (the setting
+changed) are computed again (`jobs.sync_zone`); `set_zone` does it for a
+gateway that reloads its config. A run whose target cannot be reached is kept
+and delivered late once it can be (hermes/gateway/kept.py, every round).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from hermes.cron import jobs
+from hermes.gateway.kept import deliver_kept, warn_kept
 from hermes.store import cron_ops
 
 if TYPE_CHECKING:
@@ -45,22 +51,44 @@ class Scheduler:
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
-        """Jobs changed: look again for the next due one."""
+        """Jobs changed (or the home channel): look again for the next due one."""
         self._wake.set()
+
+    async def set_zone(self, tz: ZoneInfo) -> int:
+        """cron.timezone changed (a config reload): recompute the stored next runs
+        in `tz` and go on in it. How many jobs got a new next run."""
+        self.tz = tz
+        changed: int = await self.gw.store.run(jobs.recompute_next_runs, tz, self.gw.clock())
+        if changed:
+            log.info("cron: %d next run(s) recomputed in %s", changed, tz.key)
+        self.wake()
+        return changed
 
     async def run(self) -> None:
         gw = self.gw
-        following = jobs.next_of(self.tz)
+        changed = await gw.store.run(jobs.sync_zone, self.tz, gw.clock())
+        if changed:
+            log.info("cron: %d next run(s) recomputed in %s (the zone changed)", changed, self.tz)
         while True:
             self._wake.clear()
             claimed = await gw.store.run(
-                cron_ops.claim_due, gw.clock(), self.owner, following, BATCH
+                cron_ops.claim_due,
+                gw.clock(),
+                self.owner,
+                jobs.next_of(self.tz),
+                BATCH,
+                set(gw.adapters),
             )
             # the runs just claimed, and any `hermes cron run` queued from the command line
             claimed += await gw.store.run(cron_ops.adopt, self.owner)
+            await warn_kept(gw, claimed)
             await gw.tasks.launch_ids(claimed)
             if claimed:
                 log.info("cron: started %d run(s): %s", len(claimed), ", ".join(claimed[:20]))
+            try:
+                await deliver_kept(gw)
+            except Exception:  # never stops the scheduler; tried again next round
+                log.exception("cron: delivering kept results failed")
             if len(claimed) >= BATCH:
                 continue
             due = await gw.store.run(cron_ops.next_due)

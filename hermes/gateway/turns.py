@@ -9,19 +9,20 @@ import logging
 from typing import TYPE_CHECKING
 
 from hermes.agent.conversation import Conversation
-from hermes.agent.events import EventSink, ignore
+from hermes.agent.events import AgentEvent, EventSink, ignore
 from hermes.approvals.gate import ApprovalGate, Asker, NobodyToAsk
 from hermes.commands import HELP, clip, is_command, run_command
 from hermes.errors import HermesError
 from hermes.gateway import leftovers, work
 from hermes.gateway.adapters.base import Adapter
+from hermes.gateway.adapters.web import WebAdapter
 from hermes.gateway.approvals import ChatAsker, rerun_rule
 from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound, session_key
 from hermes.gateway.stream import DraftStreamer, SlowWatch, slow_text
 from hermes.messages import Message
 from hermes.providers.resolve import describe
-from hermes.store import cron_ops
+from hermes.store import cron_ops, kept_ops
 from hermes.store import gateway_ops as ops
 
 if TYPE_CHECKING:
@@ -154,12 +155,15 @@ async def _command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> str 
     """A queued slash command. Returns text to run as a turn (/retry), else None."""
     if _name(event.text) == "/sethome":
         await gw.store.run(ops.kv_set, HOME_KEY, str(event.target))
+        kept, _ = await gw.store.run(kept_ops.summary)
+        gw.scheduler.wake()  # it delivers the cron results kept for want of a home (kept.py)
+        later = " Cron results kept for want of a home channel follow." if kept else ""
         await finish(
             gw,
             row_id,
             event,
             f"This chat ({event.target}) is now the home channel: "
-            "notifications with no other target come here.",
+            f"notifications with no other target come here.{later}",
         )
         return None
     conv = await _conversation(gw, chat, event)
@@ -189,6 +193,7 @@ async def run_inbound(
     adapter = gw.adapters.get(event.platform)
     streamer: DraftStreamer | None = None
     watch: SlowWatch | None = None
+    web = adapter if isinstance(adapter, WebAdapter) else None  # shows turns and tool lines
     try:
         if adapter is not None and event.attachments and resume is None:
             event = await adapter.fetch(event)
@@ -205,6 +210,9 @@ async def run_inbound(
             chat.asker.what = f'your message "{clip(event.text)}"'
             chat.asker.requester = work.requester(event)
         streamer, emit, watch = _turn_sinks(gw, adapter, row_id, event, conv)
+        if web is not None:
+            shown = describe(conv.provider)
+            emit = _both(emit, web.turn_started(event.chat, conv.provider.name, shown))
         if resume is not None:
             await leftovers.clean_stray_draft(gw.store, adapter, event.target, row_id)
             if session_id != conv.session_id or not conv.can_resume(resume):
@@ -271,6 +279,16 @@ async def run_inbound(
     finally:
         if watch is not None:
             watch.close()
+        if web is not None:
+            web.turn_ended(event.chat)
+
+
+def _both(first: EventSink, second: EventSink) -> EventSink:
+    def sink(event: AgentEvent) -> None:
+        first(event)
+        second(event)
+
+    return sink
 
 
 def _turn_sinks(

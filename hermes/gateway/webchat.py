@@ -14,6 +14,7 @@ key never travels in a URL.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import uuid
@@ -22,16 +23,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from hermes.agent.loop import tool_call_summary
 from hermes.errors import HermesError
 from hermes.gateway import auth
 from hermes.gateway.adapters.web import WebAdapter
-from hermes.gateway.events import Inbound, Target
+from hermes.gateway.events import Inbound, Target, session_key
 from hermes.gateway.httpio import BadRequest, clip, error_response, read_object
-from hermes.store import SessionInfo, StoredMessage
+from hermes.providers.describe import offline_notice
+from hermes.store import SessionInfo, StoredMessage, web_ops
+from hermes.store.approval_ops import ApprovalRow
 
 if TYPE_CHECKING:
     from hermes.gateway.core import Gateway
@@ -85,8 +94,20 @@ def web_routes(gw: Gateway, web_sessions: auth.WebSessions | None = None) -> lis
         adapter = gw.adapters.get("web")
         return adapter if isinstance(adapter, WebAdapter) else None
 
+    def decided(row: ApprovalRow) -> None:  # a decision made anywhere: the buttons show it
+        adapter = web()
+        if adapter is not None:
+            adapter.approval_decided(row.id, row.status, row.decided_by or "", row.origin)
+
+    gw.desk.listeners.append(decided)  # one web app per gateway
+    where = html.escape(auth.key_location(gw.profile))
+    page_html = (STATIC / "index.html").read_text(encoding="utf-8")
+    page_html = page_html.replace("{{KEY_LOCATION}}", where)
+    page_html = page_html.replace("{{PROFILE}}", html.escape(gw.profile.name))
+
     async def page(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+        # the login hint names this profile's .env: the one file served with a value in it
+        return HTMLResponse(page_html, headers=PAGE_HEADERS)
 
     async def login(request: Request) -> Response:
         if not _same_origin(request):
@@ -97,8 +118,16 @@ def web_routes(gw: Gateway, web_sessions: auth.WebSessions | None = None) -> lis
             return _error(400, str(exc))
         if not gw.api_key:
             return _error(401, "this gateway has no HERMES_API_KEY: restart it to generate one")
-        if not auth.key_ok(gw.api_key, body.get("key")):
-            return _error(401, "wrong key: use HERMES_API_KEY from the home's .env")
+        if "code" in body:  # a one-time login link
+            if not await auth.redeem_login_code(gw.store, gw.api_key, body["code"]):
+                return _error(
+                    401,
+                    "this login link was used or has expired: log in with HERMES_API_KEY from "
+                    f"{auth.key_location(gw.profile)}",
+                )
+        elif not auth.key_ok(gw.api_key, body.get("key")):
+            where = auth.key_location(gw.profile)
+            return _error(401, f"wrong key: use HERMES_API_KEY from {where}")
         response = JSONResponse({"ok": True, "profile": gw.profile.name})
         response.set_cookie(
             auth.cookie_name(request.scope),
@@ -178,13 +207,30 @@ def web_routes(gw: Gateway, web_sessions: auth.WebSessions | None = None) -> lis
         seq = adapter.last_seq(chat) if adapter else 0  # before reading: events after it replay
         sid = await gw.current_session(Target("web", chat))
         rows = await gw.store.all_messages(sid) if sid else []
+        ids = await gw.store.run(web_ops.client_ids, sid) if sid else {}
+        key = session_key(gw.profile.name, "web", chat)
+        queued = [
+            {"role": "user", "text": text, "client_id": client_id, "queued": True}
+            for client_id, text in await gw.store.run(web_ops.queued, key)
+        ]
+        turn = adapter.running_turn(chat) if adapter else None
+        model = turn or (adapter.last_model(chat) if adapter else None) or _profile_model(gw)
         return JSONResponse(
-            {"profile": gw.profile.name, "session": sid, "seq": seq, "messages": _transcript(rows)}
+            {
+                "profile": gw.profile.name,
+                "session": sid,
+                "seq": seq,
+                "messages": _transcript(rows, ids) + queued,
+                "model": model["model"],
+                "notice": model["notice"],  # the offline model's "chat only, no tools"
+                "running": turn["turn"] if turn else None,  # a turn runs: the Stop button
+            }
         )
 
     async def sessions(request: Request) -> Response:
         query = request.query_params.get("q", "").strip()
         excerpts: dict[str, str] = {}
+        more = False  # there are older sessions than those sent
         if query:
             infos: list[SessionInfo] = []
             for hit in await gw.store.search(query, max_results=30):
@@ -194,14 +240,19 @@ def web_routes(gw: Gateway, web_sessions: auth.WebSessions | None = None) -> lis
                 info = await gw.store.get_session(hit.session_id)
                 if info is not None:
                     infos.append(info)
-        else:
-            infos = await gw.store.list_sessions(limit=50)
+        else:  # newest first; the dashboard asks for more with a larger limit
+            asked = request.query_params.get("limit", "50")
+            limit = min(int(asked), 1000) if asked.isdigit() and int(asked) > 0 else 50
+            infos = await gw.store.list_sessions(limit=limit + 1)
+            more = len(infos) > limit
+            infos = infos[:limit]
         chat = request.query_params.get("chat", "")
         current = await gw.current_session(Target("web", chat)) if CHAT_ID.match(chat) else None
         return JSONResponse(
             {
                 "sessions": [{**_info(i), "excerpt": excerpts.get(i.id)} for i in infos],
                 "current": current,  # the live session of `chat`, if given
+                "more": more,
             }
         )
 
@@ -258,16 +309,48 @@ def _same_origin(request: Request) -> bool:
     return auth.same_origin(request.headers.get("origin"), request.headers.get("host"))
 
 
-def _transcript(rows: list[StoredMessage]) -> list[dict[str, Any]]:
-    """What a person reads: user and assistant messages with text, in order (tool
-    calls, tool results and compaction summaries left out)."""
-    return [
-        {"role": r.message.role, "text": r.message.content, "at": r.created_at}
+def _profile_model(gw: Gateway) -> dict[str, Any]:
+    """The model the profile's settings select, before any turn ran on it."""
+    from hermes.providers.resolve import DEFAULTS, pick_provider
+
+    settings = gw.profile.settings.model
+    provider = pick_provider(settings, gw.profile.env)
+    name = settings.model or DEFAULTS[provider].model
+    return {"model": f"{provider} · {name}", "notice": offline_notice(provider)}
+
+
+def _transcript(
+    rows: list[StoredMessage], client_ids: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
+    """What a person reads, in order: user and assistant messages with text (a user
+    message sent from a page with its client id), and a line per tool call with
+    how it ended (tool results and compaction summaries left out)."""
+    ids = client_ids or {}
+    ended = {
+        r.message.tool_call_id: r.message.content
         for r in rows
-        if r.kind == "message"
-        and r.message.role in ("user", "assistant")
-        and r.message.content.strip()
-    ]
+        if r.message.role == "tool" and r.message.tool_call_id
+    }
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        if r.kind != "message" or r.message.role not in ("user", "assistant"):
+            continue
+        if r.message.content.strip():
+            item = {"role": r.message.role, "text": r.message.content, "at": r.created_at}
+            if r.id in ids:
+                item["client_id"] = ids[r.id]
+            out.append(item)
+        for call in r.message.tool_calls:
+            line = {"role": "tool", "call": call.id, "summary": tool_call_summary(call, 80)}
+            out.append({**line, "state": _tool_state(ended.get(call.id)), "at": r.created_at})
+    return out
+
+
+def _tool_state(result: str | None) -> str:
+    """How a stored tool call ended, as far as its result says (no result yet: waiting)."""
+    if result is None:
+        return "waiting"
+    return "error" if result.startswith(("Error", "Not run")) else "done"
 
 
 def _info(info: SessionInfo) -> dict[str, Any]:

@@ -71,6 +71,10 @@ class AnthropicProvider(HTTPProvider):
     def url(self) -> str:
         return f"{self.base_url}/v1/messages"
 
+    @property
+    def models_url(self) -> str:
+        return f"{self.base_url}/v1/models?limit=1000"
+
     def request_body(
         self, messages: list[Message], tools: list[ToolSpec], *, stream: bool
     ) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import ipaddress
 import json
 import logging
 import random
@@ -327,16 +328,31 @@ def transport_failure(
         within = f"within {timeout:g}s" if timeout else "in time"
         return AttemptFailed(f"{label} did not answer {within}", retryable=True, once=True)
     if isinstance(exc, httpx.ConnectError):
+        # On this machine a refused connection means no server: retrying only waits.
         return AttemptFailed(
             f"could not connect to {where} ({detail}); is the server running, "
             "and is model.base_url right?",
-            retryable=True,
+            retryable=not is_loopback(url),
         )
     if isinstance(exc, httpx.TransportError) and not isinstance(
         exc, httpx.UnsupportedProtocol | httpx.ProxyError
     ):
         return AttemptFailed(f"the connection to {label} broke ({detail})", retryable=True)
     return AttemptFailed(f"cannot reach {where}: {detail.rstrip('.')}; check model.base_url")
+
+
+def is_loopback(url: str) -> bool:
+    """True when URL names this machine (localhost, 127.0.0.0/8, ::1)."""
+    try:
+        host = httpx.URL(url).host.lower()
+    except httpx.InvalidURL:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass

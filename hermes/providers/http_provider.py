@@ -55,6 +55,32 @@ class HTTPProvider:
         self._clients = ClientHolder(timeout, base_url)
         self._label = label
 
+    @property
+    def label(self) -> str:
+        """How errors name the server, e.g. "the openai API"."""
+        return self._label
+
+    @property
+    def key_env(self) -> str | None:
+        return self._key_env
+
+    @property
+    def missing_key(self) -> str | None:
+        """The one-line error a call would raise because the key is absent."""
+        return self._missing_key
+
+    @property
+    def models_url(self) -> str:
+        """Where the server lists its models (hermes.providers.probe asks it)."""
+        return f"{self.base_url}/models"
+
+    def _headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def request_headers(self) -> dict[str, str]:
+        """The headers (with the key) every request to this server carries."""
+        return self._headers()
+
     def request_body(
         self, messages: list[Message], tools: list[ToolSpec], *, stream: bool
     ) -> dict[str, Any]:

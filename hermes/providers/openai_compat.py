@@ -33,10 +33,12 @@ def parse_usage(data: Any) -> Usage:
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     if cached is None:
         cached = data.get("prompt_cache_hit_tokens")  # DeepSeek's spelling
+    cost = data.get("cost")  # OpenRouter: USD (credits) for this call
     return Usage(
         prompt_tokens=int(data.get("prompt_tokens") or 0),
         completion_tokens=int(data.get("completion_tokens") or 0),
         cached_tokens=int(cached or 0),
+        cost=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
     )
 
 

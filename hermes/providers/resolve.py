@@ -127,6 +127,27 @@ def apply_override(
     )
 
 
+def missing_key(
+    model: ModelSettings,
+    env: Mapping[str, str],
+    override: str,
+    *,
+    current: str | None = None,
+    home: Path | None = None,
+) -> str | None:
+    """Why `/model OVERRIDE` could not answer (its provider's key is not set), in
+    one line naming the variable; None when nothing is missing. Raises
+    HermesError for an override that names no model."""
+    settings = apply_override(model, env, override, current=current)
+    name = pick_provider(settings, env)
+    key_env = settings.api_key_env or DEFAULTS[name].key_env
+    if key_env is None or env.get(key_env, "").strip():
+        return None
+    from hermes.providers.http import missing_key_message
+
+    return missing_key_message(name, key_env, home)
+
+
 def resolve_provider(
     model: ModelSettings,
     env: Mapping[str, str],
@@ -210,3 +231,22 @@ def describe(provider: Provider) -> str:
         if url:
             text += f" at {url}"
     return text
+
+
+def configured_model(model: ModelSettings, env: Mapping[str, str]) -> str:
+    """The name of the model the settings select (without building a provider)."""
+    name = pick_provider(model, env)
+    return DEFAULTS[name].model if name == "local" else model.model or DEFAULTS[name].model
+
+
+def configured_summary(model: ModelSettings, env: Mapping[str, str]) -> str:
+    """The model the settings select, in one line without building it, with the
+    offline notice when it is the bundled demo model (gateway start-up)."""
+    from hermes.providers.describe import with_notice
+
+    name = pick_provider(model, env)
+    text = f"{name} · {configured_model(model, env)}"
+    url = model.base_url or DEFAULTS[name].base_url
+    if name == "custom" and url:
+        text += f" at {url}"
+    return with_notice(text, name)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -188,14 +188,41 @@ def home_channel(conn: sqlite3.Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-def _claim(conn: sqlite3.Connection, job: JobRow, due: float, now: float, by: str) -> str:
+def route(
+    conn: sqlite3.Connection, job: JobRow, ready: Collection[str] | None
+) -> tuple[str | None, str | None]:
+    """(where a run's result goes now, why it cannot go where the job says). `ready`:
+    the platforms connected (None: not known here, e.g. a command line)."""
+    if job.deliver == "none":
+        return None, None
+    target = target_of(conn, job)
+    if target is None:
+        if job.deliver == "home":
+            return None, "no home channel (no chat ran /sethome)"
+        return None, "the job has no chat of origin"
+    platform = target.split(":", 1)[0]
+    if ready is not None and platform not in ready:
+        return None, f"{platform} is not connected"
+    return target, None
+
+
+def _claim(
+    conn: sqlite3.Connection,
+    job: JobRow,
+    due: float,
+    now: float,
+    by: str,
+    ready: Collection[str] | None = None,
+) -> str:
     """One run of `job`, due at `due`, inside the caller's transaction: its task and
-    its run row (unique per job and due time)."""
-    task_id = task_ops.insert_in(conn, "cron", job.prompt, target_of(conn, job), now, job.id)
+    its run row (unique per job and due time). A result that cannot reach the job's
+    target is kept: the run row says why (`undelivered`), for `deliver_kept`."""
+    target, undelivered = route(conn, job, ready)
+    task_id = task_ops.insert_in(conn, "cron", job.prompt, target, now, job.id)
     conn.execute(
-        "INSERT INTO cron_runs(job_id, due_at, task_id, claimed_at, claimed_by)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (job.id, due, task_id, now, by),
+        "INSERT INTO cron_runs(job_id, due_at, task_id, claimed_at, claimed_by, undelivered)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (job.id, due, task_id, now, by, undelivered),
     )
     conn.execute(
         "UPDATE cron_jobs SET last_run_at = ?, last_task_id = ?, runs = runs + 1 WHERE id = ?",
@@ -210,6 +237,7 @@ def claim_due(
     by: str,
     next_of: Callable[[JobRow, float], float | None],
     limit: int = 500,
+    ready: Collection[str] | None = None,
 ) -> list[str]:
     """Claim every active job due at `now`: returns the ids of the tasks to run.
     `next_of(job, now)`: the job's next due time after now (None: no more runs).
@@ -237,17 +265,23 @@ def claim_due(
             if moved.rowcount != 1:
                 continue
             if status != "paused":
-                claimed.append(_claim(conn, job, job.next_run_at, now, by))
+                claimed.append(_claim(conn, job, job.next_run_at, now, by, ready))
     return claimed
 
 
-def claim_now(conn: sqlite3.Connection, job_id: str, now: float, by: str) -> str | None:
+def claim_now(
+    conn: sqlite3.Connection,
+    job_id: str,
+    now: float,
+    by: str,
+    ready: Collection[str] | None = None,
+) -> str | None:
     """Run a job now, off its schedule (`hermes cron run`): its task id, None if no job."""
     with transaction(conn):
         found = _select(conn, "id = ?", (job_id.strip(),))
         if not found:
             return None
-        return _claim(conn, found[0], now, now, by)
+        return _claim(conn, found[0], now, now, by, ready)
 
 
 def adopt(conn: sqlite3.Connection, by: str) -> list[str]:
@@ -266,10 +300,52 @@ def adopt(conn: sqlite3.Connection, by: str) -> list[str]:
 def runs(conn: sqlite3.Connection, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """The job's last runs, newest first: due and claim times with the task's outcome."""
     rows = conn.execute(
-        "SELECT r.due_at, r.claimed_at, r.task_id, t.status, t.finished_at"
-        " FROM cron_runs r LEFT JOIN tasks t ON t.id = r.task_id"
+        "SELECT r.due_at, r.claimed_at, r.task_id, t.status, t.finished_at, r.undelivered,"
+        " r.late_at FROM cron_runs r LEFT JOIN tasks t ON t.id = r.task_id"
         " WHERE r.job_id = ? ORDER BY r.due_at DESC LIMIT ?",
         (job_id, limit),
     ).fetchall()
-    keys = ("due_at", "claimed_at", "task_id", "status", "finished_at")
+    keys = ("due_at", "claimed_at", "task_id", "status", "finished_at", "undelivered", "late_at")
     return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+ZONE_KEY = "cron_timezone"  # kv: the zone the stored next runs were computed in
+
+
+def recorded_zone(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT value FROM kv WHERE key = ?", (ZONE_KEY,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def note_zone(conn: sqlite3.Connection, zone_name: str) -> None:
+    """Record the zone of the stored next runs, if none is recorded yet."""
+    conn.execute("INSERT OR IGNORE INTO kv(key, value) VALUES (?, ?)", (ZONE_KEY, zone_name))
+
+
+def retime(
+    conn: sqlite3.Connection,
+    now: float,
+    following: Callable[[JobRow], float | None],
+    zone_name: str,
+) -> int:
+    """Give each active job not yet due the next run `following(job)` answers (None:
+    keep it), and record `zone_name` as the zone of the stored next runs. How many
+    changed. A due job is left to its claim (no run is skipped)."""
+    changed = 0
+    with transaction(conn):
+        for job in _select(conn, "status = 'active' AND next_run_at > ?", (now,)):
+            new = following(job)
+            if new is None or new == job.next_run_at:
+                continue
+            cur = conn.execute(
+                "UPDATE cron_jobs SET next_run_at = ?, updated_at = ? WHERE id = ?"
+                " AND status = 'active' AND next_run_at = ?",
+                (new, now, job.id, job.next_run_at),
+            )
+            changed += cur.rowcount
+        conn.execute(
+            "INSERT INTO kv(key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (ZONE_KEY, zone_name),
+        )
+    return changed

@@ -237,25 +237,46 @@ def add_usage(
         _require_session(conn, session_id)
         conn.execute(
             "INSERT INTO usage(session_id, model, prompt_tokens, completion_tokens,"
-            " cached_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            " cached_tokens, cost, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 session_id,
                 model,
                 usage.prompt_tokens,
                 usage.completion_tokens,
                 usage.cached_tokens,
+                usage.cost,
                 now,
             ),
         )
 
 
 def session_usage(conn: sqlite3.Connection, session_id: str) -> Usage:
+    """The session's tokens, and the cost its provider reported (None if none did)."""
     row = conn.execute(
         "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),"
-        " COALESCE(SUM(cached_tokens), 0) FROM usage WHERE session_id = ?",
+        " COALESCE(SUM(cached_tokens), 0), SUM(cost) FROM usage WHERE session_id = ?",
         (session_id,),
     ).fetchone()
-    return Usage(int(row[0]), int(row[1]), int(row[2]))
+    return Usage(int(row[0]), int(row[1]), int(row[2]), None if row[3] is None else row[3])
+
+
+def usage_rows(
+    conn: sqlite3.Connection, since: float | None, session_id: str | None = None
+) -> list[tuple[str, str | None, float, int, int, int, float | None]]:
+    """The recorded model turns, oldest first: (session, model, time, prompt,
+    completion and cached tokens, reported cost or None), since `since` (None: all).
+    hermes/usage.py groups and prices them."""
+    rows = conn.execute(
+        "SELECT session_id, model, created_at, prompt_tokens, completion_tokens,"
+        " cached_tokens, cost FROM usage"
+        " WHERE (?1 IS NULL OR created_at >= ?1) AND (?2 IS NULL OR session_id = ?2)"
+        " ORDER BY created_at, id",
+        (since, session_id),
+    ).fetchall()
+    return [
+        (str(s), m, float(at), int(p), int(c), int(k), None if cost is None else float(cost))
+        for s, m, at, p, c, k, cost in rows
+    ]
 
 
 def get_todo(conn: sqlite3.Connection, session_id: str) -> list[TodoItem]:

@@ -39,12 +39,14 @@ class Reply:
     usage: (prompt, completion) or (prompt, completion, cached) tokens; None: a
     rough estimate from the request's size (about 4 characters per token).
     finish_reason: None: "tool_calls" when there are calls, else "stop".
+    cost: USD in the usage object, as OpenRouter reports it (None: not sent).
     """
 
     text: str = ""
     calls: tuple[Call, ...] = ()
     usage: tuple[int, ...] | None = None
     finish_reason: str | None = None
+    cost: float | None = None
 
     @property
     def finish(self) -> str:

@@ -131,9 +131,11 @@ class ScriptedModel:
         *,
         usage: tuple[int, ...] | None = None,
         finish_reason: str | None = None,
+        cost: float | None = None,
     ) -> ScriptedModel:
-        """Queue a text answer. usage=(prompt, completion[, cached])."""
-        return self._push(Item(Reply(text, (), usage, finish_reason)))
+        """Queue a text answer. usage=(prompt, completion[, cached]); cost: USD in the
+        usage object (as OpenRouter sends it)."""
+        return self._push(Item(Reply(text, (), usage, finish_reason, cost)))
 
     def tool_call(
         self,

@@ -142,7 +142,9 @@ class Handler(BaseHTTPRequestHandler):
         elif request.stream:
             self._stream(request, answer, item, wire)
         else:
-            full = Reply(item.partial + answer.text, answer.calls, answer.usage, answer.finish)
+            full = Reply(
+                item.partial + answer.text, answer.calls, answer.usage, answer.finish, answer.cost
+            )
             usage = estimate_usage(full, request)
             self._send_json(200, wire.completion(full, owner._call_ids(full), usage))
 
@@ -167,7 +169,9 @@ class Handler(BaseHTTPRequestHandler):
             self._chunk(sse(error_json(answer.status, answer.message)))
             self._chunk(b"")
             return
-        full = Reply(item.partial + answer.text, answer.calls, answer.usage, answer.finish)
+        full = Reply(
+            item.partial + answer.text, answer.calls, answer.usage, answer.finish, answer.cost
+        )
         usage = estimate_usage(full, request)
         for chunk in wire.tail(answer, owner._call_ids(answer), usage, include_usage=include_usage):
             self._chunk(sse(chunk))

@@ -33,14 +33,18 @@ def estimate_usage(reply: Reply, body: dict[str, Any]) -> tuple[int, int, int]:
     return max(1, prompt_chars // 4), max(1, out_chars // 4), 0
 
 
-def usage_json(usage: tuple[int, int, int]) -> dict[str, Any]:
+def usage_json(usage: tuple[int, int, int], cost: float | None = None) -> dict[str, Any]:
+    """An OpenAI `usage` object; with `cost`, OpenRouter's field of the call's price."""
     prompt, completion, cached = usage
-    return {
+    out: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": cached},
     }
+    if cost is not None:
+        out["cost"] = cost
+    return out
 
 
 def error_json(status: int, message: str) -> dict[str, Any]:
@@ -78,7 +82,7 @@ class Wire:
             "created": self.created,
             "model": self.model,
             "choices": [{"index": 0, "message": message, "finish_reason": reply.finish}],
-            "usage": usage_json(usage),
+            "usage": usage_json(usage, reply.cost),
         }
 
     def chunk(
@@ -137,7 +141,7 @@ class Wire:
                     "created": self.created,
                     "model": self.model,
                     "choices": [],
-                    "usage": usage_json(usage),
+                    "usage": usage_json(usage, reply.cost),
                 }
             )
         return chunks

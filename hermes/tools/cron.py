@@ -20,6 +20,7 @@ from hermes.cron import jobs
 from hermes.cron.jobs import JobError
 from hermes.cron.schedule import FORMS, ScheduleError, zone
 from hermes.errors import ToolError
+from hermes.gateway.targets import configured
 from hermes.store import cron_ops
 from hermes.store.cron_ops import JobRow
 from hermes.tools.base import Tool, schema
@@ -74,6 +75,7 @@ async def cron(args: dict[str, Any], ctx: TurnContext) -> str:
         if not rows:
             return "No cron jobs."
         return "\n".join(job_line(job, tz) for job in rows)
+    ready, env_file = configured(ctx.profile.env), str(ctx.profile.home / ".env")
     try:
         if action == "create":
             job = await store.run(
@@ -87,6 +89,8 @@ async def cron(args: dict[str, Any], ctx: TurnContext) -> str:
                 created_by="agent",
                 tz=tz,
                 now=now,
+                ready=ready,
+                env_file=env_file,
             )
             verb = "Created"
         else:
@@ -96,7 +100,9 @@ async def cron(args: dict[str, Any], ctx: TurnContext) -> str:
             if action == "update":
                 fields = {k: _arg(args, k) for k in ("schedule", "prompt", "name", "deliver")}
                 changes = {k: v for k, v in fields.items() if v is not None}
-                job = await store.run(jobs.edit, job_id, tz, now, **changes)
+                job = await store.run(
+                    jobs.edit, job_id, tz, now, ready=ready, env_file=env_file, **changes
+                )
                 verb = "Updated"
             elif action == "pause":
                 job, verb = await store.run(jobs.pause, job_id, now), "Paused"
@@ -109,7 +115,10 @@ async def cron(args: dict[str, Any], ctx: TurnContext) -> str:
     except (JobError, ScheduleError) as exc:
         raise ToolError(str(exc)) from None
     _changed(ctx)
-    return f"{verb} {job_line(job, tz)}"
+    warning = await store.run(jobs.delivery_warning, job)
+    told = action == "create" or (action == "update" and _arg(args, "deliver"))
+    note = f"\nWarning (tell the user): {warning}" if warning and told else ""
+    return f"{verb} {job_line(job, tz)}{note}"
 
 
 TOOLS = [

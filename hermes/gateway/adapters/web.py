@@ -7,27 +7,39 @@ is dropped (its page reconnects and catches up from the chat's backlog of
 recent events, by sequence number). Sequence numbers start from the clock
 in milliseconds, so they keep growing across gateway restarts and a page
 that reconnects to a restarted gateway never skips the new events.
+
+Besides the messages, a page hears about the chat's turns (running or not, on
+which model: the Stop button and the header), each tool call of a turn (kept
+as a line with its outcome), and approvals decided anywhere (its buttons turn
+into the decision).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
+import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from hermes.agent.events import AgentEvent, EventSink, ToolFinished, ToolStarted, ToolWaiting
+from hermes.agent.loop import tool_call_summary
 from hermes.gateway.adapters.base import Adapter, Sink
 from hermes.gateway.events import Capabilities, Outbound, Target
+from hermes.providers.describe import offline_notice
 
 Event = dict[str, Any]
 
 BACKLOG = 200  # events kept per chat for pages that reconnect
 QUEUE_SIZE = 512  # events a page may fall behind before it is dropped
 MAX_CHATS = 200  # chats whose backlog is kept (least recently used ones are forgotten)
+MAX_APPROVALS = 500  # approvals whose buttons are remembered (to show their decision)
+APPROVAL_BUTTON = re.compile(r"^(?:approve|deny):(.{1,128})$")
 
 
 class Subscription:
@@ -77,6 +89,7 @@ class _Chat:
     lost_upto: int  # events up to this seq are no longer in the backlog (or never were)
     backlog: deque[Event] = field(default_factory=lambda: deque(maxlen=BACKLOG))
     subscribers: set[Subscription] = field(default_factory=set)
+    model: Event | None = None  # {"model", "notice"} of the latest turn
 
 
 class WebAdapter(Adapter):
@@ -95,6 +108,8 @@ class WebAdapter(Adapter):
         self._seq = itertools.count(int(time.time() * 1000))
         self._last = next(self._seq)  # events are numbered after this one
         self._chats: OrderedDict[str, _Chat] = OrderedDict()
+        self._turns: dict[str, Event] = {}  # chat -> its running turn {"turn", "model"}
+        self._approvals: OrderedDict[str, set[str]] = OrderedDict()  # id -> chats shown in
 
     async def run(self, sink: Sink) -> None:
         self.sink = sink
@@ -108,6 +123,7 @@ class WebAdapter(Adapter):
         seq = self._next_seq()
         message_id = str(seq)
         buttons = [[{"label": b.label, "data": b.data} for b in row] for row in message.buttons]
+        self._remember_approvals(message.target.chat, buttons)
         self._publish(
             message.target.chat,
             {"type": "message", "id": message_id, "text": message.text, "buttons": buttons},
@@ -128,6 +144,59 @@ class WebAdapter(Adapter):
     def publish_user_message(self, chat: str, text: str, client_id: str) -> None:
         """Show a message typed in one tab in the chat's other tabs too."""
         self._publish(chat, {"type": "user", "text": text, "client_id": client_id})
+
+    # ----- turns, tools, approvals ------------------------------------------------------
+
+    def turn_started(self, chat: str, provider: str, model: str) -> EventSink:
+        """A turn runs in `chat` on `model` ("openrouter · anthropic/claude-sonnet-4") of
+        `provider`; returns the sink of its agent events (each tool call becomes a
+        line the page keeps). Call turn_ended() after."""
+        turn = {"turn": uuid.uuid4().hex[:12], "model": model, "notice": offline_notice(provider)}
+        self._turns[chat] = turn
+        self._chat(chat).model = {"model": model, "notice": turn["notice"]}
+        self._publish(chat, {"type": "turn", "running": True, **turn})
+
+        def sink(event: AgentEvent) -> None:
+            if isinstance(event, ToolStarted | ToolFinished | ToolWaiting):
+                self._publish(chat, {"type": "tool", "turn": turn["turn"], **tool_line(event)})
+
+        return sink
+
+    def turn_ended(self, chat: str) -> None:
+        turn = self._turns.pop(chat, None)
+        if turn is not None:
+            self._publish(chat, {"type": "turn", "running": False, **turn})
+
+    def running_turn(self, chat: str) -> Event | None:
+        """{"turn", "model", "notice"} of the turn running in `chat`, if one is."""
+        turn = self._turns.get(chat)
+        return dict(turn) if turn is not None else None
+
+    def last_model(self, chat: str) -> Event | None:
+        """{"model", "notice"} of the chat's latest turn (None if none ran here)."""
+        state = self._chats.get(chat)
+        return dict(state.model) if state is not None and state.model is not None else None
+
+    def approval_decided(self, approval_id: str, status: str, by: str, origin: str | None) -> None:
+        """Tell the pages that showed the buttons of `approval_id` (and its origin chat,
+        if a web chat) that it was decided: they show the decision instead."""
+        chats = self._approvals.pop(approval_id, set())
+        platform, _, chat = (origin or "").partition(":")
+        if platform == "web" and chat:
+            chats.add(chat.split(":", 1)[0])
+        for one in sorted(chats):
+            event = {"type": "approval", "id": approval_id, "status": status, "by": by}
+            self._publish(one, event)
+
+    def _remember_approvals(self, chat: str, buttons: list[list[dict[str, str]]]) -> None:
+        for row in buttons:
+            for button in row:
+                found = APPROVAL_BUTTON.match(button["data"])
+                if found:
+                    self._approvals.setdefault(found.group(1), set()).add(chat)
+                    self._approvals.move_to_end(found.group(1))
+        while len(self._approvals) > MAX_APPROVALS:
+            self._approvals.popitem(last=False)
 
     def last_seq(self, chat: str) -> int:
         """The newest event's sequence number (0 if none); a page that loaded the
@@ -179,13 +248,35 @@ class WebAdapter(Adapter):
     def _publish(self, chat: str, event: Event, seq: int | None = None) -> None:
         event["seq"] = self._next_seq() if seq is None else seq
         state = self._chat(chat)
-        if event.get("type") == "edit":  # an edit carries the whole text: older ones are moot
-            for old in [e for e in state.backlog if e.get("type") == "edit"]:
-                if old.get("id") == event.get("id"):
-                    state.backlog.remove(old)
+        for old in [e for e in state.backlog if _replaces(event, e)]:
+            state.backlog.remove(old)  # e.g. an edit carries the whole text: older ones are moot
         if len(state.backlog) == BACKLOG:
             state.lost_upto = int(state.backlog[0]["seq"])
         state.backlog.append(event)
         for sub in list(state.subscribers):
             if not sub.push(event):
                 state.subscribers.discard(sub)
+
+
+def _replaces(new: Event, old: Event) -> bool:
+    """Does `new` make `old` moot for a page that catches up (same thing, newer state)?"""
+    kind = new.get("type")
+    if kind != old.get("type"):
+        return False
+    if kind == "edit":
+        return bool(old.get("id") == new.get("id"))
+    if kind == "tool":
+        return bool(old.get("turn") == new.get("turn") and old.get("call") == new.get("call"))
+    return kind == "turn" and old.get("turn") == new.get("turn")
+
+
+def tool_line(event: ToolStarted | ToolFinished | ToolWaiting) -> Event:
+    """One tool call as the page shows it: what runs, and how it went."""
+    line: Event = {"call": event.call.id, "summary": tool_call_summary(event.call, 80)}
+    if isinstance(event, ToolStarted):
+        line["state"] = "running"
+    elif isinstance(event, ToolWaiting):
+        line.update(state="waiting", note=event.note)
+    else:
+        line.update(state="error" if event.is_error else "done", seconds=round(event.seconds, 1))
+    return line

@@ -1,14 +1,12 @@
 // Hermes web chat. Plain JS, no build step, no external resources.
 // Every piece of user or model text goes into the page through textContent /
-// text nodes, never as HTML.
+// text nodes, never as HTML (render.js draws messages, tool lines and buttons).
 "use strict";
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const CHAT_KEY = "hermes.web.chat";
-  const CHAT_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-  class AuthError extends Error {}
+  const R = window.hermesRender;
+  const { AuthError, api, chatId, randomId, sleep } = window.hermesNet;
 
   const state = {
     chat: chatId(),
@@ -17,138 +15,19 @@
     source: null, // the EventSource
     viewing: null, // id of the past session shown read-only, if any
     sent: new Set(), // client ids of messages sent from this tab
+    pending: new Map(), // client id -> {li, accepted}: own messages not yet in the history
     waiting: false, // a message was sent and no reply event came yet
     bubbles: new Map(), // reply message id -> <li>
+    turn: null, // id of the turn running in this chat (the Stop button shows)
+    tools: new Map(), // turn id -> its block of tool lines
+    historyRequest: 0,
     sessionsRequest: 0,
     reconnectDelay: 1000,
+    wake: null, // resolves when the gateway is reachable again (waiting sends go then)
   };
 
-  // ----- ids and storage --------------------------------------------------------
-
-  function randomId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
-    const bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
-
-  function chatId() {
-    // One chat per browser, kept across reloads so the page shows its history again.
-    let id = null;
-    try {
-      id = localStorage.getItem(CHAT_KEY);
-    } catch (_) {
-      /* storage disabled: a chat for this page only */
-    }
-    if (!id || !CHAT_ID.test(id)) {
-      id = randomId();
-      try {
-        localStorage.setItem(CHAT_KEY, id);
-      } catch (_) {
-        /* ignore */
-      }
-    }
-    return id;
-  }
-
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  // ----- HTTP ---------------------------------------------------------------------
-
-  async function api(path, body) {
-    const init = { credentials: "same-origin", headers: {} };
-    if (body !== undefined) {
-      init.method = "POST";
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const res = await fetch(path, init);
-    let data = null;
-    try {
-      data = await res.json();
-    } catch (_) {
-      /* not JSON */
-    }
-    if (res.status === 401 && path !== "/api/web/login") {
-      showLogin();
-      throw new AuthError("logged out");
-    }
-    if (!res.ok) {
-      // every error of the gateway: {"error": {"message", "type", "code"}}
-      const detail = data && data.error && data.error.message;
-      const err = new Error(detail || `the gateway answered HTTP ${res.status}`);
-      err.status = res.status;
-      throw err;
-    }
-    return data;
-  }
-
-  // ----- rendering text safely -------------------------------------------------
-
-  function inline(parent, text) {
-    // `code` spans and http(s) links; everything else is plain text.
-    for (const [i, part] of text.split(/(`[^`\n]+`)/).entries()) {
-      if (i % 2 === 1) {
-        const code = document.createElement("code");
-        code.textContent = part.slice(1, -1);
-        parent.append(code);
-        continue;
-      }
-      for (const [j, piece] of part.split(/(https?:\/\/[^\s<>"'`]+[^\s<>"'`.,;:!?)\]])/).entries()) {
-        if (j % 2 === 1) {
-          const a = document.createElement("a");
-          a.href = piece;
-          a.textContent = piece;
-          a.target = "_blank";
-          a.rel = "noopener noreferrer";
-          parent.append(a);
-        } else if (piece) {
-          parent.append(document.createTextNode(piece));
-        }
-      }
-    }
-  }
-
-  function renderText(el, text) {
-    // Text with ``` fenced code blocks; an unclosed fence (a reply still streaming)
-    // shows the rest as code.
-    el.replaceChildren();
-    let prose = [];
-    let code = null;
-    const flush = () => {
-      const t = prose.join("\n").replace(/^\n+|\n+$/g, "");
-      prose = [];
-      if (t) {
-        const p = document.createElement("p");
-        inline(p, t);
-        el.append(p);
-      }
-    };
-    const block = (lines) => {
-      const pre = document.createElement("pre");
-      const c = document.createElement("code");
-      c.textContent = lines.join("\n");
-      pre.append(c);
-      el.append(pre);
-    };
-    for (const line of String(text).split("\n")) {
-      if (/^\s*```/.test(line)) {
-        if (code === null) {
-          flush();
-          code = [];
-        } else {
-          block(code);
-          code = null;
-        }
-      } else if (code !== null) {
-        code.push(line);
-      } else {
-        prose.push(line);
-      }
-    }
-    if (code !== null) block(code);
-    flush();
-  }
+  const S = window.hermesSessions({ state, api, showLive, showTranscript, showError });
+  window.hermesNet.loggedOut = showLogin;
 
   // ----- the message list --------------------------------------------------------
 
@@ -170,85 +49,71 @@
     return result;
   }
 
-  function bubble(role, text, opts = {}) {
-    const li = document.createElement("li");
-    li.className = `msg ${role === "user" ? "user" : "assistant"}`;
-    li.dataset.role = role;
-    li.rawText = text;
-    if (opts.history) li.dataset.history = "1";
-    if (opts.at) li.title = new Date(opts.at * 1000).toLocaleString();
-    const div = document.createElement("div");
-    div.className = "bubble";
-    renderText(div, text);
-    li.append(div);
-    if (opts.buttons && opts.buttons.length) addButtons(li, opts.buttons);
-    return li;
+  function press(b) {
+    send(b.label, { callback: b.data });
   }
 
   function addMessage(role, text, opts = {}) {
     const list = opts.into || $("messages");
-    const li = bubble(role, text, opts);
+    const li = R.bubble(role, text, { ...opts, onButton: press });
     changing(() => list.append(li));
     updateEmpty();
     return li;
   }
 
-  function addButtons(li, rows) {
-    const box = document.createElement("div");
-    box.className = "buttons";
-    for (const row of rows) {
-      for (const b of row) {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.textContent = b.label;
-        button.addEventListener("click", () => {
-          for (const other of box.querySelectorAll("button")) other.disabled = true;
-          send(b.label, { callback: b.data });
-        });
-        box.append(button);
+  function addItem(m, opts = {}) {
+    // One entry of a stored transcript: a message, or a line of a tool call.
+    if (m.role === "tool") {
+      const list = opts.into || $("messages");
+      let block = list.lastElementChild;
+      if (!block || !block.classList.contains("tools") || block.dataset.turn) {
+        block = R.toolBlock(null);
+        list.append(block);
       }
+      R.toolLine(block, m);
+      return block;
     }
-    li.append(box);
+    return addMessage(m.role, m.text, { ...opts, at: m.at, clientId: m.client_id });
+  }
+
+  function shownText(text) {
+    // While the turn's tool lines show, the draft's trailing "⚙ tool" line would repeat one.
+    if (!state.turn || !state.tools.has(state.turn)) return text;
+    return text.replace(/\n*⚙ [^\n]*$/, "");
   }
 
   function upsertReply(id, text, buttons) {
     changing(() => {
       let li = state.bubbles.get(id);
       if (!li) {
-        li = bubble("assistant", text, { buttons });
+        li = R.bubble("assistant", shownText(text), { buttons, onButton: press });
         li.dataset.id = id;
         state.bubbles.set(id, li);
         $("messages").append(li);
       } else {
-        renderText(li.querySelector(".bubble"), text);
-        if (buttons && buttons.length && !li.querySelector(".buttons")) addButtons(li, buttons);
+        R.renderText(li.querySelector(".bubble"), shownText(text));
+        if (buttons && buttons.length && !li.querySelector(".buttons")) {
+          R.addButtons(li, buttons, press);
+        }
       }
     });
     updateEmpty();
   }
 
-  function setNote(li, text, retry) {
-    if (!li) return;
-    let note = li.querySelector(".note");
-    if (!text) {
-      if (note) note.remove();
-      li.classList.remove("failed");
-      return;
-    }
-    if (!note) {
-      note = document.createElement("div");
-      note.className = "note";
-      li.append(note);
-    }
-    note.textContent = text;
-    li.classList.toggle("failed", Boolean(retry));
-    if (retry) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = "Retry";
-      b.addEventListener("click", retry);
-      note.append(b);
-    }
+  function showTool(event) {
+    // A tool call of a running turn: its line stays, with how it ended. A call that
+    // waited for an approval keeps its line when the turn resumes after the decision.
+    const seen = $("messages").querySelector(`.tool[data-call="${CSS.escape(event.call)}"]`);
+    changing(() => {
+      let block = seen ? seen.closest(".tools") : state.tools.get(event.turn);
+      if (!block || !block.isConnected) {
+        block = R.toolBlock(event.turn);
+        state.tools.set(event.turn, block);
+        $("messages").append(block);
+      }
+      R.toolLine(block, event);
+    });
+    updateEmpty();
   }
 
   function updateEmpty() {
@@ -265,44 +130,95 @@
     const c = $("conn");
     c.classList.toggle("live", live);
     c.textContent = live ? "live" : "reconnecting…";
+    c.title = live ? "connected to the gateway" : "reconnecting to the gateway…";
+    if (live && state.wake) {
+      state.wake.resolve();
+      state.wake = null;
+    }
+  }
+
+  function setModel(model, notice) {
+    // Which model answers (the header), and the offline model's notice.
+    if (model) {
+      $("model").textContent = model;
+      $("model").title = `answers come from ${model}`;
+    }
+    $("notice").textContent = notice || "";
+    $("notice").hidden = !notice;
+  }
+
+  function setTurn(turn) {
+    state.turn = turn;
+    $("stop").hidden = !turn || Boolean(state.viewing);
+    $("stop").disabled = false;
   }
 
   // ----- sending --------------------------------------------------------------------
+
+  function reachable() {
+    // A promise that resolves when the gateway answers again (or after 5 s at most).
+    if (!state.wake) {
+      let resolve;
+      const promise = new Promise((r) => (resolve = r));
+      state.wake = { promise, resolve };
+    }
+    return Promise.race([state.wake.promise, sleep(5000)]);
+  }
 
   async function send(text, opts = {}) {
     const body = { chat: state.chat, text, client_id: randomId() };
     if (opts.callback) body.callback_data = opts.callback;
     state.sent.add(body.client_id);
-    const li = opts.silent ? null : addMessage("user", text);
-    if (li) scrollToBottom();
-    await deliver(body, li);
+    let li = null;
+    if (!opts.silent) {
+      li = addMessage("user", text, { clientId: body.client_id });
+      state.pending.set(body.client_id, { li, accepted: 0 });
+      scrollToBottom();
+    }
+    await deliver(body);
   }
 
-  async function deliver(body, li) {
-    // Retries reuse the client id: the gateway accepts a message once.
+  function pendingLi(body) {
+    const entry = state.pending.get(body.client_id);
+    return entry ? entry.li : null;
+  }
+
+  async function deliver(body) {
+    // Retries reuse the client id: the gateway accepts a message once. While the
+    // gateway cannot be reached the message waits, and goes when it is back.
     setWaiting(true);
     for (let attempt = 0; ; attempt++) {
       try {
         await api("/api/web/send", body);
-        setNote(li, null);
-        if (!state.session) refreshSessionsSoon(300); // the first message creates the session
+        const entry = state.pending.get(body.client_id);
+        if (entry) entry.accepted = state.historyRequest + 1; // histories from now on hold it
+        R.setNote(pendingLi(body), null);
+        if (!state.session) S.refreshSoon(300); // the first message creates the session
         return;
       } catch (err) {
         if (err instanceof AuthError) {
           setWaiting(false);
           return;
         }
-        const retryable = !err.status || err.status >= 500;
-        if (retryable && attempt < 4) {
-          setNote(li, "sending…");
-          await sleep(500 * 2 ** attempt);
+        const li = pendingLi(body);
+        if (!err.status || err.status >= 500) {
+          const why = attempt < 2 ? "sending…" : "waiting for the gateway; sends when it is back";
+          R.setNote(li, why);
+          if (attempt < 3) await sleep(500 * 2 ** attempt);
+          else await reachable();
           continue;
         }
         setWaiting(false);
-        setNote(li, `not sent: ${err.message}`, () => deliver(body, li));
+        R.setNote(li, `not sent: ${err.message}`, () => deliver(body));
         return;
       }
     }
+  }
+
+  function stop() {
+    // What /stop does: the running turn ends, its partial answer says "Stopped".
+    $("stop").disabled = true;
+    send("/stop", { silent: true });
   }
 
   // ----- live events -----------------------------------------------------------------
@@ -330,12 +246,19 @@
       if (source.readyState !== EventSource.CLOSED || state.source !== source) return;
       // The gateway refused the stream (restarting, or the key changed): reload.
       state.source = null;
-      const delay = state.reconnectDelay;
-      state.reconnectDelay = Math.min(delay * 2, 15000);
-      setTimeout(() => {
-        if (!state.source && !$("app").hidden) loadLive().catch(() => {});
-      }, delay);
+      reloadLater();
     };
+  }
+
+  function reloadLater() {
+    const delay = state.reconnectDelay;
+    state.reconnectDelay = Math.min(delay * 2, 15000);
+    setTimeout(() => {
+      if (state.source || $("app").hidden) return;
+      loadLive().catch((err) => {
+        if (!(err instanceof AuthError)) reloadLater(); // still down: try again later
+      });
+    }, delay);
   }
 
   function handle(event) {
@@ -343,27 +266,50 @@
     if (event.type === "message" || event.type === "edit") {
       setWaiting(false);
       upsertReply(event.id, event.text || "", event.buttons);
-      if (event.type === "message") refreshSessionsSoon();
+      if (event.type === "message") S.refreshSoon();
     } else if (event.type === "user") {
-      if (state.sent.has(event.client_id)) return;
+      if (state.sent.has(event.client_id)) return; // sent from this tab: shown already
+      if ($("messages").querySelector(`[data-client-id="${CSS.escape(event.client_id)}"]`)) return;
       state.sent.add(event.client_id);
-      const last = [...$("messages").querySelectorAll(".msg.user")].pop();
-      if (last && last.dataset.history && last.rawText === event.text) return;
-      addMessage("user", event.text || "");
+      addMessage("user", event.text || "", { clientId: event.client_id });
+    } else if (event.type === "turn") {
+      setModel(event.model, event.notice);
+      if (event.running) setTurn(event.turn);
+      else if (state.turn === event.turn) setTurn(null);
+    } else if (event.type === "tool") {
+      showTool(event);
+    } else if (event.type === "approval") {
+      R.decided($("messages"), event.id, event.status, event.by);
     } else if (event.type === "reset") {
-      loadLive().catch(() => {}); // events were missed: the stored history is the truth
+      loadLive().catch(() => reloadLater()); // events were missed: the stored history is the truth
     }
   }
 
   // ----- views ----------------------------------------------------------------------
 
   async function loadLive() {
+    const ticket = ++state.historyRequest;
     const data = await api(`/api/web/history?chat=${encodeURIComponent(state.chat)}`);
     $("profile").textContent = data.profile ? `· ${data.profile}` : "";
+    setModel(data.model, data.notice);
     state.session = data.session;
     state.bubbles.clear();
+    state.tools.clear();
     $("messages").replaceChildren();
-    for (const m of data.messages) addMessage(m.role, m.text, { at: m.at, history: true });
+    const stored = new Set();
+    for (const m of data.messages) {
+      addItem(m, { history: true });
+      if (m.client_id) stored.add(m.client_id);
+    }
+    // Own messages the history cannot hold yet (still being sent) keep their bubble.
+    for (const [id, entry] of state.pending) {
+      if (stored.has(id) || (entry.accepted && entry.accepted <= ticket)) {
+        state.pending.delete(id); // the gateway has it: the history shows it (or never will)
+      } else {
+        $("messages").append(entry.li);
+      }
+    }
+    setTurn(data.running || null);
     state.seq = data.seq || 0;
     updateEmpty();
     connect();
@@ -378,8 +324,9 @@
     $("messages").hidden = false;
     $("composer").hidden = false;
     setWaiting(state.waiting);
+    setTurn(state.turn);
     updateEmpty();
-    markCurrent();
+    S.markCurrent();
     scrollToBottom();
     $("input").focus();
   }
@@ -389,7 +336,7 @@
     state.viewing = info.id;
     const list = $("transcript");
     list.replaceChildren();
-    for (const m of data.messages) addMessage(m.role, m.text, { at: m.at, into: list });
+    for (const m of data.messages) addItem(m, { into: list });
     if (!data.messages.length) {
       const li = document.createElement("li");
       li.className = "divider";
@@ -404,86 +351,9 @@
     $("composer").hidden = true;
     $("working").hidden = true;
     updateEmpty();
-    markCurrent();
+    S.markCurrent();
     $("scroller").scrollTop = 0;
-    closeSidebar();
-  }
-
-  // ----- the session list ------------------------------------------------------------
-
-  function ago(seconds) {
-    const d = Date.now() / 1000 - seconds;
-    if (d < 60) return "just now";
-    if (d < 3600) return `${Math.floor(d / 60)} min ago`;
-    if (d < 86400) return `${Math.floor(d / 3600)} h ago`;
-    if (d < 7 * 86400) return `${Math.floor(d / 86400)} d ago`;
-    return new Date(seconds * 1000).toLocaleDateString();
-  }
-
-  async function loadSessions() {
-    const ticket = ++state.sessionsRequest;
-    const q = $("search").value.trim();
-    const params = new URLSearchParams({ chat: state.chat });
-    if (q) params.set("q", q);
-    const data = await api(`/api/web/sessions?${params}`);
-    if (ticket !== state.sessionsRequest) return; // a newer search is on its way
-    if (data.current) state.session = data.current;
-    const list = $("sessions");
-    list.replaceChildren();
-    for (const s of data.sessions) {
-      const li = document.createElement("li");
-      li.dataset.id = s.id;
-      const b = document.createElement("button");
-      b.type = "button";
-      const title = document.createElement("span");
-      title.className = "s-title";
-      title.textContent = s.title || (s.id === state.session ? "This chat" : "Untitled session");
-      const meta = document.createElement("span");
-      meta.className = "s-meta";
-      const live = s.id === state.session ? "live · " : "";
-      meta.textContent = `${live}${s.source} · ${s.message_count} messages · ${ago(s.updated_at)}`;
-      b.append(title, meta);
-      if (s.excerpt) {
-        const ex = document.createElement("span");
-        ex.className = "s-excerpt";
-        ex.textContent = s.excerpt;
-        b.append(ex);
-      }
-      b.addEventListener("click", () => {
-        if (s.id === state.session) {
-          showLive();
-          closeSidebar();
-        } else {
-          showTranscript(s).catch(showError);
-        }
-      });
-      li.append(b);
-      list.append(li);
-    }
-    $("sessions-empty").hidden = data.sessions.length > 0;
-    $("sessions-empty").textContent = q ? "No session matches." : "No sessions yet.";
-    markCurrent();
-  }
-
-  function markCurrent() {
-    const shown = state.viewing || state.session;
-    for (const li of $("sessions").children) li.classList.toggle("current", li.dataset.id === shown);
-  }
-
-  let refreshTimer = null;
-  function refreshSessionsSoon(ms = 250) {
-    clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(() => loadSessions().catch(() => {}), ms);
-  }
-
-  function openSidebar() {
-    $("sidebar").classList.add("open");
-    $("scrim").hidden = false;
-  }
-
-  function closeSidebar() {
-    $("sidebar").classList.remove("open");
-    $("scrim").hidden = true;
+    S.close();
   }
 
   // ----- login ------------------------------------------------------------------------
@@ -526,7 +396,7 @@
     $("login").hidden = true;
     $("app").hidden = false;
     showLive();
-    loadSessions().catch(showError);
+    S.load().catch(showError);
     document.dispatchEvent(new Event("hermes:ready")); // the dashboard starts refreshing
   }
 
@@ -557,20 +427,23 @@
     });
     $("new-chat").addEventListener("click", () => {
       showLive();
-      closeSidebar();
+      S.close();
       state.bubbles.clear();
+      state.tools.clear();
+      state.pending.clear();
       $("messages").replaceChildren();
       updateEmpty();
       send("/new", { silent: true });
     });
     $("back-live").addEventListener("click", showLive);
+    $("stop").addEventListener("click", stop);
     let searchTimer = null;
     $("search").addEventListener("input", () => {
       clearTimeout(searchTimer);
-      searchTimer = setTimeout(() => loadSessions().catch(showError), 250);
+      searchTimer = setTimeout(() => S.load().catch(showError), 250);
     });
-    $("menu").addEventListener("click", openSidebar);
-    $("scrim").addEventListener("click", closeSidebar);
+    $("menu").addEventListener("click", S.open);
+    $("scrim").addEventListener("click", S.close);
     $("logout").addEventListener("click", async () => {
       try {
         await api("/api/web/logout", {});
@@ -583,8 +456,26 @@
   // What dashboard.js uses: the read-only viewer for past sessions and the login form.
   window.hermesChat = { openSession: showTranscript, showLogin };
 
+  async function boot() {
+    // A one-time login link (URL#code=…, printed by a gateway started in a terminal):
+    // the code leaves the address bar and the history at once, and is traded for a login.
+    const link = /^#code=([A-Za-z0-9_-]{16,64})$/.exec(location.hash);
+    if (link) {
+      history.replaceState(null, "", location.pathname + location.search);
+      try {
+        await api("/api/web/login", { code: link[1] });
+      } catch (err) {
+        showLogin();
+        $("login-error").textContent = err.message;
+        $("login-error").hidden = false;
+        return;
+      }
+    }
+    await start();
+  }
+
   bind();
-  start().catch((err) => {
+  boot().catch((err) => {
     if (err instanceof AuthError) return; // the login form is showing
     $("login").hidden = false;
     const error = $("login-error");

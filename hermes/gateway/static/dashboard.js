@@ -7,124 +7,30 @@
 "use strict";
 
 (() => {
-  const $ = (id) => document.getElementById(id);
-  const VIEW = "#/dashboard";
+  const D = window.hermesDash; // dashboard_base.js
+  const {
+    $,
+    VIEW,
+    OPEN,
+    AuthError,
+    state,
+    el,
+    button,
+    badge,
+    words,
+    chatLabel,
+    chatEl,
+    clock,
+    span,
+    relative,
+    timeEl,
+    notice,
+    call,
+    draw,
+    report,
+  } = D;
   const POLL_MS = 2000;
-  const OPEN = new Set(["queued", "running", "waiting_approval"]);
-  const STATUS_WORDS = { waiting_approval: "waiting for approval" };
-
-  class AuthError extends Error {}
-
-  const state = {
-    timer: null, // the next scheduled refresh
-    running: null, // the refresh in flight (a promise)
-    again: false, // another refresh was asked for while one ran
-    shown: {}, // panel -> key of what it shows: redrawn only when that changes
-    deciding: new Set(), // approvals decided here, hidden until the server agrees
-    sessionsTicket: 0,
-  };
-
-  // ----- small helpers ------------------------------------------------------------
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function button(label, className, onClick) {
-    const b = el("button", className, label);
-    b.type = "button";
-    b.addEventListener("click", onClick);
-    return b;
-  }
-
-  function badge(text, kind) {
-    return el("span", `badge ${kind}`, text);
-  }
-
-  function words(status) {
-    return STATUS_WORDS[status] || status;
-  }
-
-  function localTime(seconds) {
-    // The browser's own time zone and locale: "Tue 3 Jun, 08:00".
-    return new Date(seconds * 1000).toLocaleString(undefined, {
-      weekday: "short",
-      day: "numeric",
-      month: "short",
-      hour: "2-digit",
-      minute: "2-digit",
-    });
-  }
-
-  function clock(seconds) {
-    return new Date(seconds * 1000).toLocaleTimeString(undefined, {
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    });
-  }
-
-  function span(seconds) {
-    const s = Math.abs(seconds);
-    if (s < 3600) return `${Math.max(1, Math.round(s / 60))} min`;
-    if (s < 2 * 86400) return `${Math.round(s / 3600)} h`;
-    return `${Math.round(s / 86400)} d`;
-  }
-
-  function relative(seconds) {
-    const d = seconds - Date.now() / 1000;
-    if (Math.abs(d) < 60) return d > 0 ? "in under a minute" : "just now";
-    return d > 0 ? `in ${span(d)}` : `${span(d)} ago`;
-  }
-
-  function timeEl(seconds, className) {
-    // <time datetime=ISO>local time</time>, the relative time as its tooltip
-    const t = el("time", className, localTime(seconds));
-    t.dateTime = new Date(seconds * 1000).toISOString();
-    t.title = relative(seconds);
-    return t;
-  }
-
-  function notice(message) {
-    const box = $("dash-notice");
-    box.textContent = message || "";
-    box.hidden = !message;
-  }
-
-  // ----- HTTP ---------------------------------------------------------------------
-
-  async function call(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: {} };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    let res;
-    try {
-      res = await fetch(path, init);
-    } catch (_) {
-      throw new Error("cannot reach the gateway; is it running?");
-    }
-    let data = null;
-    try {
-      data = await res.json();
-    } catch (_) {
-      /* not JSON */
-    }
-    if (res.status === 401) {
-      window.hermesChat.showLogin();
-      throw new AuthError("logged out");
-    }
-    if (!res.ok) {
-      // every error of the gateway: {"error": {"message", "type", "code"}}
-      const e = data && data.error;
-      throw new Error((e && e.message) || `the gateway answered HTTP ${res.status}`);
-    }
-    return data;
-  }
+  const RECENT_S = 24 * 3600; // the "recent" task filter: finished within a day
 
   // ----- the view and its refresh loop -----------------------------------------------
 
@@ -141,7 +47,7 @@
     $("app").classList.toggle("show-dashboard", dash);
     document.title = dash ? "Hermes · Dashboard" : "Hermes";
     if (dash && !$("app").hidden) {
-      loadSessions().catch(report);
+      if (D.loadSessions) D.loadSessions().catch(report);
       refreshSoon(0);
     } else {
       stop();
@@ -189,10 +95,11 @@
 
   async function load() {
     const parts = [
+      ["/api/hermes/chats", keepNames],
       ["/api/hermes/status", drawStatus],
       ["/api/hermes/tasks", (d) => drawTasks(d.tasks)],
       ["/api/hermes/approvals", (d) => drawApprovals(d.approvals)],
-      ["/api/hermes/cron", (d) => drawCron(d.jobs)],
+      ["/api/hermes/cron", (d) => D.drawCron && D.drawCron(d)],
     ];
     const results = await Promise.allSettled(parts.map(([path]) => call("GET", path)));
     let failure = null;
@@ -207,17 +114,13 @@
     conn.title = failure ? failure.message : "refreshes every 2 seconds";
   }
 
-  function draw(panel, data, render) {
-    // Redraw a panel only when its data (or the minute, for relative times) changed:
-    // buttons stay put under the pointer and nothing flickers.
-    const key = JSON.stringify(data) + Math.floor(Date.now() / 60000);
-    if (state.shown[panel] === key) return;
-    state.shown[panel] = key;
-    render(data);
-  }
-
-  function report(err) {
-    if (!(err instanceof AuthError)) notice(err.message);
+  function keepNames(data) {
+    const names = {};
+    for (const c of data.chats || []) if (c.name) names[`${c.platform}:${c.chat}`] = c.name;
+    if (JSON.stringify(names) !== JSON.stringify(state.names)) {
+      state.names = names;
+      state.shown = {}; // the panels show names: draw them again
+    }
   }
 
   // ----- platforms ------------------------------------------------------------------
@@ -310,16 +213,62 @@
 
   // ----- tasks ---------------------------------------------------------------------
 
+  function shownTasks(tasks) {
+    // The filter: open tasks always; finished ones within a day ("recent") or all.
+    const now = Date.now() / 1000;
+    if (state.taskFilter === "all") return tasks;
+    return tasks.filter(
+      (t) =>
+        OPEN.has(t.status) ||
+        (state.taskFilter === "recent" && now - (t.finished_at || t.created_at) < RECENT_S),
+    );
+  }
+
+  function taskFilter() {
+    // <select> in the panel's heading, made here (the page's HTML stays the chat's).
+    let select = $("tasks-filter");
+    if (select) return select;
+    select = el("select", "tasks-filter");
+    select.id = "tasks-filter";
+    select.setAttribute("aria-label", "Which tasks to show");
+    for (const [value, label] of [
+      ["recent", "open and last 24 h"],
+      ["open", "open only"],
+      ["all", "all"],
+    ]) {
+      const option = el("option", "", label);
+      option.value = value;
+      select.append(option);
+    }
+    select.value = state.taskFilter;
+    select.addEventListener("change", () => {
+      state.taskFilter = select.value;
+      state.shown.tasks = null;
+      drawTasks(state.tasks);
+    });
+    $("tasks-title").after(select);
+    return select;
+  }
+
   function drawTasks(tasks) {
     // Open tasks first (newest first within each group, as the server sends them).
+    state.tasks = tasks;
+    taskFilter();
     const ordered = [...tasks.filter((t) => OPEN.has(t.status))];
     ordered.push(...tasks.filter((t) => !OPEN.has(t.status)));
-    draw("tasks", ordered, (list) => {
+    const shown = shownTasks(ordered);
+    draw("tasks", { shown, total: tasks.length, filter: state.taskFilter }, (d) => {
       const ul = $("tasks");
-      ul.replaceChildren(...list.map(taskCard));
-      const open = list.filter((t) => OPEN.has(t.status)).length;
-      $("tasks-count").textContent = open ? `${open} open` : "";
-      $("tasks-empty").hidden = list.length > 0;
+      ul.replaceChildren(...d.shown.map(taskCard));
+      const open = d.shown.filter((t) => OPEN.has(t.status)).length;
+      const hidden = d.total - d.shown.length;
+      const counts = [open ? `${open} open` : "", hidden ? `${hidden} hidden` : ""];
+      $("tasks-count").textContent = counts.filter(Boolean).join(" · ");
+      const empty = $("tasks-empty");
+      empty.hidden = d.shown.length > 0;
+      if (d.total > 0 && !d.shown.length) {
+        empty.textContent = "No open tasks. Choose “all” to see the finished ones.";
+      }
     });
   }
 
@@ -334,7 +283,11 @@
     const verb = t.finished_at ? "finished" : t.started_at ? "started" : "queued";
     head.append(el("span", "when", `${verb} ${relative(at)}`));
     li.append(head, el("p", "prompt", t.prompt));
-    if (t.origin) li.append(el("p", "meta", `from ${t.origin}`));
+    if (t.origin) {
+      const from = el("p", "meta", "from ");
+      from.append(chatEl(t.origin));
+      li.append(from);
+    }
     if (t.progress && t.progress.length) {
       const ol = el("ol", "progress");
       for (const e of t.progress) {
@@ -398,17 +351,17 @@
     li.append(head, pre, el("p", "reason", a.reason));
     const from = [];
     if (a.owner && a.owner.startsWith("task:")) from.push(`task ${a.owner.slice(5)}`);
-    if (a.origin) from.push(`chat ${a.origin}`);
+    if (a.origin) from.push(`chat ${chatLabel(a.origin)}`);
     if (from.length) li.append(el("p", "meta", `from ${from.join(" · ")}`));
     if (a.auto_approve_at) {
       const auto = el("p", "meta", "approved automatically ");
-      auto.append(timeEl(a.auto_approve_at), document.createTextNode(" unless you reject it"));
+      auto.append(timeEl(a.auto_approve_at), document.createTextNode(" unless you deny it"));
       li.append(auto);
     }
     const actions = el("div", "actions");
     actions.append(
       button("Approve", "primary approve", () => decide(a, "approve", li)),
-      button("Reject", "danger reject", () => decide(a, "reject", li)),
+      button("Deny", "danger reject", () => decide(a, "reject", li)),
     );
     li.append(actions);
     return li;
@@ -435,162 +388,16 @@
     refreshSoon(0);
   }
 
-  // ----- cron ------------------------------------------------------------------------
-
-  function cell(label, ...children) {
-    const td = el("td");
-    td.dataset.label = label; // the label shown before the value on a phone
-    const box = el("div");
-    box.append(...children);
-    td.append(box);
-    return td;
-  }
-
-  function drawCron(jobs) {
-    draw("cron", jobs, (list) => {
-      $("cron").replaceChildren(...list.map(cronRow));
-      $("cron-table").hidden = list.length === 0;
-      $("cron-empty").hidden = list.length > 0;
-    });
-  }
-
-  function cronRow(job) {
-    const tr = el("tr", `job st-${job.status}`);
-    tr.dataset.id = job.id;
-    const name = el("div", "job-name", job.name);
-    const about = el("div", "muted small job-prompt", job.prompt);
-    about.title = job.prompt;
-    const deliver = el("div", "muted small", `→ ${job.deliver}`);
-    const schedule = el("code", "schedule", job.schedule);
-    const describe = el("div", "muted small describe", job.describe);
-    const next = el("div", "next");
-    if (job.next_run_at && job.status === "active") {
-      next.append(timeEl(job.next_run_at), el("div", "muted small", relative(job.next_run_at)));
-    } else {
-      next.append(el("span", "muted", "—"));
-    }
-    if (job.last_run_at) next.append(el("div", "muted small", `last ${relative(job.last_run_at)}`));
-    const actions = el("div", "actions");
-    const path = `/api/hermes/cron/${encodeURIComponent(job.id)}`;
-    if (job.status === "active") {
-      actions.append(button("Pause", "pause", (e) => cronAction(e, "POST", `${path}/pause`)));
-    } else if (job.status === "paused") {
-      actions.append(button("Resume", "resume", (e) => cronAction(e, "POST", `${path}/resume`)));
-    }
-    actions.append(
-      button("Remove", "danger remove", (e) => {
-        if (window.confirm(`Remove the cron job "${job.name}"? It will not run again.`)) {
-          cronAction(e, "DELETE", path);
-        }
-      }),
-    );
-    tr.append(
-      cell("Name", name, about, deliver),
-      cell("Schedule", schedule, describe),
-      cell("Next run", next),
-      cell("Status", badge(job.status, `st-${job.status}`)),
-      cell("", actions),
-    );
-    return tr;
-  }
-
-  async function cronAction(event, method, path) {
-    event.currentTarget.disabled = true;
-    notice(null);
-    try {
-      await call(method, path);
-    } catch (err) {
-      report(err);
-    }
-    state.shown.cron = null;
-    refreshSoon(0);
-  }
-
-  async function addJob(event) {
-    event.preventDefault();
-    const error = $("cron-error");
-    const added = $("cron-added");
-    error.hidden = true;
-    added.hidden = true;
-    const body = {
-      schedule: $("cron-schedule").value.trim(),
-      prompt: $("cron-prompt").value.trim(),
-      created_by: "dashboard",
-    };
-    const name = $("cron-name").value.trim();
-    const deliver = $("cron-deliver").value.trim();
-    if (name) body.name = name;
-    if (deliver) body.deliver = deliver;
-    $("cron-add").disabled = true;
-    try {
-      const job = await call("POST", "/api/hermes/cron", body);
-      $("cron-form").reset();
-      added.textContent = job.next_run_at
-        ? `Added "${job.name}": first run ${localTime(job.next_run_at)}.`
-        : `Added "${job.name}".`;
-      added.hidden = false;
-      state.shown.cron = null;
-      refreshSoon(0);
-    } catch (err) {
-      if (err instanceof AuthError) return;
-      error.textContent = err.message; // the server's words: they name the accepted forms
-      error.hidden = false;
-    } finally {
-      $("cron-add").disabled = false;
-    }
-  }
-
-  // ----- sessions ---------------------------------------------------------------------
-
-  async function loadSessions() {
-    const ticket = ++state.sessionsTicket;
-    const q = $("dash-search").value.trim();
-    const data = await call("GET", `/api/web/sessions${q ? `?q=${encodeURIComponent(q)}` : ""}`);
-    if (ticket !== state.sessionsTicket) return; // a newer search is on its way
-    const list = $("dash-sessions");
-    list.replaceChildren();
-    for (const s of data.sessions) {
-      const li = el("li");
-      li.dataset.id = s.id;
-      const b = button("", "", () => openSession(s));
-      b.append(el("span", "s-title", s.title || "Untitled session"));
-      const meta = `${s.source} · ${s.message_count} messages · ${relative(s.updated_at)}`;
-      b.append(el("span", "s-meta", meta));
-      if (s.excerpt) b.append(el("span", "s-excerpt", s.excerpt));
-      li.append(b);
-      list.append(li);
-    }
-    const empty = $("dash-sessions-empty");
-    empty.hidden = data.sessions.length > 0;
-    empty.textContent = q ? "No session matches." : "No sessions yet.";
-  }
-
-  function openSession(s) {
-    // Past conversations open in the chat's read-only viewer.
-    go("#/chat");
-    window.hermesChat.openSession(s).catch((err) => {
-      go(VIEW);
-      report(err);
-    });
-  }
-
   // ----- wiring -----------------------------------------------------------------------
 
-  function bind() {
-    window.addEventListener("hashchange", applyView);
-    document.addEventListener("hermes:ready", applyView); // logged in, the page is showing
-    document.addEventListener("visibilitychange", () => {
-      if (visible()) refreshSoon(0);
-      else stop();
-    });
-    $("cron-form").addEventListener("submit", addJob);
-    let searchTimer = null;
-    $("dash-search").addEventListener("input", () => {
-      clearTimeout(searchTimer);
-      searchTimer = setTimeout(() => loadSessions().catch(report), 250);
-    });
-  }
-
-  bind();
-  applyView();
+  D.go = go;
+  D.refreshSoon = refreshSoon;
+  window.addEventListener("hashchange", applyView);
+  document.addEventListener("hermes:ready", applyView); // logged in, the page is showing
+  document.addEventListener("visibilitychange", () => {
+    if (visible()) refreshSoon(0);
+    else stop();
+  });
+  // after every deferred script ran: dashboard_lists.js draws the cron jobs and sessions
+  document.addEventListener("DOMContentLoaded", applyView);
 })();
