@@ -23,11 +23,12 @@ from pathlib import Path
 
 import httpx
 
-from hermes.gateway.adapters.base import Adapter, Sink
 from hermes.gateway.core import Gateway
-from hermes.gateway.events import Capabilities, Inbound, Outbound, Target
+from hermes.gateway.events import Inbound, Outbound, Target
 from hermes.gateway.server import HttpServer, build_app
 from hermes.home import load_profile
+from hermes.platforms.adapter import Adapter, Sink
+from hermes.platforms.spec import Capabilities
 from hermes.store import Store
 from hermes.testing import ScriptedModel
 

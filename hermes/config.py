@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Union, get_args, get_origin
 
@@ -224,22 +224,44 @@ class _Validator:
     def section(self, node: Node, cls: type, key: str) -> Any:
         if _is_null(node):
             return cls()
-        hints = _hints(cls)
-        meta = {f.name: f.metadata for f in dataclasses.fields(cls)}
+        return cls(**self.fields(node, _hints(cls), _metadata(cls), key))
+
+    def fields(
+        self,
+        node: Node,
+        hints: dict[str, Any],
+        meta: Mapping[str, Mapping[str, Any]],
+        key: str,
+        valid: Callable[[], list[str]] | None = None,
+    ) -> dict[str, Any]:
+        """The typed values of a mapping whose keys are HINTS (name -> type), checked
+        against META (name -> field metadata). VALID: the keys an error lists."""
         values: dict[str, Any] = {}
         for name, key_node, value_node in self.pairs(node, key):
             dotted = _join(key, name)
             if name not in hints:
-                self.fail(key_node, dotted, _unknown(key, name, list(hints)), keyed=False)
+                known = list(hints) if valid is None else valid()
+                self.fail(key_node, dotted, _unknown(key, name, known), keyed=False)
             if _is_null(value_node) and not _accepts_none(hints[name]):
                 continue  # an empty value keeps the default
             values[name] = self.value(value_node, hints[name], dotted)
-            problem = check_constraint(meta[name], values[name])
+            field_meta = meta.get(name, {})
+            problem = check_constraint(field_meta, values[name])
             if problem is not None:
                 self.fail(value_node, dotted, problem)
-            if "each_leaf" in meta[name]:
-                self.leaves(value_node, dotted, meta[name]["each_leaf"])
-        return cls(**values)
+            if "each_leaf" in field_meta:
+                self.leaves(value_node, dotted, field_meta["each_leaf"])
+        return values
+
+    def settings(self, node: Node) -> Settings:
+        """The whole file: the sections of `Settings`, and those of the platforms
+        (each validated against its module's settings dataclass)."""
+        hints = _sections()
+        names = {name for name, _, _ in self.pairs(node, "")}
+        platforms = _platform_settings(names - set(hints))
+        values = self.fields(node, {**hints, **platforms}, _metadata(Settings), "", section_names)
+        found = {n: values.pop(n) if n in values else c() for n, c in platforms.items()}
+        return Settings(**values, platforms=found)
 
     def leaves(self, node: Node, key: str, check: Any) -> None:
         """Check each text at the ends of a nested mapping (e.g. the profile names
@@ -251,6 +273,43 @@ class _Validator:
             problem = check(str(node.value))
             if problem is not None:
                 self.fail(node, key, problem)
+
+
+def _metadata(cls: type) -> dict[str, Mapping[str, Any]]:
+    return {f.name: f.metadata for f in dataclasses.fields(cls)}
+
+
+def _sections() -> dict[str, Any]:
+    """The sections `Settings` itself declares (name -> type); the platforms' own
+    sections are not among them (`Settings.platforms` holds them)."""
+    return {k: v for k, v in _hints(Settings).items() if k != "platforms"}
+
+
+def _platform_settings(names: Collection[str]) -> dict[str, type]:
+    """NAMES that are platforms with a config.yaml section -> its settings dataclass
+    (only those modules are imported)."""
+    from hermes import platforms
+
+    found: dict[str, type] = {}
+    for name in names:
+        declared = platforms.find(name)
+        if declared is not None and declared.settings is not None:
+            found[name] = declared.settings
+    return found
+
+
+def section_names() -> list[str]:
+    """Every top-level key of config.yaml: the sections of `Settings`, with the
+    platforms' sections where `Settings.platforms` stands."""
+    from hermes import platforms
+
+    names: list[str] = []
+    for name in _hints(Settings):
+        if name == "platforms":
+            names += [p.name for p in platforms.every() if p.settings is not None]
+        else:
+            names.append(name)
+    return names
 
 
 def _unknown(prefix: str, name: str, valid: list[str]) -> str:
@@ -285,8 +344,7 @@ def parse_settings(text: str, source: str) -> Settings:
             raise SettingsError(
                 source, line, "", f"expected sections like 'model:', got {_got(root)}"
             )
-        settings: Settings = _Validator(loader, source).section(root, Settings, "")
-        return settings
+        return _Validator(loader, source).settings(root)
     finally:
         loader.dispose()
 
@@ -304,15 +362,35 @@ def load_settings(path: Path) -> Settings:
 
 
 def settings_to_dict(settings: Settings) -> dict[str, Any]:
-    """Plain nested dicts of the settings (for printing and JSON)."""
-    return dataclasses.asdict(settings)
+    """Plain nested dicts of the settings as config.yaml has them (for printing and
+    JSON): every platform's section at the top level, with its defaults if absent."""
+    return {name: _plain(_top(settings, name)) for name in section_names()}
+
+
+def _plain(value: Any) -> Any:
+    is_instance = dataclasses.is_dataclass(value) and not isinstance(value, type)
+    return dataclasses.asdict(value) if is_instance else value
+
+
+def _top(settings: Settings, name: str) -> Any:
+    """The top-level section NAME of SETTINGS (a platform's: its defaults if absent)."""
+    from hermes import platforms
+    from hermes.platforms.spec import section
+
+    if name in _sections():
+        return getattr(settings, name)
+    declared = platforms.find(name)
+    if declared is None or declared.settings is None:
+        raise ConfigError(_unknown("", name, section_names()))
+    return section(settings, declared)
 
 
 def get_dotted(settings: Settings, key: str) -> Any:
     """The value at a dotted KEY such as 'model.provider'; unknown keys are ConfigErrors."""
-    current: Any = settings
-    done = ""
-    for part in key.split("."):
+    first, _, rest = key.partition(".")
+    current: Any = _top(settings, first)
+    done = first
+    for part in rest.split(".") if rest else []:
         if dataclasses.is_dataclass(current) and not isinstance(current, type):
             valid = [f.name for f in dataclasses.fields(current)]
             if part not in valid:

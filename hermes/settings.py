@@ -1,7 +1,9 @@
 """Typed settings: the shape of config.yaml (SPEC §4) with defaults.
 
 The loader in hermes.config validates a YAML file against these dataclasses
-(unknown keys and wrong types are errors naming file, line and key).
+(unknown keys and wrong types are errors naming file, line and key). Each
+platform's section (`telegram:`, `discord:` ...) is declared by its module in
+hermes/platforms/ and kept in `Settings.platforms`.
 """
 
 from __future__ import annotations
@@ -161,15 +163,6 @@ class GatewaySettings:
 
 
 @dataclass
-class TelegramSettings:
-    topic_profiles: dict[str, str] = field(
-        default_factory=dict, metadata={"each_leaf": profile_name}
-    )
-    base_url: str = "https://api.telegram.org"
-    require_mention: bool = False
-
-
-@dataclass
 class CronSettings:
     timezone: str | None = checked(None, known_zone)  # None: the machine's local zone
 
@@ -202,7 +195,10 @@ class Settings:
     memory: MemorySettings = field(default_factory=MemorySettings)
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
-    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    # the sections of the platforms (hermes/platforms/): name -> its module's settings
+    # dataclass, for the top-level keys of config.yaml that name a platform (the loader
+    # fills it; `hermes.platforms.spec.section` reads it, with the defaults if absent)
+    platforms: dict[str, Any] = field(default_factory=dict)
     cron: CronSettings = field(default_factory=CronSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)

@@ -12,10 +12,11 @@ from typing import Any
 
 import yaml
 
-from hermes.gateway.adapters.base import Adapter, SendError, Sink
 from hermes.gateway.core import Gateway
-from hermes.gateway.events import Capabilities, Inbound, Outbound, Target
+from hermes.gateway.events import Inbound, Outbound, Target
 from hermes.home import load_profile
+from hermes.platforms.adapter import Adapter, SendError, Sink
+from hermes.platforms.spec import Capabilities
 from hermes.store import Store
 from hermes.testing import ScriptedModel
 

@@ -9,9 +9,12 @@ from typing import Any, get_origin
 
 import pytest
 
+from hermes import platforms
 from hermes.config import get_dotted, load_settings, parse_settings, settings_to_dict
 from hermes.config_edit import parse_raw, set_value
 from hermes.errors import ConfigError
+from hermes.platforms import telegram
+from hermes.platforms.spec import section
 from hermes.settings import Settings
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "hermes" / "defaults" / "config.yaml"
@@ -61,7 +64,7 @@ def test_values_are_typed(tmp_path: Path) -> None:
         "telegram": {"-1003961179976": {"6": "career"}},
         "discord": {"789": "my-agent"},
     }
-    assert settings.telegram.topic_profiles == {"-100:6": "career"}
+    assert section(settings, telegram.PLATFORM).topic_profiles == {"-100:6": "career"}
 
 
 def test_broken_yaml_names_file_and_line(tmp_path: Path) -> None:
@@ -135,7 +138,16 @@ def _leaves(cls: type, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-@pytest.mark.parametrize("key", [k for k, tp in _leaves(Settings) if get_origin(tp) is not dict])
+def _every_leaf() -> list[tuple[str, Any]]:
+    """Every setting: those of `Settings` and of each platform's section."""
+    found = _leaves(Settings)
+    for declared in platforms.every():
+        if declared.settings is not None:
+            found += _leaves(declared.settings, f"{declared.name}.")
+    return found
+
+
+@pytest.mark.parametrize("key", [k for k, tp in _every_leaf() if get_origin(tp) is not dict])
 def test_every_scalar_or_list_setting_rejects_a_mapping(key: str, tmp_path: Path) -> None:
     section, name = key.split(".")
     message = error_of(f"# header\n{section}:\n  {name}: {{a: 1}}\n", tmp_path)

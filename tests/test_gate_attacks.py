@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hermes.gateway.events import Capabilities
+from hermes.platforms.spec import Capabilities
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import FakeChat, make_home, running_gateway
 from tests.tools_helpers import wait_until

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hermes.gateway.events import Capabilities
+from hermes.platforms.spec import Capabilities
 from hermes.store import approval_ops
 from hermes.store.db import open_db
 from hermes.testing import ScriptedModel

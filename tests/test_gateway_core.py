@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from hermes.gateway.adapters.base import SendError
 from hermes.gateway.core import Gateway
-from hermes.gateway.events import Capabilities, Outbound
+from hermes.gateway.events import Outbound
+from hermes.platforms.adapter import SendError
+from hermes.platforms.spec import Capabilities
 from hermes.store import gateway_ops as ops
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import FakeChat, make_home, running_gateway

@@ -69,6 +69,30 @@ async def test_a_telegram_user_chats_with_the_gateway(
     assert await gw.stop() == 0
 
 
+async def test_a_markdown_reply_arrives_as_telegram_html_split_between_lines(
+    home: Path, model: ScriptedModel, telegram: FakeTelegram
+) -> None:
+    gw = await GatewayProcess(home).ready()
+    code = "\n".join(f"total += f({i})  # <{i}> 🎉" for i in range(300))  # ~10k characters
+    model.reply(f"**Done** & `ok`:\n\n```python\n{code}\n```")
+    telegram.user_says(CHAT, "show me", user_id=CHAT)
+    arrived = lambda: any(t.endswith("# <299> 🎉") for t in shown(telegram))  # noqa: E731
+    await wait_until(arrived, 30, why=lambda: f"{shown(telegram)}\n{gw.log()}")
+    texts = shown(telegram)  # as Telegram shows them: the tags became entities
+    assert len(texts) > 2 and texts[0].startswith("Done & ok:")
+    lines = [line for t in texts for line in t.split("\n") if line.startswith("total")]
+    assert lines == code.split("\n")  # every line once, in order, none cut
+    final = {}  # message id -> the HTML it shows
+    for m in [*telegram.sent, *telegram.edits]:
+        final[m["message_id"]] = (m["raw"], m["parse_mode"])
+    assert all(mode == "HTML" for _, mode in final.values())
+    first, *rest = [raw for raw, _ in final.values()]
+    assert first == "<b>Done</b> &amp; <code>ok</code>:"  # the block starts a fresh part
+    assert all(raw.startswith('<pre><code class="language-python">total') for raw in rest)
+    assert all(raw.endswith("</code></pre>") for raw in rest)
+    assert await gw.stop() == 0
+
+
 async def test_sigkill_mid_turn_then_restart_loses_and_duplicates_nothing(
     home: Path, model: ScriptedModel, telegram: FakeTelegram
 ) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from hermes.errors import ProviderError
-from hermes.gateway.events import Capabilities
 from hermes.messages import Message
+from hermes.platforms.spec import Capabilities
 from hermes.providers.http import AttemptFailed, Backoff, CallBudget, with_retries
 from hermes.testing import RecordedRequest, ScriptedModel
 from tests.gateway_helpers import FakeChat, make_home, running_gateway

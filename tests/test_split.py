@@ -1,4 +1,5 @@
-"""Splitting a long reply into parts that fit a platform's length limit."""
+"""Splitting a long reply into parts that fit a platform's length limit
+(Markdown kept as it is: its code blocks and code spans are the entities)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import re
 
 import pytest
 
-from hermes.gateway.split import split_message
+from hermes.platforms.render_split import size, split
+from hermes.platforms.render_text import as_is
 
 FENCE_LINE = re.compile(r"[ \t]*(`{3,})(\w*)[ \t]*")
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    return split(as_is(text), limit)
 
 
 def blocks(part: str) -> list[tuple[str, list[str]]]:
@@ -199,11 +205,25 @@ def test_random_texts_split_into_valid_parts() -> None:
 
 
 def test_parts_fit_a_limit_counted_in_utf16_units() -> None:
-    from hermes.gateway.split import split_to_fit, utf16_size
-
     text = "🚀 " * 3000 + "\n```\n" + "🎉" * 500 + "\n```"
-    parts = split_to_fit(text, 4096, utf16_size)
+    parts = split(as_is(text), 4096, "utf16")
     assert len(parts) > 1
-    assert all(utf16_size(p) <= 4096 for p in parts)
+    assert all(size(p, "utf16") <= 4096 for p in parts)
     assert "".join(parts).count("🚀") == 3000 and "".join(parts).count("🎉") == 500
-    assert split_to_fit("plain", 4096, utf16_size) == ["plain"]
+    assert split(as_is("plain"), 4096, "utf16") == ["plain"]
+
+
+def test_a_cut_inline_code_span_is_closed_and_reopened() -> None:
+    text = "run `" + " ".join(f"arg{i}" for i in range(30)) + "` now"
+    parts = split_message(text, 40)
+    assert len(parts) > 2
+    assert all(p.count("`") % 2 == 0 for p in parts), parts
+    assert parts[1].startswith("`arg") and parts[0].endswith("`")
+
+
+def test_a_block_the_text_leaves_open_is_closed_in_its_last_part() -> None:
+    text = "Streaming:\n```python\n" + "\n".join(f"x = {i}" for i in range(20))
+    parts = split_message(text, 60)
+    assert all(blocks(p) is not None for p in parts[1:])  # every part closes its block
+    assert parts[-1].endswith("\n```")
+    assert split_message("```\n", 60) == ["```\n"]  # a fence line and nothing: only text

@@ -12,12 +12,14 @@ import pytest
 from fakes.telegram_api import FakeTelegram
 from tools_helpers import wait_until
 
-from hermes.gateway.adapters.base import AdapterUnavailable, SendError
-from hermes.gateway.adapters.telegram import KvOffsets, MemoryOffsets, TelegramAdapter
+from hermes.gateway.cursors import KvCursor
 from hermes.gateway.events import Button, Inbound, Outbound, Target
 from hermes.home import load_profile
+from hermes.platforms.adapter import AdapterUnavailable, MemoryCursor, SendError
+from hermes.platforms.spec import Build
+from hermes.platforms.telegram import PLATFORM, TelegramAdapter, offset_key
 from hermes.providers.http import Backoff
-from hermes.store import Store
+from hermes.store import Store, gateway_ops
 
 BOT = "@hermes_test_bot"
 # PTB itself warns whenever it builds a RetryAfter (its retry_after turns into a timedelta).
@@ -132,7 +134,7 @@ async def test_forum_topic_reply_goes_back_to_the_topic_with_buttons(
         ]
     }
     assert sent["reply_to_message_id"] == int(event.message_id or 0)
-    assert sent["parse_mode"] is None  # plain text: no parse errors
+    assert sent["parse_mode"] == "HTML"  # the courier renders replies into Telegram's HTML
     assert fake.messages_in(-1001234) == {int(message_id): "Run it?"}
 
 
@@ -262,26 +264,47 @@ async def test_edit_replaces_the_text(fake: FakeTelegram, tmp_path: Path) -> Non
     await adapter.close()
 
 
+async def test_html_telegram_refuses_is_sent_once_more_as_plain_text(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    adapter = adapter_for(fake, tmp_path)
+    fake.add_chat(42)
+    target = Target("telegram", "42")
+    message_id = await adapter.send(Outbound(target, "<b>Bold</b> &amp; <code>x</code>"))
+    assert fake.sent[-1]["entities"] == [
+        {"type": "bold", "offset": 0, "length": 4},
+        {"type": "code", "offset": 7, "length": 1},
+    ]
+    await adapter.edit(target, message_id, "<b>broken & <i>nested</b>")  # refused: plain
+    assert fake.messages_in(42) == {int(message_id): "broken & nested"}
+    assert [e["parse_mode"] for e in fake.edits] == [None]
+    refused = await adapter.send(Outbound(target, "a <b>b"))
+    assert fake.messages_in(42)[int(refused)] == "a b"
+    assert fake.sent[-1]["parse_mode"] is None
+    assert fake.calls.count("sendMessage") == 3  # the refused one, then once as plain text
+    await adapter.close()
+
+
 async def test_offset_advances_only_after_the_sink_returns(
     fake: FakeTelegram, tmp_path: Path
 ) -> None:
-    offsets = MemoryOffsets()
-    adapter, inbox = adapter_for(fake, tmp_path, offset_store=offsets), Inbox()
+    offsets = MemoryCursor()
+    adapter, inbox = adapter_for(fake, tmp_path, cursor=offsets), Inbox()
     inbox.gate = asyncio.Event()
     update = fake.user_says(42, "store me first")
     async with running(adapter, inbox):
         await wait_until(lambda: inbox.entered == 1)
         await wait_until(lambda: fake.calls.count("getUpdates") >= 1)
         assert fake.confirmed_offset <= update["update_id"]
-        assert offsets.offset is None and fake.pending_updates() == 1
+        assert offsets.value is None and fake.pending_updates() == 1
         inbox.gate.set()
         await wait_until(lambda: fake.confirmed_offset == update["update_id"] + 1)
-    assert offsets.offset == update["update_id"] + 1
+    assert offsets.value == str(update["update_id"] + 1)
     assert [e.text for e in inbox.events] == ["store me first"]
 
     # A restarted adapter starts from the stored offset: nothing is delivered twice.
     later = fake.user_says(42, "after the restart")
-    again, inbox2 = adapter_for(fake, tmp_path, offset_store=offsets), Inbox()
+    again, inbox2 = adapter_for(fake, tmp_path, cursor=offsets), Inbox()
     async with running(again, inbox2):
         await wait_until(lambda: fake.confirmed_offset == later["update_id"] + 1)
     assert [e.text for e in inbox2.events] == ["after the restart"]
@@ -289,16 +312,19 @@ async def test_offset_advances_only_after_the_sink_returns(
 
 async def test_the_offset_survives_in_state_db(fake: FakeTelegram, tmp_path: Path) -> None:
     async with await Store.open(tmp_path / "state.db") as store:
-        offsets = KvOffsets(store, fake.token)
+        offsets = KvCursor(store, offset_key(fake.token))
         first = fake.user_says(42, "one")
-        adapter, inbox = adapter_for(fake, tmp_path, offset_store=offsets), Inbox()
+        adapter, inbox = adapter_for(fake, tmp_path, cursor=offsets), Inbox()
         async with running(adapter, inbox):
             await wait_until(lambda: len(inbox.events) == 1)
-        assert await KvOffsets(store, fake.token).load() == first["update_id"] + 1
-        assert await KvOffsets(store, "555:another-bot").load() is None  # offsets are per bot
+        # the key of the releases before platform modules: a home keeps its place
+        bot = fake.token.split(":", 1)[0]
+        stored = await store.run(gateway_ops.kv_get, f"telegram.offset.{bot}")
+        assert stored == str(first["update_id"] + 1)
+        assert await KvCursor(store, offset_key("555:another-bot")).load() is None  # per bot
 
         second = fake.user_says(42, "two")
-        again = adapter_for(fake, tmp_path, offset_store=KvOffsets(store, fake.token))
+        again = adapter_for(fake, tmp_path, cursor=KvCursor(store, offset_key(fake.token)))
         async with running(again, inbox):
             await wait_until(lambda: len(inbox.events) == 2)
     assert inbox.events[1].external_id == str(second["update_id"])  # "one" not again
@@ -422,18 +448,19 @@ async def test_another_poller_is_waited_out(fake: FakeTelegram, tmp_path: Path) 
         assert adapter.state == "connected"
 
 
-def test_from_profile_reads_token_base_url_and_mention_setting(tmp_path: Path) -> None:
+def test_build_reads_token_base_url_and_mention_setting(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.yaml").write_text(
         "telegram:\n  base_url: http://127.0.0.1:9/tg\n  require_mention: true\n"
     )
     env = {"HERMES_HOME": str(home), "HOME": str(tmp_path)}
-    assert TelegramAdapter.from_profile(load_profile(env=env)) is None
+    assert not PLATFORM.configured(load_profile(env=env).env)
     (home / ".env").write_text("TELEGRAM_BOT_TOKEN=123:abc\n")
     profile = load_profile(env=env)
-    adapter = TelegramAdapter.from_profile(profile)
-    assert adapter is not None
+    assert PLATFORM.configured(profile.env)
+    adapter = PLATFORM.build(Build(profile))
+    assert isinstance(adapter, TelegramAdapter)
     assert (adapter.token, adapter.base_url, adapter.require_mention) == (
         "123:abc",
         "http://127.0.0.1:9/tg",
@@ -441,5 +468,5 @@ def test_from_profile_reads_token_base_url_and_mention_setting(tmp_path: Path) -
     )
     assert adapter.downloads == profile.workspace / "inbox"
     override = load_profile(env={**env, "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8/"})
-    other = TelegramAdapter.from_profile(override)
-    assert other is not None and other.base_url == "http://127.0.0.1:8"
+    other = PLATFORM.build(Build(override))
+    assert other.base_url == "http://127.0.0.1:8"

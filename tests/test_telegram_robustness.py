@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hermes.gateway.adapters.base import AdapterUnavailable, MemoryDeadLetters
-from hermes.gateway.adapters.telegram import RECONNECT_CAP, TelegramAdapter
 from hermes.gateway.events import Inbound
+from hermes.platforms.adapter import AdapterUnavailable, MemoryDeadLetters
+from hermes.platforms.telegram import RECONNECT_CAP, TelegramAdapter
 from hermes.providers.http import Backoff
 from hermes.testing import ScriptedModel
 from tests.fakes.telegram_api import FakeTelegram
@@ -465,9 +465,9 @@ async def test_telegram_is_back_within_seconds_of_an_outage(
 async def test_the_dashboard_shows_what_each_platform_skipped(
     tmp_path: Path, model: ScriptedModel
 ) -> None:
-    from hermes.gateway.adapters.web import WebAdapter
     from hermes.gateway.server import HttpServer, build_app
     from hermes.gateway.skipped import StoredDeadLetters
+    from hermes.platforms.web import WebAdapter
     from tests.gateway_helpers import FakeChat, running_gateway
     from tests.test_dashboard import open_page
     from tests.test_webchat import CHROMIUM, CHROMIUM_ARGS, KEY, Site

@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from hermes.gateway import auth
-from hermes.gateway.adapters.web import BACKLOG, WebAdapter
 from hermes.gateway.core import Gateway
 from hermes.gateway.events import Button, Outbound, Target
 from hermes.gateway.server import HttpServer, build_app
+from hermes.platforms.web import BACKLOG, WebAdapter
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import make_home, running_gateway
 from tests.tools_helpers import wait_until

@@ -133,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         ("list", "every profile's gateway: running or not, pid, platforms"),
     ):
         _action(gsub, name, what)
+    gsetup = _action(gsub, "setup", "connect a messaging platform: wizard, or flags for scripts")
+    gsetup.add_argument("--platform", metavar="NAME", help="the platform (see --list)")
+    gsetup.add_argument(
+        "--set", action="append", metavar="VAR=VALUE", help="a variable to save (repeatable)"
+    )
+    gsetup.add_argument("--list", action="store_true", help="every platform and its state")
+    gsetup.add_argument("--no-check", action="store_true", help="save without asking the platform")
+    gsetup.add_argument("--no-start", action="store_true", help="neither start nor restart it")
 
     profile = _add(sub, "profile", "hermes.cli.profile_cmd:cmd_profile", "isolated agents")
     prsub = profile.add_subparsers(dest="action", metavar="ACTION", required=True)

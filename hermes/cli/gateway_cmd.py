@@ -13,6 +13,10 @@ import sys
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
+    if args.action == "setup":
+        from hermes.cli.gateway_setup import cmd_gateway_setup
+
+        return cmd_gateway_setup(args)
     if args.action != "run":
         from hermes.cli.service_cmd import cmd_service
 

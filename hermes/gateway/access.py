@@ -63,9 +63,14 @@ def normalize_code(code: str) -> str:
     return re.sub(r"[\s-]", "", code).upper()
 
 
+def allowlist_var(platform: str) -> str:
+    """The variable listing a platform's allowed users: {PLATFORM}_ALLOWED_USERS."""
+    return f"{platform.upper()}_ALLOWED_USERS"
+
+
 def allowed_ids(env: Mapping[str, str], platform: str) -> set[str]:
     """The user ids in {PLATFORM}_ALLOWED_USERS."""
-    raw = env.get(f"{platform.upper()}_ALLOWED_USERS", "")
+    raw = env.get(allowlist_var(platform), "")
     return {part for part in re.split(r"[\s,]+", raw) if part}
 
 

@@ -30,7 +30,6 @@ from hermes.context import Profile
 from hermes.cron.schedule import zone
 from hermes.gateway import leftovers, turns, work
 from hermes.gateway.access import Access
-from hermes.gateway.adapters.base import Adapter
 from hermes.gateway.approvals import Desk
 from hermes.gateway.chats import Chat, Chats
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
@@ -41,6 +40,7 @@ from hermes.gateway.scheduler import Scheduler
 from hermes.gateway.tasks import TaskRunner
 from hermes.logs import SERVING
 from hermes.messages import Message
+from hermes.platforms.adapter import Adapter
 from hermes.store import Store, approval_ops
 from hermes.store import gateway_ops as ops
 from hermes.tools.process import ProcessManager

@@ -2,9 +2,10 @@
 then sent, with retries, never twice.
 
 One `Courier` per platform runs a loop: lease the due rows, send each in
-order (split to the platform's limit; a streamed draft becomes the first
-part), record each part as it lands (a retry resumes after the last one
-that landed), and sleep until the next row is due or someone calls `wake()`.
+order (rendered into the platform's markup, then split to its limit; a
+streamed draft becomes the first part), record each part as it lands (a
+retry resumes after the last one that landed), and sleep until the next row
+is due or someone calls `wake()`.
 A platform error that may pass (down, slow, 429) is retried with backoff;
 one that cannot (chat gone, bot blocked) or the last allowed attempt marks
 the row `failed`, which `hermes doctor` and the logs show. When the platform
@@ -19,14 +20,15 @@ chat platform here offers idempotent sends); the window is one HTTP reply.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 
-from hermes.gateway.adapters.base import Adapter, SendError
 from hermes.gateway.events import Button, Outbound, Target
-from hermes.gateway.split import split_to_fit, utf16_size
+from hermes.platforms.adapter import Adapter, SendError
+from hermes.platforms.render import render_parts
 from hermes.providers.http import Backoff
 from hermes.store import Store
 from hermes.store import gateway_ops as ops
@@ -107,8 +109,11 @@ class Courier:
         """Send what is left of one (leased) delivery; True once it is all sent."""
         target = Target(d.platform, d.chat, d.thread)
         caps = self.adapter.capabilities
-        size = utf16_size if caps.utf16 else len
-        parts = split_to_fit(d.text, caps.max_length, size) or [""]
+        try:  # rendered into the platform's markup, then split: no part breaks an entity
+            parts = render_parts(d.text, caps) or [""]
+        except Exception:  # a rendering bug must not cost the reply
+            log.exception("rendering delivery %s failed; sending it as it is", d.key)
+            parts = render_parts(d.text, dataclasses.replace(caps, markup="plain")) or [""]
         buttons = [[Button(b["label"], b["data"]) for b in row] for row in d.buttons or []]
         try:
             for i in range(d.parts_sent, len(parts)):

@@ -120,16 +120,6 @@ class Button:
     data: str  # sent back as Inbound.callback_data when pressed (<= 64 bytes on Telegram)
 
 
-@dataclass(frozen=True)
-class Capabilities:
-    max_length: int = 4096  # characters per message
-    can_edit: bool = True  # replies stream by editing one message
-    edit_interval: float = 1.0  # seconds between edits of one message (platform rate limits)
-    buttons: bool = False  # inline buttons under a message
-    threads: bool = False
-    utf16: bool = False  # max_length counts UTF-16 code units (Telegram), not characters
-
-
 @dataclass
 class Outbound:
     """One message to send (a reply is split into several when too long)."""

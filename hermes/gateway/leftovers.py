@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from hermes.agent.conversation import Conversation
-from hermes.gateway.adapters.base import Adapter, SendError
 from hermes.gateway.events import Target
+from hermes.platforms.adapter import Adapter, SendError
 from hermes.store import Store, gateway_ops, leftover_ops
 from hermes.store.leftover_ops import ToolProcessRow
 from hermes.tools.proc_ledger import ProcRecord, end_leftover

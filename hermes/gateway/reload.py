@@ -22,9 +22,9 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from hermes.config import settings_to_dict
 from hermes.context import Profile
 from hermes.cron.schedule import zone
-from hermes.gateway.tokens import CREDENTIALS
 from hermes.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,22 +32,41 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hermes.gateway")
 
-# Dotted settings bound at start: a running gateway keeps them until restarted.
+# Dotted settings bound at start: a running gateway keeps them until restarted
+# (and every platform's section: its adapter is built from it at start).
 RESTART_KEYS = (
     "server",
     "gateway.max_concurrent_turns",
     "gateway.max_concurrent_tasks",
     "gateway.delivery_max_attempts",
     "gateway.profile_routes",
-    "telegram",
 )
-# .env variables bound at start: the login key and the platforms' credentials.
-RESTART_ENV = ("HERMES_API_KEY", "TELEGRAM_API_BASE_URL", *(c.var for c in CREDENTIALS))
+
+
+def restart_keys() -> tuple[str, ...]:
+    """RESTART_KEYS and the section of every platform that has one."""
+    from hermes import platforms
+
+    return RESTART_KEYS + tuple(p.name for p in platforms.every() if p.settings is not None)
+
+
+def restart_env() -> tuple[str, ...]:
+    """.env variables bound at start: the login key and every variable a platform
+    declares (its adapter reads them when built), except its allowlist
+    ({PLATFORM}_ALLOWED_USERS), which access checks read at each message."""
+    from hermes import platforms
+    from hermes.gateway.access import allowlist_var
+
+    found = ["HERMES_API_KEY"]
+    for p in platforms.every():
+        declared = (*p.required, *(c.var for c in p.credentials), *p.optional)
+        found += [v for v in declared if v != allowlist_var(p.name) and v not in found]
+    return tuple(found)
 
 
 def needs_restart(key: str) -> bool:
     """Whether a change to the dotted settings KEY (or inside it) waits for a restart."""
-    return any(_under(key, k) or _under(k, key) for k in RESTART_KEYS)
+    return any(_under(key, k) or _under(k, key) for k in restart_keys())
 
 
 def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -61,13 +80,18 @@ def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:
     """The dotted keys whose values differ between OLD and NEW."""
-    before, after = _leaves(dataclasses.asdict(old)), _leaves(dataclasses.asdict(new))
+    before, after = _leaves(settings_to_dict(old)), _leaves(settings_to_dict(new))
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
 def _keep(settings: Settings, running: Settings, key: str) -> Settings:
     """SETTINGS with the value at the dotted KEY taken from RUNNING."""
     section, _, name = key.partition(".")
+    if not hasattr(settings, section) or section == "platforms":  # a platform's: all of it
+        platforms = {n: v for n, v in settings.platforms.items() if n != section}
+        if section in running.platforms:
+            platforms[section] = running.platforms[section]
+        return dataclasses.replace(settings, platforms=platforms)
     kept = getattr(running, section)
     if name:
         kept = dataclasses.replace(getattr(settings, section), **{name: getattr(kept, name)})
@@ -78,12 +102,13 @@ def effective(running: Profile, loaded: Profile) -> tuple[Profile, list[str]]:
     """LOADED as the running gateway can apply it (values bound at start kept from
     RUNNING), and the changed settings and variables that wait for a restart."""
     changed = changed_keys(running.settings, loaded.settings)
-    waiting = [k for k in RESTART_KEYS if any(_under(c, k) for c in changed)]
+    bound = restart_keys()
+    waiting = [k for k in bound if any(_under(c, k) for c in changed)]
     settings = loaded.settings
-    for key in RESTART_KEYS:
+    for key in bound:
         settings = _keep(settings, running.settings, key)
     env = dict(loaded.env)
-    for var in RESTART_ENV:
+    for var in restart_env():
         if running.env.get(var) != loaded.env.get(var):
             waiting.append(var)
         env.pop(var, None)

@@ -1,5 +1,6 @@
 """Which profile answers a chat (SPEC §9): `gateway.profile_routes` and the
-flat `telegram.topic_profiles`, read into one table. Pure: no I/O.
+flat form a platform's section may declare (`Platform.flat_routes`, e.g.
+`telegram.topic_profiles`), read into one table. Pure: no I/O.
 
     gateway:
       profile_routes:
@@ -62,9 +63,11 @@ class Routes:
                 for thread, profile in target.items():
                     key: Key = (platform, chat, None if thread == "*" else thread)
                     add(key, profile, f"{where}.{thread}")
-        for spec, profile in settings.telegram.topic_profiles.items():
-            chat, _, thread = spec.partition(":")
-            add(("telegram", chat, thread or None), profile, f"telegram.topic_profiles.{spec}")
+        for platform, setting, routes in flat_routes(settings):
+            for spec, profile in routes.items():
+                chat, _, thread = spec.partition(":")
+                where = f"{platform}.{setting}.{spec}"
+                add((platform, chat, thread or None), profile, where)
         return cls({k: p for k, (p, _) in found.items() if p != own})
 
     def profile_for(self, platform: str, chat: str, thread: str | None) -> str | None:
@@ -78,3 +81,20 @@ class Routes:
     def profiles(self) -> list[str]:
         """Every profile some chat is routed to, sorted."""
         return sorted(set(self.table.values()))
+
+
+def flat_routes(settings: Settings) -> list[tuple[str, str, dict[str, str]]]:
+    """(platform, setting, CHAT[:THREAD] -> profile) of each platform section that
+    declares a flat routing form (`Platform.flat_routes`) and has routes in it."""
+    from hermes import platforms
+    from hermes.platforms.spec import section
+
+    found = []
+    for name in settings.platforms:  # sections absent from the file route nothing
+        declared = platforms.find(name)
+        if declared is None or declared.flat_routes is None:
+            continue
+        routes = getattr(section(settings, declared), declared.flat_routes)
+        if routes:
+            found.append((name, declared.flat_routes, dict(routes)))
+    return found

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from hermes.context import Profile
 from hermes.errors import HermesError
-from hermes.gateway.adapters.base import Adapter
 from hermes.gateway.auth import LOOPBACK, new_api_key
+from hermes.platforms.adapter import Adapter
 
 if TYPE_CHECKING:
     from hermes.gateway.core import Gateway
@@ -79,22 +79,23 @@ def ensure_api_key(profile: Profile) -> tuple[Profile, bool]:
 
 
 def build_adapters(profile: Profile, store: Store | None = None) -> list[Adapter]:
-    """The web chat always; each platform whose credentials are configured.
-    With `store`, adapters keep their place in the platform's stream in state.db,
-    and record there the updates they had to skip."""
-    from hermes.gateway.adapters.web import WebAdapter
+    """The adapter of each platform the profile configures (the web chat always), in
+    the registry's order (hermes/platforms/). With `store`, adapters keep their place
+    in the platform's stream in state.db, and record there the updates they skipped."""
+    from hermes import platforms
+    from hermes.platforms.spec import Build
 
-    adapters: list[Adapter] = [WebAdapter()]
-    token = profile.env.get("TELEGRAM_BOT_TOKEN", "").strip()
-    if token:
-        from hermes.gateway.adapters.telegram import KvOffsets, TelegramAdapter
+    build = Build(profile)
+    if store is not None:
+        from hermes.gateway.cursors import kv_cursors
         from hermes.gateway.skipped import StoredDeadLetters
 
-        offsets = KvOffsets(store, token) if store is not None else None
-        skipped = StoredDeadLetters(store) if store is not None else None
-        telegram = TelegramAdapter.from_profile(profile, offsets, skipped)
-        if telegram is not None:
-            adapters.append(telegram)
+        build = Build(profile, cursor=kv_cursors(store), dead_letters=StoredDeadLetters(store))
+    adapters: list[Adapter] = []
+    for platform in platforms.configured(profile.env):
+        adapter = platform.build(build)
+        assert isinstance(adapter, Adapter) and adapter.name == platform.name, platform.name
+        adapters.append(adapter)
     return adapters
 
 

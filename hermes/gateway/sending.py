@@ -9,9 +9,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from hermes.gateway.adapters.base import Adapter
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
 from hermes.gateway.events import Target
+from hermes.platforms.adapter import Adapter
 from hermes.store import Store
 from hermes.store import gateway_ops as ops
 

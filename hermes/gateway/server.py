@@ -2,11 +2,12 @@
 
 Routes: `GET /health` (no auth, `{"status": "ok"}` and nothing else), the
 OpenAI-compatible API under /v1 (openai_api.py), the web chat's page and
-static files (webchat.py, when present) and whatever else is mounted under
-/api. Everything under /v1 and /api needs `Authorization: Bearer
-$HERMES_API_KEY` or the web chat's login cookie (auth.py); only the login
-route itself (`POST /api/web/login`, which receives the key, and logout) is
-exempt.
+static files (webchat.py, when present), whatever else is mounted under /api,
+and the routes a platform module declares (webhooks) under /platforms/NAME,
+which check the platform's signatures instead. Everything under /v1 and /api
+needs `Authorization: Bearer $HERMES_API_KEY` or the web chat's login cookie
+(auth.py); only the login route itself (`POST /api/web/login`, which receives
+the key, and logout) is exempt.
 
 Every error is JSON in OpenAI's shape `{"error": {"message", "type", "param",
 "code"}}` (httpio.py), from every route and from the server itself: 401
@@ -35,7 +36,7 @@ import contextlib
 import importlib
 import logging
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -44,7 +45,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hermes.errors import HermesError
@@ -68,6 +69,9 @@ PUBLIC = frozenset({"/", "/health", "/favicon.ico", "/api/web/login", "/api/web/
 # another origin); /v1 and /mcp take the bearer header only (no cross-site request can
 # send one).
 COOKIE_PREFIXES = ("/api/web/", "/api/hermes/")
+# The platforms' own routes (webhooks, hermes/platforms/): each checks its platform's
+# signature instead of the key.
+PLATFORM_PREFIX = "/platforms/"
 AUTH_HINT = (
     "send the header `Authorization: Bearer $HERMES_API_KEY` (the key is in the home's .env)"
 )
@@ -88,6 +92,7 @@ def build_app(gw: Gateway, *, limits: Callable[[str], BodyLimit] = body_limit) -
     routes += api_cron.routes(gw)
     routes += _optional_routes("hermes.gateway.mcp_mount", "mcp_routes", gw)
     routes += _optional_routes("hermes.gateway.webchat", "web_routes", gw, sessions)
+    routes += platform_routes(gw.adapters)
     return Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error},
@@ -96,6 +101,21 @@ def build_app(gw: Gateway, *, limits: Callable[[str], BodyLimit] = body_limit) -
             Middleware(_Guard, api_key=gw.api_key, sessions=sessions),
         ],
     )
+
+
+def platform_routes(adapters: Mapping[str, Any]) -> list[BaseRoute]:
+    """The routes of each configured platform that declares some (`Platform.routes`,
+    called with its adapter: webhooks), mounted under /platforms/NAME. They take no
+    bearer key (the platform's module checks the platform's signatures); the body
+    limits apply as everywhere."""
+    from hermes import platforms
+
+    found: list[BaseRoute] = []
+    for name, adapter in adapters.items():
+        declared = platforms.find(name)
+        if declared is not None and declared.routes is not None:
+            found.append(Mount(f"{PLATFORM_PREFIX}{name}", routes=declared.routes(adapter)))
+    return found
 
 
 def _optional_routes(module: str, function: str, *args: Any) -> list[BaseRoute]:
@@ -176,7 +196,7 @@ class _Guard:
 
     @staticmethod
     def _needs_auth(path: str) -> bool:
-        return path not in PUBLIC and not path.startswith("/static/")
+        return path not in PUBLIC and not path.startswith(("/static/", PLATFORM_PREFIX))
 
     async def _refusal(self, scope: Scope) -> tuple[int, str] | None:
         """None if the request may pass, else (status, message)."""

@@ -1,5 +1,5 @@
 """Skipped platform updates in state.db: the gateway's side of the adapters'
-`DeadLetters` protocol (hermes/gateway/adapters/base.py), and the summary the
+`DeadLetters` protocol (hermes/platforms/adapter.py), and the summary the
 status route gives the dashboard."""
 
 from __future__ import annotations

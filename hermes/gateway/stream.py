@@ -33,8 +33,9 @@ from hermes.agent.events import (
     TurnDone,
 )
 from hermes.agent.loop import tool_call_summary
-from hermes.gateway.adapters.base import Adapter, SendError
 from hermes.gateway.events import Outbound, Target
+from hermes.platforms.adapter import Adapter, SendError
+from hermes.platforms.render import preview
 
 log = logging.getLogger("hermes.gateway")
 MAX_FAILURES = 3  # transient send/edit failures before the preview gives up
@@ -158,8 +159,7 @@ class DraftStreamer:
         text = self._text.strip()
         if self._status:
             text = f"{text}\n\n{self._status}" if text else self._status
-        limit = self.adapter.capabilities.max_length - 2
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+        return preview(text, self.adapter.capabilities)  # in the platform's markup, fits
 
     def _schedule(self) -> None:
         if self._broken or (self._flush is not None and not self._flush.done()):

@@ -2,8 +2,9 @@
 target that every front end applies (`hermes send`, `hermes cron add/edit
 --deliver`, the cron and send API routes, delegation, the agent's cron tool).
 
-A platform Hermes has no adapter for is refused with the list of known ones;
-a known platform that is not configured is refused with what to set. Pure:
+A platform Hermes has no module for (hermes/platforms/) is refused with the list
+of known ones; a known platform that is not configured is refused with what to
+set (its declaration's `how`). Pure:
 the caller says which platforms are configured (the gateway: its adapters;
 a command line without a gateway: the profile's environment).
 """
@@ -11,27 +12,10 @@ a command line without a gateway: the profile's environment).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 
+from hermes import platforms
 from hermes.errors import HermesError
 from hermes.gateway.events import Target
-
-
-@dataclass(frozen=True)
-class Platform:
-    name: str
-    env: tuple[str, ...]  # the variables that configure it (all of them)
-    how: str  # how to configure it, one line
-
-
-PLATFORMS: dict[str, Platform] = {
-    "telegram": Platform(
-        "telegram",
-        ("TELEGRAM_BOT_TOKEN",),
-        "set TELEGRAM_BOT_TOKEN (a bot token from @BotFather)",
-    ),
-    "web": Platform("web", (), "start the gateway: hermes gateway run"),
-}
 
 
 class TargetError(HermesError):
@@ -40,13 +24,13 @@ class TargetError(HermesError):
 
 def configured(env: Mapping[str, str]) -> set[str]:
     """The platforms the environment configures (the web chat always)."""
-    return {name for name, p in PLATFORMS.items() if all(env.get(var, "").strip() for var in p.env)}
+    return {p.name for p in platforms.configured(env)}
 
 
 def how_to_configure(platform: str, env_file: str = ".env") -> str:
     """'telegram is not configured: set TELEGRAM_BOT_TOKEN ... in ~/.hermes/.env'."""
-    known = PLATFORMS.get(platform)
-    if known is None or not known.env:
+    known = platforms.find(platform)
+    if known is None or not known.required:
         return f"{platform} is not connected; {known.how if known else 'start the gateway'}"
     return (
         f"{platform} is not configured: {known.how} in {env_file} "
@@ -62,7 +46,7 @@ def check_target(text: str, ready: Collection[str], env_file: str = ".env") -> T
         target = Target.parse(text)
     except ValueError as exc:
         raise TargetError(str(exc)) from None
-    known = sorted(set(PLATFORMS) | set(ready))
+    known = sorted({p.name for p in platforms.every()} | set(ready))
     if target.platform not in known:
         raise TargetError(
             f"unknown platform {_short(target.platform)} in {_short(text.strip())}; "

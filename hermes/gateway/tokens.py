@@ -3,7 +3,8 @@
 Two gateways polling the same Telegram bot (or holding the same Discord, Slack,
 WhatsApp or Signal identity) steal each other's messages, and the platform
 reports the clash in ways that are hard to trace back. So a gateway, before it
-connects anything, claims each configured credential under the default home:
+connects anything, claims each configured credential (every platform module
+declares its own: `Platform.credentials`) under the default home:
 ROOT/.tokens/<sha256(value)[:32]>.lock, held with flock for its lifetime and
 naming the profile and pid that hold it. The kernel drops the lock when the
 process dies, so a crash never blocks the next start. Only a hash of the value
@@ -22,34 +23,24 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from hermes.errors import HermesError
+from hermes.platforms.spec import Credential
 
 log = logging.getLogger("hermes.gateway")
 LOCK_DIR = ".tokens"
 
 
-@dataclass(frozen=True)
-class Credential:
-    """A variable whose value identifies a bot: at most one gateway may use it."""
+def credentials() -> list[Credential]:
+    """The credentials every platform declares (hermes/platforms/), each variable once."""
+    from hermes import platforms
 
-    var: str
-    what: str  # how a user names it, e.g. "the Telegram bot token"
-
-    def named(self) -> str:
-        return f"{self.what} ({self.var})"
-
-
-CREDENTIALS = (
-    Credential("TELEGRAM_BOT_TOKEN", "the Telegram bot token"),
-    Credential("DISCORD_BOT_TOKEN", "the Discord bot token"),
-    Credential("SLACK_BOT_TOKEN", "the Slack bot token"),
-    Credential("SLACK_APP_TOKEN", "the Slack app token"),
-    Credential("WHATSAPP_PHONE_NUMBER_ID", "the WhatsApp number"),
-    Credential("SIGNAL_ACCOUNT", "the Signal account"),
-)
+    found: dict[str, Credential] = {}
+    for platform in platforms.every():
+        for credential in platform.credentials:
+            found.setdefault(credential.var, credential)
+    return list(found.values())
 
 
 class TokenConflict(HermesError):
@@ -60,7 +51,7 @@ def configured(env: Mapping[str, str]) -> list[tuple[Credential, str]]:
     """The credentials set in ENV, with their values (each value once)."""
     found: list[tuple[Credential, str]] = []
     seen: set[str] = set()
-    for credential in CREDENTIALS:
+    for credential in credentials():
         value = env.get(credential.var, "").strip()
         if value and value not in seen:
             seen.add(value)
@@ -150,6 +141,7 @@ def shared_tokens(
     if not mine:
         return []
     shared: list[tuple[Credential, str, Path]] = []
+    every = credentials()
     for name, path in profile_env_files(root):
         if path.parent.resolve() == home.resolve():
             continue
@@ -157,6 +149,6 @@ def shared_tokens(
             values = read_env_file(path)
         except HermesError:
             continue
-        theirs = {values.get(c.var, "").strip() for c in CREDENTIALS}
+        theirs = {values.get(c.var, "").strip() for c in every}
         shared += [(cred, name, path) for cred, value in mine if value in theirs]
     return shared

@@ -14,13 +14,13 @@ from hermes.approvals.gate import ApprovalGate, Asker, NobodyToAsk
 from hermes.commands import HELP, clip, is_command, run_command
 from hermes.errors import HermesError
 from hermes.gateway import leftovers, work
-from hermes.gateway.adapters.base import Adapter
-from hermes.gateway.adapters.web import WebAdapter
 from hermes.gateway.approvals import ChatAsker, rerun_rule
 from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound, session_key
 from hermes.gateway.stream import DraftStreamer, SlowWatch, slow_text
 from hermes.messages import Message
+from hermes.platforms.adapter import Adapter
+from hermes.platforms.web import WebAdapter
 from hermes.providers.resolve import describe
 from hermes.store import cron_ops, kept_ops
 from hermes.store import gateway_ops as ops

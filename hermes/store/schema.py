@@ -75,7 +75,7 @@ with ``approvals.deciders`` the only chat users who may decide it.
 Skipped updates (step 0008, see hermes/store/skipped_ops.py):
 
 - ``skipped_updates``: a platform update an adapter could not read or handle
-  after a few tries (hermes/gateway/adapters/base.py, UpdateGuard), recorded
+  after a few tries (hermes/platforms/adapter.py, UpdateGuard), recorded
   once per ``(platform, update_id)`` and then skipped. ``error`` is one line;
   ``raw`` the update as JSON, cut to 2,000 characters. `hermes doctor` and the
   dashboard show the recent ones.

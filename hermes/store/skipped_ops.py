@@ -1,7 +1,7 @@
 """Platform updates the gateway skipped (table ``skipped_updates``, step 0008).
 
 An adapter skips an update it cannot read or handle after a few tries
-(hermes/gateway/adapters/base.py, UpdateGuard) and records it here first, so
+(hermes/platforms/adapter.py, UpdateGuard) and records it here first, so
 the user learns of it (`hermes doctor`, the dashboard). Synchronous functions
 run on the Store's thread (``await store.run(skipped_ops.record, ...)``) or on
 a read-only connection (doctor); each takes ``now`` from its caller.

@@ -28,6 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .telegram_html import ParseError
+from .telegram_html import parse as parse_html
+
 JSON = dict[str, Any]
 MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files
 MAX_TEXT = 4096
@@ -79,6 +82,19 @@ class _Failure:
 
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+def _formatted(p: JSON) -> JSON:
+    """A message's text as Telegram stores it: with parse_mode HTML, the tags become
+    entities (malformed HTML is refused, as Telegram refuses it)."""
+    text = str(p.get("text") or "")
+    if str(p.get("parse_mode") or "").upper() != "HTML":
+        return {"text": text}
+    try:
+        plain, entities = parse_html(text)
+    except ParseError as exc:
+        raise ApiError(400, f"Bad Request: {exc}") from None
+    return {"text": plain, "entities": entities} if entities else {"text": plain}
 
 
 def _entities(text: str) -> list[JSON]:
@@ -569,12 +585,12 @@ class FakeTelegram:
             }
 
     def _api_sendmessage(self, p: JSON) -> JSON:
-        text = str(p.get("text") or "")
-        if not text.strip():
+        content = _formatted(p)
+        if not content["text"].strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(text) > MAX_TEXT:
+        if _utf16_len(content["text"]) > MAX_TEXT:
             raise ApiError(400, "Bad Request: message is too long")
-        return self._bot_message(p, {"text": text}, "text")
+        return self._bot_message(p, content, "text")
 
     def _send_media(self, kind: str, p: JSON) -> JSON:
         upload = p.get(kind)
@@ -639,6 +655,8 @@ class FakeTelegram:
                     "reply_to_message_id": reply_id,
                     "reply_markup": p.get("reply_markup"),
                     "parse_mode": p.get("parse_mode"),
+                    "raw": p.get("text", p.get("caption")),  # as sent (HTML before parsing)
+                    "entities": content.get("entities"),
                     "message_id": message["message_id"],
                     "file": data,
                 }
@@ -657,7 +675,8 @@ class FakeTelegram:
     def _api_editmessagetext(self, p: JSON) -> JSON:
         if p.get("inline_message_id"):
             raise ApiError(400, "Bad Request: inline messages are not supported by this fake")
-        text = str(p.get("text") or "")
+        content = _formatted(p)
+        text = content["text"]
         with self._cond:
             chat = self._known_chat(p.get("chat_id"))
             key = (chat["id"], int(p.get("message_id") or 0))
@@ -668,17 +687,25 @@ class FakeTelegram:
                 raise ApiError(400, "Bad Request: message can't be edited")
             if not text.strip():
                 raise ApiError(400, "Bad Request: message text is empty")
-            if len(text) > MAX_TEXT:
+            if _utf16_len(text) > MAX_TEXT:
                 raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
             markup = p.get("reply_markup")
             if text == message["text"] and markup == message.get("reply_markup"):
                 raise ApiError(400, NOT_MODIFIED)
-            message.update(text=text, edit_date=int(time.time()))
+            message.pop("entities", None)
+            message.update(content, edit_date=int(time.time()))
             message.pop("reply_markup", None)
             if markup:
                 message["reply_markup"] = markup
             self.edits.append(
-                {"chat_id": key[0], "message_id": key[1], "text": text, "reply_markup": markup}
+                {
+                    "chat_id": key[0],
+                    "message_id": key[1],
+                    "text": text,
+                    "reply_markup": markup,
+                    "parse_mode": p.get("parse_mode"),
+                    "raw": p.get("text"),
+                }
             )
             return copy.deepcopy(message)
 

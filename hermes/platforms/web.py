@@ -29,8 +29,9 @@ from typing import Any
 
 from hermes.agent.events import AgentEvent, EventSink, ToolFinished, ToolStarted, ToolWaiting
 from hermes.agent.loop import tool_call_summary
-from hermes.gateway.adapters.base import Adapter, Sink
-from hermes.gateway.events import Capabilities, Outbound, Target
+from hermes.gateway.events import Outbound, Target
+from hermes.platforms.adapter import Adapter, Sink
+from hermes.platforms.spec import Build, Capabilities, Platform
 from hermes.providers.describe import offline_notice
 
 Event = dict[str, Any]
@@ -92,14 +93,17 @@ class _Chat:
     model: Event | None = None  # {"model", "notice"} of the latest turn
 
 
+CAPABILITIES = Capabilities(
+    max_length=100_000, can_edit=True, edit_interval=0.05, buttons=True, threads=False
+)
+
+
 class WebAdapter(Adapter):
     """The browser chat at http://127.0.0.1:8420/ (the page logs in with HERMES_API_KEY)."""
 
     name = "web"
     trusted = True
-    capabilities = Capabilities(
-        max_length=100_000, can_edit=True, edit_interval=0.05, buttons=True, threads=False
-    )
+    capabilities = CAPABILITIES
 
     def __init__(self, *, queue_size: int = QUEUE_SIZE) -> None:
         self.sink: Sink | None = None  # set by run(); the web routes hand messages to it
@@ -280,3 +284,19 @@ def tool_line(event: ToolStarted | ToolFinished | ToolWaiting) -> Event:
     else:
         line.update(state="error" if event.is_error else "done", seconds=round(event.seconds, 1))
     return line
+
+
+def build(spec: Build) -> WebAdapter:
+    """The web chat's adapter: every gateway has one (its routes: hermes/gateway/webchat.py)."""
+    return WebAdapter()
+
+
+PLATFORM = Platform(
+    name="web",
+    title="Web chat",
+    required=(),
+    how="start the gateway: hermes gateway run",
+    build=build,
+    capabilities=CAPABILITIES,
+    local=True,
+)

@@ -1,6 +1,6 @@
 """Telegram's wire format: normalizing Bot API JSON and mapping PTB's errors.
 
-Pure helpers of hermes/gateway/adapters/telegram.py (no state, no network).
+Pure helpers of hermes/platforms/telegram.py (no state, no network).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import re
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from hermes.gateway.adapters.base import Malformed, SendError
 from hermes.gateway.events import Attachment, Inbound, Target
+from hermes.platforms.adapter import Malformed, SendError, json_object
 
 if TYPE_CHECKING:
     from telegram.request import BaseRequest
@@ -42,12 +42,6 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _object(value: Any, what: str) -> JSON:
-    if not isinstance(value, dict):
-        raise Malformed(f"{what} is {'missing' if value is None else 'not an object'}")
-    return value
-
-
 def _integer(parent: JSON, key: str, what: str) -> None:
     value = parent.get(key)
     if not _is_int(value):
@@ -55,7 +49,7 @@ def _integer(parent: JSON, key: str, what: str) -> None:
 
 
 def _chat(message: JSON, what: str) -> None:
-    chat = _object(message.get("chat"), f"{what}.chat")
+    chat = json_object(message.get("chat"), f"{what}.chat")
     _integer(chat, "id", f"{what}.chat")
     if not isinstance(chat.get("type", ""), str):
         raise Malformed(f"{what}.chat.type is not a string")
@@ -64,12 +58,12 @@ def _chat(message: JSON, what: str) -> None:
 def check_message(value: Any) -> JSON:
     """The message if it has the fields we rely on with their documented types;
     raises Malformed (naming the field) otherwise."""
-    message = _object(value, "message")
+    message = json_object(value, "message")
     _integer(message, "message_id", "message")
     _chat(message, "message")
     sender = message.get("from")
     if sender is not None:  # optional: channels and anonymous admins have none
-        _integer(_object(sender, "message.from"), "id", "message.from")
+        _integer(json_object(sender, "message.from"), "id", "message.from")
     for key in ("text", "caption"):
         text = message.get(key)
         if text is not None and not isinstance(text, str):
@@ -89,27 +83,27 @@ def check_message(value: Any) -> JSON:
         raise Malformed("message.message_thread_id is not a number")
     reply = message.get("reply_to_message")
     if reply is not None:
-        original = _object(reply, "message.reply_to_message")
+        original = json_object(reply, "message.reply_to_message")
         author = original.get("from")
         if author is not None:
-            _object(author, "message.reply_to_message.from")
+            json_object(author, "message.reply_to_message.from")
     return message
 
 
 def check_query(value: Any) -> JSON:
     """A callback_query with what button_press relies on; raises Malformed otherwise."""
-    query = _object(value, "callback_query")
+    query = json_object(value, "callback_query")
     if not isinstance(query.get("id"), str | int) or isinstance(query.get("id"), bool):
         raise Malformed("callback_query.id is missing")
     sender = query.get("from")
     if sender is not None:
-        _integer(_object(sender, "callback_query.from"), "id", "callback_query.from")
+        _integer(json_object(sender, "callback_query.from"), "id", "callback_query.from")
     data = query.get("data")
     if data is not None and not isinstance(data, str):
         raise Malformed("callback_query.data is not a string")
     message = query.get("message")
     if message is not None:  # absent for inline-mode messages: not ours, ignored
-        message = _object(message, "callback_query.message")
+        message = json_object(message, "callback_query.message")
         _integer(message, "message_id", "callback_query.message")
         _chat(message, "callback_query.message")
     return query

@@ -4,12 +4,12 @@ We run our own getUpdates loop instead of PTB's Application/Updater because of
 the acknowledging contract: an update is confirmed to Telegram (the next
 getUpdates offset moves past it) only after `await sink(event)` returned, so a
 gateway killed between receiving and storing gets the update again. The offset
-lives in an `OffsetStore` the gateway persists (state.db kv).
+lives in a `Cursor` the gateway persists (state.db kv, hermes/gateway/cursors.py).
 
 Updates are read as plain Bot API JSON (getUpdates through PTB's request object,
 not `Bot.get_updates`, whose parsing of a whole batch fails on one odd update):
 the normalizing code follows the public API docs and not PTB's object model.
-Each update goes through base.UpdateGuard: one that cannot be read or handled
+Each update goes through adapter.UpdateGuard: one that cannot be read or handled
 is recorded in `dead_letters` and skipped; the gateway being down never skips one.
 
 While the Bot API is unreachable the adapter is `reconnecting` and tries again
@@ -24,31 +24,36 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from hermes.gateway.adapters import telegram_wire as wire
-from hermes.gateway.adapters.base import (
+from hermes.gateway.events import Attachment, Inbound, Outbound, Target
+from hermes.platforms import telegram_check
+from hermes.platforms import telegram_wire as wire
+from hermes.platforms.adapter import (
     Adapter,
     AdapterUnavailable,
     DeadLetters,
     Malformed,
+    MemoryCursor,
     MemoryDeadLetters,
     Sink,
     UpdateGuard,
     require,
 )
-from hermes.gateway.events import Attachment, Capabilities, Inbound, Outbound, Target
+from hermes.platforms.render_html import html_text
+from hermes.platforms.spec import Build, Capabilities, Credential, Cursor, Platform, section
 from hermes.providers.http import Backoff
+from hermes.settings import profile_name
 
 if TYPE_CHECKING:
     from telegram import Bot
     from telegram.request import BaseRequest
 
-    from hermes.context import Profile
-    from hermes.store import Store
 
 log = logging.getLogger("hermes.gateway.telegram")
+T = TypeVar("T")
 JSON = dict[str, Any]
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API serves no bigger files
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -57,52 +62,33 @@ RECONNECT_CAP = 3.0  # seconds between tries while Telegram is unreachable, at m
 CONFLICT_WAIT = 60.0  # another poller holds the token: look again this often
 
 
-class OffsetStore(Protocol):
-    """Where the getUpdates offset survives restarts (the gateway's state.db kv)."""
+@dataclass
+class TelegramSettings:
+    """The `telegram:` section of config.yaml."""
 
-    async def load(self) -> int | None: ...
-
-    async def save(self, offset: int) -> None: ...
-
-
-class MemoryOffsets:
-    """An OffsetStore that forgets on restart (tests, or no store given)."""
-
-    def __init__(self, offset: int | None = None) -> None:
-        self.offset = offset
-
-    async def load(self) -> int | None:
-        return self.offset
-
-    async def save(self, offset: int) -> None:
-        self.offset = offset
+    # CHAT[:THREAD] -> profile: the flat form of gateway.profile_routes.telegram
+    topic_profiles: dict[str, str] = field(
+        default_factory=dict, metadata={"each_leaf": profile_name}
+    )
+    base_url: str = "https://api.telegram.org"
+    require_mention: bool = False
 
 
-class KvOffsets:
-    """The offset in state.db's kv table. Update ids count per bot, so the key names
-    the bot: a new token must not skip updates below the old bot's offset."""
-
-    def __init__(self, store: Store, token: str) -> None:
-        self.store = store
-        self.key = f"telegram.offset.{token.split(':', 1)[0]}"
-
-    async def load(self) -> int | None:
-        from hermes.store import gateway_ops
-
-        raw = await self.store.run(gateway_ops.kv_get, self.key)
-        return int(raw) if raw else None
-
-    async def save(self, offset: int) -> None:
-        from hermes.store import gateway_ops
-
-        await self.store.run(gateway_ops.kv_set, self.key, str(offset))
+# Telegram counts its 4096 in UTF-16 code units (an emoji is 2)
+CAPABILITIES = Capabilities(
+    max_length=4096,
+    length_unit="utf16",
+    markup="telegram_html",
+    can_edit=True,
+    edit_interval=1.0,
+    buttons=True,
+    threads=True,
+)
 
 
 class TelegramAdapter(Adapter):
     name = "telegram"
-    capabilities = Capabilities(
-        max_length=4096, can_edit=True, edit_interval=1.0, buttons=True, threads=True, utf16=True
-    )
+    capabilities = CAPABILITIES
 
     def __init__(
         self,
@@ -111,7 +97,7 @@ class TelegramAdapter(Adapter):
         downloads: Path,
         base_url: str = "https://api.telegram.org",
         require_mention: bool = False,
-        offset_store: OffsetStore | None = None,
+        cursor: Cursor | None = None,
         dead_letters: DeadLetters | None = None,
         poll_timeout: int = 25,
         backoff: Backoff | None = None,
@@ -123,7 +109,7 @@ class TelegramAdapter(Adapter):
         self.base_url = base_url.rstrip("/")  # the root; PTB adds /bot<token>/<method>
         self.downloads = downloads
         self.require_mention = require_mention
-        self.offset_store: OffsetStore = offset_store or MemoryOffsets()
+        self.cursor: Cursor = cursor or MemoryCursor()  # the getUpdates offset, as text
         self.dead_letters: DeadLetters = dead_letters or MemoryDeadLetters()
         self.poll_timeout = poll_timeout  # seconds a getUpdates call waits for news
         # reconnecting (and waiting for a busy gateway): never more than a few seconds
@@ -134,26 +120,6 @@ class TelegramAdapter(Adapter):
         self._bot: Bot | None = None
         self._requests: list[BaseRequest] = []
         self._me: JSON | None = None  # {"id", "username"} from getMe
-
-    @staticmethod
-    def from_profile(
-        profile: Profile,
-        offset_store: OffsetStore | None = None,
-        dead_letters: DeadLetters | None = None,
-    ) -> TelegramAdapter | None:
-        """The profile's Telegram adapter, or None when TELEGRAM_BOT_TOKEN is not set."""
-        token = profile.env.get("TELEGRAM_BOT_TOKEN", "").strip()
-        if not token:
-            return None
-        settings = profile.settings.telegram
-        return TelegramAdapter(
-            token,
-            base_url=profile.env.get("TELEGRAM_API_BASE_URL") or settings.base_url,
-            downloads=profile.workspace / "inbox",
-            require_mention=settings.require_mention,
-            offset_store=offset_store,
-            dead_letters=dead_letters,
-        )
 
     def _client(self) -> Bot:
         if self._bot is None:
@@ -176,7 +142,7 @@ class TelegramAdapter(Adapter):
 
         bot = self._client()
         guard = UpdateGuard(self.name, self.dead_letters, retry=self.retry, wait=self.backoff)
-        offset = await self.offset_store.load()
+        offset = await self._load_offset()
         attempt, down_since = 0, 0.0
         while True:
             try:
@@ -241,11 +207,19 @@ class TelegramAdapter(Adapter):
             raise NetworkError(f"getUpdates answered {type(result).__name__}, not a list")
         return result
 
+    async def _load_offset(self) -> int | None:
+        raw = await self.cursor.load()
+        try:
+            return int(raw) if raw else None
+        except ValueError:  # not ours: start from what Telegram still holds
+            log.warning("telegram: ignoring a stored update offset that is not a number")
+            return None
+
     async def _save_offset(self, offset: int) -> None:
         """A lost save only means updates come again after a restart (stored ones are
         dropped as duplicates), so it never stops the stream."""
         try:
-            await self.offset_store.save(offset)
+            await self.cursor.save(str(offset))
         except Exception as exc:
             log.warning("telegram: could not save the update offset (%s)", exc)
 
@@ -348,12 +322,16 @@ class TelegramAdapter(Adapter):
                     int(message.reply_to_message_id), allow_sending_without_reply=True
                 )
             thread = message.target.thread
-            sent = await self._client().send_message(
-                chat_id=wire.chat_id(message.target),
-                text=message.text,
-                message_thread_id=int(thread) if thread else None,
-                reply_parameters=reply,
-                reply_markup=markup,
+            sent = await _formatted(
+                lambda text, mode: self._client().send_message(
+                    chat_id=wire.chat_id(message.target),
+                    text=text,
+                    parse_mode=mode,
+                    message_thread_id=int(thread) if thread else None,
+                    reply_parameters=reply,
+                    reply_markup=markup,
+                ),
+                message.text,
             )
         except Exception as exc:
             raise wire.send_error(exc) from exc
@@ -361,8 +339,11 @@ class TelegramAdapter(Adapter):
 
     async def edit(self, target: Target, message_id: str, text: str) -> None:
         try:
-            await self._client().edit_message_text(
-                text, chat_id=wire.chat_id(target), message_id=int(message_id)
+            await _formatted(
+                lambda text, mode: self._client().edit_message_text(
+                    text, chat_id=wire.chat_id(target), message_id=int(message_id), parse_mode=mode
+                ),
+                text,
             )
         except Exception as exc:
             if "not modified" in str(exc).lower():
@@ -387,6 +368,19 @@ class TelegramAdapter(Adapter):
             self.state = "stopped"
 
 
+async def _formatted(call: Callable[[str, str | None], Awaitable[T]], html: str) -> T:
+    """Send HTML (the courier renders replies into Telegram's HTML); if Telegram
+    refuses its formatting, send it once more as plain text: a reply is never
+    lost to formatting."""
+    try:
+        return await call(html, "HTML")
+    except Exception as exc:
+        if "can't parse entities" not in str(exc).lower():
+            raise
+        log.warning("telegram refused a message's formatting (%s); sending it as plain text", exc)
+        return await call(html_text(html), None)
+
+
 def _normalizer(adapter: TelegramAdapter, update: Any) -> Callable[[], Awaitable[Inbound | None]]:
     async def normalize() -> Inbound | None:
         return await adapter._normalize(update)
@@ -400,3 +394,40 @@ def _fingerprint(update: Any) -> str:
 
     digest = hashlib.sha256(json.dumps(update, sort_keys=True, default=repr).encode())
     return f"no-id-{digest.hexdigest()[:16]}"
+
+
+def offset_key(token: str) -> str:
+    """The Cursor key of a bot's getUpdates offset. Update ids count per bot, so the
+    key names the bot: a new token must not skip updates below the old bot's offset."""
+    return f"telegram.offset.{token.split(':', 1)[0]}"
+
+
+def build(spec: Build) -> TelegramAdapter:
+    """The profile's Telegram adapter (the gateway builds it when TELEGRAM_BOT_TOKEN is set)."""
+    profile = spec.profile
+    token = profile.env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    settings: TelegramSettings = section(profile.settings, PLATFORM)
+    return TelegramAdapter(
+        token,
+        base_url=profile.env.get("TELEGRAM_API_BASE_URL") or settings.base_url,
+        downloads=profile.workspace / "inbox",
+        require_mention=settings.require_mention,
+        cursor=spec.cursor(offset_key(token)) if spec.cursor is not None else None,
+        dead_letters=spec.dead_letters,
+    )
+
+
+PLATFORM = Platform(
+    name="telegram",
+    title="Telegram",
+    required=("TELEGRAM_BOT_TOKEN",),
+    how="set TELEGRAM_BOT_TOKEN (a bot token from @BotFather)",
+    build=build,
+    capabilities=CAPABILITIES,
+    credentials=(Credential("TELEGRAM_BOT_TOKEN", "the Telegram bot token"),),
+    optional=("TELEGRAM_ALLOWED_USERS", "TELEGRAM_API_BASE_URL"),
+    settings=TelegramSettings,
+    extra="telegram",
+    flat_routes="topic_profiles",
+    check=telegram_check.check,
+)

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hermes.errors import HermesError
-from hermes.gateway.events import Capabilities, Inbound, Outbound, Target
+from hermes.gateway.events import Inbound, Outbound, Target
+from hermes.platforms.spec import Capabilities
 
 if TYPE_CHECKING:
     from hermes.providers.http import Backoff
@@ -94,6 +95,20 @@ class AdapterUnavailable(HermesError):
     """The adapter's SDK is not installed or its configuration is missing."""
 
 
+class MemoryCursor:
+    """A Cursor (hermes/platforms/spec.py) that forgets on restart: tests, or an
+    adapter built without a store."""
+
+    def __init__(self, value: str | None = None) -> None:
+        self.value = value
+
+    async def load(self) -> str | None:
+        return self.value
+
+    async def save(self, value: str) -> None:
+        self.value = value
+
+
 def require(module: str, extra: str) -> None:
     """Fail with a one-line fix if an adapter's SDK is missing."""
     import importlib.util
@@ -111,6 +126,13 @@ def require(module: str, extra: str) -> None:
 class Malformed(HermesError):
     """The update breaks its platform's documented shape (a message without a chat, an
     id that is not a number, ...): no retry can help, it is recorded and skipped."""
+
+
+def json_object(value: Any, what: str) -> dict[str, Any]:
+    """VALUE as a JSON object, else Malformed naming WHAT ("message.chat") and why."""
+    if not isinstance(value, dict):
+        raise Malformed(f"{what} is {'missing' if value is None else 'not an object'}")
+    return value
 
 
 class GatewayUnavailable(HermesError):

@@ -1,1 +1,0 @@
-"""Platform adapters: one file each, all implementing adapters.base.Adapter."""
