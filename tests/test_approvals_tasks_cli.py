@@ -5,15 +5,12 @@ state.db; with one, it goes through the routes."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import getpass
 import json
 import os
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -29,6 +26,7 @@ from hermes.home import load_profile
 from hermes.store import Store, approval_ops, task_ops
 from hermes.store.approval_ops import ApprovalRow, NewApproval
 from hermes.store.db import open_db
+from tests.cli_helpers import arun_hermes, run_hermes
 
 KEY = "test-key"
 BEARER = {"Authorization": f"Bearer {KEY}"}
@@ -46,29 +44,14 @@ def home(tmp_path: Path) -> Path:
 
 def hermes(home: Path, *argv: str) -> tuple[int, str, str]:
     """Run `hermes ARGV` on `home`; (exit code, stdout, stderr)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "hermes", *argv],
-        env={**os.environ, "HERMES_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_hermes(home, *argv)
     return done.returncode, done.stdout, done.stderr
 
 
 async def ahermes(home: Path, *argv: str) -> tuple[int, str, str]:
     """hermes() without blocking the loop that serves the gateway's routes."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hermes",
-        *argv,
-        env={**os.environ, "HERMES_HOME": str(home)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode(), err.decode()
+    done = await arun_hermes(home, *argv)
+    return done.returncode, done.stdout, done.stderr
 
 
 @contextlib.contextmanager

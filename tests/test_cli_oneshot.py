@@ -8,27 +8,16 @@ import sqlite3
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from hermes.testing import ScriptedModel
+from tests.cli_helpers import run_hermes
 
-
-def hermes(
-    home: Path, *args: str, stdin: str | None = None, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
-    """Run the real command with no provider keys in its environment."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home.parent), "HERMES_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        env=env,
-        cwd=home.parent,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+# the real command with no provider keys in its environment
+hermes = partial(run_hermes, clean=True, timeout=30)
 
 
 def write_config(home: Path, base_url: str, *extra: str) -> None:

@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -23,20 +24,9 @@ from hermes.providers.resolve import DEFAULTS
 from hermes.settings import ModelSettings
 from hermes.store.db import MIGRATIONS
 from hermes.testing import ScriptedModel
+from tests.cli_helpers import run_hermes
 
-
-def hermes(
-    home: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(home.parent), "HERMES_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        env={**base, **(env or {})},
-        cwd=home.parent,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+hermes = partial(run_hermes, clean=True, timeout=30)
 
 
 @pytest.fixture

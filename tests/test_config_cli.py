@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.cli_helpers import run_hermes
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def hermes(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"HERMES_HOME": str(home), "HOME": str(home.parent), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-    )
+hermes = partial(run_hermes, clean=True, env={"PATH": "/usr/bin:/bin"}, cwd=REPO)
 
 
 @pytest.fixture

@@ -4,29 +4,17 @@ scripted model seeing what each turn was sent with."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
 from hermes.testing import ScriptedModel
+from tests.cli_helpers import run_hermes
 from tests.gateway_helpers import GatewayProcess, make_home
 from tests.tools_helpers import wait_until
 
 KEY = "reload-test-key"
-
-
-def hermes(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        env={**os.environ, "HERMES_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def log_count(home: Path, name: str, text: str) -> int:
@@ -73,7 +61,7 @@ async def test_a_running_gateway_applies_config_and_env_changes_without_a_restar
     )
 
     # a setting read per turn: `config set` has the gateway reload it at once
-    result = hermes(home, "config", "set", "model.model", "renamed-model")
+    result = run_hermes(home, "config", "set", "model.model", "renamed-model")
     assert result.returncode == 0, result.stderr
     assert f"the running gateway (pid {gw.proc.pid}) reloads it now" in result.stdout
     await reloaded(gw, 1)
@@ -84,7 +72,7 @@ async def test_a_running_gateway_applies_config_and_env_changes_without_a_restar
     # runs with the new key (and keeps its session's model, as after a restart)
     env_file = home / ".env"
     env_file.write_text(env_file.read_text().replace("first-key", "second-key"))
-    result = hermes(home, "gateway", "reload")
+    result = run_hermes(home, "gateway", "reload")
     assert result.returncode == 0, result.stderr
     assert f"gateway (pid {gw.proc.pid}) reloads config.yaml and .env now" in result.stdout
     await reloaded(gw, 2)
@@ -97,14 +85,14 @@ async def test_a_running_gateway_applies_config_and_env_changes_without_a_restar
     ]
 
     # a new cron time zone is applied at once (the scheduler runs in it)
-    assert hermes(home, "config", "set", "cron.timezone", "Asia/Tokyo").returncode == 0
+    assert run_hermes(home, "config", "set", "cron.timezone", "Asia/Tokyo").returncode == 0
     await reloaded(gw, 3)
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}) as client:
         status = await client.get(f"{gw.url}/api/hermes/status")
     assert status.json()["cron_timezone"] == "Asia/Tokyo"
 
     # a setting bound at start: said, not applied
-    result = hermes(home, "config", "set", "gateway.max_concurrent_turns", "8")
+    result = run_hermes(home, "config", "set", "gateway.max_concurrent_turns", "8")
     assert result.returncode == 0, result.stderr
     assert "restart the gateway to apply: `hermes gateway restart`" in result.stdout
     assert "reloads it now" not in result.stdout
@@ -113,7 +101,7 @@ async def test_a_running_gateway_applies_config_and_env_changes_without_a_restar
     # settings with one error line in the log
     config = home / "config.yaml"
     config.write_text(config.read_text().replace("Asia/Tokyo", "Mars/Olympus"))
-    refused = hermes(home, "gateway", "reload")
+    refused = run_hermes(home, "gateway", "reload")
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1
     assert 'cron.timezone: unknown time zone "Mars/Olympus"' in refused.stderr

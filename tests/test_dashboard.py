@@ -24,8 +24,9 @@ import pytest_asyncio
 from hermes.messages import Message
 from hermes.store import cron_ops
 from hermes.testing import ScriptedModel
+from tests.browser_helpers import CHROMIUM, chromium
 from tests.gateway_helpers import make_home
-from tests.test_webchat import CHROMIUM, CHROMIUM_ARGS, KEY, Site, eventually, log_in, serving
+from tests.test_webchat import KEY, Site, log_in, serving
 from tests.tools_helpers import wait_until
 
 pytestmark = [
@@ -42,16 +43,9 @@ CRON_ROUTE = "/api/hermes/cron"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Any]:
-    playwright = pytest.importorskip("playwright.async_api")
-    playwright.expect.set_options(timeout=10_000)
-    async with playwright.async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with chromium() as b:
+        pytest.importorskip("playwright.async_api").expect.set_options(timeout=10_000)
+        yield b
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -322,7 +316,7 @@ async def test_sessions_search_opens_a_past_conversation_in_the_chat(
         r = await client.get("/api/web/history", params={"chat": "older"})
         return len(r.json()["messages"]) == 2
 
-    await eventually(answered)
+    await wait_until(answered)
 
     await page.fill("#dash-search", "parrot")
     found = page.locator("#dash-sessions li")

@@ -6,12 +6,9 @@ with buttons, a crash, an outage, a revoked token, replays and a crowd."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import sqlite3
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 import pytest
 
 from hermes.testing import ScriptedModel
+from tests.cli_helpers import run_hermes
 from tests.fakes.discord_api import CHANNEL, USER, FakeDiscord
 from tests.gateway_helpers import GatewayProcess, make_home
 from tests.tools_helpers import wait_until
@@ -67,13 +65,6 @@ def user_messages(home: Path, text: str) -> int:
     return int(row[0])
 
 
-def hermes(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HERMES_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args], env=env, capture_output=True, text=True, timeout=60
-    )
-
-
 def status(gw: GatewayProcess) -> dict[str, Any]:
     request = urllib.request.Request(
         f"{gw.url}/api/hermes/status", headers={"Authorization": "Bearer k"}
@@ -115,7 +106,7 @@ async def test_a_reply_in_a_thread_stays_in_its_thread_and_so_does_background(
     await wait_until(lambda: done in shown(discord, thread), 30, gw.log)
     assert shown(discord, CHANNEL) == []
     # a delivery to channel:thread (what cron jobs and `hermes send` use) lands there too
-    sent = hermes(home, "send", f"discord:{CHANNEL}:{thread}", "deploy done")
+    sent = run_hermes(home, "send", f"discord:{CHANNEL}:{thread}", "deploy done")
     assert sent.returncode == 0, sent.stderr
     await wait_until(lambda: "deploy done" in shown(discord, thread), 30, gw.log)
     assert await gw.stop() == 0
@@ -306,7 +297,7 @@ async def test_an_unknown_user_pairs_with_a_code_the_owner_approves(
     await wait_until(lambda: len(shown(discord, dm)) == 1, 30, gw.log)
     match = re.search(r"hermes pairing approve discord (\w+)", shown(discord, dm)[0])
     assert match, shown(discord, dm)
-    approve = hermes(home, "pairing", "approve", "discord", match.group(1))
+    approve = run_hermes(home, "pairing", "approve", "discord", match.group(1))
     assert approve.returncode == 0, approve.stderr
     model.reply("Welcome aboard.")
     discord.user_says(dm, "hello again", stranger)

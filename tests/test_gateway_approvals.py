@@ -133,7 +133,9 @@ async def test_stop_withdraws_the_request_and_frees_the_chat(
         await chat.say("delete my notes file")
         await wait_until(lambda: bool(approval_ids(chat)))
         await chat.say("/stop")
-        await wait_until(lambda: "⏹ Stopped before it ran." in chat.shown())
+        await wait_until(
+            lambda: "⏹ Stopped before it ran." in chat.shown(), why=lambda: str(chat.shown())
+        )
         await chat.say(f"/approve {approval_ids(chat)[0]}")
         await wait_until(lambda: any("was already cancelled" in t for t in chat.shown()))
         await chat.say("hello again")

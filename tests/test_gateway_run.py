@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,6 +12,7 @@ import pytest
 
 from hermes.envfile import read_env_file
 from hermes.testing import ScriptedModel
+from tests.cli_helpers import run_hermes
 from tests.gateway_helpers import GatewayProcess, make_home
 from tests.pty_driver import Terminal
 
@@ -21,18 +20,6 @@ from tests.pty_driver import Terminal
 @pytest.fixture
 def home(tmp_path: Path, model: ScriptedModel) -> Path:
     return make_home(tmp_path / "home", model, {"server": {"port": 0}})
-
-
-def hermes(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        env={**os.environ, "HERMES_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 async def test_gateway_serves_health_refuses_a_second_one_and_stops_on_sigterm(
@@ -43,7 +30,7 @@ async def test_gateway_serves_health_refuses_a_second_one_and_stops_on_sigterm(
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     assert (home / "gateway.pid").read_text().strip() == str(gw.proc.pid)
 
-    second = hermes(home, "gateway", "run")
+    second = run_hermes(home, "gateway", "run")
     assert second.returncode == 1
     assert f"already running for {home} (pid {gw.proc.pid})" in second.stderr
     assert len(second.stderr.strip().splitlines()) == 1
@@ -86,7 +73,7 @@ def test_first_start_in_a_terminal_shows_the_key_once(home: Path) -> None:
 
 def test_a_reachable_bind_without_a_key_is_refused(tmp_path: Path, model: ScriptedModel) -> None:
     home = make_home(tmp_path / "h", model, {"server": {"port": 0, "host": "0.0.0.0"}})
-    result = hermes(home, "gateway", "run")
+    result = run_hermes(home, "gateway", "run")
     assert result.returncode == 1
     assert "HERMES_API_KEY is not set" in result.stderr
 
@@ -94,15 +81,15 @@ def test_a_reachable_bind_without_a_key_is_refused(tmp_path: Path, model: Script
 async def test_send_goes_through_the_running_gateway(home: Path) -> None:
     # (a message reaching a web chat: tests/test_targets.py)
     gw = await GatewayProcess(home).ready()
-    result = hermes(home, "send", "web:notes", "remember the milk")
+    result = run_hermes(home, "send", "web:notes", "remember the milk")
     assert result.returncode == 1 and "no web chat 'notes'" in result.stderr  # the gateway said
-    bad = hermes(home, "send", "nowhere", "x")
+    bad = run_hermes(home, "send", "nowhere", "x")
     assert bad.returncode == 1 and "PLATFORM:CHAT" in bad.stderr
     await gw.stop()
 
 
 def test_send_without_a_gateway_names_what_is_missing(home: Path) -> None:
-    result = hermes(home, "send", "telegram:123", "hello")
+    result = run_hermes(home, "send", "telegram:123", "hello")
     assert result.returncode == 1
     assert "telegram is not configured: set TELEGRAM_BOT_TOKEN" in result.stderr
 
@@ -117,10 +104,10 @@ def test_a_port_in_use_is_one_line_on_stderr_and_in_the_error_log(
         taken.listen()
         port = taken.getsockname()[1]
         home = make_home(tmp_path / "home", model, {"server": {"port": port}})
-        result = hermes(home, "gateway", "run")
+        result = run_hermes(home, "gateway", "run")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"hermes: cannot listen on 127.0.0.1:{port} (")
     reason = result.stderr.removeprefix("hermes: ").strip()
-    errors = hermes(home, "logs", "--file", "error", "--json").stdout.splitlines()
+    errors = run_hermes(home, "logs", "--file", "error", "--json").stdout.splitlines()
     assert [json.loads(line)["msg"] for line in errors] == [f"not starting: {reason}"]

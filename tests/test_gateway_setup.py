@@ -9,7 +9,6 @@ import re
 import signal
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from hermes.errors import HermesError
 from hermes.gateway.runner import running_pid
 from hermes.platforms import platform
 from hermes.testing import ScriptedModel
+from tests.cli_helpers import run_hermes
 from tests.fakes.telegram_api import FakeTelegram
 from tests.gateway_helpers import make_home
 from tests.tools_helpers import wait_until
@@ -58,14 +58,8 @@ def env(tmp_path: Path, home: Path, telegram: FakeTelegram) -> dict[str, str]:
 
 
 def hermes(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", "gateway", "setup", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        stdin=subprocess.DEVNULL,
-    )
+    home = Path(env["HERMES_HOME"])
+    return run_hermes(home, "gateway", "setup", *args, env=env, clean=True, timeout=90)
 
 
 def saved(home: Path) -> dict[str, str]:

@@ -15,26 +15,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from hermes.logs import JsonFormatter, setup_file_logging
+from tests.cli_helpers import run_hermes
 from tests.tools_helpers import wait_until
 
 T0 = datetime(2026, 11, 21, 10, 0, 1, 123000, tzinfo=UTC).timestamp()
 
 
-def hermes(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(root.parent), "TZ": "UTC"}
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        env={**env, "HERMES_HOME": str(root)},
-        cwd=root.parent,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+hermes = partial(run_hermes, clean=True, env={"TZ": "UTC"}, timeout=30)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from mcp_types import CallToolResult, TextContent
 from hermes.gateway.server import HttpServer, build_app
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import make_home, running_gateway
+from tests.tools_helpers import wait_until
 
 KEY = "mcp-test-key"
 TOOLS = {
@@ -107,11 +108,14 @@ async def poll(
     client: Client, tool: str, args: dict[str, Any], check: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
     """Call `tool` until its answer passes `check` (fail after 15 s)."""
-    deadline = time.monotonic() + 15
-    while not check(data := await call(client, tool, args)):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{tool} never got there: {data}")
-        await asyncio.sleep(0.05)
+    data: dict[str, Any] = {}
+
+    async def passes() -> bool:
+        nonlocal data
+        data = await call(client, tool, args)
+        return check(data)
+
+    await wait_until(passes, 15, why=lambda: f"{tool} never got there: {data}")
     return data
 
 

@@ -6,11 +6,10 @@ loopback HTTP servers (the scripted model, or one answering a fixed status)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +19,15 @@ from hermes.config import load_settings
 from hermes.home import ensure_home
 from hermes.providers.describe import CUT_MARKER, OFFLINE_NOTICE, mark_cut, offline_notice
 from hermes.testing import ScriptedModel
+from tests.cli_helpers import run_hermes
 from tests.fakes.status_server import StatusServer
 from tests.gateway_helpers import GatewayProcess, make_home
 
 OFFLINE = "offline demo model: chat only, no tools; run `hermes setup` for a real model"
 
 
-def hermes(
-    home: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """The real command with no provider key in its environment."""
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(home.parent), "HERMES_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        env={**base, **(env or {})},
-        cwd=home.parent,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+# the real command with no provider key in its environment
+hermes = partial(run_hermes, clean=True)
 
 
 def write_config(home: Path, text: str) -> Path:

@@ -30,6 +30,7 @@ from hermes.service.units import (
     unit_name,
 )
 from hermes.testing import ScriptedModel
+from tests.cli_helpers import run_hermes
 from tests.gateway_helpers import make_home
 from tests.tools_helpers import pid_alive
 
@@ -63,14 +64,7 @@ def env(tmp_path: Path, root: Path) -> dict[str, str]:
 
 
 def hermes(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_hermes(Path(env["HERMES_HOME"]), *args, env=env, clean=True, timeout=90)
 
 
 def ok(result: subprocess.CompletedProcess[str], code: int = 0) -> str:

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from hermes.messages import Message, ToolCall, Usage
 from hermes.store import Store
+from tests.cli_helpers import run_hermes
 
 
 def hermes(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "HERMES_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", "sessions", *args],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_hermes(home, "sessions", *args, env={"HOME": str(home)}, clean=True, cwd=home)
 
 
 @pytest.fixture

@@ -468,9 +468,10 @@ async def test_the_dashboard_shows_what_each_platform_skipped(
     from hermes.gateway.server import HttpServer, build_app
     from hermes.gateway.skipped import StoredDeadLetters
     from hermes.platforms.web import WebAdapter
+    from tests.browser_helpers import CHROMIUM, chromium
     from tests.gateway_helpers import FakeChat, running_gateway
     from tests.test_dashboard import open_page
-    from tests.test_webchat import CHROMIUM, CHROMIUM_ARGS, KEY, Site
+    from tests.test_webchat import KEY, Site
 
     if not CHROMIUM.exists():
         pytest.skip("browser tests need Chromium")
@@ -490,10 +491,7 @@ async def test_the_dashboard_shows_what_each_platform_skipped(
         server = HttpServer(build_app(gw), "127.0.0.1", 0, grace=0.5)
         site = Site(gw, web, f"http://127.0.0.1:{await server.start()}")
         problems: list[str] = []
-        async with playwright.async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-            )
+        async with chromium() as browser:
             try:
                 page = await open_page(
                     browser, site, problems, viewport={"width": 390, "height": 760}
@@ -519,7 +517,6 @@ async def test_the_dashboard_shows_what_each_platform_skipped(
                 )
                 assert widths[0] <= widths[1], widths
             finally:
-                await browser.close()
                 await server.stop()
         assert problems == []
 

@@ -14,6 +14,7 @@ import pytest
 
 from hermes.gateway.tokens import TokenConflict, claim_tokens, lock_path, shared_tokens
 from hermes.testing import ScriptedModel
+from tests.cli_helpers import run_hermes
 from tests.fakes.telegram_api import FakeTelegram
 from tests.gateway_helpers import STARTED, GatewayProcess, make_home
 
@@ -89,14 +90,7 @@ class ProfileGateway(GatewayProcess):
 
 
 def hermes(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        env={**os.environ, "HERMES_HOME": str(root)},
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_hermes(root, *args, cwd=root)
 
 
 async def test_the_second_gateway_with_the_same_bot_is_refused(

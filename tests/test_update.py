@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import stat
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 from hermes.skills_sync import BUNDLED_SKILLS, MANIFEST, bundled_skills, sync_skills
+from tests.cli_helpers import run_hermes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -98,17 +98,7 @@ def test_a_skill_of_the_same_name_made_by_the_user_is_left_alone(tmp_path: Path)
     assert body(skills, "alpha") == "written before it was bundled"
 
 
-def hermes(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"HERMES_HOME": str(root), "HOME": str(root.parent), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
+hermes = partial(run_hermes, clean=True, env={"PATH": "/usr/bin:/bin"}, cwd=REPO)
 
 
 def test_hermes_update_syncs_every_profile_and_keeps_user_changes(tmp_path: Path) -> None:

@@ -5,29 +5,18 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from hermes.testing import ScriptedModel
+from tests.cli_helpers import run_hermes
 from tests.gateway_helpers import FakeChat, make_home, running_gateway
 from tests.tools_helpers import wait_until
 
-
-def hermes(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home.parent), "HERMES_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "hermes", *args],
-        env=env,
-        cwd=home.parent,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+hermes = partial(run_hermes, clean=True)
 
 
 def usage_json(home: Path, *args: str) -> dict[str, object]:

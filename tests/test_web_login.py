@@ -19,9 +19,10 @@ import httpx
 from hermes.gateway import auth
 from hermes.testing import ScriptedModel
 from tests import test_webchat as webchat
+from tests.browser_helpers import needs_chromium
 from tests.gateway_helpers import make_home
 from tests.pty_driver import Terminal
-from tests.test_webchat import needs_chromium, serving
+from tests.test_webchat import serving
 from tests.tools_helpers import wait_until
 
 browser = webchat.browser  # the web chat tests' fixture

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,21 +22,11 @@ from hermes.gateway.events import Button, Outbound, Target
 from hermes.gateway.server import HttpServer, build_app
 from hermes.platforms.web import BACKLOG, WebAdapter
 from hermes.testing import ScriptedModel
+from tests.browser_helpers import chromium, needs_chromium
 from tests.gateway_helpers import make_home, running_gateway
 from tests.tools_helpers import wait_until
 
 KEY = "hk_test-key-for-the-web-chat"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="browser tests need Chromium at /usr/bin/chromium"
-)
 
 
 @dataclass
@@ -75,15 +64,6 @@ async def client(site: Site) -> AsyncIterator[httpx.AsyncClient]:
 
 
 BEARER = {"Authorization": f"Bearer {KEY}"}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
-    """Poll an async check until it is true; fail after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {seconds}s")
-        await asyncio.sleep(0.05)
 
 
 async def history(client: httpx.AsyncClient, chat: str) -> list[tuple[str, str]]:
@@ -222,7 +202,7 @@ async def test_a_retried_send_is_accepted_once(
     async def answered() -> bool:
         return ("assistant", "Hello, owner.") in await history(client, "c1")
 
-    await eventually(answered)
+    await wait_until(answered)
     assert await history(client, "c1") == [("user", "hello"), ("assistant", "Hello, owner.")]
     assert len(model.requests) == 1
 
@@ -276,7 +256,7 @@ async def test_history_and_sessions_show_what_a_person_reads(
     async def answered() -> bool:
         return len(await history(client, "c3")) == 3
 
-    await eventually(answered)
+    await wait_until(answered)
     # a tool call is a line saying how it ended; its result is not part of the history
     assert await history(client, "c3") == [
         ("user", "what colour is the parrot?"),
@@ -338,15 +318,8 @@ async def test_a_page_that_reconnects_gets_what_it_missed_and_a_slow_one_is_drop
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    playwright = pytest.importorskip("playwright.async_api")
-    async with playwright.async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with chromium() as b:
+        yield b
 
 
 async def log_in(page: Any, url: str) -> None:

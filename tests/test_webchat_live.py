@@ -14,8 +14,9 @@ import pytest
 
 from hermes.testing import ScriptedModel
 from tests import test_webchat as webchat
+from tests.browser_helpers import CHROMIUM
 from tests.gateway_helpers import make_home
-from tests.test_webchat import BEARER, CHROMIUM, Site, eventually, history, log_in, serving
+from tests.test_webchat import BEARER, Site, history, log_in, serving
 from tests.tools_helpers import wait_until
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="browser tests need Chromium")
@@ -233,4 +234,4 @@ async def test_history_names_the_page_message_of_each_stored_user_message(
             got = (await client.get("/api/web/history", params={"chat": "c9"})).json()
             return [m["text"] for m in got["messages"]][-1:] == ["second answer"]
 
-        await eventually(answered)
+        await wait_until(answered)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -77,15 +78,23 @@ def make_ctx(
 
 
 async def wait_until(
-    check: Callable[[], bool], seconds: float = 10.0, why: Callable[[], str] | None = None
+    check: Callable[[], bool | Awaitable[bool]],
+    seconds: float = 10.0,
+    why: Callable[[], str] | None = None,
 ) -> None:
-    """Poll `check` until it is true; fail the test after `seconds` (with `why()`)."""
+    """Poll `check` (plain or async) until it is true; fail the test after `seconds`
+    (with `why()`, which may report what the last check saw)."""
     deadline = time.monotonic() + seconds
-    while not check():
+    while not await _holds(check):
         if time.monotonic() > deadline:
             detail = f"\n{why()}" if why is not None else ""
             raise AssertionError(f"condition not met within {seconds}s{detail}")
         await asyncio.sleep(0.02)
+
+
+async def _holds(check: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = check()
+    return bool(await result if inspect.isawaitable(result) else result)
 
 
 def pid_alive(pid: int) -> bool:

@@ -344,6 +344,8 @@ def _status(t: _Target) -> int:
         print(f"{t.name} gateway: running (pid {pid}{_uptime(state)})")
         print(f"  web chat: {state.get('url')}")
         print(f"  platforms: {_platforms(state) or 'none'}")
+        for line in _flow(state):
+            print(f"    {line}")
     _print_services(t)
     return 0
 
@@ -399,6 +401,27 @@ def _valid_name(name: str) -> bool:
 def _url(state: dict[str, object] | None) -> str:
     url = state.get("url") if state else None
     return f"; web chat: {url}" if url else ""
+
+
+def _flow(state: dict[str, object], now: float | None = None) -> list[str]:
+    """Per platform, when a message last came in and went out (gateway.json)."""
+    import time
+
+    details = state.get("platform_details")
+    if not isinstance(details, dict):
+        return []
+    now = time.time() if now is None else now
+
+    def ago(value: object) -> str:
+        if not isinstance(value, int | float):
+            return "none yet"
+        return f"{max(0, round(now - value))}s ago"
+
+    return [
+        f"{name}: last message in {ago(d.get('last_inbound'))}, last sent {ago(d.get('last_sent'))}"
+        for name, d in details.items()
+        if isinstance(d, dict) and name != "web"
+    ]
 
 
 def _platforms(state: dict[str, object] | None) -> str:

@@ -80,6 +80,7 @@ def routes(gw: Gateway) -> list[Route]:
                 "profile": gw.profile.name,
                 "uptime_s": round(gw.clock() - gw.started_at, 1),
                 "platforms": gw.platform_states(),
+                "platform_details": gw.platform_details(),
                 "skipped_updates": skipped_updates,
                 "mcp": {"path": "/mcp", "transport": "streamable-http", "state": mcp_state()},
                 "stats": stats,

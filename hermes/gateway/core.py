@@ -247,6 +247,8 @@ class Gateway:
         """The adapters' sink: check the sender, store the message, queue it.
         Returns once it is committed (or refused): then the adapter may ack it."""
         adapter = self.adapters.get(event.platform)
+        if adapter is not None:
+            adapter.last_inbound = self.clock()  # liveness: the platform flows
         if adapter is not None and event.callback_id:
             self._spawn(adapter.acknowledge(event), "acknowledge")
         if not await self._allowed(event, adapter):
@@ -379,3 +381,7 @@ class Gateway:
 
     def platform_states(self) -> dict[str, str]:
         return {name: a.state for name, a in self.adapters.items()}
+
+    def platform_details(self) -> dict[str, dict[str, str | float | None]]:
+        """Per platform: state, last_inbound and last_sent (unix seconds or None)."""
+        return {name: a.details() for name, a in self.adapters.items()}

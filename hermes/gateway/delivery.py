@@ -156,6 +156,7 @@ class Courier:
                     exc,
                 )
             return False
+        self.adapter.last_sent = self.clock()  # liveness: sends go through
         await self.store.run(ops.mark_sent, d.id, self.clock())
         await self._report_failures()
         return True

@@ -327,6 +327,7 @@ async def _watch_platforms(
     """Say when a platform connects, drops or fails, and keep gateway.json current
     (`hermes doctor` reads it). Platforms change state rarely: a look every second."""
     shown: dict[str, str] = {}
+    written: object = None
     while True:
         states = {n: s for n, s in gw.platform_states().items() if n != "web"}
         if states != shown:
@@ -334,7 +335,10 @@ async def _watch_platforms(
                 if shown.get(name) != state and state != "starting":
                     say(f"  {name}: {state}")
             shown = states
+        details = gw.platform_details()  # last inbound/sent too: at most a write a second
+        if details != written:
             _write_state(state_path, url, gw)
+            written = details
         await asyncio.sleep(1.0)
 
 
@@ -351,6 +355,7 @@ def _write_state(path: Path, url: str, gw: Gateway) -> None:
         "profile": gw.profile.name,
         "started_at": gw.started_at,
         "platforms": gw.platform_states(),
+        "platform_details": gw.platform_details(),
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))

@@ -22,7 +22,7 @@ from hermes.messages import Message
 from hermes.platforms.adapter import Adapter
 from hermes.platforms.web import WebAdapter
 from hermes.providers.resolve import describe
-from hermes.store import cron_ops, kept_ops
+from hermes.store import approval_ops, cron_ops, kept_ops
 from hermes.store import gateway_ops as ops
 
 if TYPE_CHECKING:
@@ -194,6 +194,7 @@ async def run_inbound(
     streamer: DraftStreamer | None = None
     watch: SlowWatch | None = None
     web = adapter if isinstance(adapter, WebAdapter) else None  # shows turns and tool lines
+    conv: Conversation | None = None
     try:
         if adapter is not None and event.attachments and resume is None:
             event = await adapter.fetch(event)
@@ -258,8 +259,15 @@ async def run_inbound(
                 streamer.abort()
             raise  # the gateway is stopping: the stored turn is resumed at the next start
         draft = await streamer.finish() if streamer else None
+        # stopped while it was asking (the request stored, the turn not yet waiting):
+        # the request is void, and the calls it held get a result saying they did not run
+        owner = f"inbound:{row_id}"
+        withdrawn = await gw.store.run(approval_ops.cancel_owner, owner, "/stop", gw.clock())
+        if withdrawn and conv is not None:
+            await conv.answer_unanswered(work.STOPPED, conv.unanswered())
+        end = "⏹ Stopped before it ran." if withdrawn else "⏹ Stopped."
         shown = streamer.text.strip() if streamer else ""
-        note = f"{shown}\n\n⏹ Stopped." if shown else "⏹ Stopped."
+        note = f"{shown}\n\n{end}" if shown else end
         await finish(gw, row_id, event, note, draft_id=draft, error="stopped")
     except HermesError as exc:
         draft = await streamer.finish() if streamer else None

@@ -89,6 +89,14 @@ class Adapter(ABC):
     # chat logs in with HERMES_API_KEY): no allowlist or pairing applies.
     trusted: bool = False
     state: str = "starting"  # starting | connected | reconnecting | failed: REASON | stopped
+    # Liveness from what flows (unix seconds, None: not yet): the gateway sets
+    # last_inbound when an event reaches its sink and last_sent when a send succeeds.
+    last_inbound: float | None = None
+    last_sent: float | None = None
+
+    def details(self) -> dict[str, str | float | None]:
+        """The state and what flowed last (the status API, gateway.json, doctor)."""
+        return {"state": self.state, "last_inbound": self.last_inbound, "last_sent": self.last_sent}
 
 
 class AdapterUnavailable(HermesError):

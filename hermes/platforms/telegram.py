@@ -19,6 +19,7 @@ within seconds of Telegram.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -40,12 +41,13 @@ from hermes.platforms.adapter import (
     MemoryDeadLetters,
     Sink,
     UpdateGuard,
+    describe,
     require,
 )
 from hermes.platforms.render_html import html_text
 from hermes.platforms.spec import Build, Capabilities, Credential, Cursor, Platform, section
 from hermes.providers.http import Backoff
-from hermes.settings import profile_name
+from hermes.settings import bounded, profile_name
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -60,6 +62,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 TOKEN_FIX = "check TELEGRAM_BOT_TOKEN (from @BotFather) and telegram.base_url"
 RECONNECT_CAP = 3.0  # seconds between tries while Telegram is unreachable, at most
 CONFLICT_WAIT = 60.0  # another poller holds the token: look again this often
+WATCHDOG = 90.0  # seconds without any getUpdates answer before getMe probes the link
 
 
 @dataclass
@@ -72,6 +75,9 @@ class TelegramSettings:
     )
     base_url: str = "https://api.telegram.org"
     require_mention: bool = False
+    # getUpdates silent this long (no updates, no empty answer): probe with getMe, and
+    # if that fails too, drop the HTTP connections and connect anew
+    watchdog_seconds: float = bounded(WATCHDOG, 2, 3600)
 
 
 # Telegram counts its 4096 in UTF-16 code units (an emoji is 2)
@@ -103,6 +109,7 @@ class TelegramAdapter(Adapter):
         backoff: Backoff | None = None,
         retry: Backoff | None = None,
         conflict_wait: float = CONFLICT_WAIT,
+        watchdog: float = WATCHDOG,
     ) -> None:
         require("telegram", "telegram")
         self.token = token
@@ -116,6 +123,8 @@ class TelegramAdapter(Adapter):
         self.backoff = backoff or Backoff(base=0.5, cap=RECONNECT_CAP)
         self.retry = retry  # between tries of an update that fails (UpdateGuard's default)
         self.conflict_wait = conflict_wait
+        self.watchdog = watchdog
+        self._next_probe = 0.0  # time.monotonic() at which silence is probed
         self.state = "starting"
         self._bot: Bot | None = None
         self._requests: list[BaseRequest] = []
@@ -140,15 +149,15 @@ class TelegramAdapter(Adapter):
     async def run(self, sink: Sink) -> None:
         from telegram import error as tg
 
-        bot = self._client()
         guard = UpdateGuard(self.name, self.dead_letters, retry=self.retry, wait=self.backoff)
         offset = await self._load_offset()
         attempt, down_since = 0, 0.0
+        self._next_probe = time.monotonic() + self.watchdog
         while True:
             try:
                 if self._me is None:
-                    await self._connect(bot)
-                updates = await self._poll(offset)
+                    await self._connect(self._client())  # a new one after a rebuild
+                updates = await self._watched_poll(offset)
             except tg.InvalidToken as exc:
                 reason = wire.fatal_reason(exc)
                 self.state = f"failed: {reason}"
@@ -187,6 +196,57 @@ class TelegramAdapter(Adapter):
             if updates and offset == before:  # only updates without an id: none to confirm
                 await self.backoff.sleep(self.backoff.cap)
 
+    async def _watched_poll(self, offset: int | None) -> list[Any]:
+        """`_poll`, watched: when getUpdates has not answered for `watchdog` seconds
+        (counted across failed polls), getMe probes the link; if that fails too, the
+        HTTP connections are closed and rebuilt, and polling starts over."""
+        from telegram.error import NetworkError
+
+        poll = asyncio.ensure_future(self._poll(offset))
+        try:
+            while True:
+                wait = max(0.0, self._next_probe - time.monotonic())
+                done, _ = await asyncio.wait({poll}, timeout=wait)
+                if done:
+                    result = poll.result()  # raises what the poll raised
+                    self._next_probe = time.monotonic() + self.watchdog
+                    return result
+                alive = await self._probe()
+                self._next_probe = time.monotonic() + self.watchdog
+                if not alive:
+                    break
+        finally:
+            if not poll.done():
+                poll.cancel()
+                await asyncio.gather(poll, return_exceptions=True)
+        await self._rebuild()
+        raise NetworkError(
+            f"getUpdates silent for over {self.watchdog:.0f} s and getMe failed too; "
+            "connecting anew"
+        )
+
+    async def _probe(self) -> bool:
+        """Does Telegram answer getMe? A revoked token raises (the adapter fails)."""
+        from telegram import error as tg
+
+        try:
+            await asyncio.wait_for(self._client().get_me(), timeout=min(10.0, self.watchdog))
+            return True
+        except tg.InvalidToken:
+            raise
+        except Exception as exc:
+            log.info("telegram: getMe probe failed (%s)", describe(exc))
+            return False
+
+    async def _rebuild(self) -> None:
+        """Close the HTTP clients fully; the next call builds new ones (and getMe)."""
+        old, self._requests, self._bot, self._me = self._requests, [], None, None
+        for request in old:
+            try:
+                await request.shutdown()
+            except Exception as exc:
+                log.info("telegram: closing a stale connection: %s", describe(exc))
+
     async def _poll(self, offset: int | None) -> list[Any]:
         """One getUpdates call: the updates as plain JSON, however odd each one is."""
         from urllib.parse import urlencode
@@ -200,6 +260,7 @@ class TelegramAdapter(Adapter):
         if offset is not None:
             query["offset"] = offset
         url = f"{self.base_url}/bot{self.token}/getUpdates?{urlencode(query)}"
+        self._client()  # built anew after a rebuild
         request = self._requests[1]
         read_timeout = (request.read_timeout or 0.0) + self.poll_timeout
         result = await request.post(url, read_timeout=read_timeout)
@@ -414,6 +475,7 @@ def build(spec: Build) -> TelegramAdapter:
         require_mention=settings.require_mention,
         cursor=spec.cursor(offset_key(token)) if spec.cursor is not None else None,
         dead_letters=spec.dead_letters,
+        watchdog=float(settings.watchdog_seconds),
     )
 
 

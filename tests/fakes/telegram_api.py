@@ -74,7 +74,7 @@ class ApiError(Exception):
 
 @dataclass
 class _Failure:
-    status: int | str  # an HTTP status, or "disconnect" (close without answering)
+    status: int | str  # an HTTP status, "disconnect" (close without answering) or "silent"
     times: int | None  # None: until recover()
     description: str | None
     retry_after: int | None
@@ -146,6 +146,7 @@ class FakeTelegram:
         self._failures: dict[str, list[_Failure]] = {}
         self._poll_generation = 0
         self._outages = 0  # fail() of getUpdates cuts the long polls waiting then
+        self._recoveries = 0  # recover() ends the calls kept "silent"
         self._closed = False
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -198,8 +199,9 @@ class FakeTelegram:
         retry_after: int | None = None,
     ) -> None:
         """Make the next `times` calls of `method` ("*": any method) fail with `status`
-        (429 carries parameters.retry_after) or "disconnect" (the socket closes unanswered).
-        times=None: until recover()."""
+        (429 carries parameters.retry_after), "disconnect" (the socket closes unanswered) or
+        "silent" (no answer at all: the call hangs until recover() or close(), then the
+        socket closes). times=None: until recover()."""
         if status == 429 and retry_after is None:
             retry_after = 1
         with self._cond:
@@ -212,6 +214,15 @@ class FakeTelegram:
     def recover(self) -> None:
         with self._cond:
             self._failures.clear()
+            self._recoveries += 1
+            self._cond.notify_all()
+
+    def _stay_silent(self) -> None:
+        """A "silent" failure: answer nothing until recover() or close()."""
+        with self._cond:
+            mine = self._recoveries
+            while self._recoveries == mine and not self._closed:
+                self._cond.wait()
 
     # -- the user's side -------------------------------------------------------------
 
@@ -482,7 +493,9 @@ class FakeTelegram:
                 return _error(ApiError(401, "Unauthorized"))
             failure = self._take_failure(method.lower())
         if failure is not None:
-            if failure.status == "disconnect":
+            if failure.status in ("disconnect", "silent"):
+                if failure.status == "silent":
+                    self._stay_silent()
                 return None
             status = int(failure.status)
             text = failure.description or DESCRIPTIONS.get(status, "")
@@ -503,7 +516,9 @@ class FakeTelegram:
                 failure = self._take_failure(method.lower())
             if failure is None:
                 return 200, [], {}
-        if failure.status == "disconnect":
+        if failure.status in ("disconnect", "silent"):
+            if failure.status == "silent":
+                self._stay_silent()
             return None
         return _error(ApiError(int(failure.status), DESCRIPTIONS.get(int(failure.status), "")))
 
