@@ -4,6 +4,7 @@ chat platform, and a gateway running in the test's event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ import yaml
 from hermes.gateway.core import Gateway
 from hermes.gateway.events import Inbound, Outbound, Target
 from hermes.home import load_profile
-from hermes.platforms.adapter import Adapter, SendError, Sink
+from hermes.platforms.adapter import Adapter, AdapterUnavailable, SendError, Sink
 from hermes.platforms.spec import Capabilities
 from hermes.store import Store
 from hermes.testing import ScriptedModel
@@ -199,3 +200,16 @@ class GatewayProcess:
         self.proc.send_signal(sig or signal.SIGTERM)
         await wait_until(lambda: self.proc.poll() is not None, seconds)
         return int(self.proc.returncode)
+
+
+@asynccontextmanager
+async def running_adapter(adapter: Adapter, sink: Sink) -> AsyncIterator[asyncio.Task[None]]:
+    """ADAPTER running into SINK for the block; cancelled and closed after it."""
+    task = asyncio.create_task(adapter.run(sink))
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, AdapterUnavailable):
+            await task
+        await adapter.close()

@@ -6,13 +6,12 @@ getMe and connects anew when that fails too, and fails once on a revoked token."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from hermes.platforms.telegram import TelegramAdapter, TelegramSettings
 from hermes.providers.http import Backoff
 from hermes.testing import ScriptedModel
 from tests.fakes.telegram_api import FakeTelegram
-from tests.gateway_helpers import GatewayProcess, make_home
+from tests.gateway_helpers import GatewayProcess, make_home, running_adapter
 from tests.tools_helpers import wait_until
 
 TOKEN = "123456:TEST-liveness"
@@ -125,16 +124,7 @@ def adapter_for(fake: FakeTelegram, tmp_path: Path, **options: Any) -> TelegramA
     )
 
 
-@contextlib.asynccontextmanager
-async def running(adapter: TelegramAdapter, sink: Inbox) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(adapter.run(sink))
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, AdapterUnavailable):
-            await task
-        await adapter.close()
+running = running_adapter
 
 
 def test_the_watchdog_setting_defaults_to_90_seconds() -> None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from hermes.platforms.spec import Build
 from hermes.platforms.telegram import PLATFORM, TelegramAdapter, offset_key
 from hermes.providers.http import Backoff
 from hermes.store import Store, gateway_ops
+from tests.gateway_helpers import running_adapter
 
 BOT = "@hermes_test_bot"
 # PTB itself warns whenever it builds a RetryAfter (its retry_after turns into a timedelta).
@@ -68,16 +68,7 @@ def adapter_for(fake: FakeTelegram, tmp_path: Path, **options: Any) -> TelegramA
     )
 
 
-@contextlib.asynccontextmanager
-async def running(adapter: TelegramAdapter, sink: Inbox) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(adapter.run(sink))
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, AdapterUnavailable):
-            await task
-        await adapter.close()
+running = running_adapter
 
 
 async def test_private_text_message_is_normalized(fake: FakeTelegram, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ updates skipped shown by `hermes doctor`, the status route and the dashboard."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import itertools
 import json
@@ -18,7 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,12 @@ import httpx
 import pytest
 
 from hermes.gateway.events import Inbound
-from hermes.platforms.adapter import AdapterUnavailable, MemoryDeadLetters
+from hermes.platforms.adapter import MemoryDeadLetters
 from hermes.platforms.telegram import RECONNECT_CAP, TelegramAdapter
 from hermes.providers.http import Backoff
 from hermes.testing import ScriptedModel
 from tests.fakes.telegram_api import FakeTelegram
-from tests.gateway_helpers import GatewayProcess, make_home
+from tests.gateway_helpers import GatewayProcess, make_home, running_adapter
 from tests.tools_helpers import wait_until
 
 TOKEN = "123456:TEST-token"
@@ -157,16 +156,7 @@ def adapter_for(fake: FakeTelegram, tmp_path: Path, **options: Any) -> TelegramA
     )
 
 
-@contextlib.asynccontextmanager
-async def running(adapter: TelegramAdapter, sink: Inbox) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(adapter.run(sink))
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, AdapterUnavailable):
-            await task
-        await adapter.close()
+running = running_adapter
 
 
 def send_shapes(fake: FakeTelegram) -> tuple[dict[int, list[str]], dict[int, str]]:
