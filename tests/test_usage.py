@@ -107,9 +107,18 @@ async def test_usage_in_a_chat_shows_the_cost(tmp_path: Path, model: ScriptedMod
     async with running_gateway(home, [chat]):
         await chat.say("hello")
         await wait_until(lambda: "hi there" in chat.shown())
+        # the turn's usage is recorded just after its reply goes out
+        await wait_until(lambda: _recorded(home) == 1)
         await chat.say("/usage")
         await wait_until(lambda: any("This session" in s for s in chat.shown()))
     [report] = [s for s in chat.shown() if "This session" in s]
     assert "not tracked" not in report
     assert "This session: 1,200 in (0 cached), 30 out, cost $0.0125" in report
     assert "Today (Europe/Berlin): 1,200 in (0 cached), 30 out, cost $0.0125" in report
+
+
+def _recorded(home: Path) -> int:
+    """How many model turns state.db has recorded usage for."""
+    with sqlite3.connect(home / "state.db") as conn:
+        (count,) = conn.execute("SELECT COUNT(*) FROM usage").fetchone()
+    return int(count)
