@@ -25,10 +25,10 @@ import httpx
 
 from hermes.gateway.core import Gateway
 from hermes.gateway.events import Inbound, Outbound, Target
-from hermes.gateway.server import HttpServer, build_app
 from hermes.home import load_profile
 from hermes.platforms.adapter import Adapter, Sink
 from hermes.platforms.spec import Capabilities
+from hermes.server.server import HttpServer, build_app
 from hermes.store import Store
 from hermes.testing import ScriptedModel
 

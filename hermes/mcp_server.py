@@ -4,7 +4,7 @@ hand work to Hermes, each a thin call of one /api/hermes route.
 The tools hold no logic of their own, so they mean exactly what the routes
 mean and the API stays the one place the rules live. They call the API
 through an httpx client the caller owns: in the gateway (/mcp, see
-hermes/gateway/mcp_mount.py) it talks to the gateway's own app in-process;
+hermes/server/mcp_mount.py) it talks to the gateway's own app in-process;
 for `hermes mcp serve --stdio` it talks to a gateway over HTTP.
 
 A tool returns the route's JSON (as structured content, and as text for

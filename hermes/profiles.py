@@ -136,7 +136,7 @@ def model_label(home: Path, env: Mapping[str, str]) -> str:
 
 def profile_status(root: Path, name: str, env: Mapping[str, str]) -> ProfileStatus:
     from hermes.errors import ConfigError
-    from hermes.gateway.runner import read_state, running_pid
+    from hermes.pidfile import read_state, running_pid
 
     home = profile_home(root, name)
     model: str | None = None
@@ -213,7 +213,7 @@ def create_profile(root: Path, name: str, clone_from: Path | None = None) -> Pat
 def _stopped_gateway(name: str, home: Path, env: Mapping[str, str]) -> Iterator[None]:
     """Refuse while the profile's gateway runs or its service is installed, and keep
     one from starting while the profile moves or goes (its lock is held)."""
-    from hermes.gateway.runner import home_lock, running_pid
+    from hermes.pidfile import home_lock, running_pid
 
     command = command_for(name, env)
     pid = running_pid(home)

@@ -20,9 +20,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from hermes.gateway.api_work import routes
-from hermes.gateway.server import HttpServer, build_app
 from hermes.home import load_profile
+from hermes.server.api_work import routes
+from hermes.server.server import HttpServer, build_app
 from hermes.store import Store, approval_ops, task_ops
 from hermes.store.approval_ops import ApprovalRow, NewApproval
 from hermes.store.db import open_db

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hermes.gateway.runner import poke
+from hermes.pidfile import poke
 from hermes.testing import ScriptedModel
 from tests.fakes.telegram_api import FakeTelegram
 from tests.gateway_helpers import GatewayProcess, make_home

@@ -18,7 +18,7 @@ from pty_driver import Terminal
 from hermes.cli.gateway_setup import parse_sets, plan, platforms
 from hermes.envfile import read_env_file
 from hermes.errors import HermesError
-from hermes.gateway.runner import running_pid
+from hermes.pidfile import running_pid
 from hermes.platforms import platform
 from hermes.testing import ScriptedModel
 from tests.cli_helpers import run_hermes

@@ -33,7 +33,7 @@ from starlette.routing import Route
 from hermes import __version__
 from hermes.cron.schedule import FORMS
 from hermes.gateway.core import Gateway
-from hermes.gateway.server import HttpServer, build_app
+from hermes.server.server import HttpServer, build_app
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import FakeChat, make_home, running_gateway
 from tests.tools_helpers import wait_until

@@ -26,11 +26,11 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from starlette.routing import Mount, Route
 
-from hermes.gateway.api_hermes import OPENAPI
 from hermes.gateway.core import Gateway
-from hermes.gateway.http_body import LARGE, BodyLimit, body_limit
-from hermes.gateway.server import HttpServer, build_app
 from hermes.platforms.web import WebAdapter
+from hermes.server.api_hermes import OPENAPI
+from hermes.server.http_body import LARGE, BodyLimit, body_limit
+from hermes.server.server import HttpServer, build_app
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import GatewayProcess, make_home, running_gateway
 from tests.tools_helpers import wait_until

@@ -25,7 +25,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
 
-from hermes.gateway.server import HttpServer, build_app
+from hermes.server.server import HttpServer, build_app
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import make_home, running_gateway
 from tests.tools_helpers import wait_until
@@ -361,7 +361,7 @@ async def test_closing_the_gateway_stops_the_mcp_server(home: Path) -> None:
 def test_a_gateway_not_asked_for_mcp_does_not_load_it() -> None:
     script = (
         "import sys, types\n"
-        "from hermes.gateway import mcp_mount, server\n"
+        "from hermes.server import mcp_mount, server\n"
         "mcp_mount.mcp_routes(types.SimpleNamespace(api_key='k', on_close=[]))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'pydantic')))\n"
     )

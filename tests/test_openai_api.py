@@ -16,7 +16,7 @@ from gateway_helpers import make_home, running_gateway
 from openai import AsyncOpenAI
 
 from hermes.gateway.core import Gateway
-from hermes.gateway.server import HttpServer, build_app
+from hermes.server.server import HttpServer, build_app
 from hermes.testing import ScriptedModel
 
 KEY = "test-key"

@@ -12,16 +12,16 @@ import httpx
 import pytest
 
 from hermes import platforms
+from hermes.app import build_adapters
 from hermes.config import get_dotted, load_settings, settings_to_dict
 from hermes.config_edit import set_value
 from hermes.errors import ConfigError
 from hermes.gateway.routing import Routes
-from hermes.gateway.runner import build_adapters
-from hermes.gateway.server import HttpServer, build_app
 from hermes.gateway.targets import TargetError, check_target, configured
 from hermes.gateway.tokens import TokenConflict, claim_tokens, shared_tokens
 from hermes.home import load_profile
 from hermes.platforms.spec import section
+from hermes.server.server import HttpServer, build_app
 from hermes.store import Store, gateway_ops
 from hermes.testing import ScriptedModel
 from tests.fakes import tiny_platform

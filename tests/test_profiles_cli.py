@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hermes.gateway.runner import home_lock
+from hermes.pidfile import home_lock
 from hermes.skills_sync import bundled_skills
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from hermes.errors import HermesError
 from hermes.gateway.core import Gateway
-from hermes.gateway.server import HttpServer, build_app, serve
+from hermes.server.server import HttpServer, build_app, serve
 
 KEY = "test-key"
 BEARER = {"Authorization": f"Bearer {KEY}"}

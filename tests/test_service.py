@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hermes.gateway.runner import running_pid
+from hermes.pidfile import running_pid
 from hermes.service.manager import Managers
 from hermes.service.units import (
     ServiceSpec,

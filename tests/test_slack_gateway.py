@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from hermes.gateway.runner import poke
+from hermes.pidfile import poke
 from hermes.testing import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.gateway_helpers import GatewayProcess, make_home

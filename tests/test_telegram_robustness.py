@@ -455,9 +455,9 @@ async def test_telegram_is_back_within_seconds_of_an_outage(
 async def test_the_dashboard_shows_what_each_platform_skipped(
     tmp_path: Path, model: ScriptedModel
 ) -> None:
-    from hermes.gateway.server import HttpServer, build_app
     from hermes.gateway.skipped import StoredDeadLetters
     from hermes.platforms.web import WebAdapter
+    from hermes.server.server import HttpServer, build_app
     from tests.browser_helpers import CHROMIUM, chromium
     from tests.gateway_helpers import FakeChat, running_gateway
     from tests.test_dashboard import open_page

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from hermes.gateway import auth
+from hermes.server import auth
 from hermes.testing import ScriptedModel
 from tests import test_webchat as webchat
 from tests.browser_helpers import needs_chromium

@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from hermes.gateway import auth
 from hermes.gateway.core import Gateway
 from hermes.gateway.events import Button, Outbound, Target
-from hermes.gateway.server import HttpServer, build_app
 from hermes.platforms.web import BACKLOG, WebAdapter
+from hermes.server import auth
+from hermes.server.server import HttpServer, build_app
 from hermes.testing import ScriptedModel
 from tests.browser_helpers import chromium, needs_chromium
 from tests.gateway_helpers import make_home, running_gateway

@@ -35,7 +35,7 @@ def tell_gateway(name: str, home: Path, key: str) -> None:
     """A gateway running for the profile reloads its settings (SIGHUP); a setting
     it binds at start is applied by a restart only, which is said instead."""
     from hermes.gateway.reload import needs_restart
-    from hermes.gateway.runner import read_state, running_pid
+    from hermes.pidfile import read_state, running_pid
     from hermes.profiles import command_for
 
     pid = running_pid(home)

@@ -147,7 +147,7 @@ def run(home: Path, job_id: str) -> str:
 
 
 def _poke(home: Path) -> bool:
-    from hermes.gateway.runner import poke
+    from hermes.pidfile import poke
 
     return poke(home)
 

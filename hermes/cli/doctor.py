@@ -224,7 +224,7 @@ def hermes_cmd(name: str, rest: str) -> str:
 
 def check_gateway(name: str, home: Path) -> list[Finding]:
     """Is a gateway running for this home, and how are its platforms?"""
-    from hermes.gateway.runner import read_state, running_pid
+    from hermes.pidfile import read_state, running_pid
 
     state = read_state(home)
     if state is None:

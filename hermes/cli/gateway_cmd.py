@@ -21,11 +21,12 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         from hermes.cli.service_cmd import cmd_service
 
         return cmd_service(args)
+    from hermes.app import run_gateway
     from hermes.errors import HermesError
-    from hermes.gateway.runner import home_lock, run_gateway
     from hermes.gateway.tokens import TokenConflict, claim_tokens
     from hermes.home import ensure_home, home_root, load_profile, resolve_home
     from hermes.logs import setup_file_logging
+    from hermes.pidfile import home_lock
 
     name, home = resolve_home(args.profile, dict(os.environ))
     ensure_home(home)

@@ -118,7 +118,7 @@ def save(home: Path, values: Mapping[str, str]) -> list[str]:
 def gateway_action(home: Path) -> tuple[str | None, int | None]:
     """("start" | "restart" | None, pid): what applies new credentials. None: a gateway
     of another profile serves this home (it must be restarted by whoever runs it)."""
-    from hermes.gateway.runner import read_state, running_pid
+    from hermes.pidfile import read_state, running_pid
 
     pid = running_pid(home)
     if pid is None:

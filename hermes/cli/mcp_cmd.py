@@ -22,8 +22,8 @@ from hermes.logs import FORMAT
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from hermes.gateway.runner import read_state
     from hermes.home import load_profile
+    from hermes.pidfile import read_state
 
     profile = load_profile(args.profile)
     state = read_state(profile.home)
@@ -51,7 +51,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 def configured_url(profile: Profile) -> str:
     """Where this profile's gateway listens, from config.yaml (server.host:port)."""
-    from hermes.gateway.runner import url_host
+    from hermes.pidfile import url_host
 
     server = profile.settings.server
     return f"http://{url_host(server.host)}:{server.port}"

@@ -137,7 +137,7 @@ def _wake_gateway(home: Path, env: Mapping[str, str]) -> None:
     """Tell a running gateway to send what approving queued (the welcome) now."""
     import httpx
 
-    from hermes.gateway.runner import read_state
+    from hermes.pidfile import read_state
 
     state = read_state(home)
     if state is None:

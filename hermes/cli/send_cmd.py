@@ -16,10 +16,10 @@ if TYPE_CHECKING:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from hermes.gateway.runner import read_state
     from hermes.gateway.targets import check_target, configured
     from hermes.home import load_profile
     from hermes.logs import setup_file_logging
+    from hermes.pidfile import read_state
 
     profile = load_profile(args.profile)
     # the one check every front end applies: unknown platform, or how to configure it
@@ -70,7 +70,7 @@ def _through_gateway(
 
 
 async def _direct(profile: Profile, target: Target, text: str) -> tuple[str, str | None]:
-    from hermes.gateway.runner import build_adapters
+    from hermes.app import build_adapters
     from hermes.gateway.sending import send_now
     from hermes.gateway.targets import how_to_configure
     from hermes.store import Store

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from hermes.context import Profile
 from hermes.errors import HermesError
-from hermes.gateway.runner import read_state, running_pid
 from hermes.home import DEFAULT_PROFILE, home_root, load_profile, validate_profile_name
+from hermes.pidfile import read_state, running_pid
 from hermes.service import manager
 from hermes.service.manager import Managers, Service
 from hermes.service.units import ServiceSpec, gateway_argv, launchd_plist, systemd_unit

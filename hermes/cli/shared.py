@@ -53,7 +53,7 @@ def gateway_post(
     gateway's own words."""
     import httpx
 
-    from hermes.gateway.runner import read_state
+    from hermes.pidfile import read_state
 
     state = read_state(home)
     if state is None:

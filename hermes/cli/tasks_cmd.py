@@ -34,7 +34,7 @@ LIST_EVENTS = 5  # the last events each task shows in `list --json`
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from hermes.gateway.api_work import task_json
+    from hermes.server.api_work import task_json
 
     home, env = local_home(args)
     tz = hermes_zone(home)

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import hermes
-from hermes.gateway.runner import running_pid
 from hermes.home import home_root
+from hermes.pidfile import running_pid
 from hermes.profiles import all_profiles, command_for
 from hermes.skills_sync import sync_skills
 

@@ -31,7 +31,7 @@ from hermes.store import approval_ops as ops
 from hermes.store.approval_ops import ApprovalRow, NewApproval
 
 if TYPE_CHECKING:
-    from hermes.gateway.core import Gateway
+    from hermes.gateway.ports import Services
 
 log = logging.getLogger("hermes.gateway")
 
@@ -81,7 +81,7 @@ def buttons(approval_id: str) -> list[list[dict[str, str]]]:
 class Desk:
     """The gateway's approvals: asking, deciding, the low-risk timer, resuming."""
 
-    def __init__(self, gw: Gateway) -> None:
+    def __init__(self, gw: Services) -> None:
         self.gw = gw
         self.resumers: dict[str, Resumer] = {}  # owner kind ("inbound", "task") -> resume
         self.listeners: list[Callable[[ApprovalRow], None]] = []  # told each decision made here

@@ -23,7 +23,8 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from typing import Any
 
 from hermes.agent.events import EventSink
 from hermes.context import Profile
@@ -124,13 +125,13 @@ class Gateway:
         await leftovers.end_processes(self)  # before any turn resumes (and could rerun them)
         await self._recover()
         await self.tasks.recover()
-        self._spawn(self.desk.run(), "approvals")
-        self._spawn(self.scheduler.run(), "scheduler")
+        self.spawn(self.desk.run(), "approvals")
+        self.spawn(self.scheduler.run(), "scheduler")
         for name, courier in self.couriers.items():
-            self._spawn(courier.run(), f"courier {name}")
+            self.spawn(courier.run(), f"courier {name}")
         if self.listen:
             for adapter in self.adapters.values():
-                self._adapter_tasks.append(self._spawn(self._run_adapter(adapter), adapter.name))
+                self._adapter_tasks.append(self.spawn(self._run_adapter(adapter), adapter.name))
 
     def route(self, target: Target) -> Gateway:
         """The gateway that serves this chat: a routed profile's, else this one."""
@@ -184,10 +185,11 @@ class Gateway:
         await self.processes.shutdown()
         for routed in self.routed.values():
             await routed.close()
-            await routed.store.close()  # opened for it by runner.attach_routes
+            await routed.store.close()  # opened for it by hermes/app.py attach_routes
 
-    def _spawn(self, coro: object, what: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=what)  # type: ignore[arg-type]
+    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
+        """Run CORO as a task the gateway owns (cancelled when it closes)."""
+        task = asyncio.get_running_loop().create_task(coro, name=what)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -250,7 +252,7 @@ class Gateway:
         if adapter is not None:
             adapter.last_inbound = self.clock()  # liveness: the platform flows
         if adapter is not None and event.callback_id:
-            self._spawn(adapter.acknowledge(event), "acknowledge")
+            self.spawn(adapter.acknowledge(event), "acknowledge")
         if not await self._allowed(event, adapter):
             return
         serving = self.route(event.target)
@@ -277,7 +279,7 @@ class Gateway:
         """An allowed event of a chat this gateway serves: a button, or a message
         stored (committed before this returns) and queued."""
         if event.callback_data:
-            self._spawn(work.run_button(self, event), "button")
+            self.spawn(work.run_button(self, event), "button")
             return
         key = event.session_key(self.profile.name)
         row_id = await self.store.run(
@@ -303,11 +305,11 @@ class Gateway:
         session_id: str | None = None,
     ) -> None:
         if turns.is_immediate(event.text):  # /stop, /status...: answered even mid-turn
-            self._spawn(turns.run_immediate(self, self.chats.get(key), row_id, event), "command")
+            self.spawn(turns.run_immediate(self, self.chats.get(key), row_id, event), "command")
             return
         steered = self.tasks.walkaway.steered_task(event.target) if resume is None else None
         if steered is not None and not event.text.startswith("/"):
-            self._spawn(work.run_steer(self, row_id, event, steered), "steer")
+            self.spawn(work.run_steer(self, row_id, event, steered), "steer")
             return
         interrupt = (
             self.profile.settings.gateway.busy_input_mode == "interrupt"
@@ -320,7 +322,7 @@ class Gateway:
 
         chat = self.chats.get(key)
         if chat.waiting is not None and resume is None:
-            self._spawn(work.held_notice(self, chat, row_id, event), "held")
+            self.spawn(work.held_notice(self, chat, row_id, event), "held")
         self.chats.submit(key, job, interrupt=interrupt)
 
     # ----- outbound --------------------------------------------------------------
@@ -348,6 +350,30 @@ class Gateway:
         )
         await self.store.run(ops.queue_delivery, delivery, self.clock())
         self.wake(target.platform)
+
+    async def finish_inbound(
+        self,
+        row_id: int,
+        event: Inbound,
+        text: str,
+        *,
+        status: str = "done",
+        draft_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Mark inbound ROW_ID handled and queue its reply TEXT, in one transaction
+        (the reply edits DRAFT_ID, the streamed draft, when there is one)."""
+        delivery = ops.NewDelivery(
+            f"reply:{row_id}",
+            event.platform,
+            event.chat,
+            event.thread,
+            text,
+            reply_to=event.message_id if draft_id is None else None,
+            edit_message_id=draft_id,
+        )
+        await self.store.run(ops.finish_inbound, row_id, status, self.clock(), error, delivery)
+        self.wake(event.platform)
 
     async def deliver_now(self, key: str, target: Target, text: str) -> None:
         """Queue a message and make its first attempt here and now, so it lands

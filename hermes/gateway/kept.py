@@ -25,13 +25,15 @@ from hermes.store.gateway_ops import NewDelivery
 from hermes.store.kept_ops import KeptRun
 
 if TYPE_CHECKING:
-    from hermes.gateway.core import Gateway
+    from zoneinfo import ZoneInfo
+
+    from hermes.gateway.ports import Services
 
 log = logging.getLogger("hermes.gateway")
 LATE_MAX = 5
 
 
-async def warn_kept(gw: Gateway, task_ids: list[str]) -> None:
+async def warn_kept(gw: Services, task_ids: list[str]) -> None:
     """Log a warning for each run just claimed whose result will be kept."""
     kept = await gw.store.run(kept_ops.reasons, task_ids)
     for task_id, (job_id, why) in kept.items():
@@ -44,7 +46,7 @@ async def warn_kept(gw: Gateway, task_ids: list[str]) -> None:
         )
 
 
-async def deliver_kept(gw: Gateway) -> int:
+async def deliver_kept(gw: Services, tz: ZoneInfo) -> int:
     """Queue the kept results whose target can be reached now; how many were queued."""
     runs = await gw.store.run(kept_ops.finished)
     if not runs:
@@ -62,7 +64,7 @@ async def deliver_kept(gw: Gateway) -> int:
             to.setdefault(target, []).append((run, job))
     deliveries: list[NewDelivery] = []
     for target, items in to.items():
-        deliveries += await _late(gw, Target.parse(target), items)
+        deliveries += await _late(gw, tz, Target.parse(target), items)
         handled += [run.task_id for run, _ in items]
     if not handled:
         return 0
@@ -75,7 +77,7 @@ async def deliver_kept(gw: Gateway) -> int:
 
 
 async def _late(
-    gw: Gateway, target: Target, items: list[tuple[KeptRun, JobRow]]
+    gw: Services, tz: ZoneInfo, target: Target, items: list[tuple[KeptRun, JobRow]]
 ) -> list[NewDelivery]:
     older, newest = items[:-LATE_MAX], items[-LATE_MAX:]
     rows = {r.id: r for r in await gw.store.run(task_ops.get_many, [k.task_id for k, _ in newest])}
@@ -90,7 +92,7 @@ async def _late(
         row = rows.get(run.task_id)
         if row is None:
             continue
-        when = datetime.fromtimestamp(run.claimed_at, gw.scheduler.tz).strftime("%Y-%m-%d %H:%M %Z")
+        when = datetime.fromtimestamp(run.claimed_at, tz).strftime("%Y-%m-%d %H:%M %Z")
         ok = run.status == "done"
         body = result_text(row, ok, (run.result if ok else run.error) or "", job.name)
         why = run.undelivered

@@ -31,7 +31,7 @@ from hermes.store.leftover_ops import ToolProcessRow
 from hermes.tools.proc_ledger import ProcRecord, end_leftover
 
 if TYPE_CHECKING:
-    from hermes.gateway.core import Gateway
+    from hermes.gateway.ports import Services
 
 log = logging.getLogger("hermes.gateway")
 
@@ -83,7 +83,7 @@ _OUTCOMES = {
 }
 
 
-async def end_processes(gw: Gateway) -> None:
+async def end_processes(gw: Services) -> None:
     """At start, before turns resume: end the process groups a dead run of this
     gateway left, and keep their records for the turns that will report them."""
     rows = await gw.store.run(leftover_ops.running_processes)
@@ -112,7 +112,7 @@ async def end_processes(gw: Gateway) -> None:
     await gw.store.run(leftover_ops.drop_leftovers, keep)
 
 
-async def report_killed(gw: Gateway, conv: Conversation, user_message_id: int) -> None:
+async def report_killed(gw: Services, conv: Conversation, user_message_id: int) -> None:
     """Before a turn resumes: its calls that were running when the gateway died get
     a result naming what became of their process (a foreground `terminal` call by
     its command, a `process` call by the background process's id)."""

@@ -37,7 +37,7 @@ from hermes.settings import NotifyMode
 from hermes.tools.process import ProcessEvent, ProcInfo
 
 if TYPE_CHECKING:
-    from hermes.gateway.core import Gateway
+    from hermes.gateway.ports import Services
 
 log = logging.getLogger("hermes.gateway.notify")
 
@@ -47,7 +47,7 @@ _KEEP = 4 * SHOW_CHARS  # raw output kept per message (escape codes take room to
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
-def notify_mode(gw: Gateway) -> NotifyMode:
+def notify_mode(gw: Services) -> NotifyMode:
     """The configured mode, with HERMES_BACKGROUND_NOTIFICATIONS from the profile's env
     winning; an invalid env value is ignored with a warning."""
     configured = gw.profile.settings.display.background_process_notifications
@@ -157,7 +157,7 @@ class _Watch:
 class ProcessNotifier:
     """Follows the gateway's background processes and reports on them in their chat."""
 
-    def __init__(self, gw: Gateway, interval: float = 30.0) -> None:
+    def __init__(self, gw: Services, interval: float = 30.0) -> None:
         self.gw = gw
         self.interval = interval  # seconds, at least, between two running-output updates
         self.mode: NotifyMode = "off"

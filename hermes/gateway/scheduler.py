@@ -2,7 +2,7 @@
 
 Event-driven: it sleeps until the earliest `next_run_at` in state.db (one
 indexed MIN query) or until `wake()` (a job was added, changed or removed;
-other processes poke the gateway with SIGUSR1, see runner.py). There is no
+other processes poke the gateway with SIGUSR1, see hermes/pidfile.py poke). There is no
 tick: an idle scheduler with 10,000 jobs does nothing until the first is due.
 It still looks at the wall clock at least every MAX_SLEEP seconds, because
 the event loop's clock is monotonic and does not see a suspended machine or
@@ -27,23 +27,33 @@ import contextlib
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from hermes.cron import jobs
 from hermes.gateway.kept import deliver_kept, warn_kept
+from hermes.gateway.ports import Services
 from hermes.store import cron_ops
-
-if TYPE_CHECKING:
-    from hermes.gateway.core import Gateway
 
 log = logging.getLogger("hermes.gateway")
 MAX_SLEEP = 60.0
 BATCH = 500  # claims per transaction; more due jobs are claimed in the next round
 
 
+class Launcher(Protocol):
+    async def launch_ids(self, task_ids: list[str]) -> None:
+        """Start the task rows TASK_IDS (claimed cron runs)."""
+
+
+class SchedulerHost(Services, Protocol):
+    """What the scheduler uses of the gateway."""
+
+    @property
+    def tasks(self) -> Launcher: ...
+
+
 class Scheduler:
-    def __init__(self, gw: Gateway, tz: ZoneInfo) -> None:
+    def __init__(self, gw: SchedulerHost, tz: ZoneInfo) -> None:
         self.gw = gw
         self.tz = tz
         # who claimed a run, for the record (unique per gateway object, tests run two)
@@ -86,7 +96,7 @@ class Scheduler:
             if claimed:
                 log.info("cron: started %d run(s): %s", len(claimed), ", ".join(claimed[:20]))
             try:
-                await deliver_kept(gw)
+                await deliver_kept(gw, self.tz)
             except Exception:  # never stops the scheduler; tried again next round
                 log.exception("cron: delivering kept results failed")
             if len(claimed) >= BATCH:

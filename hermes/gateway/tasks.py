@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hermes.agent.conversation import Conversation
 from hermes.agent.events import AgentEvent, ToolStarted, ToolWaiting
@@ -22,6 +22,7 @@ from hermes.approvals.gate import ApprovalGate
 from hermes.errors import HermesError
 from hermes.gateway.approvals import ChatAsker, rerun_rule
 from hermes.gateway.events import Target
+from hermes.gateway.ports import Services, Waker
 from hermes.gateway.walkaway import WALKAWAY_BRIEF, Walkaways
 from hermes.store import approval_ops, cron_ops, task_ops
 from hermes.store.gateway_ops import NewDelivery
@@ -29,7 +30,7 @@ from hermes.store.task_ops import TaskRow
 from hermes.tools.registry import default_tools
 
 if TYPE_CHECKING:
-    from hermes.gateway.core import Gateway
+    from hermes.gateway.approvals import Desk
 
 log = logging.getLogger("hermes.gateway")
 
@@ -87,8 +88,18 @@ def to_origin(row: TaskRow, key: str, text: str) -> NewDelivery | None:
     return NewDelivery(key, target.platform, target.chat, target.thread, text)
 
 
+class TaskHost(Services, Protocol):
+    """What the task runner uses of the gateway."""
+
+    @property
+    def desk(self) -> Desk: ...
+
+    @property
+    def scheduler(self) -> Waker: ...
+
+
 class TaskRunner:
-    def __init__(self, gw: Gateway, limit: int, *, ping_after: float = 600.0) -> None:
+    def __init__(self, gw: TaskHost, limit: int, *, ping_after: float = 600.0) -> None:
         self.gw = gw
         self.limit = asyncio.Semaphore(limit)
         self.running: dict[str, asyncio.Task[None]] = {}

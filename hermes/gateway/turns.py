@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 from hermes.agent.conversation import Conversation
 from hermes.agent.events import AgentEvent, EventSink, ignore
@@ -17,6 +18,7 @@ from hermes.gateway import leftovers, work
 from hermes.gateway.approvals import ChatAsker, rerun_rule
 from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound, session_key
+from hermes.gateway.ports import Waker
 from hermes.gateway.stream import DraftStreamer, SlowWatch, slow_text
 from hermes.messages import Message
 from hermes.platforms.adapter import Adapter
@@ -25,10 +27,19 @@ from hermes.providers.resolve import describe
 from hermes.store import approval_ops, cron_ops, kept_ops
 from hermes.store import gateway_ops as ops
 
-if TYPE_CHECKING:
-    from hermes.gateway.core import Gateway
-
 log = logging.getLogger("hermes.gateway")
+
+
+class TurnHost(work.WorkHost, Protocol):
+    """What a turn uses of the gateway: the work commands' part, the scheduler
+    (a turn may change cron jobs) and a place to run side jobs."""
+
+    @property
+    def scheduler(self) -> Waker: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
+        """Run CORO as a task the gateway owns (cancelled when it closes)."""
+
 
 IMMEDIATE = {"/stop", "/status", "/help", "/start", "/usage", "/profile", *work.COMMANDS}
 GATEWAY_HELP = {
@@ -52,14 +63,14 @@ def _line(exc: Exception) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-async def _conversation(gw: Gateway, chat: Chat, event: Inbound) -> Conversation:
+async def _conversation(gw: TurnHost, chat: Chat, event: Inbound) -> Conversation:
     """The chat's conversation, opened on first use in its stored session (under
     the chat's lock: an immediate command may ask at the same time as a turn)."""
     async with chat.opening:
         return await _open(gw, chat, event)
 
 
-async def _open(gw: Gateway, chat: Chat, event: Inbound) -> Conversation:
+async def _open(gw: TurnHost, chat: Chat, event: Inbound) -> Conversation:
     if chat.conv is None:
         session_id = await gw.store.run(ops.chat_session, chat.key)
         asker: Asker = NobodyToAsk()  # an API client cannot answer mid-request
@@ -81,30 +92,7 @@ async def _open(gw: Gateway, chat: Chat, event: Inbound) -> Conversation:
     return chat.conv
 
 
-async def finish(
-    gw: Gateway,
-    row_id: int,
-    event: Inbound,
-    text: str,
-    *,
-    status: str = "done",
-    draft_id: str | None = None,
-    error: str | None = None,
-) -> None:
-    delivery = ops.NewDelivery(
-        f"reply:{row_id}",
-        event.platform,
-        event.chat,
-        event.thread,
-        text,
-        reply_to=event.message_id if draft_id is None else None,
-        edit_message_id=draft_id,
-    )
-    await gw.store.run(ops.finish_inbound, row_id, status, gw.clock(), error, delivery)
-    gw.wake(event.platform)
-
-
-async def run_immediate(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> None:
+async def run_immediate(gw: TurnHost, chat: Chat, row_id: int, event: Inbound) -> None:
     """/stop, /status, /help, /usage, /profile: answered at once, even mid-turn."""
     name = _name(event.text)
     if name in work.COMMANDS:
@@ -124,25 +112,24 @@ async def run_immediate(gw: Gateway, chat: Chat, row_id: int, event: Inbound) ->
             text = "No turn was running." if killed else "Nothing was running."
         if killed:
             text += f" Killed {killed} background process(es)."
-        await finish(gw, row_id, event, text)
+        await gw.finish_inbound(row_id, event, text)
         return
     if name in ("/help", "/start"):  # /start: what Telegram sends when a chat begins
         lines = {**HELP, **GATEWAY_HELP}
         text = "\n".join(f"{k} — {v}" for k, v in lines.items())  # chat fonts are proportional
         if name == "/start":
             text = f"Hi, I am Hermes. Write to me; these commands work too:\n{text}"
-        await finish(gw, row_id, event, text)
+        await gw.finish_inbound(row_id, event, text)
         return
     try:
         conv = await _conversation(gw, chat, event)
         outcome = await run_command(conv, event.text)
-        await finish(gw, row_id, event, outcome.text)
+        await gw.finish_inbound(row_id, event, outcome.text)
     except HermesError as exc:
-        await finish(gw, row_id, event, f"⚠️ {_line(exc)}", status="failed", error=str(exc))
+        await gw.finish_inbound(row_id, event, f"⚠️ {_line(exc)}", status="failed", error=str(exc))
     except Exception as exc:
         log.exception("command %s in %s failed", name, event.target)
-        await finish(
-            gw,
+        await gw.finish_inbound(
             row_id,
             event,
             f"⚠️ {name} failed ({type(exc).__name__}); details are in logs/gateway.log.",
@@ -151,15 +138,14 @@ async def run_immediate(gw: Gateway, chat: Chat, row_id: int, event: Inbound) ->
         )
 
 
-async def _command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> str | None:
+async def _command(gw: TurnHost, chat: Chat, row_id: int, event: Inbound) -> str | None:
     """A queued slash command. Returns text to run as a turn (/retry), else None."""
     if _name(event.text) == "/sethome":
         await gw.store.run(ops.kv_set, HOME_KEY, str(event.target))
         kept, _ = await gw.store.run(kept_ops.summary)
         gw.scheduler.wake()  # it delivers the cron results kept for want of a home (kept.py)
         later = " Cron results kept for want of a home channel follow." if kept else ""
-        await finish(
-            gw,
+        await gw.finish_inbound(
             row_id,
             event,
             f"This chat ({event.target}) is now the home channel: "
@@ -171,14 +157,14 @@ async def _command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> str 
     if conv.session_id != await gw.store.run(ops.chat_session, chat.key):
         await gw.store.run(ops.set_chat_session, chat.key, conv.session_id, gw.clock())
     if outcome.resend is None:
-        await finish(gw, row_id, event, outcome.text)
+        await gw.finish_inbound(row_id, event, outcome.text)
         return None
     await gw.queue_reply(f"reply:{row_id}:note", event.target, outcome.text)
     return outcome.resend
 
 
 async def run_inbound(
-    gw: Gateway,
+    gw: TurnHost,
     chat: Chat,
     row_id: int,
     event: Inbound,
@@ -217,8 +203,7 @@ async def run_inbound(
         if resume is not None:
             await leftovers.clean_stray_draft(gw.store, adapter, event.target, row_id)
             if session_id != conv.session_id or not conv.can_resume(resume):
-                await finish(
-                    gw,
+                await gw.finish_inbound(
                     row_id,
                     event,
                     f'⚠️ Hermes restarted while working on "{clip(event.text)}" and could not '
@@ -252,7 +237,7 @@ async def run_inbound(
             chat.waiting = row_id
             gw.desk.wake()  # a decision may have come in while the turn was suspending
             return
-        await finish(gw, row_id, event, result.text or "(no answer)", draft_id=draft)
+        await gw.finish_inbound(row_id, event, result.text or "(no answer)", draft_id=draft)
     except asyncio.CancelledError:
         if not chat.stopping:
             if streamer is not None:
@@ -268,15 +253,16 @@ async def run_inbound(
         end = "⏹ Stopped before it ran." if withdrawn else "⏹ Stopped."
         shown = streamer.text.strip() if streamer else ""
         note = f"{shown}\n\n{end}" if shown else end
-        await finish(gw, row_id, event, note, draft_id=draft, error="stopped")
+        await gw.finish_inbound(row_id, event, note, draft_id=draft, error="stopped")
     except HermesError as exc:
         draft = await streamer.finish() if streamer else None
-        await finish(gw, row_id, event, f"⚠️ {exc}", status="failed", draft_id=draft, error=str(exc))
+        await gw.finish_inbound(
+            row_id, event, f"⚠️ {exc}", status="failed", draft_id=draft, error=str(exc)
+        )
     except Exception as exc:
         log.exception("message %d of %s failed", row_id, event.target)
         draft = await streamer.finish() if streamer else None
-        await finish(
-            gw,
+        await gw.finish_inbound(
             row_id,
             event,
             f"⚠️ Something went wrong ({type(exc).__name__}); details are in logs/gateway.log.",
@@ -300,7 +286,7 @@ def _both(first: EventSink, second: EventSink) -> EventSink:
 
 
 def _turn_sinks(
-    gw: Gateway, adapter: Adapter | None, row_id: int, event: Inbound, conv: Conversation
+    gw: TurnHost, adapter: Adapter | None, row_id: int, event: Inbound, conv: Conversation
 ) -> tuple[DraftStreamer | None, EventSink, SlowWatch | None]:
     """Where a turn's events go: the streamed draft (which also says when the model
     is slow, and is recorded for the clean-up after a crash), or, in a chat
@@ -324,7 +310,7 @@ def _turn_sinks(
         return None, ignore, None
 
     def notice() -> None:  # once per turn: the ledger sends a key once
-        gw._spawn(gw.queue_reply(f"slow:{row_id}", event.target, text), "slow notice")
+        gw.spawn(gw.queue_reply(f"slow:{row_id}", event.target, text), "slow notice")
 
     watch = SlowWatch(model.slow_notice_seconds, notice)
     return None, watch, watch
@@ -350,7 +336,7 @@ class _MemoryHistory:
 
 
 async def api_turn(
-    gw: Gateway, messages: list[Message], *, session: str | None, emit: EventSink
+    gw: TurnHost, messages: list[Message], *, session: str | None, emit: EventSink
 ) -> str:
     """session None: the request's messages are the whole context, nothing stored.
     Else the stored session named `session` gets the last user message, in its
@@ -391,7 +377,7 @@ async def api_turn(
         raise
 
 
-async def _ephemeral_turn(gw: Gateway, messages: list[Message], emit: EventSink) -> str:
+async def _ephemeral_turn(gw: TurnHost, messages: list[Message], emit: EventSink) -> str:
     from hermes.agent.loop import Loop
     from hermes.agent.prompt import build_system_prompt
     from hermes.context import TurnContext

@@ -18,7 +18,7 @@ from hermes.store.task_ops import TaskRow
 from hermes.tools.base import Tool, schema
 
 if TYPE_CHECKING:
-    from hermes.gateway.core import Gateway
+    from hermes.gateway.ports import Services
 
 WALKAWAY_BRIEF = (
     "You are working on this task while the user is away from the keyboard; they follow "
@@ -30,7 +30,7 @@ STEER_PREFIX = "[The user, while you work]: "
 
 
 class Walkaways:
-    def __init__(self, gw: Gateway, ping_after: float) -> None:
+    def __init__(self, gw: Services, ping_after: float) -> None:
         self.gw = gw
         self.ping_after = ping_after  # seconds of silence before a "still working" ping
         self.by_origin: dict[str, str] = {}  # origin chat -> the walkaway task steered from it

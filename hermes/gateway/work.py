@@ -6,18 +6,21 @@ walkaway task. All are answered at once, even while a turn runs."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hermes.commands import clip
 from hermes.gateway.approvals import Decider
 from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound
+from hermes.gateway.ports import Services
 from hermes.gateway.tasks import TITLE, started_text
 from hermes.store import approval_ops, task_ops
 from hermes.store import gateway_ops as ops
 
 if TYPE_CHECKING:
-    from hermes.gateway.core import Gateway
+    from hermes.gateway.approvals import Desk
+    from hermes.gateway.chats import Chats
+    from hermes.gateway.tasks import TaskRunner
 
 HELP = {
     "/background": "run PROMPT as a separate task; the result comes back here",
@@ -30,6 +33,19 @@ COMMANDS = set(HELP)
 STOPPED = "[not run: the user stopped this turn before approving it]"
 
 
+class WorkHost(Services, Protocol):
+    """What these commands use of the gateway: its chats, approvals desk and tasks."""
+
+    @property
+    def chats(self) -> Chats: ...
+
+    @property
+    def desk(self) -> Desk: ...
+
+    @property
+    def tasks(self) -> TaskRunner: ...
+
+
 def _by(event: Inbound) -> str:
     return f"{event.platform}:{event.user_name or event.user}"
 
@@ -39,7 +55,7 @@ def requester(event: Inbound) -> str:
     return f"{event.platform}:{event.user}"
 
 
-def _decider(gw: Gateway, event: Inbound) -> Decider:
+def _decider(gw: WorkHost, event: Inbound) -> Decider:
     adapter = gw.adapters.get(event.platform)
     return Decider(event.platform, event.user, trusted=adapter is not None and adapter.trusted)
 
@@ -51,31 +67,31 @@ def _age(since: float) -> str:
     return f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h"
 
 
-async def run_command(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> None:
-    from hermes.gateway.turns import finish
-
+async def run_command(gw: WorkHost, chat: Chat, row_id: int, event: Inbound) -> None:
     name, _, rest = event.text.strip().partition(" ")
     name, rest = name.lower(), rest.strip()
     if name in ("/background", "/walkaway"):
         kind = name[1:]
         if kind == "walkaway" and gw.tasks.walkaway.steered_task(event.target):
             busy = gw.tasks.walkaway.steered_task(event.target)
-            await finish(gw, row_id, event, f"A walkaway task ({busy}) already runs here.")
+            await gw.finish_inbound(row_id, event, f"A walkaway task ({busy}) already runs here.")
             return
         if not rest:
-            await finish(gw, row_id, event, f"Usage: {name} PROMPT, e.g. {name} check the backups")
+            await gw.finish_inbound(
+                row_id, event, f"Usage: {name} PROMPT, e.g. {name} check the backups"
+            )
             return
         row = await gw.tasks.create(kind, rest, event.target, requester(event))
-        await finish(gw, row_id, event, started_text(row))  # queued before any result
+        await gw.finish_inbound(row_id, event, started_text(row))  # queued before any result
         gw.tasks.launch(row)
         return
     if name == "/tasks":
-        await finish(gw, row_id, event, await _tasks_text(gw, event, rest))
+        await gw.finish_inbound(row_id, event, await _tasks_text(gw, event, rest))
         return
-    await finish(gw, row_id, event, await _decide_text(gw, event, name == "/approve", rest))
+    await gw.finish_inbound(row_id, event, await _decide_text(gw, event, name == "/approve", rest))
 
 
-async def _tasks_text(gw: Gateway, event: Inbound, rest: str) -> str:
+async def _tasks_text(gw: WorkHost, event: Inbound, rest: str) -> str:
     words = rest.split()
     if len(words) == 2 and words[0].lower() == "cancel":
         return await gw.tasks.cancel(words[1], _by(event))
@@ -91,7 +107,7 @@ async def _tasks_text(gw: Gateway, event: Inbound, rest: str) -> str:
     return "\n".join([*lines, "Details: hermes tasks show ID · stop one: /tasks cancel ID"])
 
 
-async def _decide_text(gw: Gateway, event: Inbound, approve: bool, rest: str) -> str:
+async def _decide_text(gw: WorkHost, event: Inbound, approve: bool, rest: str) -> str:
     decider = _decider(gw, event)
     if rest:
         return await gw.desk.decide(rest.split()[0], approve, _by(event), decider)
@@ -110,7 +126,7 @@ async def _decide_text(gw: Gateway, event: Inbound, approve: bool, rest: str) ->
     )
 
 
-async def run_button(gw: Gateway, event: Inbound) -> None:
+async def run_button(gw: WorkHost, event: Inbound) -> None:
     """An inline button was pressed: approve:ID or deny:ID."""
     verb, _, approval_id = (event.callback_data or "").partition(":")
     if verb not in ("approve", "deny") or not approval_id:
@@ -120,12 +136,10 @@ async def run_button(gw: Gateway, event: Inbound) -> None:
     await gw.queue_reply(key, event.target, text)
 
 
-async def stop_waiting(gw: Gateway, chat: Chat) -> bool:
+async def stop_waiting(gw: WorkHost, chat: Chat) -> bool:
     """/stop in a chat whose turn waits on an approval: withdraw the request, end
     the turn (its calls get a result saying they were not run), go on with the
     queue. True if there was such a turn."""
-    from hermes.gateway.turns import finish
-
     if chat.waiting is None:
         return False
     row = await gw.store.run(ops.get_inbound, chat.waiting)
@@ -134,21 +148,19 @@ async def stop_waiting(gw: Gateway, chat: Chat) -> bool:
         if chat.conv is not None and row.user_message_id is not None:
             calls = chat.conv.unanswered(row.user_message_id)
             await chat.conv.answer_unanswered(STOPPED, calls)
-        await finish(gw, row.id, Inbound.from_json(row.event), "⏹ Stopped before it ran.")
+        await gw.finish_inbound(row.id, Inbound.from_json(row.event), "⏹ Stopped before it ran.")
     gw.chats.resume(chat.key, None)
     return True
 
 
-async def run_steer(gw: Gateway, row_id: int, event: Inbound, task_id: str) -> None:
+async def run_steer(gw: WorkHost, row_id: int, event: Inbound, task_id: str) -> None:
     """A message in a chat with a walkaway task goes to that task."""
-    from hermes.gateway.turns import finish
-
     await gw.tasks.walkaway.steer(task_id, event.agent_text())
     title = TITLE["walkaway"].lower()
-    await finish(gw, row_id, event, f"↪ Passed to the {title} {task_id}; it reads it next.")
+    await gw.finish_inbound(row_id, event, f"↪ Passed to the {title} {task_id}; it reads it next.")
 
 
-async def held_notice(gw: Gateway, chat: Chat, row_id: int, event: Inbound) -> None:
+async def held_notice(gw: WorkHost, chat: Chat, row_id: int, event: Inbound) -> None:
     """Tell the sender why their message does not run yet."""
     if chat.waiting is None:
         return

@@ -1,7 +1,7 @@
 """The web chat's adapter: the browser is a platform like Telegram.
 
 Replies are published as events to the pages subscribed to a chat (over
-Server-Sent Events, see hermes/gateway/webchat.py). Sending never waits for
+Server-Sent Events, see hermes/server/webchat.py). Sending never waits for
 a browser: each subscriber has a bounded queue, and one that falls behind
 is dropped (its page reconnects and catches up from the chat's backlog of
 recent events, by sequence number). Sequence numbers start from the clock
@@ -287,7 +287,7 @@ def tool_line(event: ToolStarted | ToolFinished | ToolWaiting) -> Event:
 
 
 def build(spec: Build) -> WebAdapter:
-    """The web chat's adapter: every gateway has one (its routes: hermes/gateway/webchat.py)."""
+    """The web chat's adapter: every gateway has one (its routes: hermes/server/webchat.py)."""
     return WebAdapter()
 
 

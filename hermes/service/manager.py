@@ -8,7 +8,7 @@ Service files: systemd user units in `$XDG_CONFIG_HOME/systemd/user` (default
 command act as if no service manager were running (always a detached process).
 
 Whatever started it, a gateway's truth is its home: it holds HOME/gateway.pid
-locked while it runs (hermes.gateway.runner), so "running" and "stopped" are
+locked while it runs (hermes.app), so "running" and "stopped" are
 read from the lock, never from a pid that may have been reused.
 
 Every systemctl/launchctl call gets an explicit environment (the command's, as
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from hermes.errors import HermesError
-from hermes.gateway.runner import STATE_FILE, read_state, running_pid
+from hermes.pidfile import STATE_FILE, read_state, running_pid
 from hermes.service.units import launchd_label, plist_name, unit_name
 
 Kind = Literal["systemd-user", "systemd-system", "launchd"]

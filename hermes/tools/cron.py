@@ -49,7 +49,7 @@ def _changed(ctx: TurnContext) -> None:
     if ctx.jobs_changed is not None:
         ctx.jobs_changed()
     else:
-        from hermes.gateway.runner import poke
+        from hermes.pidfile import poke
 
         poke(ctx.profile.home)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hermes.gateway.httpio import clip, error_response
+from hermes.server.httpio import clip, error_response
 
 log = logging.getLogger("hermes.gateway.http")
 

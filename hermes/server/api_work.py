@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hermes.gateway.httpio import clip, error_response, read_object
+from hermes.server.httpio import clip, error_response, read_object
 from hermes.store import approval_ops, task_ops
 from hermes.store.approval_ops import ApprovalRow
 from hermes.store.task_ops import TaskRow

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from hermes.gateway.auth import LOOPBACK
 from hermes.logs import reroute
+from hermes.server.auth import LOOPBACK
 
 if TYPE_CHECKING:
     import httpx

@@ -1,4 +1,6 @@
-"""`hermes gateway run`: one process per profile, in the foreground.
+"""`hermes gateway run`: the composition root that wires the gateway, the
+platforms' adapters and the HTTP server together; one process per profile,
+in the foreground.
 
 Order of events: take the home's lock (a second gateway refuses, naming the
 pid), make sure HERMES_API_KEY exists, open state.db, build the adapters of
@@ -13,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
-import json
 import logging
 import os
 import signal
@@ -25,39 +25,15 @@ from typing import TYPE_CHECKING
 
 from hermes.context import Profile
 from hermes.errors import HermesError
-from hermes.gateway.auth import LOOPBACK, new_api_key
+from hermes.pidfile import STATE_FILE, home_lock, running_pid, url_host, write_state
 from hermes.platforms.adapter import Adapter
+from hermes.server.auth import LOOPBACK, new_api_key
 
 if TYPE_CHECKING:
     from hermes.gateway.core import Gateway
     from hermes.store import Store
 
 log = logging.getLogger("hermes.gateway")
-STATE_FILE = "gateway.json"
-
-
-@contextlib.contextmanager
-def home_lock(home: Path) -> Iterator[None]:
-    """Hold HOME/gateway.pid locked (flock) with our pid in it. The kernel drops
-    the lock when the process dies, so a stale file never blocks a start."""
-    path = home / "gateway.pid"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise HermesError(
-                f"a gateway is already running for {home} (pid {pid}); "
-                f"stop it first (kill {pid}) or use another profile with -p NAME"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        os.close(fd)
 
 
 def ensure_api_key(profile: Profile) -> tuple[Profile, bool]:
@@ -97,52 +73,6 @@ def build_adapters(profile: Profile, store: Store | None = None) -> list[Adapter
         assert isinstance(adapter, Adapter) and adapter.name == platform.name, platform.name
         adapters.append(adapter)
     return adapters
-
-
-def read_state(home: Path) -> dict[str, object] | None:
-    """gateway.json of a running gateway (None if none runs for this home)."""
-    try:
-        data = json.loads((home / STATE_FILE).read_text())
-        pid = int(data["pid"])
-        os.kill(pid, 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def running_pid(home: Path) -> int | None:
-    """The pid of the gateway running for `home`, or None. Read from gateway.pid
-    only while its lock is held, so a stale file (a crash, a SIGKILL) never
-    names a process that is not our gateway."""
-    try:
-        fd = os.open(home / "gateway.pid", os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:  # held: a gateway runs, and the pid in the file is its own
-            pid = int(os.pread(fd, 32, 0).decode(errors="replace").strip() or 0)
-            return pid if pid > 0 else None
-        return None
-    except (OSError, ValueError):
-        return None
-    finally:
-        os.close(fd)  # also drops our shared lock, if we got it
-
-
-def poke(home: Path) -> bool:
-    """Tell the gateway of `home`, if one runs, that cron jobs or queued runs changed
-    (SIGUSR1 wakes its scheduler). False if no gateway runs: it reads the jobs
-    when it starts."""
-    pid = running_pid(home)
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, signal.SIGUSR1)
-    except OSError:
-        return False
-    return True
 
 
 def routed_profiles(profile: Profile, inherited: dict[str, str]) -> list[Profile]:
@@ -206,9 +136,9 @@ async def run_gateway(profile: Profile, say: Callable[[str], None]) -> None:
 
 async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[str], None]) -> None:
     from hermes.gateway.core import Gateway
-    from hermes.gateway.server import HttpServer, build_app
     from hermes.providers.http import close_shared_clients
     from hermes.providers.resolve import configured_summary
+    from hermes.server.server import HttpServer, build_app
     from hermes.store import Store
 
     profile, generated = ensure_api_key(profile)
@@ -280,7 +210,7 @@ async def _announce_key(
     itself (and a one-time login link, for another browser or a phone) to the
     person at the terminal only, never in a service's journal or a log file: off
     a terminal, say where it is instead."""
-    from hermes.gateway.auth import CODE_MINUTES, issue_login_code, key_location
+    from hermes.server.auth import CODE_MINUTES, issue_login_code, key_location
 
     where = key_location(profile)
     key = profile.env["HERMES_API_KEY"]
@@ -342,22 +272,14 @@ async def _watch_platforms(
         await asyncio.sleep(1.0)
 
 
-def url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
-
-
 def _write_state(path: Path, url: str, gw: Gateway) -> None:
-    data = {
-        "pid": os.getpid(),
-        "url": url,
-        "profile": gw.profile.name,
-        "started_at": gw.started_at,
-        "platforms": gw.platform_states(),
-        "platform_details": gw.platform_details(),
-    }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    write_state(
+        path,
+        {
+            "url": url,
+            "profile": gw.profile.name,
+            "started_at": gw.started_at,
+            "platforms": gw.platform_states(),
+            "platform_details": gw.platform_details(),
+        },
+    )

@@ -23,9 +23,9 @@ from starlette.routing import Route
 from hermes.cron import jobs
 from hermes.cron.jobs import JobError, NoSuchJob
 from hermes.cron.schedule import ScheduleError
-from hermes.gateway.api_work import json_error, read_body
-from hermes.gateway.httpio import clip
 from hermes.gateway.kept import warn_kept
+from hermes.server.api_work import json_error, read_body
+from hermes.server.httpio import clip
 from hermes.store import cron_ops, kept_ops
 
 if TYPE_CHECKING:

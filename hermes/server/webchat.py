@@ -34,11 +34,11 @@ from starlette.staticfiles import StaticFiles
 
 from hermes.agent.loop import tool_call_summary
 from hermes.errors import HermesError
-from hermes.gateway import auth
 from hermes.gateway.events import Inbound, Target, session_key
-from hermes.gateway.httpio import BadRequest, clip, error_response, read_object
 from hermes.platforms.web import WebAdapter
 from hermes.providers.describe import offline_notice
+from hermes.server import auth
+from hermes.server.httpio import BadRequest, clip, error_response, read_object
 from hermes.store import SessionInfo, StoredMessage, web_ops
 from hermes.store.approval_ops import ApprovalRow
 

@@ -34,7 +34,7 @@ import h11
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from hermes.gateway.httpio import error_body, error_response
+from hermes.server.httpio import error_body, error_response
 
 log = logging.getLogger("hermes.gateway.http")
 

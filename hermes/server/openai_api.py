@@ -51,8 +51,8 @@ from hermes.agent.events import (
 )
 from hermes.context import Profile
 from hermes.errors import HermesError
-from hermes.gateway.httpio import BadRequest, clip, error_response, read_json
 from hermes.messages import Message, Role, Usage
+from hermes.server.httpio import BadRequest, clip, error_response, read_json
 
 log = logging.getLogger("hermes.gateway.http")
 T = TypeVar("T")

@@ -49,12 +49,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hermes.errors import HermesError
-from hermes.gateway import api_cron, api_hermes, api_send, api_work, auth, openai_api
-from hermes.gateway.http_body import BodyLimit, BodyLimiter, BodyRefused, body_limit
-from hermes.gateway.http_conn import HEAD_TIMEOUT, KEEP_ALIVE, MAX_HEAD, connection_class
-from hermes.gateway.httpio import clip, error_response
-from hermes.gateway.openai_api import STOPPING
 from hermes.logs import reroute
+from hermes.server import api_cron, api_hermes, api_send, api_work, auth, openai_api
+from hermes.server.http_body import BodyLimit, BodyLimiter, BodyRefused, body_limit
+from hermes.server.http_conn import HEAD_TIMEOUT, KEEP_ALIVE, MAX_HEAD, connection_class
+from hermes.server.httpio import clip, error_response
+from hermes.server.openai_api import STOPPING
 
 if TYPE_CHECKING:
     from hermes.gateway.core import Gateway
@@ -90,8 +90,8 @@ def build_app(gw: Gateway, *, limits: Callable[[str], BodyLimit] = body_limit) -
     routes += api_work.routes(gw)
     routes += api_hermes.routes(gw)
     routes += api_cron.routes(gw)
-    routes += _optional_routes("hermes.gateway.mcp_mount", "mcp_routes", gw)
-    routes += _optional_routes("hermes.gateway.webchat", "web_routes", gw, sessions)
+    routes += _optional_routes("hermes.server.mcp_mount", "mcp_routes", gw)
+    routes += _optional_routes("hermes.server.webchat", "web_routes", gw, sessions)
     routes += platform_routes(gw.adapters)
     return Starlette(
         routes=routes,

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hermes.gateway.httpio import BadRequest, clip, cut, error_response, read_object
 from hermes.gateway.sending import queued, wait_for_attempt
 from hermes.gateway.targets import TargetError, check_target
+from hermes.server.httpio import BadRequest, clip, cut, error_response, read_object
 from hermes.store import chat_ops
 from hermes.store import gateway_ops as ops
 

@@ -27,11 +27,11 @@ from hermes.cron import jobs
 from hermes.cron.jobs import JobError
 from hermes.cron.schedule import ScheduleError
 from hermes.gateway import skipped
-from hermes.gateway.api_cron import check_profile, string_fields
-from hermes.gateway.api_cron import ready as cron_ready
-from hermes.gateway.api_work import json_error, read_body
 from hermes.gateway.events import Target
-from hermes.gateway.httpio import clip
+from hermes.server.api_cron import check_profile, string_fields
+from hermes.server.api_cron import ready as cron_ready
+from hermes.server.api_work import json_error, read_body
+from hermes.server.httpio import clip
 from hermes.store import approval_ops, cron_ops, task_ops
 
 if TYPE_CHECKING:
