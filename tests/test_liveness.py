@@ -127,8 +127,16 @@ def adapter_for(fake: FakeTelegram, tmp_path: Path, **options: Any) -> TelegramA
 running = running_adapter
 
 
-def test_the_watchdog_setting_defaults_to_90_seconds() -> None:
-    assert TelegramSettings().watchdog_seconds == 90
+def test_by_default_every_platform_rebuilds_a_deaf_link_within_90_seconds() -> None:
+    from hermes.platforms.discord import DiscordSettings
+    from hermes.platforms.slack import SlackSettings
+
+    # Telegram: silence for watchdog_seconds, then a getMe probe of at most 10 s
+    assert TelegramSettings().watchdog_seconds + 10 < 90
+    # Discord: discord.py's heartbeat watchdog gives up after heartbeat_timeout
+    assert DiscordSettings().heartbeat_timeout < 90
+    # Slack: a socket is stale after 4 unanswered pings, checked every ping interval
+    assert 5 * SlackSettings().ping_interval < 90
 
 
 async def test_a_silent_getupdates_is_probed_with_getme_and_the_connection_rebuilt(
