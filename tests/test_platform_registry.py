@@ -134,7 +134,7 @@ async def test_the_gateway_builds_it_serves_its_route_and_splits_by_its_unit(
             await wait_until(lambda: tiny.sink is not None)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 body = {"room": "r1", "user": "u1", "text": "hi", "id": "e-7"}
-                answer = await client.post("/platforms/tiny/hook", json=body)  # no key
+                answer = await client.post("/webhooks/tiny/hook", json=body)  # no key
                 assert answer.json() == {"ok": True}
                 refused = await client.post("/api/hermes/send", json={})
                 assert refused.status_code == 401  # the rest still needs the key

@@ -92,8 +92,8 @@ class Platform:
     settings: type | None = None  # dataclass of its config.yaml section, validated on load
     extra: str | None = None  # the pip extra with its SDK: pip install 'hermes[EXTRA]'
     # webhook platforms: the HTTP routes it serves, given its adapter; the gateway's
-    # server mounts them under /platforms/NAME, without the bearer key (they check
-    # the platform's signatures themselves)
+    # server serves them under /webhooks/NAME ("/" is that URL itself), without the
+    # bearer key (they check the platform's signatures themselves)
     routes: Callable[[Any], list[BaseRoute]] | None = None
     # for `hermes gateway setup`: a live check of credentials before they are saved;
     # returns None when they work, else what is wrong (one line)

@@ -3,7 +3,7 @@
 Routes: `GET /health` (no auth, `{"status": "ok"}` and nothing else), the
 OpenAI-compatible API under /v1 (openai_api.py), the web chat's page and
 static files (webchat.py, when present), whatever else is mounted under /api,
-and the routes a platform module declares (webhooks) under /platforms/NAME,
+and the routes a platform module declares (webhooks) under /webhooks/NAME,
 which check the platform's signatures instead. Everything under /v1 and /api
 needs `Authorization: Bearer $HERMES_API_KEY` or the web chat's login cookie
 (auth.py); only the login route itself (`POST /api/web/login`, which receives
@@ -45,7 +45,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hermes.errors import HermesError
@@ -71,7 +71,7 @@ PUBLIC = frozenset({"/", "/health", "/favicon.ico", "/api/web/login", "/api/web/
 COOKIE_PREFIXES = ("/api/web/", "/api/hermes/")
 # The platforms' own routes (webhooks, hermes/platforms/): each checks its platform's
 # signature instead of the key.
-PLATFORM_PREFIX = "/platforms/"
+PLATFORM_PREFIX = "/webhooks/"
 AUTH_HINT = (
     "send the header `Authorization: Bearer $HERMES_API_KEY` (the key is in the home's .env)"
 )
@@ -105,16 +105,23 @@ def build_app(gw: Gateway, *, limits: Callable[[str], BodyLimit] = body_limit) -
 
 def platform_routes(adapters: Mapping[str, Any]) -> list[BaseRoute]:
     """The routes of each configured platform that declares some (`Platform.routes`,
-    called with its adapter: webhooks), mounted under /platforms/NAME. They take no
-    bearer key (the platform's module checks the platform's signatures); the body
-    limits apply as everywhere."""
+    called with its adapter: webhooks), under /webhooks/NAME: a route declared at "/"
+    is /webhooks/NAME itself (no redirect: a platform POSTs to the URL it was given),
+    "/events" is /webhooks/NAME/events. They take no bearer key (the platform's module
+    checks the platform's signatures); the body limits apply as everywhere."""
     from hermes import platforms
 
     found: list[BaseRoute] = []
     for name, adapter in adapters.items():
         declared = platforms.find(name)
-        if declared is not None and declared.routes is not None:
-            found.append(Mount(f"{PLATFORM_PREFIX}{name}", routes=declared.routes(adapter)))
+        if declared is None or declared.routes is None:
+            continue
+        for route in declared.routes(adapter):
+            if not isinstance(route, Route):
+                raise TypeError(f"platform {name} declares {route!r}: only HTTP routes")
+            tail = "" if route.path == "/" else route.path
+            methods = sorted(route.methods or ())
+            found.append(Route(f"{PLATFORM_PREFIX}{name}{tail}", route.endpoint, methods=methods))
     return found
 
 
