@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,12 @@ def _no_leftover_gateways() -> Iterator[None]:
     helpers = sys.modules.get("tests.gateway_helpers")
     if helpers is not None:  # only where gateway processes may have been started
         helpers.kill_leftover_gateways()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real Synapse homeserver for the Matrix tests (tests/synapse_helpers.py)."""
+    from tests.synapse_helpers import Synapse
+
+    with Synapse(tmp_path_factory.mktemp("synapse")) as server:
+        yield server

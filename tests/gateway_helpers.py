@@ -213,3 +213,27 @@ async def running_adapter(adapter: Adapter, sink: Sink) -> AsyncIterator[asyncio
         with contextlib.suppress(asyncio.CancelledError, AdapterUnavailable):
             await task
         await adapter.close()
+
+
+def hermes_status(gw: GatewayProcess, api_key: str = "k") -> dict[str, Any]:
+    """GET /api/hermes/status of a running gateway (its platforms' states and more)."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{gw.url}/api/hermes/status", headers={"Authorization": f"Bearer {api_key}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        data: dict[str, Any] = json.loads(response.read())
+    return data
+
+
+def stored_user_messages(home: Path, text: str) -> int:
+    """How many user messages in HOME's state.db end with TEXT."""
+    import sqlite3
+
+    with sqlite3.connect(home / "state.db") as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content LIKE ?", (f"%{text}",)
+        ).fetchone()
+    return int(row[0])

@@ -255,19 +255,18 @@ async def test_a_stream_cut_by_the_gateway_stopping_ends_with_an_error(api: Api)
     assert "stopping" in caught.value.message
 
 
-async def test_client_tools_are_refused_with_a_400(api: Api) -> None:
-    tool = {
-        "type": "function",
-        "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
-    }
+async def test_legacy_client_functions_are_refused_with_a_400(api: Api) -> None:
+    # client `tools` work (tests/test_homeassistant_conversation.py); the legacy
+    # `functions` form is refused with what to send instead
+    function = {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}
     with pytest.raises(openai.BadRequestError) as caught:
         await api.client.chat.completions.create(
-            model="hermes", messages=[{"role": "user", "content": "weather?"}], tools=[tool]
+            model="hermes", messages=[{"role": "user", "content": "weather?"}], functions=[function]
         )
     assert caught.value.status_code == 400
     message = caught.value.message
-    assert '"tools" is not supported: Hermes runs its own tools' in message
-    assert "send the request without" in message
+    assert '"functions" (the legacy form) is not supported' in message
+    assert '"tools"' in message
     body = caught.value.body
     assert isinstance(body, dict) and body["type"] == "invalid_request_error"
     assert api.model.requests == []

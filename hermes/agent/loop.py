@@ -129,7 +129,8 @@ class Loop:
         reply whose `pending` calls have no result yet (a suspended turn going on).
         Returns early with `waiting` set when a hook deferred a call."""
         result = TurnResult(text="")
-        specs: list[ToolSpec] = [t.spec for t in self.tools.values()]
+        env = self.ctx.profile.env
+        specs: list[ToolSpec] = [t.spec for t in self.tools.values() if t.available(env)]
         if pending:
             waiting = await self._run_tools(list(pending), history, emit)
             if waiting:

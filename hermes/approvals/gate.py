@@ -133,7 +133,26 @@ def assess(call: ToolCall, args: dict[str, Any], ctx: TurnContext) -> Request | 
         judge = classify_write if call.name in ("write_file", "patch") else classify_read
         assessment = judge(path, where(ctx))
         return Request(call, _shown(call.name, path, args), assessment, Action.of(call, args, ctx))
+    if call.name == "ha_call_service":
+        return _home_assistant(call, args, ctx)
     return None
+
+
+def _home_assistant(call: ToolCall, args: dict[str, Any], ctx: TurnContext) -> Request | None:
+    """A Home Assistant service call, judged by hermes/risk/homeassistant.py."""
+    from hermes.risk.homeassistant import classify_service, shown
+
+    domain, service, data = _text(args, "domain"), _text(args, "service"), args.get("data")
+    if domain is None or service is None or not isinstance(data or {}, dict):
+        return None  # the tool itself rejects it
+    posted = {**(data or {}), **({"entity_id": args["entity_id"]} if "entity_id" in args else {})}
+    assessment = classify_service(domain, service, posted)
+    return Request(
+        call,
+        f"ha_call_service {shown(domain, service, posted)}",
+        assessment,
+        Action.of(call, args, ctx),
+    )
 
 
 def refusal(request: Request) -> str:

@@ -243,6 +243,21 @@ def check_gateway(name: str, home: Path) -> list[Finding]:
             found.append(warn(f"{platform}: reconnecting", "see logs/gateway.log for why"))
         else:
             found.append(ok(f"{platform}: {text}"))
+    found.extend(_detail_warnings(state.get("platform_details")))
+    return found
+
+
+FLOW_KEYS = ("state", "last_inbound", "last_sent")
+
+
+def _detail_warnings(details: object) -> list[Finding]:
+    """What a platform reports beyond its state (e.g. Matrix's encrypted rooms it
+    cannot serve): one warning per report."""
+    found: list[Finding] = []
+    for platform, d in details.items() if isinstance(details, dict) else []:
+        for key, value in d.items() if isinstance(d, dict) else []:
+            if key not in FLOW_KEYS and isinstance(value, str) and value:
+                found.append(warn(f"{platform}: {key.replace('_', ' ')}", value))
     return found
 
 

@@ -82,7 +82,7 @@ def plan(p: Platform, given: Mapping[str, str], env: Mapping[str, str]) -> dict[
         if var not in known:
             raise HermesError(f"{var} is not a {p.name} setting; {p.name} reads {', '.join(known)}")
     missing = [v for v in p.required if not (given.get(v) or env.get(v, "").strip())]
-    if missing:
+    if missing and not p.configured({**env, **given}):  # nor by one of its alternatives
         more = " ".join(f"--set {v}=..." for v in missing)
         raise HermesError(f"{p.name} needs {', '.join(missing)} too: add {more} ({p.how})")
     return dict(given)
@@ -154,7 +154,7 @@ def _wizard(
     values: dict[str, str] = {}
     for var in variables(p):
         have = bool(env.get(var, "").strip())
-        need = var in p.required and not have
+        need = var in p.required and not have and not p.alternatives  # (one way will do)
         note = "Enter keeps the one you have" if have else "" if need else "optional, Enter skips"
         label = f"{var} ({note}): " if note else f"{var}: "
         while True:

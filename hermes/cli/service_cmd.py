@@ -417,11 +417,20 @@ def _flow(state: dict[str, object], now: float | None = None) -> list[str]:
             return "none yet"
         return f"{max(0, round(now - value))}s ago"
 
-    return [
+    lines = [
         f"{name}: last message in {ago(d.get('last_inbound'))}, last sent {ago(d.get('last_sent'))}"
         for name, d in details.items()
         if isinstance(d, dict) and name != "web"
     ]
+    flow = ("state", "last_inbound", "last_sent")
+    lines += [  # what a platform reports beyond its state (Matrix: encrypted rooms)
+        f"{name}: {key.replace('_', ' ')}: {value}"
+        for name, d in details.items()
+        if isinstance(d, dict)
+        for key, value in d.items()
+        if key not in flow and isinstance(value, str) and value
+    ]
+    return lines
 
 
 def _platforms(state: dict[str, object] | None) -> str:

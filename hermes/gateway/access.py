@@ -69,8 +69,14 @@ def allowlist_var(platform: str) -> str:
 
 
 def allowed_ids(env: Mapping[str, str], platform: str) -> set[str]:
-    """The user ids in {PLATFORM}_ALLOWED_USERS."""
+    """The user ids in {PLATFORM}_ALLOWED_USERS (read the platform's way when it
+    declares one: phone numbers may hold spaces)."""
+    from hermes.platforms import find
+
     raw = env.get(allowlist_var(platform), "")
+    declared = find(platform)
+    if declared is not None and declared.allowlist is not None:
+        return declared.allowlist(raw)
     return {part for part in re.split(r"[\s,]+", raw) if part}
 
 

@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
+from hermes.agent.client_tools import ClientTools
 from hermes.agent.events import EventSink
 from hermes.context import Profile
 from hermes.cron.schedule import zone
@@ -395,10 +396,15 @@ class Gateway:
     # ----- for the HTTP side -----------------------------------------------------
 
     async def api_turn(
-        self, messages: list[Message], *, session: str | None, emit: EventSink
+        self,
+        messages: list[Message],
+        *,
+        session: str | None,
+        emit: EventSink,
+        client: ClientTools | None = None,
     ) -> str:
         """One agent turn for the OpenAI-compatible API (see turns.api_turn)."""
-        return await turns.api_turn(self, messages, session=session, emit=emit)
+        return await turns.api_turn(self, messages, session=session, emit=emit, client=client)
 
     async def current_session(self, target: Target, user: str | None = None) -> str | None:
         """The session a chat is in now (None before its first message)."""

@@ -123,6 +123,7 @@ class Courier:
                     parts[i],
                     buttons=buttons if last else [],
                     reply_to_message_id=d.reply_to if i == 0 else None,
+                    key=f"{d.id}.{i}",
                 )
                 try:
                     draft = d.edit_message_id if i == 0 else None

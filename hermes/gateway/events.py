@@ -25,7 +25,15 @@ class Target:
     @classmethod
     def parse(cls, text: str) -> Target:
         """'telegram:-100123:6' -> Target. Raises ValueError with what is expected.
-        A chat id may itself start with '-' (Telegram groups)."""
+        A chat id may itself start with '-' (Telegram groups). A Matrix room id keeps
+        its colons (!opaque:server[:port]); a thread after it is an event id, which
+        starts with '$': 'matrix:!abc:example.org:$root'."""
+        name, _, rest = text.strip().partition(":")
+        if rest.startswith("!") and name.strip():
+            room, dollar, event = rest.partition(":$")
+            if room.strip() != "!" and (not dollar or event.strip()):
+                thread_id = f"${event.strip()}" if dollar else None
+                return cls(name.strip().lower(), room.strip(), thread_id)
         parts = text.strip().split(":")
         if len(parts) not in (2, 3) or not all(p.strip() for p in parts):
             shown = text if len(text) <= 80 else text[:80] + "…"
@@ -128,3 +136,6 @@ class Outbound:
     text: str
     buttons: list[list[Button]] = field(default_factory=list)  # rows of buttons
     reply_to_message_id: str | None = None
+    # the ledger's name for this part ("DELIVERY_ID.PART"), the same on every try: a
+    # platform that can recognise a resend (email: its Message-ID) derives its id from it
+    key: str | None = None

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+from hermes.agent.client_tools import ClientTools
 from hermes.agent.conversation import Conversation
 from hermes.agent.events import AgentEvent, EventSink, ignore
 from hermes.approvals.gate import ApprovalGate, Asker, NobodyToAsk
@@ -181,6 +182,7 @@ async def run_inbound(
     watch: SlowWatch | None = None
     web = adapter if isinstance(adapter, WebAdapter) else None  # shows turns and tool lines
     conv: Conversation | None = None
+    typing = False
     try:
         if adapter is not None and event.attachments and resume is None:
             event = await adapter.fetch(event)
@@ -190,6 +192,7 @@ async def run_inbound(
             if resent is None:
                 return
             text = resent
+        typing = await _typing(adapter, event, True)  # shown while the agent works
         conv = await _conversation(gw, chat, event)
         gw.targets[conv.session_id] = event.target
         if chat.asker is not None:
@@ -271,10 +274,25 @@ async def run_inbound(
             error=str(exc),
         )
     finally:
+        if typing:
+            await _typing(adapter, event, False)
         if watch is not None:
             watch.close()
         if web is not None:
             web.turn_ended(event.chat)
+
+
+async def _typing(adapter: Adapter | None, event: Inbound, on: bool) -> bool:
+    """Tell the platform the bot is (no longer) typing; True when it was told.
+    `Adapter.typing` returns at once; a failure costs the indicator, never the turn."""
+    if adapter is None:
+        return False
+    try:
+        await adapter.typing(event.target, on)
+    except Exception as exc:
+        log.debug("typing indicator in %s: %s", event.target, exc)
+        return False
+    return True
 
 
 def _both(first: EventSink, second: EventSink) -> EventSink:
@@ -336,13 +354,21 @@ class _MemoryHistory:
 
 
 async def api_turn(
-    gw: TurnHost, messages: list[Message], *, session: str | None, emit: EventSink
+    gw: TurnHost,
+    messages: list[Message],
+    *,
+    session: str | None,
+    emit: EventSink,
+    client: ClientTools | None = None,
 ) -> str:
     """session None: the request's messages are the whole context, nothing stored.
     Else the stored session named `session` gets the last user message, in its
-    chat's line of work (one turn at a time)."""
+    chat's line of work (one turn at a time). `client`: the request's own tools
+    (hermes/agent/client_tools.py; only without a session): their calls end the turn."""
     if session is None:
-        return await _ephemeral_turn(gw, messages, emit)
+        return await _ephemeral_turn(gw, messages, emit, client)
+    if client is not None:
+        raise HermesError("client tools work only without a session")
     users = [m for m in messages if m.role == "user"]
     if not users:
         raise HermesError("the request has no user message")
@@ -377,7 +403,9 @@ async def api_turn(
         raise
 
 
-async def _ephemeral_turn(gw: TurnHost, messages: list[Message], emit: EventSink) -> str:
+async def _ephemeral_turn(
+    gw: TurnHost, messages: list[Message], emit: EventSink, client: ClientTools | None = None
+) -> str:
     from hermes.agent.loop import Loop
     from hermes.agent.prompt import build_system_prompt
     from hermes.context import TurnContext
@@ -389,9 +417,12 @@ async def _ephemeral_turn(gw: TurnHost, messages: list[Message], emit: EventSink
     loop = Loop(
         provider=provider,
         system_prompt=build_system_prompt(profile),
-        tools={t.name: t for t in default_tools()},
+        tools={t.name: t for t in default_tools()} | (client.tools if client else {}),
         ctx=TurnContext(profile, "api", gw.store, gw.processes, jobs_changed=gw.scheduler.wake),
-        hooks=[ApprovalGate(profile.settings.approvals, NobodyToAsk())],
+        hooks=[
+            *([client] if client else []),  # first: the client's calls go back untouched
+            ApprovalGate(profile.settings.approvals, NobodyToAsk()),
+        ],
         max_iterations=profile.settings.agent.max_iterations,
     )
     try:

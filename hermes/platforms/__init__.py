@@ -19,6 +19,11 @@ MODULES: dict[str, str] = {
     "telegram": "hermes.platforms.telegram",
     "discord": "hermes.platforms.discord",
     "slack": "hermes.platforms.slack",
+    "matrix": "hermes.platforms.matrix",
+    "email": "hermes.platforms.email",
+    "homeassistant": "hermes.platforms.homeassistant",
+    "signal": "hermes.platforms.signal",
+    "whatsapp": "hermes.platforms.whatsapp",
 }
 
 

@@ -82,6 +82,11 @@ class Adapter(ABC):
     async def acknowledge(self, event: Inbound, text: str | None = None) -> None:  # noqa: B027
         """Acknowledge a button press (callback_id) on the platform, if it needs that."""
 
+    async def typing(self, target: Target, on: bool) -> None:  # noqa: B027
+        """Show (on) or stop showing (off) that the bot is typing in TARGET while an
+        agent turn runs. Returns at once (an adapter refreshes the indicator itself
+        until told to stop); never raises. Default: the platform shows nothing."""
+
     async def close(self) -> None:  # noqa: B027
         """Release connections. Called once, after run() was cancelled."""
 

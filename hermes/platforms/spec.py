@@ -102,10 +102,19 @@ class Platform:
     # (e.g. telegram.topic_profiles), read by hermes/gateway/routing.py
     flat_routes: str | None = None
     local: bool = field(default=False)  # always present (the web chat): no credentials
+    # other sets of env variables that configure it instead of `required`, each complete
+    # on its own (WhatsApp: a bridge's URL instead of the Cloud API's four); their
+    # variables are listed in `optional` too
+    alternatives: tuple[tuple[str, ...], ...] = ()
+    # how its {NAME}_ALLOWED_USERS value reads into user ids (phone numbers, which may
+    # hold spaces); None: ids separated by commas and/or spaces
+    allowlist: Callable[[str], set[str]] | None = None
 
     def configured(self, env: Mapping[str, str]) -> bool:
-        """Whether ENV configures it (every required variable set)."""
-        return self.local or all(env.get(var, "").strip() for var in self.required)
+        """Whether ENV configures it (every required variable set, or every variable
+        of one of its `alternatives`)."""
+        ways = (self.required, *self.alternatives)
+        return self.local or any(all(env.get(v, "").strip() for v in way) for way in ways)
 
 
 def section(settings: Any, declared: Platform) -> Any:

@@ -15,9 +15,11 @@ so listing per-profile ids would suggest a choice that does not exist. The
 `model` of every response and stream chunk names the model that really
 served the turn (e.g. `gpt-4.1-mini`), never an echo of the request.
 Sampling parameters (temperature, max_tokens, ...) are ignored for the same
-reason. Client-defined `tools` (or legacy `functions`) are refused with a 400:
-Hermes runs its own tools and cannot hand a tool call back to the client, and
-silently dropping them would make a client wait for calls that never come.
+reason. Client-defined `tools` (without a session) are offered to the model
+beside Hermes' own; a call to one comes back to the client as `tool_calls`
+(`finish_reason: "tool_calls"`), and the client sends the results as `tool`
+messages in its next request (hermes/server/openai_tools.py). This is how Home
+Assistant's OpenAI-compatible conversation integrations use Hermes.
 
 Errors use OpenAI's shape `{"error": {"message", "type", ...}}` so clients
 raise their usual exceptions: bad input is a 400 naming what to fix, a
@@ -34,7 +36,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -51,8 +53,18 @@ from hermes.agent.events import (
 )
 from hermes.context import Profile
 from hermes.errors import HermesError
-from hermes.messages import Message, Role, Usage
+from hermes.messages import Message, Role, ToolCall, Usage
 from hermes.server.httpio import BadRequest, clip, error_response, read_json
+from hermes.server.openai_tools import (
+    assistant_calls,
+    calls_json,
+    client_tools,
+    tool_message,
+    unsupported_role,
+)
+
+if TYPE_CHECKING:
+    from hermes.agent.client_tools import ClientTools
 
 log = logging.getLogger("hermes.gateway.http")
 T = TypeVar("T")
@@ -60,11 +72,6 @@ T = TypeVar("T")
 SESSION_HEADER = "X-Hermes-Session-Id"
 MODEL_ID = "hermes"
 STOPPING = "the Hermes gateway is stopping; try again once it is back"
-CLIENT_TOOLS = (
-    '"{field}" is not supported: Hermes runs its own tools (terminal, files, web, ...) '
-    "and cannot call tools defined by the client; send the request without "
-    '"{field}" (and "tool_choice")'
-)
 INTERNAL = "internal error in the Hermes gateway (the traceback is in its log)"
 _SESSION_RE = re.compile(r"[A-Za-z0-9._@-]{1,128}")  # no ":": it names a chat in a Target
 _ROLES: dict[str, Role] = {
@@ -82,7 +89,12 @@ class ApiGateway(Protocol):
     started_at: float
 
     async def api_turn(
-        self, messages: list[Message], *, session: str | None, emit: EventSink
+        self,
+        messages: list[Message],
+        *,
+        session: str | None,
+        emit: EventSink,
+        client: ClientTools | None = None,
     ) -> str: ...
 
 
@@ -99,14 +111,14 @@ def routes(gw: ApiGateway) -> list[Route]:
     async def chat_completions(request: Request) -> Response:
         try:
             body = await _json_body(request)
-            messages = parse_messages(body.get("messages"))
             session = parse_session(request.headers.get(SESSION_HEADER))
+            client = client_tools(body, session)
+            messages = parse_messages(body.get("messages"), tools=client is not None)
             stream, include_usage = _stream_flags(body)
-            refuse_client_tools(body)
         except BadRequest as exc:
             return error_response(400, str(exc), "invalid_request_error")
         headers = {SESSION_HEADER: session} if session else {}
-        turn = _Turn(gw, messages, session)
+        turn = _Turn(gw, messages, session, client)
         if stream:
             return _SseTurn(turn, include_usage, headers)
         try:
@@ -135,8 +147,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def parse_messages(value: Any) -> list[Message]:
-    """OpenAI chat messages -> Messages (text only); BadRequest says what is wrong."""
+def parse_messages(value: Any, *, tools: bool = False) -> list[Message]:
+    """OpenAI chat messages -> Messages (text only; with `tools`, the client's tool
+    calls and their results too); BadRequest says what is wrong."""
     if not isinstance(value, list) or not value:
         raise BadRequest('"messages" must be a non-empty list of {"role", "content"} objects')
     out: list[Message] = []
@@ -144,15 +157,21 @@ def parse_messages(value: Any) -> list[Message]:
         where = f"messages[{i}]"
         if not isinstance(item, dict):
             raise BadRequest(f'{where} must be an object with "role" and "content"')
+        if tools and item.get("role") == "tool":
+            out.append(tool_message(item, where))
+            continue
         role = _ROLES.get(str(item.get("role")))
         if role is None:
-            raise BadRequest(
-                f"{where}.role {clip(item.get('role'))} is not supported: use system, user or "
-                "assistant (Hermes runs its own tools, so tool messages cannot be sent)"
-            )
-        out.append(Message(role=role, content=_text(item.get("content"), where, role)))
-    if out[-1].role != "user":
-        raise BadRequest("the last message must have role user: it is what Hermes answers")
+            raise unsupported_role(item.get("role"), where)
+        message = Message(role=role, content=_text(item.get("content"), where, role))
+        if tools and role == "assistant" and item.get("tool_calls"):
+            message.tool_calls = assistant_calls(item, where)
+        out.append(message)
+    if out[-1].role != "user" and not (tools and out[-1].role == "tool"):
+        raise BadRequest(
+            "the last message must have role user (or tool, with the results of the "
+            "request's tools): it is what Hermes answers"
+        )
     return out
 
 
@@ -198,14 +217,6 @@ def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
     return stream, stream and options.get("include_usage") is True
 
 
-def refuse_client_tools(body: dict[str, Any]) -> None:
-    """Client-defined tools cannot work here (see the module doc): say so.
-    An empty list or null is what many clients send by default, and is fine."""
-    for field in ("tools", "functions"):
-        if body.get(field):
-            raise BadRequest(CLIENT_TOOLS.format(field=field))
-
-
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
@@ -217,10 +228,17 @@ def _one_line(exc: BaseException) -> str:
 class _Turn:
     """One request's turn and the OpenAI objects that describe it."""
 
-    def __init__(self, gw: ApiGateway, messages: list[Message], session: str | None):
+    def __init__(
+        self,
+        gw: ApiGateway,
+        messages: list[Message],
+        session: str | None,
+        client: ClientTools | None = None,
+    ):
         from hermes.providers.resolve import configured_model
 
         self.gw, self.messages, self.session = gw, messages, session
+        self.client = client
         # the configured model until the turn's model call names the one serving it
         self.model = configured_model(gw.profile.settings.model, gw.profile.env)
         self.id = "chatcmpl-" + uuid.uuid4().hex
@@ -235,7 +253,16 @@ class _Turn:
                 self.model = event.model
             on_event(event)
 
-        return await self.gw.api_turn(self.messages, session=self.session, emit=emit)
+        if self.client is None:
+            return await self.gw.api_turn(self.messages, session=self.session, emit=emit)
+        return await self.gw.api_turn(
+            self.messages, session=self.session, emit=emit, client=self.client
+        )
+
+    @property
+    def client_calls(self) -> list[ToolCall]:
+        """The calls of the client's tools the model made (they end the turn)."""
+        return self.client.called if self.client is not None else []
 
     def usage_json(self) -> dict[str, int]:
         u = self.usage
@@ -246,13 +273,18 @@ class _Turn:
         }
 
     def completion(self, text: str) -> dict[str, Any]:
-        message = {"role": "assistant", "content": text}
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        finish = "stop"
+        if self.client_calls:
+            message = {"role": "assistant", "content": text or None}
+            message["tool_calls"] = calls_json(self.client_calls)
+            finish = "tool_calls"
         return {
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": self.usage_json(),
         }
 
@@ -343,7 +375,11 @@ class _SseTurn(Response):
             self._open()
             if not self.sent_text and text:
                 put(self.turn.chunk({"content": text}))
-            put(self.turn.chunk({}, "stop"))
+            if self.turn.client_calls:
+                put(self.turn.chunk({"tool_calls": calls_json(self.turn.client_calls, True)}))
+                put(self.turn.chunk({}, "tool_calls"))
+            else:
+                put(self.turn.chunk({}, "stop"))
             if self.include_usage:
                 put(self.turn.usage_chunk())
         except HermesError as exc:

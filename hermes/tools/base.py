@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,12 @@ class Tool:
     description: str
     parameters: dict[str, Any]  # JSON schema of the arguments object
     handler: Handler
+    # environment variables the tool needs (e.g. HASS_URL): without them all set in
+    # the profile's environment the model is not offered the tool
+    needs: tuple[str, ...] = ()
+
+    def available(self, env: Mapping[str, str]) -> bool:
+        return all(env.get(var, "").strip() for var in self.needs)
 
     @property
     def spec(self) -> ToolSpec:
