@@ -24,15 +24,16 @@ import asyncio
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.*
+from gateway_load import pct
+from latency_common import bench_home
+
 from hermes.testing import ScriptedModel
 from tests.fakes.mail_server import MailServers
-from tests.gateway_helpers import GatewayProcess, make_home
+from tests.gateway_helpers import GatewayProcess
 
 
 def mails(maildir: Path) -> int:
@@ -53,24 +54,12 @@ def wait(check: object, seconds: float = 60.0) -> float:
     return time.perf_counter()
 
 
-def pct(values: list[float], q: float) -> float:
-    return sorted(values)[min(len(values) - 1, int(q * len(values)))]
-
-
 async def run(count: int) -> None:
     with MailServers(["hermes", "ada"]) as mail, ScriptedModel() as model:
         model.reply_with(lambda request: "Got it.", times=None)
         tmp = Path(tempfile.mkdtemp(prefix="hermes-email-bench-"))
-        home = make_home(
-            tmp / "home",
-            model,
-            {"server": {"port": 0}, "email": {"timeout": 10}},
-            {
-                **mail.env("hermes"),
-                "EMAIL_ALLOWED_USERS": mail.address("ada"),
-                "HERMES_API_KEY": "k",
-            },
-        )
+        env = {**mail.env("hermes"), "EMAIL_ALLOWED_USERS": mail.address("ada")}
+        home = bench_home(tmp / "home", model, env, email={"timeout": 10})
         gw = await GatewayProcess(home).ready()
         state = home / "gateway.json"
         wait(lambda: json.loads(state.read_text())["platforms"]["email"] == "connected", 30)

@@ -17,18 +17,15 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from gateway_load import pct
 from gateway_process import GatewayProcess
+from latency_common import bench_home
 
 from hermes.testing import ScriptedModel
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.*
-from tests.gateway_helpers import make_home
 from tests.synapse_helpers import MatrixUser, Synapse, dm, joined
 
 
@@ -62,18 +59,13 @@ async def bench(count: int) -> None:
         user, bot = synapse.register(), synapse.register()
         with ScriptedModel() as model:
             model.reply_with(lambda r: f"re: {r.messages[-1]['content']}", times=None)
-            home = make_home(
-                Path(tmp) / "home",
-                model,
-                {"server": {"port": 0}},
-                {
-                    "MATRIX_HOMESERVER": synapse.url,
-                    "MATRIX_USER_ID": bot.user_id,
-                    "MATRIX_ACCESS_TOKEN": bot.token,
-                    "MATRIX_ALLOWED_USERS": user.user_id,
-                    "HERMES_API_KEY": "bench",
-                },
-            )
+            env = {
+                "MATRIX_HOMESERVER": synapse.url,
+                "MATRIX_USER_ID": bot.user_id,
+                "MATRIX_ACCESS_TOKEN": bot.token,
+                "MATRIX_ALLOWED_USERS": user.user_id,
+            }
+            home = bench_home(Path(tmp) / "home", model, env)
             gateway = GatewayProcess(home)
             try:
 

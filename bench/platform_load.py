@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway_load import connected, pct
-from gateway_process import GatewayProcess
+from gateway_load import pct
+from latency_common import Arrivals, start_gateway
 
 from hermes.testing import ScriptedModel
 
@@ -100,12 +100,13 @@ def slack(chats: int) -> Iterator[Rig]:
 PLATFORMS = {"telegram": telegram, "discord": discord, "slack": slack}
 
 
-class Replies:
+class Replies(Arrivals):
     """When each final reply text first showed up at the fake (read incrementally)."""
 
+    missing = "replies not delivered"
+
     def __init__(self, fake: Any) -> None:
-        self.fake = fake
-        self.seen: dict[str, float] = {}
+        super().__init__(fake)
         self.drafts = 0  # replies first sent as a partial text (the rest came by an edit)
         self._read = {"sent": 0, "edits": 0}
 
@@ -121,16 +122,8 @@ class Replies:
                 elif name == "sent" and text.startswith("re:"):
                     self.drafts += 1
 
-    def wait(self, texts: list[str], seconds: float, gw: GatewayProcess) -> None:
-        deadline = time.monotonic() + seconds
-        while True:
-            self.poll()
-            if all(t in self.seen for t in texts):
-                return
-            if time.monotonic() > deadline or gw.proc.poll() is not None:
-                missing = sum(t not in self.seen for t in texts)
-                raise SystemExit(f"{missing} of {len(texts)} replies not delivered:\n{gw.tail()}")
-            time.sleep(0.0005)  # polling the fake's state, with a deadline
+    def pause(self) -> None:
+        time.sleep(0.0005)  # polling the fake's state, with a deadline
 
 
 def answer(request: Any) -> str:
@@ -146,13 +139,8 @@ def run(name: str, root: Path, total: int, chats: int, alone: int) -> str:
         with PLATFORMS[name](chats + 1) as rig:  # the last chat: warm-up and `alone`
             env = {"HERMES_API_KEY": "bench-key", "GATEWAY_ALLOW_ALL_USERS": "true", **rig.env}
             home = make_home(root / name, model, {"server": {"port": 0}, **rig.config}, env)
-            gw = GatewayProcess(home)
+            gw = start_gateway(home, name)
             try:
-                deadline = time.monotonic() + 30
-                while not connected(home):
-                    if time.monotonic() > deadline or gw.proc.poll() is not None:
-                        raise SystemExit(f"{name} did not connect:\n{gw.tail()}")
-                    time.sleep(0.01)
                 replies = Replies(rig.fake)
                 sent: dict[str, float] = {}
 

@@ -237,3 +237,33 @@ def stored_user_messages(home: Path, text: str) -> int:
             "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content LIKE ?", (f"%{text}",)
         ).fetchone()
     return int(row[0])
+
+
+def platform_home(
+    path: Path,
+    model: ScriptedModel,
+    name: str,
+    section: dict[str, Any],
+    env: dict[str, str],
+    **config: dict[str, Any],
+) -> Path:
+    """A home serving on a free port with platform NAME configured by SECTION and ENV (plus
+    API key "k"), CONFIG's other sections, and the agent's ~ in it holding a user file
+    (notes.txt: medium risk to touch)."""
+    home = make_home(
+        path,
+        model,
+        {"server": {"port": 0}, name: section, **config},
+        {"HERMES_API_KEY": "k", "HOME": str(path), **env},
+    )
+    (home / "notes.txt").write_text("precious")
+    return home
+
+
+async def platform_connected(gw: GatewayProcess, name: str) -> GatewayProcess:
+    """GW once it serves and its status API says platform NAME is connected."""
+    from tests.tools_helpers import wait_until
+
+    await gw.ready()
+    await wait_until(lambda: hermes_status(gw)["platforms"].get(name) == "connected", 30, gw.log)
+    return gw

@@ -5,11 +5,8 @@ with buttons, a crash, an outage, a revoked token, replays and a crowd."""
 
 from __future__ import annotations
 
-import json
 import re
 import signal
-import sqlite3
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,13 @@ import pytest
 from hermes.testing import ScriptedModel
 from tests.cli_helpers import run_hermes
 from tests.fakes.discord_api import CHANNEL, USER, FakeDiscord
-from tests.gateway_helpers import GatewayProcess, make_home
+from tests.gateway_helpers import (
+    GatewayProcess,
+    hermes_status,
+    platform_connected,
+    platform_home,
+    stored_user_messages,
+)
 from tests.tools_helpers import wait_until
 
 TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.fake.token"
@@ -38,14 +41,8 @@ def discord_home(
     section: dict[str, Any] | None = None,
     **env: str,
 ) -> Path:
-    home = make_home(
-        path,
-        model,
-        {"server": {"port": 0}, "discord": {"base_url": discord.api_url, **(section or {})}},
-        {"DISCORD_BOT_TOKEN": TOKEN, "HERMES_API_KEY": "k", "HOME": str(path), **env},
-    )
-    (home / "notes.txt").write_text("precious")
-    return home
+    section = {"base_url": discord.api_url, **(section or {})}
+    return platform_home(path, model, "discord", section, {"DISCORD_BOT_TOKEN": TOKEN, **env})
 
 
 @pytest.fixture
@@ -57,31 +54,8 @@ def shown(discord: FakeDiscord, channel: str) -> list[str]:
     return list(discord.messages_in(channel).values())
 
 
-def user_messages(home: Path, text: str) -> int:
-    with sqlite3.connect(home / "state.db") as conn:
-        row = conn.execute(
-            "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content LIKE ?", (f"%{text}",)
-        ).fetchone()
-    return int(row[0])
-
-
-def status(gw: GatewayProcess) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{gw.url}/api/hermes/status", headers={"Authorization": "Bearer k"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        data: dict[str, Any] = json.loads(response.read())
-    return data
-
-
-async def connected(gw: GatewayProcess) -> GatewayProcess:
-    await gw.ready()
-    await wait_until(lambda: status(gw)["platforms"].get("discord") == "connected", 30, gw.log)
-    return gw
-
-
 async def test_a_dm_is_answered(home: Path, model: ScriptedModel, discord: FakeDiscord) -> None:
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     dm = discord.dm(USER)
     model.reply("Hi, I am Hermes on Discord.")
     discord.user_says(dm, "hello")
@@ -95,7 +69,7 @@ async def test_a_dm_is_answered(home: Path, model: ScriptedModel, discord: FakeD
 async def test_a_reply_in_a_thread_stays_in_its_thread_and_so_does_background(
     home: Path, model: ScriptedModel, discord: FakeDiscord
 ) -> None:
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     thread = discord.add_thread(CHANNEL)
     model.reply("Answered in the thread.")
     discord.user_says(thread, "a question", mention=True)
@@ -119,7 +93,7 @@ async def test_require_mention_answers_only_mentions_and_replies_in_a_server(
     home = discord_home(
         tmp_path / "home", model, discord, {"require_mention": True}, DISCORD_ALLOWED_USERS=USER
     )
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     model.reply("You called?")
     model.reply("Replying to my reply.")
     discord.user_says(CHANNEL, "just chatting among humans")
@@ -131,8 +105,8 @@ async def test_require_mention_answers_only_mentions_and_replies_in_a_server(
     await wait_until(lambda: len(shown(discord, CHANNEL)) == 2, 30, gw.log)
     assert await gw.stop() == 0
     assert shown(discord, CHANNEL) == ["You called?", "Replying to my reply."]
-    assert user_messages(home, "just chatting among humans") == 0
-    assert user_messages(home, "more chatter") == 0
+    assert stored_user_messages(home, "just chatting among humans") == 0
+    assert stored_user_messages(home, "more chatter") == 0
     model.assert_done()
 
 
@@ -149,7 +123,7 @@ async def test_an_approval_button_resumes_the_turn_and_runs_the_exact_command(
 ) -> None:
     model.tool_call("terminal", {"command": "rm ~/notes.txt"})
     model.reply("Your notes are gone.")
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     dm = discord.dm(USER)
     discord.user_says(dm, "delete my notes")
     await wait_until(lambda: approval(discord) is not None, 30, gw.log)
@@ -174,7 +148,7 @@ async def test_an_approval_typed_as_slash_approve_works_in_a_thread(
 ) -> None:
     model.tool_call("terminal", {"command": "rm ~/notes.txt"})
     model.reply("Deleted as you said.")
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     thread = discord.add_thread(CHANNEL)
     discord.user_says(thread, "delete my notes", mention=True)
     await wait_until(lambda: approval(discord) is not None, 30, gw.log)
@@ -191,7 +165,7 @@ async def test_an_approval_typed_as_slash_approve_works_in_a_thread(
 async def test_sigkill_mid_turn_then_restart_loses_and_duplicates_nothing(
     home: Path, model: ScriptedModel, discord: FakeDiscord
 ) -> None:
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     dm = discord.dm(USER)
     gate = model.hang(partial="Let me think", then="never delivered")
     discord.user_says(dm, "important question")
@@ -203,14 +177,14 @@ async def test_sigkill_mid_turn_then_restart_loses_and_duplicates_nothing(
 
     model.reply("The answer, after the restart.")
     model.reply("And to what you said meanwhile.")
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     done = lambda: "And to what you said meanwhile." in shown(discord, dm)  # noqa: E731
     await wait_until(done, 30, lambda: f"{shown(discord, dm)}\n{gw.log()}")
     texts = shown(discord, dm)
     assert sum(t.startswith("↻ Hermes restarted while working on") for t in texts) == 1
     assert texts.count("The answer, after the restart.") == 1
-    assert user_messages(home, "important question") == 1
-    assert user_messages(home, "said while it was down") == 1
+    assert stored_user_messages(home, "important question") == 1
+    assert stored_user_messages(home, "said while it was down") == 1
     assert discord.resumed >= 1
     assert await gw.stop() == 0
     model.assert_done()
@@ -219,18 +193,20 @@ async def test_sigkill_mid_turn_then_restart_loses_and_duplicates_nothing(
 async def test_replies_wait_out_an_outage_and_arrive_once(
     home: Path, model: ScriptedModel, discord: FakeDiscord
 ) -> None:
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     dm = discord.dm(USER)
     discord.fail("createMessage", 502, times=None)
     discord.fail("gateway", 503, times=None)  # no new Gateway connection either
     discord.drop_sockets(1011)
     model.reply("Sent after the outage.")
-    await wait_until(lambda: status(gw)["platforms"]["discord"] == "reconnecting", 30, gw.log)
+    await wait_until(
+        lambda: hermes_status(gw)["platforms"]["discord"] == "reconnecting", 30, gw.log
+    )
     discord.user_says(dm, "are you there?")  # waits in the session's log
     await wait_until(lambda: len(discord.calls_to("gateway")) >= 3, 30, gw.log)
     discord.recover()
     await wait_until(lambda: shown(discord, dm) == ["Sent after the outage."], 60, gw.log)
-    assert status(gw)["platforms"]["discord"] == "connected"
+    assert hermes_status(gw)["platforms"]["discord"] == "connected"
     assert await gw.stop() == 0
     assert shown(discord, dm) == ["Sent after the outage."]
 
@@ -241,7 +217,7 @@ async def test_a_connection_that_goes_silent_is_rebuilt_and_nothing_is_lost(
     home = discord_home(
         tmp_path / "home", model, discord, {"heartbeat_timeout": 2}, DISCORD_ALLOWED_USERS=USER
     )
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     dm = discord.dm(USER)
     discord.silence_sockets()  # open, but no HEARTBEAT_ACK and no events any more
     model.reply("Heard you after all.")
@@ -255,15 +231,15 @@ async def test_a_connection_that_goes_silent_is_rebuilt_and_nothing_is_lost(
 async def test_a_revoked_token_is_failed_in_the_status_without_a_reconnect_loop(
     home: Path, model: ScriptedModel, discord: FakeDiscord
 ) -> None:
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     discord.revoke_token()
-    failed = lambda: status(gw)["platforms"]["discord"].startswith("failed: ")  # noqa: E731
+    failed = lambda: hermes_status(gw)["platforms"]["discord"].startswith("failed: ")  # noqa: E731
     await wait_until(failed, 30, gw.log)
-    state = status(gw)["platforms"]["discord"]
+    state = hermes_status(gw)["platforms"]["discord"]
     assert "Discord rejected the bot token" in state and "DISCORD_BOT_TOKEN" in state
     connects = len(discord.calls_to("gateway"))
     # the web chat and the API go on; Discord is not tried again
-    assert status(gw)["platforms"]["web"] == "connected"
+    assert hermes_status(gw)["platforms"]["web"] == "connected"
     assert len(discord.calls_to("gateway")) == connects == 1
     assert await gw.stop() == 0
     assert TOKEN not in gw.output()
@@ -272,7 +248,7 @@ async def test_a_revoked_token_is_failed_in_the_status_without_a_reconnect_loop(
 async def test_a_duplicate_message_create_is_answered_once(
     home: Path, model: ScriptedModel, discord: FakeDiscord
 ) -> None:
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     dm = discord.dm(USER)
     model.reply("Once.")
     model.reply("Twice is for the next one.")
@@ -282,7 +258,7 @@ async def test_a_duplicate_message_create_is_answered_once(
     await wait_until(lambda: len(shown(discord, dm)) == 2, 30, gw.log)
     assert await gw.stop() == 0
     assert shown(discord, dm) == ["Once.", "Twice is for the next one."]
-    assert user_messages(home, "say it once") == 1
+    assert stored_user_messages(home, "say it once") == 1
     model.assert_done()
 
 
@@ -290,7 +266,7 @@ async def test_an_unknown_user_pairs_with_a_code_the_owner_approves(
     tmp_path: Path, model: ScriptedModel, discord: FakeDiscord
 ) -> None:
     home = discord_home(tmp_path / "home", model, discord)
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     stranger = "500000000000000099"
     dm = discord.dm(stranger)
     discord.user_says(dm, "hello?", stranger)
@@ -313,7 +289,7 @@ async def test_a_hundred_chats_at_once_each_get_their_replies_in_order(
     chats = {u: discord.dm(u) for u in users}
     per_chat = 3
     model.reply_with(lambda r: f"re: {r.messages[-1]['content']}", times=None)
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "discord")
     for i in range(per_chat):  # every chat's first message, then every chat's second, ...
         for u in users:
             discord.user_says(chats[u], f"{u} says {i}", u)

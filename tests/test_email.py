@@ -21,7 +21,7 @@ import pytest
 
 from hermes.testing import ScriptedModel
 from tests.fakes.mail_server import MailServers
-from tests.gateway_helpers import GatewayProcess, make_home
+from tests.gateway_helpers import GatewayProcess, platform_home
 from tests.tools_helpers import wait_until
 
 _names = itertools.count(1)
@@ -60,20 +60,8 @@ def email_home(
     **settings: Any,
 ) -> Path:
     section = {"idle_seconds": 2, "timeout": 5, **settings}
-    home = make_home(
-        path,
-        model,
-        {"server": {"port": 0}, "email": section, **(config or {})},
-        {
-            **mail.env(user),
-            "EMAIL_ALLOWED_USERS": allowed,
-            "HERMES_API_KEY": "k",
-            "HOME": str(path),
-            **(env or {}),
-        },
-    )
-    (home / "notes.txt").write_text("precious")
-    return home
+    env = {**mail.env(user), "EMAIL_ALLOWED_USERS": allowed, **(env or {})}
+    return platform_home(path, model, "email", section, env, **(config or {}))
 
 
 def platform_state(home: Path) -> str:

@@ -6,18 +6,21 @@ reaction, a crash, a homeserver restart, an encrypted room and a revoked token."
 
 from __future__ import annotations
 
-import json
 import re
 import signal
-import sqlite3
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from hermes.platforms.matrix import MAX_BYTES
 from hermes.testing import ScriptedModel
 from tests.cli_helpers import run_hermes
-from tests.gateway_helpers import GatewayProcess, make_home
+from tests.gateway_helpers import (
+    GatewayProcess,
+    hermes_status,
+    platform_connected,
+    platform_home,
+    stored_user_messages,
+)
 from tests.synapse_helpers import MatrixUser, Synapse, dm, joined
 from tests.tools_helpers import wait_until
 
@@ -30,44 +33,14 @@ def matrix_home(
     allowed: list[str],
     section: dict[str, Any] | None = None,
 ) -> Path:
-    home = make_home(
-        path,
-        model,
-        {"server": {"port": 0}, "matrix": {"sync_timeout": 2, "stall_grace": 3, **(section or {})}},
-        {
-            "MATRIX_HOMESERVER": synapse.url,
-            "MATRIX_USER_ID": bot.user_id,
-            "MATRIX_ACCESS_TOKEN": bot.token,
-            "MATRIX_ALLOWED_USERS": ",".join(allowed),
-            "HERMES_API_KEY": "k",
-            "HOME": str(path),
-        },
-    )
-    (home / "notes.txt").write_text("precious")
-    return home
-
-
-def status(gw: GatewayProcess) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{gw.url}/api/hermes/status", headers={"Authorization": "Bearer k"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        data: dict[str, Any] = json.loads(response.read())
-    return data
-
-
-def user_messages(home: Path, text: str) -> int:
-    with sqlite3.connect(home / "state.db") as conn:
-        row = conn.execute(
-            "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content LIKE ?", (f"%{text}",)
-        ).fetchone()
-    return int(row[0])
-
-
-async def connected(gw: GatewayProcess) -> GatewayProcess:
-    await gw.ready()
-    await wait_until(lambda: status(gw)["platforms"].get("matrix") == "connected", 30, gw.log)
-    return gw
+    section = {"sync_timeout": 2, "stall_grace": 3, **(section or {})}
+    env = {
+        "MATRIX_HOMESERVER": synapse.url,
+        "MATRIX_USER_ID": bot.user_id,
+        "MATRIX_ACCESS_TOKEN": bot.token,
+        "MATRIX_ALLOWED_USERS": ",".join(allowed),
+    }
+    return platform_home(path, model, "matrix", section, env)
 
 
 class Chat:
@@ -80,7 +53,7 @@ class Chat:
         self.room = ""
 
     async def start(self) -> GatewayProcess:
-        return await connected(GatewayProcess(self.home))
+        return await platform_connected(GatewayProcess(self.home), "matrix")
 
     async def open_dm(self, gw: GatewayProcess) -> str:
         self.room = await dm(self.user, self.bot.user_id)
@@ -133,8 +106,8 @@ async def test_require_mention_in_a_room_answers_mentions_and_replies_only(
     await friend.say(chat.room, "and you?", reply_to=mine)
     await wait_until(lambda: chat.sees(["You called?", "Replying to my reply."]), 30, gw.log)
     assert await gw.stop() == 0
-    assert user_messages(chat.home, "just chatting among humans") == 0
-    assert user_messages(chat.home, "more chatter") == 0
+    assert stored_user_messages(chat.home, "just chatting among humans") == 0
+    assert stored_user_messages(chat.home, "more chatter") == 0
     model.assert_done()
 
 
@@ -266,8 +239,8 @@ async def test_sigkill_mid_turn_then_restart_loses_and_duplicates_nothing(
     texts = await chat.shown()
     assert sum(t.startswith("↻ Hermes restarted while working on") for t in texts) == 1
     assert texts.count("The answer, after the restart.") == 1
-    assert user_messages(chat.home, "important question") == 1
-    assert user_messages(chat.home, "said while it was down") == 1
+    assert stored_user_messages(chat.home, "important question") == 1
+    assert stored_user_messages(chat.home, "said while it was down") == 1
     assert await gw.stop() == 0
     model.assert_done()
 
@@ -282,12 +255,12 @@ async def test_a_homeserver_restart_mid_session_then_messages_flow_again(
     await chat.user.say(chat.room, "one")
     await wait_until(lambda: chat.sees(["Before."]), 30, gw.log)
     synapse.stop()
-    await wait_until(lambda: status(gw)["platforms"]["matrix"] == "reconnecting", 30, gw.log)
+    await wait_until(lambda: hermes_status(gw)["platforms"]["matrix"] == "reconnecting", 30, gw.log)
     synapse.start()
     model.reply("After.")
     await chat.user.say(chat.room, "two")
     await wait_until(lambda: chat.sees(["Before.", "After."]), 30, gw.log)
-    assert status(gw)["platforms"]["matrix"] == "connected"
+    assert hermes_status(gw)["platforms"]["matrix"] == "connected"
     assert "matrix: connected again after" in gw.log()
     assert await gw.stop() == 0
 
@@ -304,7 +277,7 @@ async def test_an_encrypted_room_gets_no_plaintext_and_is_reported(
     model.reply("Answered here.")
     await chat.user.say(chat.room, "and here")
     await wait_until(lambda: chat.sees(["Answered here."]), 30, gw.log)
-    details = status(gw)["platform_details"]["matrix"]
+    details = hermes_status(gw)["platform_details"]["matrix"]
     assert secret_room in details["encrypted_rooms"]
     assert "end-to-end encryption is not supported" in details["encrypted_rooms"]
     sent = run_hermes(chat.home, "send", f"matrix:{secret_room}", "a secret")
@@ -312,7 +285,7 @@ async def test_an_encrypted_room_gets_no_plaintext_and_is_reported(
     assert chat.user.bot_messages(secret_room, chat.bot.user_id) == []
     doctor = run_hermes(chat.home, "doctor")
     assert "encryption is not supported" in doctor.stdout + doctor.stderr, sent.stdout
-    assert user_messages(chat.home, "plaintext into an encrypted room") == 0
+    assert stored_user_messages(chat.home, "plaintext into an encrypted room") == 0
     assert await gw.stop() == 0
     assert "room " + secret_room + " is end-to-end encrypted" in gw.log()
 
@@ -323,10 +296,10 @@ async def test_a_revoked_token_is_failed_in_the_status_without_a_retry_loop(
     chat = Chat(synapse, tmp_path, model)
     gw = await chat.start()
     await chat.bot.logout()
-    failed = lambda: status(gw)["platforms"]["matrix"].startswith("failed: ")  # noqa: E731
+    failed = lambda: hermes_status(gw)["platforms"]["matrix"].startswith("failed: ")  # noqa: E731
     await wait_until(failed, 30, gw.log)
-    assert "rejected the access token" in status(gw)["platforms"]["matrix"]
-    assert status(gw)["platforms"]["web"] == "connected"
+    assert "rejected the access token" in hermes_status(gw)["platforms"]["matrix"]
+    assert hermes_status(gw)["platforms"]["web"] == "connected"
     assert await gw.stop() == 0
     output = gw.output()
     assert chat.bot.token not in output and chat.bot.token not in gw.log()

@@ -6,11 +6,8 @@ voice notes, a crash, an outage, a silent stream, a rate limit and a crowd."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import signal
-import sqlite3
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,14 @@ from hermes.envfile import read_env_file
 from hermes.testing import ScriptedModel
 from tests.cli_helpers import run_hermes
 from tests.fakes.signal_cli import ACCOUNT, GROUP, USER, FakeSignalCli
-from tests.gateway_helpers import GatewayProcess, make_home
+from tests.gateway_helpers import (
+    GatewayProcess,
+    hermes_status,
+    make_home,
+    platform_connected,
+    platform_home,
+    stored_user_messages,
+)
 from tests.tools_helpers import wait_until
 
 ADTS = bytes([0xFF, 0xF1, 0x50, 0x80, 0x02, 0x1F, 0xFC]) + b"\x21" * 200
@@ -41,20 +45,8 @@ def signal_home(
     section: dict[str, Any] | None = None,
     **env: str,
 ) -> Path:
-    home = make_home(
-        path,
-        model,
-        {"server": {"port": 0}, "signal": section or {}},
-        {
-            "SIGNAL_HTTP_URL": fake.base_url,
-            "SIGNAL_ACCOUNT": ACCOUNT,
-            "HERMES_API_KEY": "k",
-            "HOME": str(path),
-            **env,
-        },
-    )
-    (home / "notes.txt").write_text("precious")
-    return home
+    env = {"SIGNAL_HTTP_URL": fake.base_url, "SIGNAL_ACCOUNT": ACCOUNT, **env}
+    return platform_home(path, model, "signal", section or {}, env)
 
 
 @pytest.fixture
@@ -62,33 +54,10 @@ def home(tmp_path: Path, model: ScriptedModel, fake: FakeSignalCli) -> Path:
     return signal_home(tmp_path / "home", model, fake, SIGNAL_ALLOWED_USERS=USER)
 
 
-def status(gw: GatewayProcess) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{gw.url}/api/hermes/status", headers={"Authorization": "Bearer k"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        data: dict[str, Any] = json.loads(response.read())
-    return data
-
-
-async def connected(gw: GatewayProcess) -> GatewayProcess:
-    await gw.ready()
-    await wait_until(lambda: status(gw)["platforms"].get("signal") == "connected", 30, gw.log)
-    return gw
-
-
-def user_messages(home: Path, text: str) -> int:
-    with sqlite3.connect(home / "state.db") as conn:
-        row = conn.execute(
-            "SELECT COUNT(*) FROM messages WHERE role = 'user' AND content LIKE ?", (f"%{text}",)
-        ).fetchone()
-    return int(row[0])
-
-
 async def test_a_dm_is_answered_once_with_typing_shown_during_the_turn(
     home: Path, model: ScriptedModel, fake: FakeSignalCli
 ) -> None:
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     gate = model.hang(then="Hi, I am Hermes on Signal.")
     fake.user_says("hello")
     await gate.wait_entered_async(20)
@@ -109,7 +78,7 @@ async def test_in_a_group_with_require_mention_only_mentions_are_answered(
     home = signal_home(
         tmp_path / "home", model, fake, {"require_mention": True}, SIGNAL_ALLOWED_USERS=USER
     )
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     model.reply("You called?")
     fake.user_says("just chatting among humans", group=GROUP)
     asked = fake.user_says("what time is it?", group=GROUP, mention=True)
@@ -117,7 +86,7 @@ async def test_in_a_group_with_require_mention_only_mentions_are_answered(
     (sent,) = fake.sent_to(CHAT)
     assert (sent["groupId"], sent["quoteTimestamp"], sent["quoteAuthor"]) == (GROUP, asked, USER)
     assert await gw.stop() == 0
-    assert user_messages(home, "just chatting among humans") == 0
+    assert stored_user_messages(home, "just chatting among humans") == 0
     model.assert_done()
 
 
@@ -134,7 +103,7 @@ async def test_a_thumbs_down_denies_and_a_thumbs_up_after_a_restart_approves(
 ) -> None:
     model.tool_call("terminal", {"command": "rm ~/notes.txt"})
     model.reply("I left your notes alone.")
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     fake.user_says("delete my notes")
     await wait_until(lambda: request(fake) is not None, 30, gw.log)
     found = request(fake)
@@ -152,7 +121,7 @@ async def test_a_thumbs_down_denies_and_a_thumbs_up_after_a_restart_approves(
     assert found is not None
     assert await gw.stop() == 0  # the request waits in state.db; the reaction comes later
     fake.react("👍", found[0])
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     await wait_until(lambda: "Your notes are gone." in fake.texts_to(USER), 30, gw.log)
     assert not (home / "notes.txt").exists()
     assert await gw.stop() == 0
@@ -166,7 +135,7 @@ async def test_a_long_reply_with_emoji_is_split_by_utf8_bytes(
     reply = " ".join(words[n % len(words)] for n in range(2000))[:10_000].strip()
     assert len(reply) >= 9_990 and len(reply.encode()) > 15_000
     model.reply(reply)
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     fake.user_says("tell me a lot")
     await wait_until(lambda: " ".join(fake.texts_to(USER)) == reply, 30, gw.log)
     parts = fake.texts_to(USER)
@@ -179,7 +148,7 @@ async def test_a_voice_note_is_recognised_by_its_content(
     home: Path, model: ScriptedModel, fake: FakeSignalCli
 ) -> None:
     model.reply("I heard a voice note.")
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     fake.send_audio(ADTS)  # no name, application/octet-stream: an Android voice note
     await wait_until(lambda: fake.texts_to(USER) == ["I heard a voice note."], 30, gw.log)
     asked = model.requests[-1].messages[-1]["content"]
@@ -192,7 +161,7 @@ async def test_a_voice_note_is_recognised_by_its_content(
 async def test_sigkill_mid_turn_then_restart_loses_and_duplicates_nothing(
     home: Path, model: ScriptedModel, fake: FakeSignalCli
 ) -> None:
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     gate = model.hang(then="never delivered")
     fake.user_says("important question")
     await gate.wait_entered_async(20)
@@ -202,15 +171,15 @@ async def test_sigkill_mid_turn_then_restart_loses_and_duplicates_nothing(
 
     model.reply("The answer, after the restart.")
     model.reply("And to what you said meanwhile.")
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     done = lambda: "And to what you said meanwhile." in fake.texts_to(USER)  # noqa: E731
     await wait_until(done, 30, lambda: f"{fake.texts_to(USER)}\n{gw.log()}")
     texts = fake.texts_to(USER)
     assert sum(t.startswith("↻ Hermes restarted while working on") for t in texts) == 1
     assert texts.count("The answer, after the restart.") == 1
     assert "never delivered" not in texts
-    assert user_messages(home, "important question") == 1
-    assert user_messages(home, "said while it was down") == 1
+    assert stored_user_messages(home, "important question") == 1
+    assert stored_user_messages(home, "said while it was down") == 1
     assert await gw.stop() == 0
     model.assert_done()
 
@@ -218,17 +187,17 @@ async def test_sigkill_mid_turn_then_restart_loses_and_duplicates_nothing(
 async def test_an_outage_is_waited_out_and_the_reply_arrives_once(
     home: Path, model: ScriptedModel, fake: FakeSignalCli
 ) -> None:
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     fake.fail("rpc", 503)
     fake.fail("events", 503)
     fake.drop_streams()
-    await wait_until(lambda: status(gw)["platforms"]["signal"] == "reconnecting", 30, gw.log)
+    await wait_until(lambda: hermes_status(gw)["platforms"]["signal"] == "reconnecting", 30, gw.log)
     model.reply("Sent after the outage.")
     fake.user_says("are you there?")  # held by the daemon until a stream opens
     await wait_until(lambda: len(fake.calls_to("events")) >= 3, 30, gw.log)
     fake.recover()
     await wait_until(lambda: fake.texts_to(USER) == ["Sent after the outage."], 60, gw.log)
-    assert status(gw)["platforms"]["signal"] == "connected"
+    assert hermes_status(gw)["platforms"]["signal"] == "connected"
     assert await gw.stop() == 0
     assert fake.texts_to(USER) == ["Sent after the outage."]
 
@@ -239,7 +208,7 @@ async def test_a_silent_stream_is_detected_and_what_it_held_is_answered(
     home = signal_home(
         tmp_path / "home", model, fake, {"probe_interval": 1}, SIGNAL_ALLOWED_USERS=USER
     )
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     opened = fake.streams_opened
     fake.silence_stream()  # open, but it carries nothing any more
     model.reply("Heard you after all.")
@@ -253,7 +222,7 @@ async def test_a_silent_stream_is_detected_and_what_it_held_is_answered(
 async def test_a_rate_limited_send_is_retried_after_the_wait(
     home: Path, model: ScriptedModel, fake: FakeSignalCli
 ) -> None:
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     fake.rpc_error("send", -5, "Failed to send message due to rate limiting", retry_after=1)
     model.reply("Delivered once the limit passed.")
     fake.user_says("hello")
@@ -272,7 +241,7 @@ async def test_a_hundred_chats_at_once_each_get_their_replies_in_order(
     users = [f"+49170{n:08d}" for n in range(100)]
     per_chat = 3
     model.reply_with(lambda r: f"re: {r.messages[-1]['content']}", times=None)
-    gw = await connected(GatewayProcess(home))
+    gw = await platform_connected(GatewayProcess(home), "signal")
     for i in range(per_chat):  # every chat's first message, then every chat's second, ...
         for u in users:
             fake.user_says(f"{u} says {i}", sender=u, uuid=None)

@@ -23,7 +23,7 @@ import pytest
 from hermes.pidfile import poke
 from hermes.testing import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.gateway_helpers import GatewayProcess, make_home
+from tests.gateway_helpers import GatewayProcess, make_home, platform_home
 from tests.tools_helpers import wait_until
 
 DM, CHANNEL, ADA = "D0ADA0001", "C0TEAM001", "U0ADA0001"
@@ -45,20 +45,12 @@ def slack_home(
 ) -> Path:
     """A home with the bot on the fake; SETTINGS go to its `slack:` section."""
     section = {"base_url": slack.api_url, "ping_interval": 0.5, "probe_interval": 2}
-    home = make_home(
-        path,
-        model,
-        {"server": {"port": 0}, "slack": {**section, **settings}, **(config or {})},
-        {
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_ALLOWED_USERS": ADA,
-            "HERMES_API_KEY": "k",
-            "HOME": str(path),  # the agent's ~ (notes.txt there is a user file: medium risk)
-        },
-    )
-    (home / "notes.txt").write_text("precious")
-    return home
+    env = {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_APP_TOKEN": slack.app_token,
+        "SLACK_ALLOWED_USERS": ADA,
+    }
+    return platform_home(path, model, "slack", {**section, **settings}, env, **(config or {}))
 
 
 @pytest.fixture

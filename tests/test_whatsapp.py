@@ -25,6 +25,7 @@ from tests.gateway_helpers import (
     GatewayProcess,
     hermes_status,
     make_home,
+    platform_home,
     stored_user_messages,
 )
 from tests.tools_helpers import wait_until
@@ -52,14 +53,7 @@ def bridge() -> Iterator[FakeWhatsAppBridge]:
 def cloud_home(path: Path, model: ScriptedModel, cloud: FakeWhatsAppCloud, **env: str) -> Path:
     section = {"graph_url": cloud.base_url, "probe_interval": 0.5}
     env = {"WHATSAPP_ALLOWED_USERS": cloud_fake.USER, **env}
-    home = make_home(
-        path,
-        model,
-        {"server": {"port": 0}, "whatsapp": section},
-        {**CLOUD_ENV, "HERMES_API_KEY": "k", "HOME": str(path), **env},
-    )
-    (home / "notes.txt").write_text("precious")
-    return home
+    return platform_home(path, model, "whatsapp", section, {**CLOUD_ENV, **env})
 
 
 def bridge_home(path: Path, model: ScriptedModel, bridge: FakeWhatsAppBridge) -> Path:

@@ -14,13 +14,13 @@ are the state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hermes.agent.loop import Defer
+from hermes.aio import wait_event
 from hermes.approvals.gate import Request, denied
 from hermes.context import TurnContext
 from hermes.gateway.access import allowed_ids
@@ -247,8 +247,7 @@ class Desk:
             await self.resume_decided()
             due = await self.gw.store.run(ops.next_auto)
             timeout = None if due is None else max(0.0, due - self.gw.clock())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_event(self._wake, timeout)
 
     async def resume_decided(self) -> None:
         for owner in await self.gw.store.run(ops.decided_owners):

@@ -22,6 +22,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from hermes.aio import wait_event
+
 if TYPE_CHECKING:
     from hermes.agent.conversation import Conversation
     from hermes.gateway.approvals import ChatAsker
@@ -158,13 +160,7 @@ class Chats:
 
     async def wait_idle(self, seconds: float) -> bool:
         """Wait until no chat has work; False on timeout."""
-        if self._idle.is_set():
-            return True
-        try:
-            await asyncio.wait_for(self._idle.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
+        return await wait_event(self._idle, seconds)
 
     def running(self) -> int:
         return sum(1 for c in self._chats.values() if c.current is not None)

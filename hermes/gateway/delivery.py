@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from hermes.aio import wait_event
 from hermes.gateway.events import Button, Outbound, Target
 from hermes.platforms.adapter import Adapter, SendError
 from hermes.platforms.render import render_parts
@@ -98,12 +99,9 @@ class Courier:
                 continue  # there may be more
             due = await self.store.run(ops.next_due, [name])
             wait = RESCAN_SECONDS if due is None else min(RESCAN_SECONDS, due - self.clock())
-            if wait > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), wait)
-                except TimeoutError:
-                    if self.adapter.state == "connected":  # back after an outage?
-                        await self._report_failures()
+            woken = wait <= 0 or await wait_event(self._wake, wait)
+            if not woken and self.adapter.state == "connected":  # back after an outage?
+                await self._report_failures()
 
     async def deliver(self, d: ops.Delivery) -> bool:
         """Send what is left of one (leased) delivery; True once it is all sent."""

@@ -21,7 +21,6 @@ every chat with "killed".
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import signal
@@ -29,6 +28,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hermes.aio import wait_event
 from hermes.commands import clip
 from hermes.config import apply_env_overrides
 from hermes.errors import ConfigError
@@ -232,8 +232,7 @@ class ProcessNotifier:
         while True:
             await watch.changed.wait()
             if not watch.ended.is_set() and due > loop.time():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(watch.ended.wait(), due - loop.time())
+                await wait_event(watch.ended, due - loop.time())
             if watch.ended.is_set():
                 return
             watch.changed.clear()

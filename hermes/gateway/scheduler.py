@@ -23,13 +23,13 @@ and delivered late once it can be (hermes/gateway/kept.py, every round).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from hermes.aio import wait_event
 from hermes.cron import jobs
 from hermes.gateway.kept import deliver_kept, warn_kept
 from hermes.gateway.ports import Services
@@ -103,6 +103,5 @@ class Scheduler:
                 continue
             due = await gw.store.run(cron_ops.next_due)
             wait = MAX_SLEEP if due is None else min(MAX_SLEEP, max(0.0, due - gw.clock() + 0.001))
-            if wait > 0 and not self._wake.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+            if wait > 0:
+                await wait_event(self._wake, wait)

@@ -29,7 +29,7 @@ import sqlite3
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -102,6 +102,21 @@ class Adapter(ABC):
     def details(self) -> dict[str, str | float | None]:
         """The state and what flowed last (the status API, gateway.json, doctor)."""
         return {"state": self.state, "last_inbound": self.last_inbound, "last_sent": self.last_sent}
+
+
+class Terminal(Exception):
+    """Trying again cannot help (a token refused for good, settings that are wrong): the
+    adapter stops with state "failed: ..." instead of reconnecting."""
+
+
+async def beside(consumer: Coroutine[Any, Any, None], name: str, main: Awaitable[None]) -> None:
+    """Await MAIN with CONSUMER running as a task named NAME; it is cancelled after."""
+    task = asyncio.create_task(consumer, name=name)
+    try:
+        await main
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 class AdapterUnavailable(HermesError):

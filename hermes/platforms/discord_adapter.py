@@ -51,6 +51,7 @@ from hermes.platforms.adapter import (
     SendError,
     Sink,
     UpdateGuard,
+    beside,
     require,
 )
 from hermes.platforms.discord import API, CAPABILITIES
@@ -123,12 +124,7 @@ class DiscordAdapter(Adapter):
 
     async def run(self, sink: Sink) -> None:
         guard = UpdateGuard(self.name, self.dead_letters, retry=self.retry, wait=self.backoff)
-        consumer = asyncio.create_task(self._consume(guard, sink), name="discord-events")
-        try:
-            await self._connect_forever()
-        finally:
-            consumer.cancel()
-            await asyncio.gather(consumer, return_exceptions=True)
+        await beside(self._consume(guard, sink), "discord-events", self._connect_forever())
 
     async def _connect_forever(self) -> None:
         import aiohttp

@@ -45,6 +45,7 @@ from hermes.platforms.adapter import (
     MemoryDeadLetters,
     SendError,
     Sink,
+    Terminal,
     UpdateGuard,
     one_line,
     require,
@@ -73,10 +74,6 @@ JSON = dict[str, Any]
 RECONNECT_CAP = 5.0  # seconds between tries while the homeserver is unreachable, at most
 RECENT = 2048  # event ids of our own messages remembered (replies to the bot)
 MAX_DOWNLOAD = 25 * 1024 * 1024
-
-
-class Terminal(Exception):
-    """Trying again cannot help (the token was rejected, the settings are wrong)."""
 
 
 class MatrixAdapter(Adapter):

@@ -59,7 +59,9 @@ from hermes.platforms.adapter import (
     MemoryDeadLetters,
     SendError,
     Sink,
+    Terminal,
     UpdateGuard,
+    beside,
     one_line,
 )
 from hermes.platforms.audio_sniff import EXTENSIONS, HEAD, audio_mime
@@ -76,10 +78,6 @@ RECENT = 4096  # event keys and sent timestamps remembered
 TYPING_REFRESH = 10.0  # Signal clients drop a typing indicator after about 15 s
 TYPING_MAX = 900.0  # a turn that runs longer stops showing it
 MAX_DOWNLOAD = 50 * 1024 * 1024
-
-
-class Terminal(Exception):
-    """Trying again cannot help (an unknown account, a refused Host header)."""
 
 
 class SignalAdapter(Adapter):
@@ -133,12 +131,7 @@ class SignalAdapter(Adapter):
     async def run(self, sink: Sink) -> None:
         guard = UpdateGuard(self.name, self.dead_letters, retry=self.retry, wait=self.backoff)
         self._wrong_account = asyncio.Event()
-        consumer = asyncio.create_task(self._consume(guard, sink), name="signal-events")
-        try:
-            await self._connect_forever()
-        finally:
-            consumer.cancel()
-            await asyncio.gather(consumer, return_exceptions=True)
+        await beside(self._consume(guard, sink), "signal-events", self._connect_forever())
 
     async def _connect_forever(self) -> None:
         attempt = 0

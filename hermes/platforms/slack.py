@@ -41,6 +41,7 @@ from hermes.platforms.adapter import (
     MemoryDeadLetters,
     SendError,
     Sink,
+    Terminal,
     UpdateGuard,
     require,
 )
@@ -138,10 +139,6 @@ PLATFORM = SlackPlatform(
     extra="slack",
     check=check,  # hermes gateway setup: auth.test and apps.connections.open
 )
-
-
-class Terminal(Exception):
-    """Slack refused a token for good: stop, do not retry."""
 
 
 class SlackAdapter(Adapter):
