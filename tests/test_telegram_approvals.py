@@ -205,8 +205,13 @@ async def test_a_sibling_cannot_use_the_api_to_approve_its_own_request(
     telegram.user_says(CHAT, "delete my notes", user_id=CHAT)
     await wait_until(lambda: has_request(telegram), 30, why=gw.log)
     message_id, approval_id = request_message(telegram)
-    with sqlite3.connect(home / "state.db") as conn:
-        assert conn.execute("SELECT status FROM inbound").fetchall() == [("waiting",)]
+
+    def statuses() -> list[tuple[str]]:
+        with sqlite3.connect(home / "state.db") as conn:
+            return conn.execute("SELECT status FROM inbound").fetchall()
+
+    # the request goes out while the turn still admits its sibling call, then it waits
+    await wait_until(lambda: statuses() == [("waiting",)], 30, why=gw.log)
     assert not (workspace / "attempt.txt").exists()  # held while the request waits
     telegram.press_button(CHAT, message_id, f"deny:{approval_id}", user_id=CHAT)
     await wait_until(lambda: "I left your notes alone." in shown(telegram), 30, why=gw.log)
