@@ -1,8 +1,8 @@
 """What a turn runs under: the profile (home, settings, env) and the session.
 
 Context is passed down, never global: tools read `ctx.cwd` and `ctx.env`
-instead of `os.getcwd()` / `os.environ`, and nothing per turn changes the
-process environment or working directory.
+instead of `os.getcwd()` / `os.environ`, run and read through `ctx.backend`,
+and nothing per turn changes the process environment or working directory.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from hermes.backends.base import Backend
+    from hermes.risk.model import Where
     from hermes.settings import Settings
     from hermes.store import Store
     from hermes.tools.process import ProcessManager
@@ -95,8 +97,31 @@ class TurnContext:
     jobs_changed: Callable[[], None] | None = None
 
     @property
+    def backend(self) -> Backend:
+        """Where this turn's commands run and its files live (hermes/backends/): the
+        profile's, or the session's with terminal.scope: session. Raises ToolError
+        when the configured backend is not available."""
+        return self.processes.backends.get(self.profile, self.session_id)
+
+    @property
     def cwd(self) -> Path:
-        return self.profile.workspace
+        """The working directory of the backend: the workspace, until a terminal
+        command changes directory."""
+        return self.backend.cwd
+
+    def where(self) -> Where:
+        """Where the approval gate judges this turn's paths: the backend's cwd and
+        home, Hermes' own homes (the control plane) and the backend's disk as it is."""
+        from hermes.risk.model import Where
+
+        reach = self.backend.where()
+        return Where(
+            cwd=self.cwd,
+            home=reach.home,
+            hermes_root=self.profile.root,
+            hermes_home=self.profile.home,
+            probe=reach.probe,
+        )
 
     @property
     def env(self) -> dict[str, str]:

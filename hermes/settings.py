@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 ProviderName = Literal["openrouter", "openai", "anthropic", "nous", "custom", "local"]
-Backend = Literal["local", "docker", "ssh", "modal", "daytona", "singularity"]
 NotifyMode = Literal["all", "result", "error", "off"]
 
 
@@ -111,10 +110,34 @@ class AgentSettings:
     keep_recent_messages: int = bounded(8, 1)  # kept verbatim when compressing
 
 
+def known_backend(name: Any) -> str | None:
+    """What is wrong with a terminal.backend name (the names are hermes/backends' table)."""
+    from hermes.backends import unknown
+
+    return unknown(name)
+
+
+@dataclass
+class SshSettings:
+    """terminal.ssh: the machine the ssh backend runs commands on (hermes/backends/ssh.py)."""
+
+    host: str | None = None
+    user: str | None = None  # None: as the ssh client decides (your login name)
+    port: int = bounded(22, 1, 65535)
+    key: str | None = None  # private key file (~ is your home; relative: to the Hermes home)
+    connect_timeout: int = bounded(10, 1, 300)  # seconds
+
+
 @dataclass
 class TerminalSettings:
-    backend: Backend = "local"
-    cwd: str | None = None  # None: HOME/workspace
+    backend: str = checked("local", known_backend)  # a name in hermes/backends MODULES
+    # profile: one environment (cwd, remote connection) for the whole profile; session:
+    # one per chat session
+    scope: Literal["profile", "session"] = "profile"
+    ssh: SshSettings = field(default_factory=SshSettings)
+    # None: HOME/workspace (ssh: the remote login directory); ~ and relative paths: see
+    # Profile.workspace (ssh: the remote home)
+    cwd: str | None = None
     timeout: int = bounded(180, 1, 3600)  # seconds for a foreground command
     max_output_chars: int = bounded(20000, 200)  # output beyond this is cut, and the result says so
     # variables with keys/tokens/passwords that tool commands may see anyway (hermes/tool_env.py)

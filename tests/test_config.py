@@ -149,9 +149,10 @@ def _every_leaf() -> list[tuple[str, Any]]:
 
 @pytest.mark.parametrize("key", [k for k, tp in _every_leaf() if get_origin(tp) is not dict])
 def test_every_scalar_or_list_setting_rejects_a_mapping(key: str, tmp_path: Path) -> None:
-    section, name = key.split(".")
-    message = error_of(f"# header\n{section}:\n  {name}: {{a: 1}}\n", tmp_path)
-    assert message.startswith(f"FILE line 3: {key}: ")
+    *sections, name = key.split(".")  # terminal.ssh.host: a section within a section
+    nested = "".join(f"{'  ' * depth}{section}:\n" for depth, section in enumerate(sections))
+    message = error_of(f"# header\n{nested}{'  ' * len(sections)}{name}: {{a: 1}}\n", tmp_path)
+    assert message.startswith(f"FILE line {len(sections) + 2}: {key}: ")
     assert "got a mapping" in message
 
 

@@ -77,9 +77,10 @@ async def test_the_gate_asks_for_an_unlock_and_lets_a_light_through(tmp_path: An
     from hermes.context import TurnContext
     from hermes.home import load_profile
     from hermes.messages import ToolCall
+    from hermes.tools.process import ProcessManager
 
     profile = load_profile(None, env={"HERMES_HOME": str(tmp_path), "HOME": str(tmp_path)})
-    ctx = TurnContext(profile, "s", None, None)  # type: ignore[arg-type]
+    ctx = TurnContext(profile, "s", None, ProcessManager())  # type: ignore[arg-type]
 
     def judged(args: dict[str, Any]) -> Any:
         return assess(ToolCall("c1", "ha_call_service", "{}"), args, ctx)

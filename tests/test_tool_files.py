@@ -203,7 +203,7 @@ async def test_a_cancelled_search_stops_walking(
         finally:
             finished.set()
 
-    monkeypatch.setattr(search.os, "walk", endless_walk)
+    monkeypatch.setattr(os, "walk", endless_walk)
     task = asyncio.create_task(T["search_files"].run({"pattern": "x"}, ctx))
     await wait_until(started.is_set)
     task.cancel()

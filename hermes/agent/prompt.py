@@ -88,8 +88,26 @@ def build_system_prompt(profile: Profile, *, now: float | None = None) -> str:
         f"- Date: {day}\n"
         f"- System: {platform.system()} {platform.machine()}\n"
         f"- Profile: {profile.name} (home {home})\n"
-        f"- Working directory of the terminal and file tools: {profile.workspace}\n"
+        f"{_terminal_line(profile)}\n"
         "- Use session_search to recall earlier conversations before saying you "
         "don't know something the user told you before."
     )
     return "\n\n".join(parts)
+
+
+def _terminal_line(profile: Profile) -> str:
+    """Where the terminal and file tools work (no I/O: the prompt stays stable)."""
+    from hermes.backends.pool import backend_for
+    from hermes.errors import HermesError
+
+    try:
+        backend = backend_for(profile)
+    except HermesError as exc:
+        return f"- The terminal and file tools cannot run: {exc}"
+    reach = backend.where()
+    if reach.host_paths:
+        return f"- Working directory of the terminal and file tools: {backend.cwd}"
+    return (
+        f"- The terminal and file tools run on {reach.description}, not on this machine; "
+        f"they start in {backend.cwd} there"
+    )

@@ -15,15 +15,16 @@ hermes/agent/loop.own_ids).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from hermes.agent.loop import Defer
-from hermes.approvals.probe import LocalProbe
 from hermes.context import TurnContext
+from hermes.errors import ToolError
 from hermes.messages import ToolCall
 from hermes.risk import Assessment, Where, classify_command, classify_read, classify_write
 from hermes.settings import ApprovalSettings
@@ -81,16 +82,14 @@ class Asker(Protocol):
 
 
 def where(ctx: TurnContext) -> Where:
-    """Where the turn's paths are judged: its workspace, the user's home, Hermes'
-    own homes (the control plane) and the disk as it is (symlinks, existing files)."""
-    home = ctx.profile.env.get("HOME")
-    return Where(
-        cwd=ctx.cwd,
-        home=Path(home) if home else Path.home(),
-        hermes_root=ctx.profile.root,
-        hermes_home=ctx.profile.home,
-        probe=LocalProbe(),
-    )
+    """Where the turn's paths are judged: the backend's cwd and home, Hermes' own
+    homes (the control plane) and the backend's disk as it is (symlinks, existing
+    files): see TurnContext.where."""
+    return ctx.where()
+
+
+# the tools whose paths and commands live on the terminal backend
+ON_BACKEND = frozenset({"terminal", "write_file", "patch", "read_file", "search_files"})
 
 
 def _text(args: dict[str, Any], key: str) -> str | None:
@@ -136,6 +135,14 @@ def assess(call: ToolCall, args: dict[str, Any], ctx: TurnContext) -> Request | 
     if call.name == "ha_call_service":
         return _home_assistant(call, args, ctx)
     return None
+
+
+_ASSESSING = threading.Lock()
+
+
+def _assess_alone(call: ToolCall, args: dict[str, Any], ctx: TurnContext) -> Request | None:
+    with _ASSESSING:
+        return assess(call, args, ctx)
 
 
 def _home_assistant(call: ToolCall, args: dict[str, Any], ctx: TurnContext) -> Request | None:
@@ -191,7 +198,14 @@ class ApprovalGate:
     async def before(
         self, call: ToolCall, args: dict[str, Any], ctx: TurnContext
     ) -> str | Defer | None:
-        request = assess(call, args, ctx)
+        if call.name in ON_BACKEND:
+            try:  # the gate looks at the backend's disk: it must be reachable first
+                await ctx.backend.open()
+            except ToolError as exc:
+                return f"Not run: {exc}"
+        # in a worker thread: looking at a remote disk waits on the network (one at a
+        # time: the shell parser is shared)
+        request = await asyncio.to_thread(_assess_alone, call, args, ctx)
         if request is None or request.risk == "none":
             return None
         if request.risk == "hard":

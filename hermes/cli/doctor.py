@@ -459,6 +459,9 @@ def run_checks(
         cwd = settings.terminal.cwd
         workspace = Path(cwd).expanduser() if cwd else home / "workspace"
         found.append(check_workspace(workspace))
+        from hermes.cli.doctor_backend import check_backend
+
+        found.append(check_backend(name, home, merged, settings, live=live))
     found.append(check_ripgrep(merged))
     return found
 

@@ -1,27 +1,29 @@
 """File tools: read_file, write_file and patch (search/replace); search_files is
 in search.py.
 
-Relative paths start at the turn's workspace (ctx.cwd); `~` is the HOME of
-the turn's environment. File work runs in a thread so the loop stays free.
+Every path lives on the turn's backend (ctx.backend: this machine, or the ssh
+host...): relative paths start at its working directory (ctx.cwd), `~` is
+its home. Reading and writing go through the backend; the text work runs in a
+thread so the loop stays free.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
 import io
-import os
 import re
-import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from hermes.backends.base import Backend, FileStat
+from hermes.backends.local import atomic_write
 from hermes.context import TurnContext
 from hermes.errors import ToolError
 from hermes.tools.base import Tool, schema
+
+__all__ = ["TOOLS", "atomic_write", "int_arg", "resolve", "split_lines"]
 
 MAX_READ_CHARS = 50_000  # read_file output per call
 MAX_LINE_CHARS = 2_000  # longer lines are cut in read_file
@@ -30,39 +32,22 @@ MAX_EDIT_BYTES = 20_000_000  # patch refuses bigger files
 READ_CHUNK = 65_536  # read_file reads a long line in pieces of this many chars
 HINT_LINE_CHARS = 300  # lines shown in a "closest lines" hint
 
-# Held across each read-modify-write (patch, write_file), so concurrent tool
-# calls of one turn cannot overwrite each other's change.
-_EDIT_LOCK = threading.Lock()
-
 
 def resolve(raw: object, ctx: TurnContext, key: str = "path") -> Path:
-    """A tool's path argument as an absolute path (relative to ctx.cwd)."""
+    """A tool's path argument as an absolute path on the backend (relative to
+    ctx.cwd; `~` is the backend's home). Call it after `ctx.backend.open()`."""
     if not isinstance(raw, str) or not raw.strip():
         raise ToolError(f"{key} must be a non-empty path")
-    home = ctx.env.get("HOME")
-    if home and (raw == "~" or raw.startswith("~/")):
-        raw = home + raw[1:]
+    if raw == "~" or raw.startswith("~/"):
+        raw = str(ctx.backend.where().home) + raw[1:]
     path = Path(raw)
     return path if path.is_absolute() else ctx.cwd / path
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step (a temp file renamed over it)."""
-    target = path.resolve() if path.is_symlink() else path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+async def opened(ctx: TurnContext) -> Backend:
+    backend = ctx.backend
+    await backend.open()
+    return backend
 
 
 def int_arg(args: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -74,15 +59,17 @@ def int_arg(args: dict[str, Any], key: str, default: int, low: int, high: int) -
     return value
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
+async def _check_file(backend: Backend, path: Path) -> FileStat:
+    st = await backend.stat(path)
+    if st is None:
         raise ToolError(f"no such file: {path}")
-    if path.is_dir():
+    if st.kind == "dir":
         raise ToolError(f"{path} is a directory; list it with the terminal or use search_files")
-    if not path.is_file():  # a pipe or device could block the read forever
+    if st.kind != "file":  # a pipe or device could block the read forever
         raise ToolError(
             f"{path} is not a regular file (a pipe, socket or device); use the terminal"
         )
+    return st
 
 
 def split_lines(text: str) -> list[str]:
@@ -90,15 +77,14 @@ def split_lines(text: str) -> list[str]:
     return [line.rstrip("\n") for line in io.StringIO(text, newline=None)]
 
 
-def _read_text(path: Path) -> str:
-    _check_file(path)
-    size = path.stat().st_size
-    if size > MAX_EDIT_BYTES:
+async def _read_text(backend: Backend, path: Path) -> str:
+    st = await _check_file(backend, path)
+    if st.size > MAX_EDIT_BYTES:
         raise ToolError(
-            f"{path} is {size:,} bytes, too big to patch (limit {MAX_EDIT_BYTES:,}); "
+            f"{path} is {st.size:,} bytes, too big to patch (limit {MAX_EDIT_BYTES:,}); "
             "edit it with the terminal (e.g. sed)"
         )
-    data = path.read_bytes()
+    data = await backend.read_bytes(path)
     if b"\0" in data[:SNIFF_BYTES]:
         raise ToolError(f"{path} is a binary file; only text files can be edited")
     try:
@@ -110,7 +96,7 @@ def _read_text(path: Path) -> str:
 # --- read_file ---------------------------------------------------------------
 
 
-def _bounded_lines(f: io.TextIOBase) -> Iterator[tuple[str, int]]:
+def _bounded_lines(f: IO[str]) -> Iterator[tuple[str, int]]:
     """(line without its newline, cut past MAX_LINE_CHARS; its full length): a huge
     one-line file is read piece by piece, never held whole."""
     while piece := f.readline(READ_CHUNK):
@@ -128,17 +114,22 @@ def _bounded_lines(f: io.TextIOBase) -> Iterator[tuple[str, int]]:
 
 
 def _read(path: Path, offset: int, limit: int) -> str:
-    _check_file(path)
+    """read_file's window of a file on this machine (streamed)."""
     with path.open("rb") as f:
-        if b"\0" in f.read(SNIFF_BYTES):
-            size = path.stat().st_size
-            raise ToolError(
-                f"{path} is a binary file ({size:,} bytes); read_file shows text only - "
-                "inspect it with the terminal (e.g. `file`, `xxd | head`)"
-            )
+        return _window(f, path, path.stat().st_size, offset, limit)
+
+
+def _window(raw: IO[bytes], path: Path, size: int, offset: int, limit: int) -> str:
+    """read_file's answer from the file's bytes (read piece by piece)."""
+    if b"\0" in raw.read(SNIFF_BYTES):
+        raise ToolError(
+            f"{path} is a binary file ({size:,} bytes); read_file shows text only - "
+            "inspect it with the terminal (e.g. `file`, `xxd | head`)"
+        )
+    raw.seek(0)
     shown: list[str] = []
     chars, total, capped_at = 0, 0, 0
-    with path.open("r", encoding="utf-8", errors="replace") as f:
+    with io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as f:
         for n, (text, length) in enumerate(_bounded_lines(f), 1):
             total = n
             if n < offset or n >= offset + limit or capped_at:
@@ -167,33 +158,36 @@ def _read(path: Path, offset: int, limit: int) -> str:
 
 
 async def read_file(args: dict[str, Any], ctx: TurnContext) -> str:
+    backend = await opened(ctx)
     path = resolve(args.get("path"), ctx)
     offset = int_arg(args, "offset", 1, 1, 10**9)
     limit = int_arg(args, "limit", 500, 1, 5000)
-    return await asyncio.to_thread(_read, path, offset, limit)
+    st = await _check_file(backend, path)
+    raw = await backend.open_read(path)
+    try:
+        return await asyncio.to_thread(_window, raw, path, st.size, offset, limit)
+    finally:
+        raw.close()
 
 
 # --- write_file --------------------------------------------------------------
 
 
-def _write(path: Path, content: str) -> str:
-    if path.is_dir():
-        raise ToolError(f"{path} is a directory; give a file path")
-    existed = path.exists()
-    data = content.encode("utf-8")
-    with _EDIT_LOCK:
-        atomic_write(path, data)
-    lines = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
-    verb = "Replaced" if existed else "Created"
-    return f"{verb} {path}: {len(data):,} bytes, {lines:,} lines"
-
-
 async def write_file(args: dict[str, Any], ctx: TurnContext) -> str:
+    backend = await opened(ctx)
     path = resolve(args.get("path"), ctx)
     content = args.get("content")
     if not isinstance(content, str):
         raise ToolError("content must be a string (the whole new file)")
-    return await asyncio.to_thread(_write, path, content)
+    st = await backend.stat(path)
+    if st is not None and st.kind == "dir":
+        raise ToolError(f"{path} is a directory; give a file path")
+    data = content.encode("utf-8")
+    async with backend.edit_lock:
+        await backend.write_bytes(path, data)
+    lines = content.count("\n") + (1 if content and not content.endswith("\n") else 0)
+    verb = "Replaced" if st is not None else "Created"
+    return f"{verb} {path}: {len(data):,} bytes, {lines:,} lines"
 
 
 # --- patch -------------------------------------------------------------------
@@ -224,13 +218,15 @@ def _not_found(path: Path, text: str, old: str) -> ToolError:
     return ToolError(message + " Copy the exact current text from read_file and try again.")
 
 
-def _patch(path: Path, old: str, new: str, replace_all: bool) -> str:
-    with _EDIT_LOCK:
-        return _patch_locked(path, old, new, replace_all)
+async def _patch(backend: Backend, path: Path, old: str, new: str, replace_all: bool) -> str:
+    async with backend.edit_lock:  # no other edit of this backend's files in between
+        text = await _read_text(backend, path)
+        changed, message = await asyncio.to_thread(_replace, path, text, old, new, replace_all)
+        await backend.write_bytes(path, changed.encode("utf-8"))
+    return message
 
 
-def _patch_locked(path: Path, old: str, new: str, replace_all: bool) -> str:
-    text = _read_text(path)
+def _replace(path: Path, text: str, old: str, new: str, replace_all: bool) -> tuple[str, str]:
     if "\r\n" in text and "\r\n" not in old and old.replace("\n", "\r\n") in text:
         old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
     count = text.count(old)
@@ -247,12 +243,13 @@ def _patch_locked(path: Path, old: str, new: str, replace_all: bool) -> str:
             f"old text occurs {count} times in {path} (lines {where}); include more "
             "surrounding lines to make it unique, or set replace_all=true to change them all"
         )
-    atomic_write(path, text.replace(old, new, -1 if replace_all else 1).encode("utf-8"))
     noun = "occurrence" if count == 1 else "occurrences"
-    return f"Patched {path}: replaced {count} {noun} (line {where})"
+    changed = text.replace(old, new, -1 if replace_all else 1)
+    return changed, f"Patched {path}: replaced {count} {noun} (line {where})"
 
 
 async def patch(args: dict[str, Any], ctx: TurnContext) -> str:
+    backend = await opened(ctx)
     path = resolve(args.get("path"), ctx)
     old, new = args.get("old"), args.get("new")
     if not isinstance(old, str) or not old:
@@ -261,7 +258,7 @@ async def patch(args: dict[str, Any], ctx: TurnContext) -> str:
         raise ToolError("new must be a string (use an empty string to delete)")
     if old == new:
         raise ToolError("old and new are identical; nothing to change")
-    return await asyncio.to_thread(_patch, path, old, new, bool(args.get("replace_all")))
+    return await _patch(backend, path, old, new, bool(args.get("replace_all")))
 
 
 _PATH = {"type": "string", "description": "File path; relative paths start at the workspace."}

@@ -1,5 +1,6 @@
-"""Shell processes: one `bash -c` in its own process group, and the manager of
-a profile's background processes (bounded output, poll/log/wait/kill, events).
+"""The manager of a profile's background processes (bounded output,
+poll/log/wait/kill, events); each runs on a terminal backend (hermes/backends/)
+in its own process group, and the manager holds the profile's backends.
 
 Output (stdout and stderr merged) is pushed to a callback as it arrives, so a
 process that keeps running never blocks a reader; the manager keeps the last
@@ -15,13 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import codecs
 import contextlib
 import logging
-import os
 import secrets
-import signal
-import subprocess
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from hermes.aio import wait_event
+from hermes.backends.base import KILL_GRACE, Backend, Process
+from hermes.backends.pool import Backends
 from hermes.errors import ToolError
 from hermes.tools.proc_ledger import ProcessLedger, ProcRecord, boot_id, start_ticks
 
@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 MAX_PROCESSES = 16  # background processes running at once, per manager
 MAX_RECORDS = 64  # finished processes are forgotten (oldest first) past this
 BUFFER_CHARS = 200_000  # output kept per background process
-KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
-DRAIN_SECONDS = 0.5  # after exit, how long to wait for the last output
 
 Status = Literal["running", "exited", "killed"]
 
@@ -78,103 +76,6 @@ class OutputBuffer:
         """Output after absolute position `offset`, and how much of it was dropped."""
         start = self.dropped
         return self.text()[max(0, offset - start) :], max(0, start - offset)
-
-
-class _Protocol(asyncio.SubprocessProtocol):
-    def __init__(self, on_output: Callable[[str], None]) -> None:
-        self._on_output = on_output
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self.exited = asyncio.Event()  # the shell itself ended
-        self.closed = asyncio.Event()  # every pipe closed (no more output)
-
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        text = self._decoder.decode(data)
-        if text:
-            self._on_output(text)
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        tail = self._decoder.decode(b"", final=True)
-        if tail:
-            self._on_output(tail)
-
-    def process_exited(self) -> None:
-        self.exited.set()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed.set()
-
-
-def _shell() -> str:
-    return "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
-
-
-class ShellProcess:
-    """`bash -c COMMAND` in a new session (its own process group); stdin is /dev/null."""
-
-    def __init__(self, transport: asyncio.SubprocessTransport, protocol: _Protocol) -> None:
-        self._transport = transport
-        self._protocol = protocol
-        self.pid = transport.get_pid()
-
-    @classmethod
-    async def start(
-        cls, command: str, cwd: Path, env: dict[str, str], on_output: Callable[[str], None]
-    ) -> ShellProcess:
-        loop = asyncio.get_running_loop()
-        try:
-            transport, protocol = await loop.subprocess_exec(
-                lambda: _Protocol(on_output),
-                _shell(),
-                "-c",
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            if str(exc.filename) == str(cwd):
-                raise ToolError(
-                    f"working directory {cwd}: {exc.strerror}; create it first"
-                ) from exc
-            raise ToolError(f"could not start the command in {cwd}: {exc.strerror}") from exc
-        return cls(transport, protocol)
-
-    @property
-    def returncode(self) -> int | None:
-        return self._transport.get_returncode()
-
-    async def wait(self) -> int:
-        """Wait for the shell to exit (children it left behind may still run)."""
-        await self._protocol.exited.wait()
-        code = self.returncode
-        return -1 if code is None else code
-
-    async def drain(self, seconds: float = DRAIN_SECONDS) -> bool:
-        """Wait until no process holds the output open; False after `seconds`."""
-        try:
-            await asyncio.wait_for(self._protocol.closed.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
-
-    def signal_group(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
-
-    async def terminate(self, grace: float = KILL_GRACE) -> None:
-        """SIGTERM the whole group, then SIGKILL it after `grace` seconds."""
-        self.signal_group(signal.SIGTERM)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._protocol.exited.wait(), grace)
-        self.signal_group(signal.SIGKILL)  # children that ignored SIGTERM or outlived the shell
-        await self._protocol.exited.wait()
-
-    def close(self) -> None:
-        """Stop reading output (later writes by leftover children get EPIPE)."""
-        self._transport.close()
 
 
 @dataclass(frozen=True)
@@ -226,7 +127,7 @@ class _Proc:
         self.killed = False
         self.done = asyncio.Event()
         self.spawned = asyncio.Event()  # the shell started (or failed to): kill can act
-        self.shell: ShellProcess | None = None
+        self.shell: Process | None = None
 
     def info(self) -> ProcInfo:
         shell = self.shell
@@ -258,7 +159,10 @@ class ProcessManager:
         buffer_chars: int = BUFFER_CHARS,
         kill_grace: float = KILL_GRACE,
         ledger: ProcessLedger | None = None,
+        backends: Backends | None = None,
     ) -> None:
+        # the terminal backends of the turns this manager serves (TurnContext.backend)
+        self.backends = backends or Backends()
         self.max_processes = max_processes
         self.buffer_chars = buffer_chars
         self.kill_grace = kill_grace
@@ -288,8 +192,15 @@ class ProcessManager:
             del self._procs[p.id]
 
     async def start(
-        self, command: str, cwd: Path, env: dict[str, str], *, session_id: str | None = None
+        self,
+        command: str,
+        cwd: Path,
+        env: dict[str, str],
+        *,
+        session_id: str | None = None,
+        backend: Backend | None = None,
     ) -> ProcInfo:
+        """Start COMMAND in the background on BACKEND (default: this machine)."""
         if self._running() >= self.max_processes:
             raise ToolError(
                 f"too many background processes: {self.max_processes} are running, which is "
@@ -307,7 +218,11 @@ class ProcessManager:
 
         self._procs[proc_id] = proc  # counts as running from here: concurrent starts see it
         try:
-            proc.shell = await ShellProcess.start(command, cwd, env, on_output)
+            if backend is None:
+                from hermes.backends.local import LocalBackend
+
+                backend = LocalBackend(cwd, Path(env.get("HOME") or Path.home()))
+            proc.shell = await backend.start(command, on_output=on_output, cwd=cwd, env=env)
         except BaseException:
             del self._procs[proc_id]
             raise
@@ -321,7 +236,7 @@ class ProcessManager:
         self._emit(ProcessEvent("started", info))
         return info
 
-    async def _watch(self, proc: _Proc, shell: ShellProcess, key: int | None) -> None:
+    async def _watch(self, proc: _Proc, shell: Process, key: int | None) -> None:
         try:
             await shell.wait()
             await shell.drain()
@@ -334,19 +249,20 @@ class ProcessManager:
 
     async def _record(
         self,
-        shell: ShellProcess,
+        shell: Process,
         command: str,
         cwd: Path,
         kind: Literal["foreground", "background"],
         session_id: str | None,
         proc_id: str | None = None,
     ) -> int | None:
-        if self.ledger is None:
+        pid = shell.local_pid
+        if self.ledger is None or pid is None:  # only this machine's processes are recorded
             return None
         try:
             record = ProcRecord(
-                pid=shell.pid,
-                start_ticks=start_ticks(shell.pid),  # our child: its pid cannot be reused yet
+                pid=pid,
+                start_ticks=start_ticks(pid),  # our child: its pid cannot be reused yet
                 boot_id=boot_id(),
                 command=command,
                 cwd=str(cwd),
@@ -356,7 +272,7 @@ class ProcessManager:
             )
             return await self.ledger.started(record)
         except Exception:
-            log.exception("could not record process %d (%s)", shell.pid, kind)
+            log.exception("could not record process %d (%s)", pid, kind)
             return None
 
     async def _unrecord(self, key: int | None) -> None:
@@ -369,7 +285,7 @@ class ProcessManager:
 
     @contextlib.asynccontextmanager
     async def recorded(
-        self, shell: ShellProcess, command: str, cwd: Path, session_id: str | None
+        self, shell: Process, command: str, cwd: Path, session_id: str | None
     ) -> AsyncIterator[None]:
         """Keep a foreground command's group in the ledger while the block runs
         (the block must not leave it running)."""
@@ -436,8 +352,7 @@ class ProcessManager:
     async def wait(self, proc_id: str, seconds: float) -> Poll:
         """Return when the process exits or `seconds` pass (check info.status), like poll."""
         proc = self._get(proc_id)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.done.wait(), seconds)
+        await wait_event(proc.done, seconds)
         return self.poll(proc_id)
 
     async def kill(self, proc_id: str) -> ProcInfo:
@@ -457,3 +372,4 @@ class ProcessManager:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.backends.close()

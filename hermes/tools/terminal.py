@@ -1,20 +1,21 @@
 """The `terminal` tool (run a shell command) and the `process` tool (follow
-background ones). Commands run with the turn's env and cwd, never the
-process-wide ones; stdin is /dev/null."""
+background ones). Commands run on the turn's backend (ctx.backend) with the
+turn's env, in the backend's working directory, which a `cd` changes for the
+next command; never the process-wide env or cwd. stdin is empty."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from hermes.context import TurnContext
 from hermes.errors import ToolError
 from hermes.tools.base import Tool, schema
-from hermes.tools.process import OutputBuffer, Poll, ProcInfo, ShellProcess
+from hermes.tools.process import OutputBuffer, Poll, ProcInfo
 
 MAX_TIMEOUT = 3600  # seconds; longer work belongs in background=true
 DEFAULT_WAIT = 60  # seconds for process(action="wait")
@@ -79,23 +80,39 @@ def _positive_int(args: dict[str, Any], key: str, default: int) -> int:
     return max(1, math.ceil(value))  # 0.5 means "briefly", not "kill it at once"
 
 
-async def _kill_now(shell: ShellProcess) -> None:
-    """SIGKILL the command's group and reap the shell (idempotent)."""
-    shell.signal_group(signal.SIGKILL)
-    # let the loop's child watcher reap the shell before the pipe closes, or the
-    # close reaps it first and asyncio logs "Unknown child process" to stderr
-    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-        await asyncio.wait_for(shell.wait(), 2.0)
-    shell.close()
+# Run before the command, on its line (so bash's "line 1" stays line 1): the
+# command's stderr joins its stdout, and when the shell exits it reports where it
+# ended up on the original stderr, so the next command starts there (`cd` persists).
+CWD_MARK = "\x1e"
+_TRACK = 'exec 9>&2 2>&1; trap \'printf "\\036%s" "$PWD" >&9\' EXIT; '
+
+
+class _Cwd:
+    """Collects the shell's report of its final directory (anything else on that
+    stream, such as a syntax error or an unreachable backend, is output)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def split(self) -> tuple[str, str | None]:
+        rest, mark, cwd = self.text.rpartition(CWD_MARK)
+        return (rest, cwd or None) if mark else (self.text, None)
 
 
 async def _foreground(command: str, seconds: int, ctx: TurnContext) -> str:
     limit = ctx.profile.settings.terminal.max_output_chars
     capture = Capture(limit)
-    cwd = ctx.cwd
-    cwd.mkdir(parents=True, exist_ok=True)
+    backend = ctx.backend
+    await backend.open()
+    cwd = backend.cwd
     began = time.monotonic()
-    shell = await ShellProcess.start(command, cwd, ctx.env, capture.write)
+    tracked = _Cwd()
+    shell = await backend.start(
+        _TRACK + command, on_output=capture.write, on_stderr=tracked.write, env=ctx.env
+    )
     timed_out = False
     try:
         # in the ledger while it runs: if the gateway dies meanwhile, its next start kills it
@@ -106,14 +123,19 @@ async def _foreground(command: str, seconds: int, ctx: TurnContext) -> str:
                 timed_out = True
                 await shell.terminate(grace=2.0)
             except BaseException:  # cancelled (turn interrupted) or anything else
-                await _kill_now(shell)  # first: it leaves the ledger only once it is gone
+                await shell.kill()  # first: it leaves the ledger only once it is gone
                 raise
             drained = await shell.drain()
     except BaseException:  # leave nothing behind (also when cancelled while recording)
-        await _kill_now(shell)
+        await shell.kill()
         raise
     shell.close()
     elapsed = time.monotonic() - began
+    other, now_in = tracked.split()
+    if other:
+        capture.write(other)
+    if now_in and not timed_out and backend.cwd == cwd:
+        backend.cwd = Path(now_in)
     if timed_out:
         header = (
             f"[timed out after {seconds}s: the command and its child processes were killed; "
@@ -128,13 +150,17 @@ async def _foreground(command: str, seconds: int, ctx: TurnContext) -> str:
             "\n[processes started in the background by this command still hold its output "
             "open; their further output is not captured - redirect it to a file]"
         )
+    if now_in and Path(now_in) != cwd and backend.cwd == Path(now_in):
+        note += f"\n[working directory is now {now_in}]"
     return f"{header}\n{body}{note}"
 
 
 async def _background(command: str, ctx: TurnContext) -> str:
-    cwd = ctx.cwd
-    cwd.mkdir(parents=True, exist_ok=True)
-    info = await ctx.processes.start(command, cwd, ctx.env, session_id=ctx.session_id)
+    backend = ctx.backend
+    await backend.open()
+    info = await ctx.processes.start(
+        command, backend.cwd, ctx.env, session_id=ctx.session_id, backend=backend
+    )
     return (
         f"Started background process {info.id} (pid {info.pid}) in {info.cwd}.\n"
         f'Follow it with the process tool: process(action="poll", id="{info.id}") for its '
@@ -147,13 +173,6 @@ async def terminal(args: dict[str, Any], ctx: TurnContext) -> str:
     command = args.get("command")
     if not isinstance(command, str) or not command.strip():
         raise ToolError("command must be a non-empty shell command")
-    backend = ctx.profile.settings.terminal.backend
-    if backend != "local":  # never fall back to the host when isolation was asked for
-        raise ToolError(
-            f"terminal.backend '{backend}' is not available in this version; nothing was run. "
-            "Ask the user to set terminal.backend to local (`hermes config set "
-            "terminal.backend local`) to run commands on this machine"
-        )
     if args.get("background"):
         return await _background(command, ctx)
     timeout = _positive_int(args, "timeout", ctx.profile.settings.terminal.timeout)
@@ -220,16 +239,17 @@ async def process(args: dict[str, Any], ctx: TurnContext) -> str:
 TERMINAL = Tool(
     name="terminal",
     description=(
-        "Run a shell command (bash -c) on this machine and get its exit code and output "
-        "(stdout and stderr merged). It runs in the workspace directory with the "
-        "profile's environment; stdin is closed, so interactive programs fail: pass "
-        "flags like -y or --no-pager. Each call is a fresh shell (cd and exports do not "
-        "carry over; chain with &&). Output longer than the limit keeps its start and "
-        "end and says how much was cut. A foreground command is killed, with its child "
-        "processes, after `timeout` seconds (default from config, max 3600). For servers, "
-        "watchers or anything long, set background=true: it returns at once with a "
-        "process id to follow with the `process` tool. Prefer read_file/write_file/"
-        "patch/search_files for reading and editing files."
+        "Run a shell command (bash -c) in the terminal environment and get its exit code "
+        "and output (stdout and stderr merged). It starts in the current working "
+        "directory (the workspace at first) with the profile's environment; stdin is "
+        "closed, so interactive programs fail: pass flags like -y or --no-pager. Each "
+        "call is a fresh shell: a `cd` carries over to the next call, exports do not. "
+        "Output longer than the limit keeps its start and end and says how much was "
+        "cut. A foreground command is killed, with its child processes, after `timeout` "
+        "seconds (default from config, max 3600). For servers, watchers or anything "
+        "long, set background=true: it returns at once with a process id to follow with "
+        "the `process` tool. Prefer read_file/write_file/patch/search_files for reading "
+        "and editing files."
     ),
     parameters=schema(
         {
