@@ -87,6 +87,14 @@ def check_constraint(metadata: Any, value: Any) -> str | None:
 ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
+def http_url() -> Any:
+    return matching(r"https?://\S+", "must be an http:// or https:// URL")
+
+
+def env_name() -> Any:
+    return matching(ENV_NAME, "must be an environment variable name")
+
+
 @dataclass
 class ModelSettings:
     provider: ProviderName | None = None  # None: resolved from keys (SPEC §1)
@@ -210,6 +218,40 @@ class ServerSettings:
 
 
 @dataclass
+class SttSettings:
+    # local: faster-whisper with the Whisper model shipped in a package (offline);
+    # openai: any OpenAI-compatible /audio/transcriptions endpoint (OpenAI, Groq, a
+    # local whisper server) at base_url
+    provider: Literal["local", "openai"] = "local"
+    model: str | None = None  # None: "base" (local, packaged) / "whisper-1" (openai)
+    language: str | None = None  # ISO 639-1, e.g. "en"; None: detected
+    base_url: str | None = http_url()  # openai: None is https://api.openai.com/v1
+    api_key_env: str | None = env_name()  # openai: None is OPENAI_API_KEY
+    timeout: float = bounded(120.0, 1, 3600)  # seconds for one transcription
+
+
+@dataclass
+class TtsSettings:
+    # local: espeak-ng (offline); openai: any OpenAI-compatible /audio/speech endpoint
+    provider: Literal["local", "openai"] = "local"
+    model: str | None = None  # openai: None is "tts-1"
+    voice: str | None = None  # local: an espeak-ng voice ("en-us"); openai: "alloy", ...
+    speed: float = bounded(1.0, 0.25, 4.0)  # 1.0: the provider's normal pace
+    base_url: str | None = http_url()
+    api_key_env: str | None = env_name()
+    timeout: float = bounded(60.0, 1, 3600)
+    max_chars: int = bounded(4000, 100, 100000)  # a longer reply is spoken up to here
+
+
+@dataclass
+class VoiceSettings:
+    stt: SttSettings = field(default_factory=SttSettings)
+    tts: TtsSettings = field(default_factory=TtsSettings)
+    # transcriptions and syntheses running at once (each takes a CPU core or a request)
+    max_concurrent: int = bounded(1, 1, 64)
+
+
+@dataclass
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
@@ -225,3 +267,4 @@ class Settings:
     cron: CronSettings = field(default_factory=CronSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,9 @@ def _isolated_default_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         mp.setenv("HERMES_HOME", str(home))
         for key in ("OPENROUTER_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "NOUS_API_KEY"):
             mp.delenv(key, raising=False)
+        # the packaged speech model is joined once per machine (hermes/voice/service.py
+        # model_cache), also for tests that give a gateway a HOME of its own
+        mp.setenv("XDG_CACHE_HOME", str(Path.home() / ".cache"))
         yield
 
 
@@ -44,3 +48,17 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     with Synapse(tmp_path_factory.mktemp("synapse")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def voice_ogg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real voice note (OGG/Opus, espeak-ng + ffmpeg) for the spoken-reply tests."""
+    from tests.voice_helpers import spoken
+
+    return spoken("This is a spoken reply.", tmp_path_factory.mktemp("voice") / "reply.ogg")
+
+
+@pytest.fixture(scope="session")
+def voice_bytes(voice_ogg: Path) -> bytes:
+    """The bytes of `voice_ogg` (to compare with what a platform received)."""
+    return voice_ogg.read_bytes()

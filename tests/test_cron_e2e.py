@@ -78,6 +78,9 @@ async def test_a_job_made_in_a_chat_fires_there(
     assert origin == f"telegram:{CHAT}"
     local = datetime.fromtimestamp(next_run, ZoneInfo(TZ))
     assert (local.hour, local.minute) == (9, 0)
+    # the chat's turn has its answer before the job runs (else the run could take it)
+    made = "Every day at 9:00 you will get the weather here."
+    await wait_until(lambda: made in telegram.messages_in(CHAT).values(), 30, why=gw.log)
 
     model.reply("Sunny, 21 °C.")
     make_due(home)

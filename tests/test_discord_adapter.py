@@ -4,13 +4,14 @@ Discord's REST API and Gateway (tests/fakes/discord_api.py), events into a list.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from hermes.gateway.events import Button, Inbound, Outbound, Target
+from hermes.gateway.events import Button, Inbound, Outbound, Target, VoiceOut
 from hermes.platforms.adapter import MemoryCursor, SendError
 from hermes.platforms.discord import PLATFORM
 from hermes.platforms.discord_adapter import DiscordAdapter
@@ -158,8 +159,10 @@ async def test_files_and_voice_messages_arrive_as_attachments_and_download(
     dm = discord.dm(USER)
     discord.user_sends_file(dm, b"OggS voice", "voice-message.ogg", "audio/ogg", voice=True)
     discord.user_sends_file(dm, b"%PDF", "report.pdf", "application/pdf", text="see this")
-    await wait_until(lambda: len(running.events) == 2)
-    voice, report = [await running.adapter.fetch(e) for e in running.events]
+    discord.user_sends_file(dm, b"OggS a song", "song.ogg", "audio/ogg")  # a file, no flag
+    await wait_until(lambda: len(running.events) == 3)
+    voice, report, song = [await running.adapter.fetch(e) for e in running.events]
+    assert (song.attachments[0].kind, song.attachments[0].voice) == ("audio", False)
     assert (voice.attachments[0].kind, voice.attachments[0].voice) == ("audio", True)
     assert voice.attachments[0].duration == 3.5
     assert downloaded(voice) == b"OggS voice"
@@ -297,3 +300,50 @@ async def test_sending_needs_no_gateway_connection(discord: FakeDiscord, tmp_pat
         await wrong.send(Outbound(Target("discord", CHANNEL), "never"))
     assert not refused.value.retryable and "DISCORD_BOT_TOKEN" in str(refused.value)
     await wrong.close()
+
+
+# -- spoken replies ----------------------------------------------------------------------
+
+
+async def test_a_spoken_reply_is_a_native_voice_message(
+    discord: FakeDiscord, tmp_path: Path, voice_ogg: Path, voice_bytes: bytes
+) -> None:
+    assert PLATFORM.capabilities.audio_out
+    asked = discord.user_says(CHANNEL, "say it")
+    thread = discord.add_thread(announce=False)
+    mine = adapter(discord, tmp_path)
+    voice = VoiceOut(Target("discord", CHANNEL), str(voice_ogg), 2.5, asked["id"])
+    first = await mine.send_voice(voice)
+    await mine.send_voice(VoiceOut(Target("discord", CHANNEL, thread), str(voice_ogg), 2.5))
+    await mine.close()
+    sent, threaded = discord.sent
+    assert (sent["id"], sent["flags"], sent["channel_id"]) == (first, 1 << 13, CHANNEL)
+    assert sent["files"] == {"voice-message.ogg": voice_bytes}
+    assert sent["message_reference"]["message_id"] == asked["id"]
+    [item] = sent["attachments"]
+    waveform = base64.b64decode(item["waveform"])
+    assert item["duration_secs"] == 2.5 and len(waveform) == 256
+    assert max(waveform) == 255 and min(waveform) < 64  # drawn from the speech, not flat
+    assert threaded["channel_id"] == thread and "message_reference" not in threaded
+
+
+async def test_a_failed_voice_message_can_be_retried(
+    discord: FakeDiscord, tmp_path: Path, voice_ogg: Path
+) -> None:
+    mine = adapter(discord, tmp_path)
+    voice = VoiceOut(Target("discord", CHANNEL), str(voice_ogg), 2.0)
+    discord.fail("createMessage", 429, times=1, retry_after=60)
+    with pytest.raises(SendError) as limited:
+        await mine.send_voice(voice)
+    assert limited.value.retryable and limited.value.retry_after == 60
+    discord.fail("createMessage", 503, times=1)
+    with pytest.raises(SendError) as down:
+        await mine.send_voice(voice)
+    assert down.value.retryable
+    gone = VoiceOut(Target("discord", CHANNEL), str(tmp_path / "missing.ogg"), 2.0)
+    with pytest.raises(SendError) as unreadable:
+        await mine.send_voice(gone)
+    assert not unreadable.value.retryable
+    assert await mine.send_voice(voice)
+    await mine.close()
+    assert len(discord.sent) == 1

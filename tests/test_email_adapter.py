@@ -8,18 +8,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hermes.gateway.events import Inbound, Outbound
-from hermes.platforms.adapter import MemoryCursor
+from hermes.gateway.events import Inbound, Outbound, Target, VoiceOut
+from hermes.platforms.adapter import MemoryCursor, SendError
 from hermes.platforms.email import PLATFORM, EmailSettings
 from hermes.platforms.email_adapter import EmailAdapter
 from hermes.platforms.email_smtp import check_login, endpoint
 from tests.fakes.mail_server import MailServers
 from tests.gateway_helpers import running_adapter
 from tests.tools_helpers import wait_until
+from tests.voice_helpers import spoken
 
 _names = itertools.count(1)
 
@@ -32,12 +34,18 @@ def mail() -> Iterator[MailServers]:
 
 
 def adapter(
-    mail: MailServers, user: str, cursor: MemoryCursor | None = None, **kw: Any
+    mail: MailServers,
+    user: str,
+    cursor: MemoryCursor | None = None,
+    smtp_url: str | None = None,
+    downloads: Path | None = None,
+    **kw: Any,
 ) -> EmailAdapter:
     settings = EmailSettings(**{"idle_seconds": 1.0, "timeout": 5.0, **kw})
     return EmailAdapter(
         imap_url=mail.imap_url,
-        smtp_url=mail.smtp_url,
+        smtp_url=smtp_url or mail.smtp_url,
+        downloads=downloads,
         address=mail.address(user),
         password=mail.password(user),
         settings=settings,
@@ -153,6 +161,76 @@ async def test_a_resend_after_a_crash_is_recognised_in_the_sent_folder(
     assert mail.queue_empty() and mail.count(ada) == 2 and mail.count(bot, "Sent") == 2
     late = mail.parsed(ada)[1]
     assert late["Subject"] == "Re: Hi"  # looked up in the folder by a process that never saw it
+
+
+async def test_a_spoken_reply_is_a_threaded_mail_with_the_ogg_attached(
+    mail: MailServers, tmp_path: Path
+) -> None:
+    ogg = spoken("Here is your answer.", tmp_path / "reply.ogg")
+    bot, ada = users(mail)
+    cursor, inbox = MemoryCursor(), Inbox()
+    email = adapter(mail, bot, cursor)
+    assert email.capabilities.audio_out
+    async with running_adapter(email, inbox):
+        await wait_until(
+            lambda: email.state == "connected", 10, why=lambda: email.state + mail.logs()
+        )
+        mail.send(mail.compose(ada, bot, "Question", "what is it?"))
+        await wait_until(lambda: len(inbox.events) == 1, 20)
+        asked = inbox.events[0]
+        voice = VoiceOut(asked.target, str(ogg), 1.6, asked.message_id, key="4.1")
+        first = await email.send_voice(voice)
+        mail.wait_for(lambda: mail.count(ada) == 1)
+        assert await email.send_voice(voice) == first  # a resend: found in Sent, not sent
+    (got,) = mail.parsed(ada)
+    assert got["Message-ID"] == first and first.startswith("<hermes.4.1.")
+    assert got["In-Reply-To"] == asked.message_id and asked.message_id in got["References"]
+    assert got["Subject"] == "Re: Question"
+    (audio,) = got.iter_attachments()
+    assert (audio.get_content_type(), audio.get_filename()) == ("audio/ogg", "voice.ogg")
+    assert audio.get_content() == ogg.read_bytes()
+    assert mail.count(bot, "Sent") == 1
+
+
+async def test_a_voice_reply_the_smtp_server_cannot_take_is_retryable(
+    mail: MailServers, tmp_path: Path
+) -> None:
+    ogg = spoken("Later.", tmp_path / "reply.ogg")
+    bot, ada = users(mail)
+    email = adapter(mail, bot, smtp_url="smtp://127.0.0.1:1")  # nothing listens there
+    async with running_adapter(email, Inbox()):
+        await wait_until(lambda: email.state == "connected", 10, why=lambda: email.state)
+        voice = VoiceOut(Target("email", mail.address(ada)), str(ogg), 0.7, key="5.1")
+        with pytest.raises(SendError) as failed:
+            await email.send_voice(voice)
+    assert failed.value.retryable and "SMTP" in str(failed.value)
+
+
+async def test_an_audio_file_mailed_in_is_a_file_not_a_voice_note(
+    mail: MailServers, tmp_path: Path
+) -> None:
+    memo = spoken("A memo.", tmp_path / "memo.ogg").read_bytes()
+    bot, ada = users(mail)
+    inbox = Inbox()
+    email = adapter(mail, bot, downloads=tmp_path / "inbox")
+    async with running_adapter(email, inbox):
+        await wait_until(
+            lambda: email.state == "connected", 10, why=lambda: email.state + mail.logs()
+        )
+        sent = mail.compose(ada, bot, "Memo", "listen to this")
+        sent.add_attachment(memo, maintype="audio", subtype="ogg", filename="memo.ogg")
+        mail.send(sent)
+        await wait_until(lambda: len(inbox.events) == 1, 20)
+        event = await email.fetch(inbox.events[0])
+    (file,) = event.attachments
+    assert (file.kind, file.voice, file.mime, file.name) == (
+        "audio",
+        False,
+        "audio/ogg",
+        "memo.ogg",
+    )
+    assert file.path is not None
+    assert await asyncio.to_thread(Path(file.path).read_bytes) == memo
 
 
 async def test_the_setup_check_logs_in_to_both_servers(mail: MailServers) -> None:

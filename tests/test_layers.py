@@ -108,3 +108,20 @@ def test_lower_layers_never_import_higher_ones() -> None:
 
 def test_the_check_sees_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_code_waits_with_asyncio_wait_for() -> None:
+    """Python 3.11's wait_for can lose a cancellation (a Matrix adapter that never
+    stopped): hermes.aio.within and wait_event are the way to wait with a limit."""
+    calls = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "wait_for"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "asyncio"
+            ):
+                calls.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}")
+    assert calls == [], f"use hermes.aio.within instead of asyncio.wait_for: {calls}"

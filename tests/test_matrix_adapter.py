@@ -9,12 +9,13 @@ import json
 import os
 import signal
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from hermes.gateway.events import Button, Inbound, Outbound, Target
+from hermes.gateway.events import Button, Inbound, Outbound, Target, VoiceOut
 from hermes.platforms import matrix_wire as wire
 from hermes.platforms.adapter import AdapterUnavailable, MemoryCursor, SendError
 from hermes.platforms.matrix import CAPABILITIES, MAX_BYTES, PLATFORM
@@ -393,3 +394,87 @@ async def test_a_rate_limited_send_says_when_to_try_again(synapse: Synapse) -> N
                 await run.adapter.send(Outbound(target, f"<p>{n}</p>"))
         assert limited.value.retryable and (limited.value.retry_after or 0) > 0
         assert run.adapter.state == "connected"
+
+
+# -- voice: spoken replies out, voice messages in ----------------------------------------
+
+
+async def media(user: MatrixUser, data: bytes | None = None, mxc: str = "") -> Any:
+    """Upload DATA (its mxc:// URL) or download MXC (its bytes) as USER."""
+    headers = {"Authorization": f"Bearer {user.token}", "Content-Type": "audio/ogg"}
+    async with httpx.AsyncClient(base_url=user.server.url, headers=headers, timeout=30) as c:
+        if data is not None:
+            answer = await c.post("/_matrix/media/v3/upload", content=data)
+            answer.raise_for_status()
+            return answer.json()["content_uri"]
+        answer = await c.get(f"/_matrix/client/v1/media/download/{mxc.removeprefix('mxc://')}")
+        answer.raise_for_status()
+        return answer.content
+
+
+async def test_a_spoken_reply_is_a_voice_message_in_the_thread(
+    synapse: Synapse, voice_ogg: Path, voice_bytes: bytes
+) -> None:
+    assert CAPABILITIES.audio_out
+    user, bot = synapse.register(), synapse.register()
+    async with Running(adapter(synapse, bot, {}, [user.user_id])) as run:
+        room = await bot_in_dm(run, user, bot)
+        root = await user.say(room, "start a thread")
+        asked = await user.say(room, "say it", thread=root)
+        voice = VoiceOut(Target("matrix", room, root), str(voice_ogg), 2.5, asked, key="v1")
+        sent = await run.adapter.send_voice(voice)
+        assert await run.adapter.send_voice(voice) == sent  # sent again by the ledger: once
+        await wait_until(lambda: user.shown(room, bot.user_id, root), 20)
+    [seen] = user.bot_messages(room, bot.user_id, root)
+    content = seen.content
+    assert seen.event_id == sent and content["msgtype"] == "m.audio"
+    assert content["org.matrix.msc3245.voice"] == {}
+    assert content["org.matrix.msc1767.audio"] == {"duration": 2500}
+    size = len(voice_bytes)
+    assert content["info"] == {"mimetype": "audio/ogg", "duration": 2500, "size": size}
+    assert content["m.relates_to"]["m.in_reply_to"] == {"event_id": asked}
+    assert await media(user, mxc=content["url"]) == voice_bytes
+
+
+async def test_a_rate_limited_voice_message_can_be_retried(
+    synapse: Synapse, voice_ogg: Path
+) -> None:
+    admin, user, bot = synapse.register(admin=True), synapse.register(), synapse.register()
+    async with Running(adapter(synapse, bot, {}, [user.user_id])) as run:
+        room = await bot_in_dm(run, user, bot)
+        async with httpx.AsyncClient(base_url=synapse.url, timeout=30) as client:
+            answer = await client.post(
+                f"/_synapse/admin/v1/users/{bot.user_id}/override_ratelimit",
+                json={"messages_per_second": 1, "burst_count": 1},
+                headers={"Authorization": f"Bearer {admin.token}"},
+            )
+        assert answer.status_code == 200, answer.text
+        voice = VoiceOut(Target("matrix", room), str(voice_ogg), 2.0)
+        with pytest.raises(SendError) as limited:
+            for _ in range(10):
+                await run.adapter.send_voice(voice)
+        assert limited.value.retryable and (limited.value.retry_after or 0) > 0
+        gone = VoiceOut(Target("matrix", room), str(voice_ogg.parent / "missing.ogg"), 2.0)
+        with pytest.raises(SendError) as unreadable:
+            await run.adapter.send_voice(gone)
+        assert not unreadable.value.retryable
+
+
+async def test_a_voice_message_is_a_voice_note_and_an_audio_file_is_not(
+    synapse: Synapse, voice_ogg: Path, voice_bytes: bytes, tmp_path: Path
+) -> None:
+    user, bot = synapse.register(), synapse.register()
+    mine = adapter(synapse, bot, {}, [user.user_id], downloads=tmp_path / "inbox")
+    async with Running(mine) as run:
+        room = await bot_in_dm(run, user, bot)
+        note = voice_bytes
+        url = await media(user, note)
+        audio = {"msgtype": "m.audio", "url": url, "info": {"mimetype": "audio/ogg"}}
+        marker = {"org.matrix.msc3245.voice": {}, "org.matrix.msc1767.audio": {}}
+        await user.send(room, {**audio, "body": "Voice message", **marker})
+        await user.send(room, {**audio, "body": "song.ogg"})
+        await wait_until(lambda: len(run.events) == 2, 20)
+        voice, song = [(await run.adapter.fetch(e)).attachments[0] for e in run.events]
+    assert (voice.kind, voice.voice, song.kind, song.voice) == ("audio", True, "audio", False)
+    assert await asyncio.to_thread(Path(voice.path or "").read_bytes) == note
+    assert Path(song.path or "").parent == tmp_path / "inbox"

@@ -27,8 +27,8 @@ from tests.gateway_helpers import (
     stored_user_messages,
 )
 from tests.tools_helpers import wait_until
+from tests.voice_helpers import spoken
 
-ADTS = bytes([0xFF, 0xF1, 0x50, 0x80, 0x02, 0x1F, 0xFC]) + b"\x21" * 200
 CHAT = f"group.{GROUP}"
 
 
@@ -144,17 +144,20 @@ async def test_a_long_reply_with_emoji_is_split_by_utf8_bytes(
     assert await gw.stop() == 0
 
 
-async def test_a_voice_note_is_recognised_by_its_content(
-    home: Path, model: ScriptedModel, fake: FakeSignalCli
+async def test_a_voice_note_is_recognised_by_its_content_and_heard(
+    home: Path, model: ScriptedModel, fake: FakeSignalCli, tmp_path: Path
 ) -> None:
     model.reply("I heard a voice note.")
     gw = await platform_connected(GatewayProcess(home), "signal")
-    fake.send_audio(ADTS)  # no name, application/octet-stream: an Android voice note
-    await wait_until(lambda: fake.texts_to(USER) == ["I heard a voice note."], 30, gw.log)
+    # no name, application/octet-stream, ADTS AAC: an Android voice note
+    aac = spoken("see you at the station", tmp_path / "note.aac", fmt="aac")
+    fake.send_audio(aac.read_bytes())
+    await wait_until(lambda: fake.texts_to(USER) == ["I heard a voice note."], 60, gw.log)
     asked = model.requests[-1].messages[-1]["content"]
-    match = re.search(r"\[voice note: (\S+\.aac)\]", asked)
+    match = re.search(r"\[voice note, transcribed; audio: (\S+\.aac)", asked)
     assert match, asked
-    assert await asyncio.to_thread(Path(match.group(1)).read_bytes) == ADTS
+    assert await asyncio.to_thread(Path(match.group(1)).read_bytes) == aac.read_bytes()
+    assert "station" in asked.lower()
     assert await gw.stop() == 0
 
 

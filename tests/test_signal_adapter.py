@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hermes.gateway.events import Button, Inbound, Outbound, Target
+from hermes.gateway.events import Button, Inbound, Outbound, Target, VoiceOut
 from hermes.platforms.adapter import MemoryCursor, SendError
 from hermes.platforms.audio_sniff import audio_mime
 from hermes.platforms.signal import check
@@ -21,6 +21,7 @@ from hermes.providers.http import Backoff
 from tests.fakes.signal_cli import ACCOUNT, GROUP, USER, USER_UUID, FakeSignalCli
 from tests.gateway_helpers import running_adapter
 from tests.tools_helpers import wait_until
+from tests.voice_helpers import spoken
 
 ADTS = bytes([0xFF, 0xF1, 0x50, 0x80, 0x02, 0x1F, 0xFC]) + b"\x00" * 64
 
@@ -222,6 +223,51 @@ async def test_a_voice_note_is_recognised_by_its_bytes(fake: FakeSignalCli, tmp_
     assert (note.kind, note.voice, note.mime) == ("audio", True, "audio/aac")
     assert note.path is not None and await asyncio.to_thread(Path(note.path).read_bytes) == ADTS
     assert note.path.endswith(".aac")
+
+
+async def test_an_audio_file_with_a_name_is_not_a_voice_note(
+    fake: FakeSignalCli, tmp_path: Path
+) -> None:
+    seen = Seen()
+    signal = adapter(fake, tmp_path)
+    async with running_adapter(signal, seen):
+        fake.send_audio(ADTS, filename="memo.aac")  # a file, labelled octet-stream
+        fake.send_audio(ADTS, content_type="audio/aac", filename="song.aac")
+        await wait_until(lambda: len(seen.events) == 2, 10)
+        events = [await signal.fetch(e) for e in seen.events]
+    for event in events:
+        (file,) = event.attachments
+        assert (file.kind, file.voice, file.mime) == ("audio", False, "audio/aac")
+        assert file.path is not None and file.path.endswith(".aac")
+
+
+async def test_a_spoken_reply_is_an_ogg_attachment_without_a_name(
+    fake: FakeSignalCli, tmp_path: Path
+) -> None:
+    ogg = spoken("Done.", tmp_path / "reply.ogg")
+    signal = adapter(fake, tmp_path)
+    assert signal.capabilities.audio_out
+    group = f"group.{GROUP}"
+    try:
+        stamp = await signal.send_voice(VoiceOut(Target("signal", USER), str(ogg), 0.8, "5:x"))
+        quoted = VoiceOut(Target("signal", group), str(ogg), 0.8, f"1234:{USER}", "d.v")
+        await signal.send_voice(quoted)
+        fake.rpc_error("send", -5, "Failed to send message due to rate limiting", retry_after=7)
+        with pytest.raises(SendError) as limited:
+            await signal.send_voice(quoted)
+        fake.rpc_error("send", -3, "Failed to send message: IOException")
+        with pytest.raises(SendError) as broken:
+            await signal.send_voice(quoted)
+    finally:
+        await signal.close()
+    data = ogg.read_bytes()
+    (dm,) = fake.attachments_to(USER)
+    assert dm == {"mime": "audio/ogg", "filename": None, "data": data, "quote": None}
+    assert fake.sent_to(USER)[0]["timestamp"] == int(stamp)
+    (in_group,) = fake.attachments_to(group)
+    assert (in_group["data"], in_group["quote"]) == (data, 1234)
+    assert limited.value.retryable and limited.value.retry_after == 7
+    assert broken.value.retryable
 
 
 async def test_typing_is_refreshed_until_stopped(fake: FakeSignalCli, tmp_path: Path) -> None:

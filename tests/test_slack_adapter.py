@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
-from hermes.gateway.events import Button, Inbound, Outbound, Target
+from hermes.gateway.events import Button, Inbound, Outbound, Target, VoiceOut
 from hermes.platforms import slack_wire as wire
 from hermes.platforms.adapter import AdapterUnavailable, SendError
 from hermes.platforms.slack import SlackAdapter
@@ -277,3 +278,69 @@ async def test_envelopes_reach_the_gateway_one_at_a_time_in_order(
     await wait_until(lambda: slack.pending() == 0, 10)
     first_seen = list(dict.fromkeys(e.text for e in inbox.events))
     assert first_seen == [m["text"] for m in said]
+
+
+# -- voice: spoken replies out, audio clips in ----------------------------------------------
+
+
+async def test_a_spoken_reply_is_an_audio_file_in_the_thread(
+    slack: FakeSlack, voice_ogg: Path, voice_bytes: bytes
+) -> None:
+    adapter = adapter_for(slack)
+    assert adapter.capabilities.audio_out
+    asked = slack.user_says(CHANNEL, "say it")
+    voice = VoiceOut(Target("slack", CHANNEL, asked["ts"]), str(voice_ogg), 2.0)
+    file_id = await adapter.send_voice(voice)
+    await adapter.close()
+    [upload] = slack.uploads
+    assert (upload["channel"], upload["thread_ts"], upload["file"]["id"]) == (
+        CHANNEL,
+        asked["ts"],
+        file_id,
+    )
+    assert upload["data"] == voice_bytes
+    assert upload["file"]["mimetype"] == "audio/ogg"
+    webhook_only = adapter_for(slack, bot_token="", app_token="", webhook_url=slack.webhook_url)
+    assert not webhook_only.capabilities.audio_out
+    with pytest.raises(SendError):
+        await webhook_only.send_voice(VoiceOut(Target("slack", "webhook"), str(voice_ogg), 2.0))
+
+
+@pytest.mark.parametrize(
+    ("step", "status", "retry_after"),
+    [
+        ("files.getUploadURLExternal", 429, 7.0),
+        ("upload", 503, None),
+        ("files.completeUploadExternal", 500, None),
+    ],
+)
+async def test_a_failed_voice_upload_can_be_retried(
+    slack: FakeSlack, voice_ogg: Path, step: str, status: int, retry_after: float | None
+) -> None:
+    adapter = adapter_for(slack)
+    slack.fail(step, status, times=1, retry_after=retry_after)
+    voice = VoiceOut(Target("slack", DM), str(voice_ogg), 2.0)
+    with pytest.raises(SendError) as caught:
+        await adapter.send_voice(voice)
+    assert caught.value.retryable and caught.value.retry_after == retry_after
+    assert await adapter.send_voice(voice)
+    await adapter.close()
+    assert len(slack.uploads) == 1
+
+
+async def test_an_audio_clip_is_a_voice_note_and_an_audio_file_is_not(
+    slack: FakeSlack, tmp_path: Path, voice_ogg: Path, voice_bytes: bytes
+) -> None:
+    adapter, inbox = adapter_for(slack, downloads=tmp_path / "inbox"), Inbox()
+    task = asyncio.create_task(adapter.run(inbox))
+    clip = voice_bytes
+    slack.user_shares_file(DM, clip, "audio_message.ogg", "audio/ogg", clip=True)
+    slack.user_shares_file(DM, b"ID3 a song", "song.mp3", "audio/mpeg")
+    await wait_until(lambda: len(inbox.events) == 2, 10)
+    voice, song = [(await adapter.fetch(e)).attachments[0] for e in inbox.events]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await adapter.close()
+    assert (voice.kind, voice.voice, song.kind, song.voice) == ("audio", True, "audio", False)
+    assert await asyncio.to_thread(Path(voice.path or "").read_bytes) == clip
+    assert Path(song.path or "").parent == tmp_path / "inbox"

@@ -12,7 +12,7 @@ from fakes.telegram_api import FakeTelegram
 from tools_helpers import wait_until
 
 from hermes.gateway.cursors import KvCursor
-from hermes.gateway.events import Button, Inbound, Outbound, Target
+from hermes.gateway.events import Button, Inbound, Outbound, Target, VoiceOut
 from hermes.home import load_profile
 from hermes.platforms.adapter import AdapterUnavailable, MemoryCursor, SendError
 from hermes.platforms.spec import Build
@@ -461,3 +461,69 @@ def test_build_reads_token_base_url_and_mention_setting(tmp_path: Path) -> None:
     override = load_profile(env={**env, "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8/"})
     other = PLATFORM.build(Build(override))
     assert other.base_url == "http://127.0.0.1:8"
+
+
+# -- spoken replies and audio that is not a voice note ---------------------------------
+
+
+async def test_a_spoken_reply_is_a_voice_note_in_the_topic(
+    fake: FakeTelegram, tmp_path: Path, voice_ogg: Path, voice_bytes: bytes
+) -> None:
+    assert PLATFORM.capabilities.audio_out
+    asked = fake.user_says(-1001234, "say it", thread_id=6, title="Team")["message"]
+    adapter = adapter_for(fake, tmp_path)
+    target = Target("telegram", "-1001234", "6")
+    reply = VoiceOut(target, str(voice_ogg), 2.6, reply_to_message_id=str(asked["message_id"]))
+    message_id = await adapter.send_voice(reply)
+    await adapter.close()
+    sent = fake.sent[-1]
+    assert (sent["kind"], sent["chat_id"], sent["message_thread_id"]) == ("voice", -1001234, 6)
+    assert sent["file"] == voice_bytes  # the OGG/Opus bytes as they are
+    assert sent["duration"] == 3 and sent["reply_to_message_id"] == asked["message_id"]
+    assert sent["message_id"] == int(message_id)
+
+
+@pytest.mark.parametrize(
+    ("failure", "retry_after"), [({"status": 429, "retry_after": 4}, 4.0), ({"status": 502}, None)]
+)
+async def test_a_failed_voice_send_can_be_retried(
+    fake: FakeTelegram,
+    tmp_path: Path,
+    voice_ogg: Path,
+    failure: dict[str, Any],
+    retry_after: float | None,
+) -> None:
+    adapter = adapter_for(fake, tmp_path)
+    fake.add_chat(42)
+    fake.fail("sendVoice", **failure)
+    voice = VoiceOut(Target("telegram", "42"), str(voice_ogg), 2.0)
+    with pytest.raises(SendError) as caught:
+        await adapter.send_voice(voice)
+    assert caught.value.retryable and caught.value.retry_after == retry_after
+    assert await adapter.send_voice(voice) != ""  # recovered
+    gone = VoiceOut(Target("telegram", "42"), str(tmp_path / "missing.ogg"), 2.0)
+    with pytest.raises(SendError) as caught:
+        await adapter.send_voice(gone)
+    assert not caught.value.retryable and "missing.ogg" in str(caught.value)
+    await adapter.close()
+    assert [s["kind"] for s in fake.sent] == ["voice"]
+
+
+async def test_an_audio_file_is_no_voice_note(
+    fake: FakeTelegram, tmp_path: Path, voice_ogg: Path, voice_bytes: bytes
+) -> None:
+    adapter, inbox = adapter_for(fake, tmp_path), Inbox()
+    note = voice_bytes
+    fake.voice_note(42, None, note, 3)
+    fake.user_sends_file(42, b"ID3 song", kind="audio", name="song.mp3", mime="audio/mpeg")
+    fake.user_sends_file(42, note, name="memo.ogg", mime="audio/ogg")  # as a document
+    async with running(adapter, inbox):
+        await wait_until(lambda: len(inbox.events) == 3)
+        fetched = [(await adapter.fetch(e)).attachments[0] for e in inbox.events]
+    assert [(a.kind, a.voice) for a in fetched] == [
+        ("audio", True),
+        ("audio", False),
+        ("audio", False),
+    ]
+    assert all(a.path is not None for a in fetched)
+    assert contents(fetched[0].path or "") == note and fetched[2].name == "memo.ogg"

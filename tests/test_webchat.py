@@ -37,10 +37,13 @@ class Site:
 
 
 @asynccontextmanager
-async def serving(home: Path, port: int = 0, **kw: Any) -> AsyncIterator[Site]:
+async def serving(
+    home: Path, port: int = 0, media: Path | None = None, **kw: Any
+) -> AsyncIterator[Site]:
     """A gateway on `home` with the web chat, served on `port` (0: any free one; a
-    restart takes the port of the first start). `kw`: for running_gateway."""
-    web = WebAdapter()
+    restart takes the port of the first start); `media`: where the web chat keeps
+    spoken replies. `kw`: for running_gateway."""
+    web = WebAdapter(media=media)
     async with running_gateway(home, [web], api_key=KEY, **kw) as gw:
         await wait_until(lambda: web.state == "connected")
         server = HttpServer(build_app(gw), "127.0.0.1", port, grace=0.5)

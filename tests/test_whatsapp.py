@@ -29,6 +29,7 @@ from tests.gateway_helpers import (
     stored_user_messages,
 )
 from tests.tools_helpers import wait_until
+from tests.voice_helpers import spoken
 
 CLOUD_ENV = {
     "WHATSAPP_TOKEN": cloud_fake.TOKEN,
@@ -208,18 +209,29 @@ async def test_outside_the_24_hour_window_approvals_are_asked_as_text(
     model.assert_done()
 
 
-async def test_a_voice_note_arrives_as_audio(
-    home: Path, model: ScriptedModel, cloud: FakeWhatsAppCloud
+async def test_a_voice_note_is_heard_and_voice_only_answers_with_one(
+    home: Path, model: ScriptedModel, cloud: FakeWhatsAppCloud, tmp_path: Path
 ) -> None:
     gw = await up(GatewayProcess(home), cloud)
+    note = spoken("what is on my calendar for monday", tmp_path / "note.ogg").read_bytes()
     model.reply("I heard you.")
-    cloud.voice_note(b"OggS\x00fake opus voice note")
-    await wait_until(lambda: cloud.texts() == ["I heard you."], 30, gw.log)
-    assert await gw.stop() == 0
+    cloud.voice_note(note)
+    await wait_until(lambda: cloud.texts() == ["I heard you."], 60, gw.log)
     seen = str(model.requests[0].messages[-1]["content"])
-    match = re.search(r"\[voice note: (\S+)\]", seen)
+    match = re.search(r"\[voice note, transcribed; audio: ([^,\]]+)", seen)
     assert match, seen
-    assert downloaded(match.group(1)) == b"OggS\x00fake opus voice note"
+    assert downloaded(match.group(1)) == note
+    assert {"calendar", "monday"} <= set(re.findall(r"[a-z]+", seen.lower()))
+
+    cloud.user_says("/voice only")
+    await wait_until(lambda: len(cloud.texts()) == 2, 30, gw.log)
+    model.reply("You have a dentist appointment at ten.")
+    cloud.user_says("and on tuesday?")
+    await wait_until(lambda: cloud.audio_messages(), 60, gw.log)
+    assert await gw.stop() == 0
+    [(_, audio, mime)] = cloud.audio_messages()
+    assert audio.startswith(b"OggS") and mime.startswith("audio/ogg")  # a voice note
+    assert len(cloud.texts()) == 3  # the answer came as the voice note alone
 
 
 async def test_sigkill_mid_turn_then_restart_loses_and_duplicates_nothing(
@@ -343,10 +355,10 @@ async def test_through_a_bridge_a_dm_and_a_voice_note_are_answered(
     await wait_until(lambda: said(bridge) == ["Hello over the bridge."], 30, gw.log)
     assert bridge.sent[0]["reply_to"] == first
     model.reply("Heard it.")
-    bridge.voice_note(b"OggS voice")
-    await wait_until(lambda: len(said(bridge)) == 2, 30, gw.log)
+    bridge.voice_note(spoken("good morning", tmp_path / "note.ogg").read_bytes())
+    await wait_until(lambda: len(said(bridge)) == 2, 60, gw.log)
     seen = str(model.requests[1].messages[-1]["content"])
-    assert "[voice note: " in seen
+    assert "[voice note, transcribed; audio: " in seen and "morning" in seen.lower()
     assert await gw.stop() == 0
     assert bridge.acked >= 2  # the cursor moved past both (saved after each commit)
 

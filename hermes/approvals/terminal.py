@@ -5,9 +5,8 @@ session, or deny. A low-risk action runs by itself after
 
 from __future__ import annotations
 
-import asyncio
-
 from hermes.agent.loop import Defer
+from hermes.aio import within
 from hermes.approvals.gate import Request, denied
 from hermes.context import TurnContext, UserIO
 
@@ -31,9 +30,7 @@ class TerminalAsker:
                 return None
             question += f" (it runs by itself in {self.low_risk_seconds}s unless you deny it)"
             try:
-                answer = await asyncio.wait_for(
-                    self.user.ask(question, CHOICES), self.low_risk_seconds
-                )
+                answer = await within(self.user.ask(question, CHOICES), self.low_risk_seconds)
             except TimeoutError:
                 return None
         else:

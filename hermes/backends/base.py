@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, ClassVar, Literal
 
+from hermes.aio import within
 from hermes.errors import ToolError
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class Process(ABC):
         """SIGTERM the whole tree, SIGKILL it after `grace` seconds; wait for the end."""
         await self.signal(signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wait(), grace)
+            await within(self.wait(), grace)
         await self.signal(signal.SIGKILL)  # children that ignored SIGTERM or outlived it
         await self.wait()
 
@@ -113,7 +114,7 @@ class Process(ABC):
         with contextlib.suppress(Exception):
             await asyncio.shield(self.signal(signal.SIGKILL))
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(self.wait(), 2.0)
+            await within(self.wait(), 2.0)
         self.close()
 
 
@@ -198,7 +199,7 @@ class Backend(ABC):
         timed_out = False
         try:
             try:
-                await asyncio.wait_for(proc.wait(), timeout)
+                await within(proc.wait(), timeout)
             except TimeoutError:
                 timed_out = True
                 await proc.terminate(grace=1.0)

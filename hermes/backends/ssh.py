@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hermes.aio import within
 from hermes.backends.base import BackendError, Command, OnOutput, Reach
 from hermes.backends.shell_files import ShellFilesBackend
 from hermes.backends.ssh_link import SshLink
@@ -123,7 +124,7 @@ class SshBackend(ShellFilesBackend):
             stderr=subprocess.DEVNULL,
         )
         try:
-            return await asyncio.wait_for(proc.wait(), 15) == 0
+            return await within(proc.wait(), 15) == 0
         except TimeoutError:
             proc.kill()
             await proc.wait()

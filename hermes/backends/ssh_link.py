@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from hermes.aio import within
 from hermes.backends.base import BackendError
 
 PERSIST_SECONDS = 600  # an unused master connection ends after this long
@@ -127,7 +128,7 @@ class SshLink:
                     stderr=log,  # the master keeps it open: never a pipe we read to the end
                 )
                 try:
-                    code = await asyncio.wait_for(proc.wait(), self.connect_timeout + 10)
+                    code = await within(proc.wait(), self.connect_timeout + 10)
                 except TimeoutError:
                     proc.kill()
                     await proc.wait()
@@ -183,7 +184,7 @@ class SshLink:
             stderr=subprocess.DEVNULL,
         )
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), 10)
+            await within(proc.wait(), 10)
 
 
 def _ssh() -> str:

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = _add(sub, "chat", "hermes.cli.chat:cmd_chat", "interactive chat in the terminal")
     chat.add_argument("--resume", metavar="SESSION", help="continue a stored session")
+    chat.add_argument(
+        "--voice", action="store_true", help="push-to-talk: Enter on an empty line records"
+    )
 
     _add(sub, "version", "hermes.cli.misc:cmd_version", "print the version")
     setup = _add(sub, "setup", "hermes.cli.setup_cmd:cmd_setup", "choose provider, model and key")
@@ -275,6 +278,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="one line per day (default), model or session",
     )
     usage.add_argument("--json", action="store_true", help="print JSON")
+
+    voice = _add(
+        sub, "voice", "hermes.cli.voice_cmd:cmd_voice", "speech to text and text to speech"
+    )
+    vsub = voice.add_subparsers(dest="action", metavar="ACTION", required=True)
+    vtrans = _action(vsub, "transcribe", "print the words spoken in an audio file")
+    vtrans.add_argument("file", metavar="FILE", help="any audio ffmpeg reads (OGG, WAV, MP3...)")
+    vsay = _action(vsub, "say", "speak TEXT into an audio file")
+    vsay.add_argument("text", metavar="TEXT", help="the text (Markdown is made speakable)")
+    vsay.add_argument(
+        "-o", "--output", metavar="FILE", required=True, help="OGG/Opus, or .wav/.mp3 by suffix"
+    )
+    _action(vsub, "status", "the voice providers, whether they work offline and are ready")
     return parser
 
 

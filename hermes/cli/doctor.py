@@ -462,6 +462,9 @@ def run_checks(
         from hermes.cli.doctor_backend import check_backend
 
         found.append(check_backend(name, home, merged, settings, live=live))
+        from hermes.cli.doctor_voice import check_voice
+
+        found += check_voice(settings, merged, home)
     found.append(check_ripgrep(merged))
     return found
 

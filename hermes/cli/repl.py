@@ -176,9 +176,16 @@ def pick_answer(raw: str, choices: list[str] | None) -> str:
 
 class Repl:
     def __init__(
-        self, profile: Profile, reader: LineReader, renderer: Renderer, *, debug: bool = False
+        self,
+        profile: Profile,
+        reader: LineReader,
+        renderer: Renderer,
+        *,
+        debug: bool = False,
+        voice: bool = False,
     ) -> None:
         self.profile = profile
+        self.voice = voice  # push-to-talk: Enter on an empty line records (--voice)
         self.reader = reader
         self.renderer = renderer
         self.debug = debug
@@ -225,6 +232,11 @@ class Repl:
                 self.profile, source="cli", session_id=resume, user=self.user, hooks=[gate]
             ) as conv:
                 self._banner(conv, resumed=resume is not None)
+                if self.voice:
+                    from hermes.cli.push_to_talk import problem
+
+                    why = problem()
+                    self.renderer.line(why or "🎤 Voice: press Enter on an empty line to talk.")
                 await self._chat(conv)
         finally:
             if previous is not None:
@@ -257,6 +269,9 @@ class Repl:
             except EOFError:
                 return
             text = line.strip()
+            if text.lower() == "/voice" or (self.voice and not text):
+                await self.talk(conv)
+                continue
             if not text:
                 continue
             if text.lower() in EXIT_COMMANDS:
@@ -284,6 +299,35 @@ class Repl:
                 await self.foreground(conv.send(text, self.renderer.handle))
         finally:
             self.renderer.end_turn()
+
+    async def talk(self, conv: Conversation) -> None:
+        """Push-to-talk: record until Enter, transcribe, and send the words as a turn."""
+        from hermes.cli import push_to_talk
+        from hermes.voice.base import transcribed
+        from hermes.voice.service import Voice
+
+        why = push_to_talk.problem()
+        if why is not None:
+            self.renderer.line(why)
+            return
+        stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        folder = self.profile.home / "voice" / "recorded"
+        recording = asyncio.ensure_future(push_to_talk.record(folder, stop))
+        try:
+            await self.reader.read("🎤 recording: press Enter to stop ")
+        finally:
+            stop.set_result(None)
+        try:
+            path = await recording
+            voice = Voice(self.profile.settings.voice, self.profile.env, self.profile.home)
+            heard = await self.foreground(voice.transcribe(path))
+        except Exception as exc:
+            self.renderer.line(f"🎤 {' '.join(str(exc).split())}")
+            return
+        if heard is None:
+            return
+        self.renderer.line(f"🎤 {heard.text or '(no speech heard)'}")
+        await self.turn(conv, transcribed(str(path), heard.text))
 
     async def foreground(self, work: Coroutine[Any, Any, T]) -> T | None:
         """Run WORK as the task Ctrl-C cancels; report its failure as one line."""
@@ -329,14 +373,17 @@ def _exit_help() -> str:
     from hermes.commands import HELP
 
     width = max(len(k) for k in HELP)
-    return f"{'/exit, /quit'.ljust(width)}  leave (or Ctrl-D); Ctrl-C stops a running turn"
+    return (
+        f"{'/voice'.ljust(width)}  talk: record from the microphone until Enter\n"
+        f"{'/exit, /quit'.ljust(width)}  leave (or Ctrl-D); Ctrl-C stops a running turn"
+    )
 
 
 def make_reader(profile: Profile) -> LineReader:
     if sys.stdin.isatty():
         from hermes.commands import HELP
 
-        names = sorted({k.split()[0] for k in HELP} | set(EXIT_COMMANDS))
+        names = sorted({k.split()[0] for k in HELP} | set(EXIT_COMMANDS) | {"/voice"})
         return TtyReader(profile.home / HISTORY_FILE, names)
     return PipeReader(sys.stdin, sys.stdout)
 
@@ -354,7 +401,8 @@ def run_repl(args: argparse.Namespace) -> int:
         color=tty and "NO_COLOR" not in profile.env,
         streaming=profile.settings.display.streaming,
     )
-    repl = Repl(profile, make_reader(profile), renderer, debug=bool(args.debug))
+    voice = bool(getattr(args, "voice", False))
+    repl = Repl(profile, make_reader(profile), renderer, debug=bool(args.debug), voice=voice)
     try:
         return asyncio.run(repl.run(getattr(args, "resume", None)))
     except asyncio.CancelledError:

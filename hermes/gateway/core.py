@@ -40,12 +40,14 @@ from hermes.gateway.notify import ProcessNotifier
 from hermes.gateway.routing import Routes
 from hermes.gateway.scheduler import Scheduler
 from hermes.gateway.tasks import TaskRunner
+from hermes.gateway.voice_out import SpokenReplies
 from hermes.logs import SERVING
 from hermes.messages import Message
 from hermes.platforms.adapter import Adapter
 from hermes.store import Store, approval_ops
 from hermes.store import gateway_ops as ops
 from hermes.tools.process import ProcessManager
+from hermes.voice.service import Voice
 
 log = logging.getLogger("hermes.gateway")
 KEEP_SECONDS = 30 * 86400  # finished inbound rows and sent deliveries are kept this long
@@ -76,6 +78,9 @@ class Gateway:
         self.chats = Chats(settings.max_concurrent_turns)
         # tool processes are recorded in state.db: a killed gateway's are ended at start
         self.processes = ProcessManager(ledger=leftovers.StoredProcessLedger(store, clock))
+        # voice notes in are transcribed, replies of chats in /voice mode spoken
+        self.voice = Voice(profile.settings.voice, profile.env, profile.home)
+        spoken = SpokenReplies(self.voice, profile.home / "voice" / "replies")
         self.couriers = {
             a.name: Courier(
                 store,
@@ -83,6 +88,7 @@ class Gateway:
                 max_attempts=settings.delivery_max_attempts,
                 clock=clock,
                 backoff_base=backoff_base,
+                spoken=spoken,
             )
             for a in adapters
         }
@@ -361,9 +367,11 @@ class Gateway:
         status: str = "done",
         draft_id: str | None = None,
         error: str | None = None,
+        spoken: bool = False,
     ) -> None:
         """Mark inbound ROW_ID handled and queue its reply TEXT, in one transaction
-        (the reply edits DRAFT_ID, the streamed draft, when there is one)."""
+        (the reply edits DRAFT_ID, the streamed draft, when there is one). `spoken`:
+        TEXT is the agent's answer, which the chat's /voice mode applies to."""
         delivery = ops.NewDelivery(
             f"reply:{row_id}",
             event.platform,
@@ -373,7 +381,9 @@ class Gateway:
             reply_to=event.message_id if draft_id is None else None,
             edit_message_id=draft_id,
         )
-        await self.store.run(ops.finish_inbound, row_id, status, self.clock(), error, delivery)
+        await self.store.run(
+            ops.finish_inbound, row_id, status, self.clock(), error, delivery, spoken=spoken
+        )
         self.wake(event.platform)
 
     async def deliver_now(self, key: str, target: Target, text: str) -> None:

@@ -27,12 +27,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from hermes.aio import wait_event
-from hermes.gateway.events import Button, Outbound, Target
+from hermes.gateway.events import Button, Outbound, Target, VoiceOut
+from hermes.gateway.voice_out import VOICE, SpokenReplies
 from hermes.platforms.adapter import Adapter, SendError
 from hermes.platforms.render import render_parts
 from hermes.providers.http import Backoff
 from hermes.store import Store
 from hermes.store import gateway_ops as ops
+from hermes.voice.base import Spoken
 
 log = logging.getLogger("hermes.gateway.delivery")
 
@@ -49,8 +51,10 @@ class Courier:
         max_attempts: int = 8,
         clock: Callable[[], float] = time.time,
         backoff_base: float = 1.0,
+        spoken: SpokenReplies | None = None,
     ) -> None:
         self.store = store
+        self.spoken = spoken  # None: replies stay text (no voice)
         self.adapter = adapter
         self.max_attempts = max_attempts
         self.clock = clock
@@ -107,25 +111,37 @@ class Courier:
         """Send what is left of one (leased) delivery; True once it is all sent."""
         target = Target(d.platform, d.chat, d.thread)
         caps = self.adapter.capabilities
-        try:  # rendered into the platform's markup, then split: no part breaks an entity
-            parts = render_parts(d.text, caps) or [""]
-        except Exception:  # a rendering bug must not cost the reply
-            log.exception("rendering delivery %s failed; sending it as it is", d.key)
-            parts = render_parts(d.text, dataclasses.replace(caps, markup="plain")) or [""]
+
+        def render(text: str) -> list[str]:
+            try:  # rendered into the platform's markup, then split: no part breaks an entity
+                return render_parts(text, caps) or [""]
+            except Exception:  # a rendering bug must not cost the reply
+                log.exception("rendering delivery %s failed; sending it as it is", d.key)
+                return render_parts(text, dataclasses.replace(caps, markup="plain")) or [""]
+
+        parts: list[str | None] = list(render(d.text))
+        spoken: Spoken | None = None
+        if d.voice and self.spoken is not None and caps.audio_out:
+            parts, spoken = await self.spoken.plan(d, [p or "" for p in parts], render)
         buttons = [[Button(b["label"], b["data"]) for b in row] for row in d.buttons or []]
         try:
             for i in range(d.parts_sent, len(parts)):
                 last = i == len(parts) - 1
-                message = Outbound(
-                    target,
-                    parts[i],
-                    buttons=buttons if last else [],
-                    reply_to_message_id=d.reply_to if i == 0 else None,
-                    key=f"{d.id}.{i}",
-                )
+                reply_to = d.reply_to if i == 0 else None
                 try:
-                    draft = d.edit_message_id if i == 0 else None
-                    message_id = await self._send_part(message, draft)
+                    part = parts[i]
+                    if part is VOICE:
+                        message_id = await self._send_voice(d, target, spoken, reply_to, i)
+                    else:
+                        message = Outbound(
+                            target,
+                            part,
+                            buttons=buttons if last else [],
+                            reply_to_message_id=reply_to,
+                            key=f"{d.id}.{i}",
+                        )
+                        draft = d.edit_message_id if i == 0 else None
+                        message_id = await self._send_part(message, draft)
                 except SendError:
                     raise
                 except Exception as exc:  # an adapter bug must not stop the courier
@@ -159,6 +175,18 @@ class Courier:
         await self.store.run(ops.mark_sent, d.id, self.clock())
         await self._report_failures()
         return True
+
+    async def _send_voice(
+        self, d: ops.Delivery, target: Target, spoken: Spoken | None, reply_to: str | None, i: int
+    ) -> str:
+        """The voice note of D (made now unless the plan made it), or, when speech
+        cannot be made, the one line saying why."""
+        assert self.spoken is not None  # a plan with a voice part comes from it
+        made = spoken or await self.spoken.make(d)
+        if isinstance(made, str):
+            return await self.adapter.send(Outbound(target, made, key=f"{d.id}.{i}"))
+        note = VoiceOut(target, str(made.path), made.duration, reply_to, key=f"{d.id}.{i}")
+        return await self.adapter.send_voice(note)
 
     async def _send_part(self, message: Outbound, draft_id: str | None) -> str:
         """Send a part; the first part replaces the streamed draft when there is one."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hermes.voice.base import transcribed
+
 
 @dataclass(frozen=True)
 class Target:
@@ -66,6 +68,7 @@ class Attachment:
     duration: float | None = None  # seconds (audio/video)
     voice: bool = False  # a voice note recorded in the app
     platform_file_id: str | None = None
+    transcript: str | None = None  # a voice note's words (hermes/gateway/voice_in.py)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,9 @@ class Inbound:
             what = "voice note" if a.voice else a.kind
             where = a.path or "(not downloaded)"
             extra = f", {a.duration:.0f} s" if a.duration else ""
+            if a.transcript is not None:
+                lines.append(transcribed(where, a.transcript, extra))
+                continue
             lines.append(f"[{what}: {where}{extra}]")
         if self.text:
             lines.append(self.text)
@@ -139,3 +145,14 @@ class Outbound:
     # the ledger's name for this part ("DELIVERY_ID.PART"), the same on every try: a
     # platform that can recognise a resend (email: its Message-ID) derives its id from it
     key: str | None = None
+
+
+@dataclass(frozen=True)
+class VoiceOut:
+    """One spoken reply to send: an OGG/Opus file (48 kHz mono, hermes/voice)."""
+
+    target: Target
+    path: str
+    duration: float  # seconds
+    reply_to_message_id: str | None = None
+    key: str | None = None  # the ledger's name for this part, as Outbound.key

@@ -49,8 +49,10 @@ class Outbox(Protocol):
         status: str = "done",
         draft_id: str | None = None,
         error: str | None = None,
+        spoken: bool = False,
     ) -> None:
-        """Mark inbound ROW_ID handled and queue its reply, in one transaction."""
+        """Mark inbound ROW_ID handled and queue its reply, in one transaction
+        (`spoken`: the agent's answer, spoken in a chat in /voice mode)."""
 
     async def deliver_now(self, key: str, target: Target, text: str) -> None:
         """Queue a message and make its first attempt now (still retried later)."""

@@ -15,7 +15,7 @@ from hermes.agent.events import AgentEvent, EventSink, ignore
 from hermes.approvals.gate import ApprovalGate, Asker, NobodyToAsk
 from hermes.commands import HELP, clip, is_command, run_command
 from hermes.errors import HermesError
-from hermes.gateway import leftovers, work
+from hermes.gateway import leftovers, voice_chat, work
 from hermes.gateway.approvals import ChatAsker, rerun_rule
 from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound, session_key
@@ -31,9 +31,9 @@ from hermes.store import gateway_ops as ops
 log = logging.getLogger("hermes.gateway")
 
 
-class TurnHost(work.WorkHost, Protocol):
-    """What a turn uses of the gateway: the work commands' part, the scheduler
-    (a turn may change cron jobs) and a place to run side jobs."""
+class TurnHost(work.WorkHost, voice_chat.VoiceHost, Protocol):
+    """What a turn uses of the gateway: the work commands' part, voice, the
+    scheduler (a turn may change cron jobs) and a place to run side jobs."""
 
     @property
     def scheduler(self) -> Waker: ...
@@ -47,6 +47,7 @@ GATEWAY_HELP = {
     "/stop": "stop the current turn and this chat's background processes",
     **work.HELP,
     "/sethome": "this chat receives notifications that have no other target",
+    "/voice": voice_chat.HELP.split(" — ", 1)[1],
 }
 HOME_KEY = cron_ops.HOME_KEY
 
@@ -153,6 +154,9 @@ async def _command(gw: TurnHost, chat: Chat, row_id: int, event: Inbound) -> str
             f"notifications with no other target come here.{later}",
         )
         return None
+    if _name(event.text) == "/voice":
+        await gw.finish_inbound(row_id, event, await voice_chat.command(gw, event))
+        return None
     conv = await _conversation(gw, chat, event)
     outcome = await run_command(conv, event.text)
     if conv.session_id != await gw.store.run(ops.chat_session, chat.key):
@@ -184,22 +188,27 @@ async def run_inbound(
     conv: Conversation | None = None
     typing = False
     try:
+        typing = await _typing(adapter, event, True)  # shown while it is heard and answered
         if adapter is not None and event.attachments and resume is None:
             event = await adapter.fetch(event)
+            heard = await voice_chat.hear(gw, row_id, event)
+            if heard is None:
+                return
+            event = heard
         text = event.agent_text()
         if resume is None and is_command(event.text.strip()):
             resent = await _command(gw, chat, row_id, event)
             if resent is None:
                 return
             text = resent
-        typing = await _typing(adapter, event, True)  # shown while the agent works
         conv = await _conversation(gw, chat, event)
         gw.targets[conv.session_id] = event.target
         if chat.asker is not None:
             chat.asker.owner = f"inbound:{row_id}"
             chat.asker.what = f'your message "{clip(event.text)}"'
             chat.asker.requester = work.requester(event)
-        streamer, emit, watch = _turn_sinks(gw, adapter, row_id, event, conv)
+        drafts = not await voice_chat.speaks_only(gw, event)
+        streamer, emit, watch = _turn_sinks(gw, adapter, row_id, event, conv, drafts)
         if web is not None:
             shown = describe(conv.provider)
             emit = _both(emit, web.turn_started(event.chat, conv.provider.name, shown))
@@ -240,7 +249,8 @@ async def run_inbound(
             chat.waiting = row_id
             gw.desk.wake()  # a decision may have come in while the turn was suspending
             return
-        await gw.finish_inbound(row_id, event, result.text or "(no answer)", draft_id=draft)
+        answer = result.text or "(no answer)"
+        await gw.finish_inbound(row_id, event, answer, draft_id=draft, spoken=True)
     except asyncio.CancelledError:
         if not chat.stopping:
             if streamer is not None:
@@ -304,7 +314,12 @@ def _both(first: EventSink, second: EventSink) -> EventSink:
 
 
 def _turn_sinks(
-    gw: TurnHost, adapter: Adapter | None, row_id: int, event: Inbound, conv: Conversation
+    gw: TurnHost,
+    adapter: Adapter | None,
+    row_id: int,
+    event: Inbound,
+    conv: Conversation,
+    drafts: bool = True,
 ) -> tuple[DraftStreamer | None, EventSink, SlowWatch | None]:
     """Where a turn's events go: the streamed draft (which also says when the model
     is slow, and is recorded for the clean-up after a crash), or, in a chat
@@ -313,6 +328,7 @@ def _turn_sinks(
     text = slow_text(model.slow_notice_seconds, describe(conv.provider), model.max_call_seconds)
     if (
         adapter is not None
+        and drafts
         and adapter.capabilities.can_edit
         and gw.profile.settings.display.streaming
     ):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hermes.errors import HermesError
-from hermes.gateway.events import Inbound, Outbound, Target
+from hermes.gateway.events import Inbound, Outbound, Target, VoiceOut
 from hermes.platforms.spec import Capabilities
 
 if TYPE_CHECKING:
@@ -73,6 +73,12 @@ class Adapter(ABC):
     async def edit(self, target: Target, message_id: str, text: str) -> None:
         """Replace the text of a message sent before. Raises SendError."""
         raise SendError(f"{self.name} cannot edit messages", retryable=False)
+
+    async def send_voice(self, voice: VoiceOut) -> str:
+        """Send a spoken reply (an OGG/Opus file): as the platform's native voice note
+        where it has one, else as an audio file. Returns the message id. Called only
+        when `capabilities.audio_out`. Raises SendError."""
+        raise SendError(f"{self.name} cannot send audio", retryable=False)
 
     async def fetch(self, event: Inbound) -> Inbound:
         """The event with its attachments downloaded (`Attachment.path` set). Called

@@ -40,6 +40,7 @@ CAPABILITIES = Capabilities(
     buttons=True,
     threads=True,
     voice_notes=True,
+    audio_out=True,
 )
 
 

@@ -40,7 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hermes.gateway.events import Attachment, Inbound, Outbound, Target
+from hermes.aio import within
+from hermes.gateway.events import Attachment, Inbound, Outbound, Target, VoiceOut
+from hermes.platforms import discord_voice
 from hermes.platforms import discord_wire as wire
 from hermes.platforms.adapter import (
     Adapter,
@@ -237,7 +239,7 @@ class DiscordAdapter(Adapter):
                 resume=True,
             )
         coro = DiscordWebSocket.from_client(self._client, **params)
-        self._ws = await asyncio.wait_for(coro, timeout=60.0)
+        self._ws = await within(coro, 60.0)
         self._client.ws = self._ws
         while True:
             await self._ws.poll_event()
@@ -389,6 +391,14 @@ class DiscordAdapter(Adapter):
         sent = await self._request("POST", path, payload, channel_id=channel)
         return str(sent["id"])
 
+    async def send_voice(self, voice: VoiceOut) -> str:
+        """A native voice message (hermes/platforms/discord_voice.py)."""
+        form = await discord_voice.voice_form(voice)
+        channel = _snowflake(voice.target.thread or voice.target.chat)
+        path = "/channels/{channel_id}/messages"
+        sent = await self._request("POST", path, None, form=form, channel_id=channel)
+        return str(sent["id"])
+
     async def edit(self, target: Target, message_id: str, text: str) -> None:
         channel = _snowflake(target.thread or target.chat)
         path = "/channels/{channel_id}/messages/{message_id}"
@@ -411,14 +421,19 @@ class DiscordAdapter(Adapter):
                 return  # expired (3 s) or acknowledged already: nothing left to do
             raise
 
-    async def _request(self, method: str, path: str, payload: JSON, **ids: Any) -> Any:
-        """One REST call. The Route is made after login: its URL is built from
-        Route.BASE, which login points at `base_url`."""
+    async def _request(
+        self, method: str, path: str, payload: JSON | None, form: Any = None, **ids: Any
+    ) -> Any:
+        """One REST call (a JSON body, or a multipart FORM). The Route is made after
+        login: its URL is built from Route.BASE, which login points at `base_url`."""
         from discord.http import Route
 
         try:
             client = await self._logged_in()
-            return await client.http.request(Route(method, path, **ids), json=payload)
+            route = Route(method, path, **ids)
+            if form is not None:
+                return await client.http.request(route, form=form)
+            return await client.http.request(route, json=payload)
         except Exception as exc:
             raise wire.send_error(exc) from exc
 

@@ -46,6 +46,7 @@ CAPABILITIES = Capabilities(
     can_edit=False,
     buttons=False,
     threads=True,
+    audio_out=True,  # spoken replies: a mail in the thread with an audio/ogg attachment
 )
 
 

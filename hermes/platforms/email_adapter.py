@@ -18,6 +18,7 @@ Sending: each mail's Message-ID comes from the ledger's part key and a salt of t
 home, so every try of one reply carries the same id. Before sending, the Sent folder
 is searched for that id: a reply that went out just before a crash (sent, but not
 yet recorded by the ledger) is not sent again. Each sent mail is appended there.
+A spoken reply is a mail of its own in the thread, with an audio/ogg attachment.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hermes.gateway.events import Attachment, Inbound, Outbound
+from hermes.gateway.events import Attachment, Inbound, Outbound, Target, VoiceOut
 from hermes.platforms import email_smtp as smtp
 from hermes.platforms import email_wire as wire
 from hermes.platforms.adapter import (
@@ -52,6 +53,7 @@ from hermes.platforms.adapter import (
 )
 from hermes.platforms.email_imap import IMAP_SCHEMES, AuthFailed, Endpoint, ImapClient, ImapError
 from hermes.platforms.spec import Cursor
+from hermes.platforms.voice_file import voice_bytes
 from hermes.providers.http import Backoff
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hermes.gateway.email")
 
 MAX_DOWNLOAD = 25 * 1024 * 1024
+MAX_AUDIO = 15 * 1024 * 1024  # attached: base64 makes it ~20 MiB, what most servers take
 REMEMBERED = 500  # threads whose subject and references are kept for replies
 LINK_ERRORS = (OSError, TimeoutError, ImapError, EOFError, asyncio.IncompleteReadError)
 
@@ -312,11 +315,27 @@ class EmailAdapter(Adapter):
     # -- sending --------------------------------------------------------------------
 
     async def send(self, message: Outbound) -> str:
-        target = message.target
+        target, reply_to = message.target, message.reply_to_message_id
+        return await self._mail(target, reply_to, message.key, message.text)
+
+    async def send_voice(self, voice: VoiceOut) -> str:
+        """The spoken reply as a mail of its own in the thread, the audio attached."""
+        data = await voice_bytes(voice, self.name, MAX_AUDIO)
+        text = f"A spoken reply is attached (voice.ogg, {voice.duration:.0f} s)."
+        return await self._mail(voice.target, voice.reply_to_message_id, voice.key, text, data)
+
+    async def _mail(
+        self,
+        target: Target,
+        reply_to: str | None,
+        key: str | None,
+        text: str,
+        audio: bytes | None = None,
+    ) -> str:
         root = wire.message_id_of(target.thread) if target.thread else None
-        parent = message.reply_to_message_id or root
-        if message.key:
-            message_id = wire.our_message_id(message.key, await self._home_salt(), self.address)
+        parent = reply_to or root
+        if key:
+            message_id = wire.our_message_id(key, await self._home_salt(), self.address)
         else:
             domain = self.address.rsplit("@", 1)[-1]
             message_id = email.utils.make_msgid(wire.OUR_MARKER.rstrip("."), domain=domain)
@@ -326,7 +345,7 @@ class EmailAdapter(Adapter):
                 known = self._threads.get(parent) if parent else None
                 if known is None and parent:
                     known = await self._look_up(client, parent)
-                resent = sent_folder and message.key
+                resent = sent_folder and key
                 if resent and await self._find(client, sent_folder, message_id) is not None:
                     log.info("email: %s was sent before (it is in %s)", message_id, sent_folder)
                     return message_id
@@ -338,11 +357,12 @@ class EmailAdapter(Adapter):
                         sender_name=self.settings.from_name,
                         to=target.chat,
                         subject=wire.reply_subject(subject) if known else self.settings.subject,
-                        text=message.text,
+                        text=text,
                         message_id=message_id,
                         in_reply_to=in_reply_to,
                         references=references,
-                        key=message.key,
+                        key=key,
+                        audio=audio,
                     )
                 )
                 await smtp.send(self.smtp, self.address, self.password, mail, self.settings.timeout)

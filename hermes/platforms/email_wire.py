@@ -271,10 +271,12 @@ class Reply:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     key: str | None = None  # the ledger's part key (MARK_HEADER)
+    audio: bytes | None = None  # a spoken reply (OGG/Opus), attached as voice.ogg
 
 
 def compose(reply: Reply) -> EmailMessage:
-    """The mail for REPLY: plain text with an HTML alternative, threaded."""
+    """The mail for REPLY: plain text with an HTML alternative, threaded; a spoken
+    reply's audio as an audio/ogg attachment."""
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = email.utils.formataddr((reply.sender_name, reply.sender))
     msg["To"] = reply.to
@@ -290,6 +292,8 @@ def compose(reply: Reply) -> EmailMessage:
     msg[MARK_HEADER] = reply.key or "-"
     msg.set_content(reply.text or " ")
     msg.add_alternative(html_document(reply.text), subtype="html")
+    if reply.audio is not None:
+        msg.add_attachment(reply.audio, maintype="audio", subtype="ogg", filename="voice.ogg")
     return msg
 
 

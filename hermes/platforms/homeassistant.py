@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hermes.aio import within
 from hermes.gateway.events import Outbound
 from hermes.platforms import homeassistant_wire as wire
 from hermes.platforms.adapter import (
@@ -219,7 +220,7 @@ class HomeAssistantAdapter(Adapter):
 
         limit = max(5.0, min(30.0, 4 * self.settings.ping_interval))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
-        self._socket = await asyncio.wait_for(
+        self._socket = await within(
             HassSocket.open(self._session, websocket_url(self.url), self.token, limit), limit
         )
         self.version = self._socket.version

@@ -20,6 +20,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from hermes.aio import within
 from hermes.errors import HermesError
 from hermes.platforms.homeassistant_wire import result_error
 
@@ -74,7 +75,7 @@ class HassSocket:
     async def _read(self, seconds: float) -> dict[str, Any]:
         from aiohttp import WSMsgType
 
-        msg = await asyncio.wait_for(self.ws.receive(), seconds)
+        msg = await within(self.ws.receive(), seconds)
         if msg.type != WSMsgType.TEXT:
             raise ConnectionError(f"the WebSocket closed during authentication ({msg.type.name})")
         data = json.loads(msg.data)
@@ -132,7 +133,7 @@ class HassSocket:
         self._waiting[ident] = future
         try:
             await self.ws.send_str(json.dumps({**payload, "id": ident}))
-            return await asyncio.wait_for(future, seconds)
+            return await within(future, seconds)
         finally:
             self._waiting.pop(ident, None)
 

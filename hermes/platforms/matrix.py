@@ -50,6 +50,8 @@ CAPABILITIES = Capabilities(
     edit_interval=1.0,  # Synapse's default message rate limit is about 0.2/s after a burst
     buttons=False,  # approvals are reactions: ✅ / ❌ on the request (or /approve ID)
     threads=True,
+    voice_notes=True,
+    audio_out=True,  # m.audio with the MSC3245 voice marker
 )
 
 

@@ -35,7 +35,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from hermes.gateway.events import Attachment, Inbound, Outbound, Target
+from hermes.gateway.events import Attachment, Inbound, Outbound, Target, VoiceOut
+from hermes.platforms import matrix_voice
 from hermes.platforms import matrix_wire as wire
 from hermes.platforms.adapter import (
     Adapter,
@@ -460,6 +461,15 @@ class MatrixAdapter(Adapter):
                     log.info("matrix: could not add the %s reaction (%s)", emoji, exc)
         return event_id
 
+    async def send_voice(self, voice: VoiceOut) -> str:
+        """A voice message (m.audio, MSC3245): hermes/platforms/matrix_voice.py."""
+        try:
+            content = await matrix_voice.content(await self._linked(), voice)
+        except (MatrixError, Terminal, ConnectionError) as exc:
+            raise _send_error(exc) from exc
+        txn = f"hermes-voice-{voice.key}" if voice.key else None  # sent again: same event
+        return await self._send(voice.target.chat, "m.room.message", content, txn)
+
     async def edit(self, target: Target, message_id: str, text: str) -> None:
         await self._send(target.chat, "m.room.message", wire.edit_content(message_id, text), None)
 
@@ -472,11 +482,7 @@ class MatrixAdapter(Adapter):
             link = await self._linked()
             event_id = await link.send(room, kind, content, txn or f"hermes-{uuid.uuid4().hex}")
         except (MatrixError, Terminal, ConnectionError) as exc:
-            retryable = not isinstance(exc, Terminal) and (
-                not isinstance(exc, MatrixError) or exc.retryable
-            )
-            after = exc.retry_after if isinstance(exc, MatrixError) else None
-            raise SendError(f"matrix: {exc}", retryable=retryable, retry_after=after) from exc
+            raise _send_error(exc) from exc
         self._mine[event_id] = None
         while len(self._mine) > RECENT:
             self._mine.popitem(last=False)
@@ -486,3 +492,11 @@ class MatrixAdapter(Adapter):
         await self._drop_link()
         if not self.state.startswith("failed"):
             self.state = "stopped"
+
+
+def _send_error(exc: MatrixError | Terminal | ConnectionError) -> SendError:
+    retryable = not isinstance(exc, Terminal) and (
+        not isinstance(exc, MatrixError) or exc.retryable
+    )
+    after = exc.retry_after if isinstance(exc, MatrixError) else None
+    return SendError(f"matrix: {exc}", retryable=retryable, retry_after=after)

@@ -16,7 +16,6 @@ in state.db (a Cursor under `matrix.login.USER_ID`), so restarts reuse the devic
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlencode, urlparse, urlunparse
 
+from hermes.aio import within
 from hermes.platforms.adapter import require
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class Link:
         from nio import ErrorResponse
 
         try:
-            response = await asyncio.wait_for(call, seconds or self.timeout)
+            response = await within(call, seconds or self.timeout)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise MatrixError(what, message=f"{type(exc).__name__}: {exc}".strip()) from exc
         if isinstance(response, ErrorResponse):
@@ -205,7 +205,7 @@ class Link:
                 return response.status, answer
 
         try:
-            status, answer = await asyncio.wait_for(request(), limit)
+            status, answer = await within(request(), limit)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise MatrixError(what, message=f"{type(exc).__name__}: {exc}".strip()) from exc
         if status >= 400 or not isinstance(answer, dict):
@@ -256,6 +256,18 @@ class Link:
             return None
         name = getattr(answer, "displayname", None)
         return name if isinstance(name, str) and name.strip() else None
+
+    async def upload(self, data: bytes, mime: str, filename: str) -> str:
+        """DATA into the media repository; its mxc:// URL."""
+        import io
+
+        from nio import UploadResponse
+
+        call = self.client.upload(io.BytesIO(data), mime, filename, filesize=len(data))
+        answer, _keys = await self._call("upload", call, 120)  # nio answers a pair
+        if not isinstance(answer, UploadResponse):
+            raise _failed("upload", answer)
+        return str(answer.content_uri)
 
     async def download(self, url: str) -> bytes:
         answer = await self._call("download", self.client.download(mxc=url), 120)

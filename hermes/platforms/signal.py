@@ -48,6 +48,7 @@ CAPABILITIES = Capabilities(
     can_edit=False,  # no streaming drafts: the final answer is sent once
     buttons=False,  # approvals are reactions: 👍 / 👎 on the request (or /approve ID)
     voice_notes=True,
+    audio_out=True,  # spoken replies: an OGG/Opus attachment without a file name
 )
 
 

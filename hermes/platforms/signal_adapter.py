@@ -24,7 +24,8 @@ closed, so no event falls between them). An unknown account (the daemon answers
 whose events name another account, or a refused Host header is `failed: REASON`,
 with no retry loop.
 
-Sending. No edits on Signal: replies are sent once (can_edit False). A JSON-RPC
+Sending. No edits on Signal: replies are sent once (can_edit False). A spoken reply
+is an OGG/Opus attachment (a data URI) without a file name. A JSON-RPC
 rate-limit error (-5) is a retryable SendError with signal-cli's retryAfterSeconds.
 Approvals: the request's text gets "React 👍 to approve, 👎 to deny."; the emoji ->
 button map is kept in state.db under `signal.request.ACCOUNT.TIMESTAMP`, so a
@@ -49,7 +50,7 @@ from typing import Any
 
 import httpx
 
-from hermes.gateway.events import Attachment, Button, Inbound, Outbound, Target
+from hermes.gateway.events import Attachment, Button, Inbound, Outbound, Target, VoiceOut
 from hermes.platforms import signal_wire as wire
 from hermes.platforms.adapter import (
     Adapter,
@@ -70,6 +71,7 @@ from hermes.platforms.signal import ACCOUNT_FIX, CAPABILITIES
 from hermes.platforms.signal_link import DaemonError, SignalLink, host_fix
 from hermes.platforms.signal_wire import RpcError, SseEvent, SseParser
 from hermes.platforms.spec import Cursor
+from hermes.platforms.voice_file import voice_bytes
 from hermes.providers.http import Backoff
 
 log = logging.getLogger("hermes.gateway.signal")
@@ -327,7 +329,7 @@ class SignalAdapter(Adapter):
             raise ValueError("getAttachment answered data that is not base64") from exc
         mime = audio_mime(data[:HEAD])
         if mime is not None:  # audio, whatever its label says
-            voice = a.voice or not a.name or a.kind != "audio"
+            voice = a.voice or not a.name  # a named file is a file, whatever its label
             a = dataclasses.replace(a, kind="audio", mime=mime, voice=voice)
         name = (
             a.name or f"{'voice-note' if a.voice else a.kind}.{EXTENSIONS.get(a.mime or '', 'bin')}"
@@ -361,8 +363,15 @@ class SignalAdapter(Adapter):
                 await self._remember(stamp, message.target.chat, pressed)
         return str(timestamp)
 
+    async def send_voice(self, voice: VoiceOut) -> str:
+        data = await voice_bytes(voice, self.name, MAX_DOWNLOAD)
+        return str(await self._send_params(wire.voice_params(voice, data)))
+
     async def _send(self, message: Outbound, text: str) -> int:
-        result = await self._call("send", wire.send_params(message, text))
+        return await self._send_params(wire.send_params(message, text))
+
+    async def _send_params(self, params: dict[str, Any]) -> int:
+        result = await self._call("send", params)
         timestamp = result.get("timestamp") if isinstance(result, dict) else None
         if not isinstance(timestamp, int):
             raise SendError("signal-cli answered send without a timestamp", retryable=False)

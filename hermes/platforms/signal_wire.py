@@ -14,12 +14,14 @@ hidden); a group is `group.GROUP_ID` (signal-cli's base64 group id). An event's 
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from hermes.gateway.events import Attachment, Button, Inbound, Outbound
+from hermes.gateway.events import Attachment, Button, Inbound, Outbound, VoiceOut
 from hermes.platforms.adapter import Malformed, SendError, json_object
+from hermes.platforms.voice_file import VOICE_MIME
 
 JSON = dict[str, Any]
 NAME = "signal"
@@ -137,6 +139,15 @@ def send_params(message: Outbound, text: str) -> JSON:
         if timestamp.isdigit() and author:
             params.update(quoteTimestamp=int(timestamp), quoteAuthor=author)
     return params
+
+
+def voice_params(voice: VoiceOut, data: bytes) -> JSON:
+    """`send` params of a spoken reply: the OGG/Opus file as a data URI attachment
+    (signal-cli takes a path or an RFC 2397 data URI), without a file name, as the
+    apps send voice notes; quoted like text."""
+    message = Outbound(voice.target, "", reply_to_message_id=voice.reply_to_message_id)
+    uri = f"data:{VOICE_MIME};base64,{base64.b64encode(data).decode('ascii')}"
+    return {**send_params(message, ""), "attachments": [uri]}
 
 
 def base_emoji(emoji: str) -> str:

@@ -29,10 +29,13 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hermes.gateway.events import Inbound, Outbound, Target
+from hermes.aio import within
+from hermes.gateway.events import Inbound, Outbound, Target, VoiceOut
+from hermes.platforms import slack_files
 from hermes.platforms import slack_wire as wire
 from hermes.platforms.adapter import (
     Adapter,
@@ -95,6 +98,8 @@ CAPABILITIES = Capabilities(
     edit_interval=1.2,  # chat.update is Tier 3 (~50 a minute)
     buttons=True,
     threads=True,
+    voice_notes=True,
+    audio_out=True,  # an OGG audio file (Slack has no voice note for bots)
 )
 
 
@@ -117,6 +122,7 @@ def build(b: Build) -> SlackAdapter:
         ping_interval=settings.ping_interval,
         probe_interval=settings.probe_interval,
         dead_letters=b.dead_letters,
+        downloads=b.profile.workspace / "inbox",
     )
 
 
@@ -157,8 +163,12 @@ class SlackAdapter(Adapter):
         probe_interval: float = 60.0,
         dead_letters: DeadLetters | None = None,
         backoff: Backoff | None = None,
+        downloads: Path | None = None,
     ) -> None:
         require("slack_bolt", "slack")
+        self.downloads = downloads  # where fetch puts shared files (None: not fetched)
+        if not (bot_token and app_token):  # the webhook alone cannot upload audio
+            self.capabilities = replace(CAPABILITIES, audio_out=False)
         self.bot_token, self.app_token, self.webhook_url = bot_token, app_token, webhook_url
         self.base_url = wire.api_root(base_url)
         self.require_mention = require_mention
@@ -252,8 +262,8 @@ class SlackAdapter(Adapter):
         limit = min(high, max(low, 4 * self.ping_interval))
         # (connect() retries a refused handshake by itself every ping_interval: the
         # limit ends that, and the next round asks auth.test whether the token is gone)
-        await asyncio.wait_for(socket.connect(), limit)  # type: ignore[no-untyped-call]
-        await asyncio.wait_for(self._hello.wait(), limit)
+        await within(socket.connect(), limit)  # type: ignore[no-untyped-call]
+        await within(self._hello.wait(), limit)
 
     async def _call(self, call: Any, var: str) -> Any:
         try:
@@ -392,6 +402,17 @@ class SlackAdapter(Adapter):
         except Exception as exc:
             raise wire.send_error(exc) from exc
         return str(sent["ts"])
+
+    async def send_voice(self, voice: VoiceOut) -> str:
+        if voice.target.chat == wire.WEBHOOK_CHAT or not self.has_bot:
+            raise SendError("slack: the incoming webhook cannot send audio", retryable=False)
+        return await slack_files.upload_voice(self._client(), voice)
+
+    async def fetch(self, event: Inbound) -> Inbound:
+        """The shared files of an accepted message, downloaded (slack_files.py)."""
+        if self.downloads is None or not self.has_bot:
+            return event
+        return await slack_files.download(self._client(), self.downloads, event)
 
     async def edit(self, target: Target, message_id: str, text: str) -> None:
         if target.chat == wire.WEBHOOK_CHAT or not self.has_bot:

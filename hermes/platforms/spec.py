@@ -52,6 +52,7 @@ class Capabilities:
     buttons: bool = False  # buttons under a message (approvals)
     threads: bool = False
     voice_notes: bool = False  # voice notes arrive (and can be sent) as such
+    audio_out: bool = False  # the adapter implements send_voice (spoken replies)
 
 
 class Cursor(Protocol):

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hermes.gateway.events import Attachment, Inbound, Outbound, Target
+from hermes.aio import within
+from hermes.gateway.events import Attachment, Inbound, Outbound, Target, VoiceOut
 from hermes.platforms import telegram_check
 from hermes.platforms import telegram_wire as wire
 from hermes.platforms.adapter import (
@@ -90,6 +91,8 @@ CAPABILITIES = Capabilities(
     edit_interval=1.0,
     buttons=True,
     threads=True,
+    voice_notes=True,
+    audio_out=True,
 )
 
 
@@ -189,7 +192,7 @@ class TelegramAdapter(Adapter):
             before = offset
             for update in updates:
                 number = wire.update_id(update)
-                key = str(number) if number is not None else _fingerprint(update)
+                key = str(number) if number is not None else wire.fingerprint(update)
                 await guard.deliver(key, update, _normalizer(self, update), sink)
                 if number is not None and (offset is None or number >= offset):
                     offset = number + 1  # acknowledged by the next getUpdates
@@ -231,7 +234,7 @@ class TelegramAdapter(Adapter):
         from telegram import error as tg
 
         try:
-            await asyncio.wait_for(self._client().get_me(), timeout=min(10.0, self.watchdog))
+            await within(self._client().get_me(), min(10.0, self.watchdog))
             return True
         except tg.InvalidToken:
             raise
@@ -399,6 +402,13 @@ class TelegramAdapter(Adapter):
             raise wire.send_error(exc) from exc
         return str(sent.message_id)
 
+    async def send_voice(self, voice: VoiceOut) -> str:
+        try:
+            sent = await self._client().send_voice(**wire.voice_call(voice), write_timeout=60)
+        except Exception as exc:
+            raise wire.send_error(exc) from exc
+        return str(sent.message_id)
+
     async def edit(self, target: Target, message_id: str, text: str) -> None:
         try:
             await _formatted(
@@ -448,14 +458,6 @@ def _normalizer(adapter: TelegramAdapter, update: Any) -> Callable[[], Awaitable
         return await adapter._normalize(update)
 
     return normalize
-
-
-def _fingerprint(update: Any) -> str:
-    """A stable name for an update without a valid update_id (Telegram sends none)."""
-    import hashlib
-
-    digest = hashlib.sha256(json.dumps(update, sort_keys=True, default=repr).encode())
-    return f"no-id-{digest.hexdigest()[:16]}"
 
 
 def offset_key(token: str) -> str:

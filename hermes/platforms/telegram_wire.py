@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hermes.gateway.events import Attachment, Inbound, Target
+from hermes.gateway.events import Attachment, Inbound, Target, VoiceOut
 from hermes.platforms.adapter import Malformed, SendError, json_object
 
 if TYPE_CHECKING:
@@ -213,6 +214,34 @@ def chat_id(target: Target) -> int | str:
     return int(chat) if re.fullmatch(r"-?\d+", chat) else chat
 
 
+def voice_call(voice: VoiceOut) -> JSON:
+    """sendVoice's arguments for a spoken reply: the OGG/Opus file as it is (Telegram's
+    own voice note format), in the target's topic, replying to the user's message."""
+    from telegram import ReplyParameters
+
+    reply = None
+    if voice.reply_to_message_id:
+        reply = ReplyParameters(int(voice.reply_to_message_id), allow_sending_without_reply=True)
+    thread = voice.target.thread
+    return {
+        "chat_id": chat_id(voice.target),
+        "voice": Path(voice.path).read_bytes(),
+        "filename": "reply.ogg",
+        "duration": max(1, round(voice.duration)),
+        "message_thread_id": int(thread) if thread else None,
+        "reply_parameters": reply,
+    }
+
+
+def fingerprint(update: Any) -> str:
+    """A stable name for an update without a valid update_id (Telegram sends none)."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(update, sort_keys=True, default=repr).encode())
+    return f"no-id-{digest.hexdigest()[:16]}"
+
+
 def retry_seconds(exc: Any) -> float:
     with warnings.catch_warnings():  # PTB warns that retry_after becomes a timedelta
         warnings.simplefilter("ignore")
@@ -255,6 +284,8 @@ def send_error(exc: Exception) -> SendError:
         return SendError(f"Telegram is unreachable: {exc.message}", retryable=True)
     if isinstance(exc, ValueError):  # a thread or message id that is not a number
         return SendError(f"bad Telegram target: {exc}", retryable=False)
+    if isinstance(exc, OSError):  # the voice note to send is gone
+        return SendError(f"cannot read the file to send: {exc}", retryable=False)
     raise exc
 
 

@@ -12,6 +12,11 @@ Besides the messages, a page hears about the chat's turns (running or not, on
 which model: the Stop button and the header), each tool call of a turn (kept
 as a line with its outcome), and approvals decided anywhere (its buttons turn
 into the decision).
+
+Voice: a voice note recorded in the page arrives through hermes/server/webchat_voice.py;
+`show_transcript` replaces the page's "voice note" bubble with what was heard, and
+`send_voice` keeps a spoken reply on disk (hermes/platforms/web_audio.py) for the
+page's <audio> player, also after a reload.
 """
 
 from __future__ import annotations
@@ -19,19 +24,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import tempfile
 import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hermes.agent.events import AgentEvent, EventSink, ToolFinished, ToolStarted, ToolWaiting
 from hermes.agent.loop import tool_call_summary
-from hermes.gateway.events import Outbound, Target
-from hermes.platforms.adapter import Adapter, Sink
+from hermes.gateway.events import Outbound, Target, VoiceOut
+from hermes.platforms.adapter import Adapter, SendError, Sink
 from hermes.platforms.spec import Build, Capabilities, Platform
+from hermes.platforms.web_audio import AudioShelf, SpokenReply
 from hermes.providers.describe import offline_notice
 
 Event = dict[str, Any]
@@ -94,7 +102,13 @@ class _Chat:
 
 
 CAPABILITIES = Capabilities(
-    max_length=100_000, can_edit=True, edit_interval=0.05, buttons=True, threads=False
+    max_length=100_000,
+    can_edit=True,
+    edit_interval=0.05,
+    buttons=True,
+    threads=False,
+    voice_notes=True,
+    audio_out=True,
 )
 
 
@@ -105,7 +119,8 @@ class WebAdapter(Adapter):
     trusted = True
     capabilities = CAPABILITIES
 
-    def __init__(self, *, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(self, *, queue_size: int = QUEUE_SIZE, media: Path | None = None) -> None:
+        """`media`: where spoken replies are kept (None: a temporary directory)."""
         self.sink: Sink | None = None  # set by run(); the web routes hand messages to it
         self.state = "starting"
         self._queue_size = queue_size
@@ -114,6 +129,7 @@ class WebAdapter(Adapter):
         self._chats: OrderedDict[str, _Chat] = OrderedDict()
         self._turns: dict[str, Event] = {}  # chat -> its running turn {"turn", "model"}
         self._approvals: OrderedDict[str, set[str]] = OrderedDict()  # id -> chats shown in
+        self._media = media
 
     async def run(self, sink: Sink) -> None:
         self.sink = sink
@@ -137,6 +153,45 @@ class WebAdapter(Adapter):
 
     async def edit(self, target: Target, message_id: str, text: str) -> None:
         self._publish(target.chat, {"type": "edit", "id": message_id, "text": text})
+
+    async def send_voice(self, voice: VoiceOut) -> str:
+        """Keep the spoken reply for the page's player and show it in the chat."""
+        seq = self._next_seq()
+        message_id = str(seq)
+        source = Path(voice.path)
+        try:
+            reply = await asyncio.to_thread(
+                self.shelf.put, voice.target.chat, source, message_id, voice.duration
+            )
+        except OSError as exc:
+            raise SendError(f"web: cannot keep the spoken reply: {exc}", retryable=False) from exc
+        self._publish(voice.target.chat, {"type": "audio", **reply.item()}, seq)
+        return message_id
+
+    def show_transcript(self, chat: str, message_id: str | None, text: str) -> None:
+        """What was heard in the voice note MESSAGE_ID (the page's client id): the page
+        shows it in place of the note's placeholder bubble."""
+        self._publish(chat, {"type": "transcript", "client_id": message_id, "text": text})
+
+    def publish_voice_note(self, chat: str, client_id: str) -> None:
+        """Show a voice note recorded in one tab in the chat's other tabs too."""
+        self._publish(chat, {"type": "user", "voice": True, "text": "", "client_id": client_id})
+
+    @property
+    def shelf(self) -> AudioShelf:
+        if self._media is None:
+            self._media = Path(tempfile.mkdtemp(prefix="hermes-web-audio-"))
+        return AudioShelf(self._media)
+
+    def audio_file(self, folder: str, audio_id: str) -> Path | None:
+        """The spoken reply at /api/web/audio/FOLDER/ID, if it is kept."""
+        return None if self._media is None else self.shelf.file(folder, audio_id)
+
+    async def spoken(self, chat: str) -> list[SpokenReply]:
+        """The chat's spoken replies kept on disk, oldest first."""
+        if self._media is None:
+            return []
+        return await asyncio.to_thread(self.shelf.listed, chat)
 
     async def close(self) -> None:
         """End every page's event stream (the pages reconnect to the next gateway)."""
@@ -271,6 +326,8 @@ def _replaces(new: Event, old: Event) -> bool:
         return bool(old.get("id") == new.get("id"))
     if kind == "tool":
         return bool(old.get("turn") == new.get("turn") and old.get("call") == new.get("call"))
+    if kind == "transcript":
+        return bool(old.get("client_id") == new.get("client_id"))
     return kind == "turn" and old.get("turn") == new.get("turn")
 
 
@@ -288,7 +345,7 @@ def tool_line(event: ToolStarted | ToolFinished | ToolWaiting) -> Event:
 
 def build(spec: Build) -> WebAdapter:
     """The web chat's adapter: every gateway has one (its routes: hermes/server/webchat.py)."""
-    return WebAdapter()
+    return WebAdapter(media=spec.profile.home / "web" / "audio")
 
 
 PLATFORM = Platform(

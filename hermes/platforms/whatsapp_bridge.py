@@ -11,6 +11,8 @@ WHATSAPP_BRIDGE_TOKEN` when that is set:
   (at least once), and the gateway keeps one message per id (never twice).
 - send: POST /send {to, text, reply_to?, buttons?} -> {id}. Buttons only when the
   bridge's /health says it can show them; approval prompts say /approve ID anyway.
+  A spoken reply: POST /send {to, reply_to?, audio: {data (base64), mime, voice:
+  true, seconds}}, which the bridge sends as a voice note (Baileys: `ptt: true`).
 - health: GET /health -> {connected, phone, last_event_at, buttons?}.
 
 A bridge saying "connected" is not trusted alone: before `connected`, and whenever
@@ -24,6 +26,7 @@ over. A refused bridge token ends in `failed: ...` without a retry loop.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 import secrets
@@ -34,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from hermes.gateway.events import Inbound, Outbound
+from hermes.gateway.events import Inbound, Outbound, VoiceOut
 from hermes.platforms import whatsapp_wire as wire
 from hermes.platforms.adapter import (
     Adapter,
@@ -47,6 +50,7 @@ from hermes.platforms.adapter import (
     UpdateGuard,
 )
 from hermes.platforms.spec import Cursor
+from hermes.platforms.voice_file import VOICE_MIME, voice_bytes
 from hermes.providers.http import Backoff
 
 log = logging.getLogger("hermes.gateway.whatsapp")
@@ -232,6 +236,24 @@ class BridgeAdapter(Adapter):
             body["buttons"] = [{"id": b.data, "title": wire.title(b)} for b in flat]
         elif message.buttons:
             body["text"] = wire.typed_commands(message.text, message.buttons)
+        return await self._send(body)
+
+    async def send_voice(self, voice: VoiceOut) -> str:
+        """The OGG/Opus file as a voice note: POST /send with `audio` (base64)."""
+        data = await voice_bytes(voice, self.name, wire.MAX_AUDIO)
+        audio = {
+            "data": base64.b64encode(data).decode("ascii"),
+            "mime": f"{VOICE_MIME}; codecs=opus",
+            "voice": True,
+            "seconds": round(voice.duration, 1),
+        }
+        body: dict[str, Any] = {"to": voice.target.chat, "audio": audio}
+        if voice.reply_to_message_id:
+            body["reply_to"] = voice.reply_to_message_id
+        return await self._send(body)
+
+    async def _send(self, body: dict[str, Any]) -> str:
+        """POST /send; the sent message's id. Raises SendError."""
         try:
             answer = await self._http().post("/send", json=body)
         except httpx.HTTPError as exc:

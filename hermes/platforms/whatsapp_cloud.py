@@ -9,7 +9,9 @@ wamid, so a replayed delivery is answered once (a button press's answer is kept
 under its wamid too). Status updates are only logged when a message failed. A GET
 is Meta's verification handshake (WHATSAPP_VERIFY_TOKEN).
 
-Out: POST /{version}/{phone-number-id}/messages. Approvals are reply buttons, but
+Out: POST /{version}/{phone-number-id}/messages. A spoken reply is uploaded first
+(POST /{phone-number-id}/media, multipart, audio/ogg) and sent as an `audio` message
+of that media id: OGG/Opus audio shows as a voice note. Approvals are reply buttons, but
 only inside the 24-hour customer service window: the last time each chat wrote is
 kept in state.db (`whatsapp.window.PHONE_ID.CHAT`); outside it, or when Meta answers
 131047, the prompt goes as text with its /approve ID. (Meta refuses any free-form
@@ -34,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from hermes.gateway.events import Button, Inbound, Outbound
+from hermes.aio import within
+from hermes.gateway.events import Button, Inbound, Outbound, VoiceOut
 from hermes.platforms import whatsapp_wire as wire
 from hermes.platforms.adapter import (
     Adapter,
@@ -48,6 +51,7 @@ from hermes.platforms.adapter import (
     UpdateGuard,
 )
 from hermes.platforms.spec import Cursor
+from hermes.platforms.voice_file import VOICE_MIME, VOICE_NAME, voice_bytes
 from hermes.providers.http import Backoff
 
 if TYPE_CHECKING:
@@ -113,10 +117,11 @@ class CloudAdapter(Adapter):
             )
         return self._client
 
-    async def _graph(self, method: str, path: str, body: Any = None) -> Any:
+    async def _graph(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         """One Graph API call; its JSON answer. Raises SendError (BadToken: for good)."""
         try:
-            answer = await self._http().request(method, f"{self.root}/{path}", json=body)
+            url = f"{self.root}/{path}"
+            answer = await self._http().request(method, url, json=body, **kw)
         except httpx.HTTPError as exc:
             what = type(exc).__name__
             raise SendError(f"WhatsApp is unreachable: {what}", retryable=True) from None
@@ -168,7 +173,7 @@ class CloudAdapter(Adapter):
             if left <= 0:
                 return
             try:
-                await asyncio.wait_for(self._failed.wait(), left)
+                await within(self._failed.wait(), left)
             except TimeoutError:
                 continue
 
@@ -292,6 +297,21 @@ class CloudAdapter(Adapter):
             typed = _typed(message.text, message.buttons, sent_text)
             return await self._post(wire.text_payload(chat, typed, reply))
         return await self._post(wire.text_payload(chat, text, reply))
+
+    async def send_voice(self, voice: VoiceOut) -> str:
+        """Upload the OGG/Opus file, then send it as an audio message (a voice note)."""
+        chat = voice.target.chat
+        if not wire.digits(chat):
+            raise SendError(f"whatsapp: {chat!r} is not a phone number", retryable=False)
+        data = await voice_bytes(voice, self.name, wire.MAX_AUDIO)
+        uploaded = await self._graph(
+            "POST",
+            f"{self.phone_number_id}/media",
+            data={"messaging_product": "whatsapp", "type": VOICE_MIME},
+            files={"file": (VOICE_NAME, data, VOICE_MIME)},
+        )
+        media = wire.media_id(uploaded)
+        return await self._post(wire.audio_payload(chat, media, voice.reply_to_message_id))
 
     async def _post(self, payload: wire.JSON) -> str:
         answer = await self._graph("POST", f"{self.phone_number_id}/messages", payload)

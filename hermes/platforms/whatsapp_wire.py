@@ -39,7 +39,9 @@ CAPABILITIES = Capabilities(
     can_edit=False,  # no streaming drafts: the answer is sent once
     buttons=True,  # Cloud API: reply buttons inside the 24-hour window
     voice_notes=True,
+    audio_out=True,  # spoken replies: OGG/Opus audio, which WhatsApp shows as a voice note
 )
+MAX_AUDIO = 16 * 1024 * 1024  # the Cloud API's limit for an audio upload
 
 # Graph error codes (error.code)
 TOKEN_CODES = frozenset({190, 102, 463, 467})  # the access token is invalid or expired
@@ -210,6 +212,28 @@ def text_payload(to: str, text: str, reply_to: str | None = None) -> JSON:
     if reply_to:
         payload["context"] = {"message_id": reply_to}
     return payload
+
+
+def audio_payload(to: str, media_id: str, reply_to: str | None = None) -> JSON:
+    """An audio message of an uploaded file (OGG/Opus: WhatsApp shows it as a voice note)."""
+    payload: JSON = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": digits(to),
+        "type": "audio",
+        "audio": {"id": media_id},
+    }
+    if reply_to:
+        payload["context"] = {"message_id": reply_to}
+    return payload
+
+
+def media_id(answer: Any) -> str:
+    """The id the Graph API gave an uploaded file (POST /{phone-number-id}/media)."""
+    found = answer.get("id") if isinstance(answer, dict) else None
+    if not found:
+        raise SendError("the Graph API answered a media upload without an id", retryable=True)
+    return str(found)
 
 
 def buttons_payload(to: str, text: str, rows: list[list[Button]], reply_to: str | None) -> JSON:

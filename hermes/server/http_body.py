@@ -5,11 +5,12 @@ so the public login route is bounded too.
 `/api/web/login` and `/api/web/logout` take 4 KiB, `/v1/chat/completions`
 16 MiB (stateless clients send the whole conversation each time), every
 other route 1 MiB (chat sends of up to 100,000 characters, the /api/hermes
-JSON, /mcp). No route takes file uploads today; one that does gets its own
-entry in `BODY_LIMITS`. A `Content-Length` over the limit is a 413 before a
-byte of the body is read; a body that grows past it (chunked) is a 413 as
-soon as it does. The whole body must arrive within 10 s of the first read
-(60 s on /v1/chat/completions), else 408. A request whose body was not read
+JSON, /mcp). A route that takes file uploads gets its own entry in
+`BODY_LIMITS`: `/api/web/voice` (the web chat's voice notes) takes 25 MiB.
+A `Content-Length` over the limit is a 413 before a byte of the body is read;
+a body that grows past it (chunked) is a 413 as soon as it does. The whole
+body must arrive within 10 s of the first read (60 s on /v1/chat/completions
+and /api/web/voice), else 408. A request whose body was not read
 to the end is answered with `Connection: close`, so the client cannot keep
 the connection by trickling the rest.
 """
@@ -46,6 +47,7 @@ BODY_LIMITS: dict[str, BodyLimit] = {
     "/api/web/login": TINY,
     "/api/web/logout": TINY,
     "/v1/chat/completions": LARGE,
+    "/api/web/voice": BodyLimit(25 * MIB, 60.0),
 }
 
 

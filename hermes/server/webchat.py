@@ -13,7 +13,6 @@ key never travels in a URL.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
@@ -33,14 +32,18 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hermes.agent.loop import tool_call_summary
+from hermes.aio import within
 from hermes.errors import HermesError
 from hermes.gateway.events import Inbound, Target, session_key
 from hermes.platforms.web import WebAdapter
+from hermes.platforms.web_audio import SpokenReply
 from hermes.providers.describe import offline_notice
 from hermes.server import auth
 from hermes.server.httpio import BadRequest, clip, error_response, read_object
+from hermes.server.webchat_voice import voice_routes
 from hermes.store import SessionInfo, StoredMessage, web_ops
 from hermes.store.approval_ops import ApprovalRow
+from hermes.voice.base import as_heard
 
 if TYPE_CHECKING:
     from hermes.gateway.core import Gateway
@@ -213,6 +216,8 @@ def web_routes(gw: Gateway, web_sessions: auth.WebSessions | None = None) -> lis
             {"role": "user", "text": text, "client_id": client_id, "queued": True}
             for client_id, text in await gw.store.run(web_ops.queued, key)
         ]
+        spoken = await adapter.spoken(chat) if adapter and rows else []
+        spoken = [s for s in spoken if s.at >= rows[0].created_at]  # this session's only
         turn = adapter.running_turn(chat) if adapter else None
         model = turn or (adapter.last_model(chat) if adapter else None) or _profile_model(gw)
         return JSONResponse(
@@ -220,7 +225,7 @@ def web_routes(gw: Gateway, web_sessions: auth.WebSessions | None = None) -> lis
                 "profile": gw.profile.name,
                 "session": sid,
                 "seq": seq,
-                "messages": _transcript(rows, ids) + queued,
+                "messages": _with_audio(_transcript(rows, ids), spoken) + queued,
                 "model": model["model"],
                 "notice": model["notice"],  # the offline model's "chat only, no tools"
                 "running": turn["turn"] if turn else None,  # a turn runs: the Stop button
@@ -274,6 +279,7 @@ def web_routes(gw: Gateway, web_sessions: auth.WebSessions | None = None) -> lis
         Route("/api/web/history", guarded(history), methods=["GET"]),
         Route("/api/web/sessions", guarded(sessions), methods=["GET"]),
         Route("/api/web/sessions/{id}", guarded(session), methods=["GET"]),
+        *voice_routes(gw, guarded, web),
     ]
 
 
@@ -285,7 +291,7 @@ async def _stream(adapter: WebAdapter, chat: str, after: int | None) -> AsyncIte
         events = aiter(sub)
         while True:
             try:
-                event = await asyncio.wait_for(anext(events), HEARTBEAT)
+                event = await within(anext(events), HEARTBEAT)
             except TimeoutError:
                 yield ": ping\n\n"
                 continue
@@ -336,7 +342,8 @@ def _transcript(
         if r.kind != "message" or r.message.role not in ("user", "assistant"):
             continue
         if r.message.content.strip():
-            item = {"role": r.message.role, "text": r.message.content, "at": r.created_at}
+            text = as_heard(r.message.content) if r.message.role == "user" else r.message.content
+            item = {"role": r.message.role, "text": text, "at": r.created_at}
             if r.id in ids:
                 item["client_id"] = ids[r.id]
             out.append(item)
@@ -344,6 +351,12 @@ def _transcript(
             line = {"role": "tool", "call": call.id, "summary": tool_call_summary(call, 80)}
             out.append({**line, "state": _tool_state(ended.get(call.id)), "at": r.created_at})
     return out
+
+
+def _with_audio(items: list[dict[str, Any]], spoken: list[SpokenReply]) -> list[dict[str, Any]]:
+    """The transcript with the spoken replies in their places (by time)."""
+    audio = [{"role": "assistant", **s.item()} for s in spoken]
+    return sorted(items + audio, key=lambda item: float(item.get("at", 0)))
 
 
 def _tool_state(result: str | None) -> str:

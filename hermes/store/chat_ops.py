@@ -1,6 +1,7 @@
 """The chats table: every chat a message came from, with the name its platform
 gives it (a Telegram group's title, a user's name). A trigger on ``inbound``
-keeps it current (hermes/store/schema.py, step 0010), so nothing here writes.
+keeps it current (hermes/store/schema.py, step 0010); only the chat's /voice mode
+(step 0011) is written here.
 
 Synchronous functions for ``await store.run(chat_ops.fn, ...)``.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any, Protocol
+
+from hermes.store.db import transaction
 
 
 class _Place(Protocol):
@@ -52,3 +55,27 @@ def listing(conn: sqlite3.Connection, limit: int = 500) -> list[dict[str, Any]]:
     ).fetchall()
     keys = ("platform", "chat", "name", "last_seen")
     return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+VOICE_MODES = ("off", "on", "only")
+
+
+def voice_mode(conn: sqlite3.Connection, platform: str, chat: str) -> str:
+    """The chat's /voice mode: off (text), on (text and a voice note), only (the note)."""
+    row = conn.execute(
+        "SELECT voice FROM chats WHERE platform = ? AND chat = ?", (platform, chat)
+    ).fetchone()
+    return str(row[0]) if row else "off"
+
+
+def set_voice_mode(
+    conn: sqlite3.Connection, platform: str, chat: str, mode: str, now: float
+) -> None:
+    if mode not in VOICE_MODES:
+        raise ValueError(f"voice mode {mode!r}: expected one of {', '.join(VOICE_MODES)}")
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO chats(platform, chat, last_seen, voice) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(platform, chat) DO UPDATE SET voice = excluded.voice",
+            (platform, chat, now, mode),
+        )

@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from hermes.store.chat_ops import voice_mode
 from hermes.store.db import transaction
 
 # ----- inbound -----------------------------------------------------------------
@@ -95,15 +96,21 @@ def finish_inbound(
     now: float,
     error: str | None = None,
     delivery: NewDelivery | None = None,
+    *,
+    spoken: bool = False,
 ) -> None:
     """Mark a message done/failed and queue its reply in ONE transaction: a crash
-    leaves either both or neither."""
+    leaves either both or neither. `spoken`: the reply is an answer the chat's
+    /voice mode applies to (read here, in the same transaction)."""
     with transaction(conn):
         conn.execute(
             "UPDATE inbound SET status = ?, finished_at = ?, error = ? WHERE id = ?",
             (status, now, error, inbound_id),
         )
         if delivery is not None:
+            if spoken:
+                mode = voice_mode(conn, delivery.platform, delivery.chat)
+                delivery.voice = None if mode == "off" else mode
             _insert_delivery(conn, delivery, now)
 
 
@@ -120,6 +127,7 @@ class NewDelivery:
     buttons: list[list[dict[str, str]]] | None = None  # rows of {"label", "data"}
     reply_to: str | None = None
     edit_message_id: str | None = None  # a streamed draft that becomes the first part
+    voice: str | None = None  # None: text; "on": text then a voice note; "only": the note
 
 
 @dataclass
@@ -142,11 +150,13 @@ class Delivery:
     created_at: float
     sent_at: float | None
     reported: bool
+    voice: str | None = None  # as NewDelivery.voice
 
 
 _DELIVERY_COLS = (
     "id, key, platform, chat, thread, text, buttons, reply_to, edit_message_id, parts_sent,"
-    " message_ids, status, attempts, next_attempt_at, error, created_at, sent_at, reported"
+    " message_ids, status, attempts, next_attempt_at, error, created_at, sent_at, reported,"
+    " voice"
 )
 
 
@@ -170,13 +180,15 @@ def _delivery(r: tuple[Any, ...]) -> Delivery:
         created_at=r[15],
         sent_at=r[16],
         reported=bool(r[17]),
+        voice=r[18],
     )
 
 
 def _insert_delivery(conn: sqlite3.Connection, d: NewDelivery, now: float) -> int | None:
     cur = conn.execute(
         "INSERT OR IGNORE INTO deliveries(key, platform, chat, thread, text, buttons, reply_to,"
-        " edit_message_id, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " edit_message_id, next_attempt_at, created_at, voice)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             d.key,
             d.platform,
@@ -188,6 +200,7 @@ def _insert_delivery(conn: sqlite3.Connection, d: NewDelivery, now: float) -> in
             d.edit_message_id,
             now,
             now,
+            d.voice,
         ),
     )
     return cur.lastrowid if cur.rowcount else None

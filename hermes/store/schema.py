@@ -439,6 +439,14 @@ def _usage_cost_chats(conn: sqlite3.Connection) -> None:
             )
 
 
+# /voice on|off|only per chat, and whether a reply is spoken (deliveries.voice: NULL
+# text only, 'on' text then a voice note, 'only' the voice note alone)
+_VOICE = """
+ALTER TABLE chats ADD COLUMN voice TEXT NOT NULL DEFAULT 'off';
+ALTER TABLE deliveries ADD COLUMN voice TEXT;
+"""
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_sessions_messages", _SESSIONS_MESSAGES),
     ("0002_messages_fts", _FTS),
@@ -450,4 +458,5 @@ MIGRATIONS: list[Migration] = [
     ("0008_skipped_updates", _SKIPPED),
     ("0009_tool_processes", _TOOL_PROCESSES),
     ("0010_usage_cost_chats", _usage_cost_chats),
+    ("0011_voice", _VOICE),
 ]

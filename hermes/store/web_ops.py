@@ -20,6 +20,9 @@ def client_ids(conn: sqlite3.Connection, session_id: str) -> dict[int, str]:
     return {int(message_id): str(client_id) for message_id, client_id in rows}
 
 
+VOICE_NOTE = "🎤 voice note…"  # the page's bubble of a voice note not transcribed yet
+
+
 def queued(conn: sqlite3.Connection, session_key: str) -> list[tuple[str, str]]:
     """(client id, text) of the chat's page messages accepted but not started yet."""
     rows = conn.execute(
@@ -30,7 +33,10 @@ def queued(conn: sqlite3.Connection, session_key: str) -> list[tuple[str, str]]:
     found = []
     for client_id, event in rows:
         try:
-            text = json.loads(event).get("text")
+            data = json.loads(event)
+            text = data.get("text")
+            if text == "" and any(a.get("voice") for a in data.get("attachments") or ()):
+                text = VOICE_NOTE  # a voice note not transcribed yet
         except (ValueError, AttributeError):
             continue
         if isinstance(text, str) and text.strip():

@@ -17,6 +17,7 @@ TOOL_MODULES = (
     "hermes.tools.session_tools",
     "hermes.tools.skills",
     "hermes.tools.cron",
+    "hermes.tools.voice",
     "hermes.tools.homeassistant",  # offered only with HASS_URL and HASS_TOKEN (Tool.needs)
 )
 

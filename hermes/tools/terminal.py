@@ -5,13 +5,13 @@ next command; never the process-wide env or cwd. stdin is empty."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
+from hermes.aio import within
 from hermes.context import TurnContext
 from hermes.errors import ToolError
 from hermes.tools.base import Tool, schema
@@ -118,7 +118,7 @@ async def _foreground(command: str, seconds: int, ctx: TurnContext) -> str:
         # in the ledger while it runs: if the gateway dies meanwhile, its next start kills it
         async with ctx.processes.recorded(shell, command, cwd, ctx.session_id):
             try:
-                await asyncio.wait_for(shell.wait(), seconds)
+                await within(shell.wait(), seconds)
             except TimeoutError:
                 timed_out = True
                 await shell.terminate(grace=2.0)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,19 +155,41 @@ class FakeDiscord(FakePlatform):
         if denied := self._authorized(call):
             return denied
         body, channel_id = call.data, call.params["channel"]
+        files: dict[str, tuple[str, str, bytes]] = {}
+        if "payload_json" in body:  # multipart: the message and its files[n]
+            files = {
+                k: (v.filename, v.content_type, v.file.read())
+                for k, v in body.items()
+                if k.startswith("files[")
+            }
+            body = json.loads(body["payload_json"])
         with self.cond:
             channel = self.channels.get(channel_id)
             if channel is None:
                 return Reply(404, {"message": "Unknown Channel", "code": 10003})
-            if problem := shapes.invalid(body):
+            if problem := shapes.invalid_upload(body, files) if files else shapes.invalid(body):
                 return Reply(400, {"message": problem, "code": 50035})
             message = self._message(channel, self.bot, body.get("content") or "")
             message["components"] = body.get("components") or []
+            message["flags"] = int(body.get("flags") or 0)
+            message["attachments"] = [self._stored(a, files) for a in body.get("attachments", [])]
             if ref := body.get("message_reference"):
                 message["message_reference"] = ref
-            self.sent.append({**body, "channel_id": channel_id, "id": message["id"]})
+            uploads = {name: data for name, _type, data in files.values()}
+            sent = {**body, "channel_id": channel_id, "id": message["id"], "files": uploads}
+            self.sent.append(sent)
             self.changed()
             return dict(message)
+
+    def _stored(self, item: JSON, files: dict[str, tuple[str, str, bytes]]) -> JSON:
+        """An uploaded attachment, kept to be downloaded from its url."""
+        name, ctype, data = files[f"files[{item['id']}]"]
+        key = str(next(self._ids))
+        self.files[f"{key}/{name}"] = data
+        url = f"{self.base_url}/attachments/{key}/{name}"
+        extra = {k: item[k] for k in ("duration_secs", "waveform") if k in item}
+        fields = {"filename": name, "size": len(data), "content_type": ctype, **extra}
+        return {"id": key, "url": url, "proxy_url": url, **fields}
 
     def edit(self, call: Call) -> Any:
         if denied := self._authorized(call):

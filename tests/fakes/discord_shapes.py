@@ -5,6 +5,7 @@ messages, interactions; the form validation of a message body; the front end's h
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +17,7 @@ GUILD = "900000000000000001"
 CHANNEL = "900000000000000002"  # #general in GUILD
 USER = "500000000000000001"  # the owner
 MAX_CONTENT = 2000
+VOICE_MESSAGE = 1 << 13  # message flag IS_VOICE_MESSAGE
 STAMP = "2026-01-01T00:00:00+00:00"
 THREADS = (10, 11, 12)  # announcement, public and private threads
 
@@ -161,6 +163,29 @@ def invalid(body: JSON) -> str | None:
         for b in buttons:
             if len(str(b.get("custom_id") or "")) > 100 or len(str(b.get("label") or "")) > 80:
                 return "Invalid Form Body: custom_id <= 100, label <= 80 characters."
+    return None
+
+
+def invalid_upload(body: JSON, files: dict[str, tuple[str, str, bytes]]) -> str | None:
+    """What Discord says about a multipart message (payload_json + files[n]); a voice
+    message (flag IS_VOICE_MESSAGE) is one OGG attachment with duration and waveform."""
+    described = {str(a.get("id")): a for a in body.get("attachments") or []}
+    if not files or set(described) - {k[6:-1] for k in files}:
+        return "Invalid Form Body: attachments must name uploaded files[n]."
+    if not int(body.get("flags") or 0) & VOICE_MESSAGE:
+        return invalid({**body, "content": body.get("content") or " "})
+    if body.get("content") or body.get("components") or len(files) != 1:
+        return "Voice messages do not support additional content."  # code 50159
+    [item] = described.values()
+    [(_name, ctype, _data)] = files.values()
+    try:
+        points = base64.b64decode(str(item.get("waveform")), validate=True)
+    except ValueError:
+        return "Invalid Form Body: waveform is not base64."
+    if not isinstance(item.get("duration_secs"), int | float) or not 0 < len(points) <= 256:
+        return "Invalid Form Body: a voice message needs duration_secs and a waveform."
+    if ctype.split(";")[0] != "audio/ogg":
+        return "Voice messages must be audio/ogg."
     return None
 
 

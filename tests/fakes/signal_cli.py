@@ -12,7 +12,9 @@ next stream. GET /api/v1/check: 200. `single_account=True` is a daemon started w
 `-a ACCOUNT`: it ignores the account a client names.
 
 User side: `user_says` (DM or group, mentions, quotes), `react`, `send_audio`;
-what the bot did: `sent`, `texts_to(chat)`, `typing`, `reactions`. Failures:
+what the bot did: `sent`, `texts_to(chat)`, `attachments_to(chat)` (each `send`
+attachment, a data URI or a path, decoded as signal-cli does), `typing`, `reactions`.
+Failures:
 `rpc_error(method, code, times, retry_after)`, `silence_stream()` (open streams stay
 open but carry nothing; held events flow to the next stream), `fail(route, ...)`
 and `drop_streams()` from the base (tests/fakes/platform_base.py), `duplicate_next`.
@@ -26,6 +28,7 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -103,13 +106,20 @@ class FakeSignalCli(FakePlatform):
         handler = getattr(self, f"_rpc_{method}", None)
         if handler is None:
             return _error(rid, -32601, "Method not implemented")
-        return {"jsonrpc": "2.0", "id": rid, "result": handler(params)}
+        try:
+            result = handler(params)
+        except ValueError as exc:  # what signal-cli answers a bad argument with
+            return _error(rid, -1, str(exc))
+        return {"jsonrpc": "2.0", "id": rid, "result": result}
 
     def _rpc_send(self, params: JSON) -> JSON:
         timestamp = self.now()
         chat = f"group.{params['groupId']}" if params.get("groupId") else params["recipient"][0]
+        files = [_attachment(a) for a in params.get("attachments") or []]
+        if not params.get("message") and not files:
+            raise ValueError("Sending empty message is not allowed")
         with self.cond:
-            self.sent.append({**params, "chat": chat, "timestamp": timestamp})
+            self.sent.append({**params, "chat": chat, "timestamp": timestamp, "files": files})
             self.changed()
         return {"timestamp": timestamp, "results": [{"type": "SUCCESS"}]}
 
@@ -331,9 +341,38 @@ class FakeSignalCli(FakePlatform):
         with self.cond:
             return [str(s.get("message")) for s in self.sent if s["chat"] == chat]
 
+    def attachments_to(self, chat: str) -> list[JSON]:
+        """Each attachment sent to CHAT: {mime, filename, data, quote} (quote: the
+        send's quoteTimestamp, if any)."""
+        with self.cond:
+            return [
+                {**f, "quote": s.get("quoteTimestamp")}
+                for s in self.sent
+                if s["chat"] == chat
+                for f in s["files"]
+            ]
+
     def sent_to(self, chat: str) -> list[JSON]:
         with self.cond:
             return [s for s in self.sent if s["chat"] == chat]
+
+
+def _attachment(value: str) -> JSON:
+    """A `send` attachment as signal-cli reads it: a file path, or an RFC 2397 data URI
+    `data:MIME[;filename=NAME];base64,DATA`. Raises ValueError."""
+    if not value.startswith("data:"):
+        path = Path(value)  # a file on the daemon's machine
+        return {"mime": None, "filename": path.name, "data": path.read_bytes()}
+    head, comma, data = value[5:].partition(",")
+    parts = head.split(";")
+    if not comma or parts[-1] != "base64":
+        raise ValueError("Invalid data URI: only base64 data is supported")
+    names = [p.removeprefix("filename=") for p in parts[1:-1] if p.startswith("filename=")]
+    try:
+        decoded = base64.b64decode(data, validate=True)
+    except ValueError as exc:
+        raise ValueError(f"Invalid data URI: {exc}") from None
+    return {"mime": parts[0] or None, "filename": names[0] if names else None, "data": decoded}
 
 
 def _error(rid: Any, code: int, message: str, data: Any = None) -> JSON:

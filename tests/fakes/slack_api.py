@@ -4,7 +4,10 @@ written from Slack's public docs and answering what slack_sdk / slack-bolt send.
 - Web API at `api_url` (`{base_url}/api/{method}`; point `slack.base_url` or
   SLACK_API_BASE_URL there): `auth.test`, `apps.connections.open` (the app-level
   token; answers the Socket Mode URL of this fake), `chat.postMessage`,
-  `chat.update`, `conversations.info`, `users.info`. The token comes in the
+  `chat.update`, `conversations.info`, `users.info`, and files: `files.getUploadURLExternal`
+  -> the upload at `/upload/v1/{id}` (route "upload") -> `files.completeUploadExternal`
+  (what slack_sdk's files_upload_v2 sends), `files.info`, private downloads at
+  `/files-pri/{id}/{name}` with the bot token. The token comes in the
   Authorization header (or a `token` field). Errors are Slack's: HTTP 200 with
   `{"ok": false, "error": CODE}`, 429 with Retry-After and `ratelimited`.
 - Socket Mode at `/socket`: `hello` on connect, then envelopes
@@ -16,8 +19,9 @@ written from Slack's public docs and answering what slack_sdk / slack-bolt send.
 - Incoming webhook at `webhook_url` (`/services/T.../B.../...`): JSON `{"text"}` ->
   "ok" (text/plain), failures as plain-text codes (`no_service`, `rate_limited`).
 
-User side: `user_says`, `press_button`; what the bot did: `sent`, `edits`, `shown`,
-`webhook_posts`, `acks`. Failure injection from the base (tests/fakes/platform_base.py):
+User side: `user_says`, `user_shares_file`, `press_button`; what the bot did: `sent`,
+`edits`, `shown`, `uploads`, `webhook_posts`, `acks`. Failure injection from the base
+(tests/fakes/platform_base.py):
 `fail(method, status, times, retry_after)`, `silence_sockets`, `drop_sockets`,
 `revoke_token` (every call: `token_revoked`), `duplicate_next` (an event delivered
 twice: a second envelope with the same event, as Slack's retry).
@@ -59,6 +63,8 @@ class FakeSlack(FakePlatform):
         self.acks: list[str] = []  # envelope ids acknowledged, in order
         self.envelopes: list[JSON] = []  # every envelope sent, retries too
         self.webhook_posts: list[JSON] = []
+        self.files: dict[str, JSON] = {}  # file id -> file object (+ "data" once uploaded)
+        self.uploads: list[JSON] = []  # files the bot shared: {channel, thread_ts, file, data}
         self._pending: dict[str, JSON] = {}  # event key -> {envelope, sent_at, attempt}
         self._ts = itertools.count(1)
         self._tickets = itertools.count(1)
@@ -72,6 +78,8 @@ class FakeSlack(FakePlatform):
         self.http("GET", "/api/{method}", self.api)
         self.ws("/socket", self.socket, name="socket")
         self.http("POST", "/services/{team}/{bot}/{secret}", self.webhook, name="webhook")
+        self.http("POST", "/upload/v1/{file}", self.upload, name="upload")
+        self.http("GET", "/files-pri/{file}/{name}", self.download, name="download")
 
     @property
     def api_url(self) -> str:
@@ -146,7 +154,78 @@ class FakeSlack(FakePlatform):
             self.changed()
         return Reply(200, b"ok")
 
+    async def upload(self, call: Call) -> Any:
+        """Step 2 of files_upload_v2: the bytes, raw or as a multipart `file` part."""
+        if call.request.content_type == "multipart/form-data":
+            part = call.data.get("file") or call.data.get("filename")
+            data = part.file.read() if hasattr(part, "file") else b""
+        else:
+            data = await call.request.read()
+        with self.cond:
+            file = self.files.get(call.params["file"])
+            if file is None or file.get("length") != len(data):
+                return Reply(400, b"invalid upload")
+            file["data"] = data
+        return Reply(200, f"OK - {len(data)}".encode())
+
+    def download(self, call: Call) -> Any:
+        with self.cond:
+            file = self.files.get(call.params["file"])
+        if _token(call) != self.bot_token or file is None or "data" not in file:
+            return Reply(404, b"<html>sign in</html>")  # Slack answers its sign-in page
+        return Reply(200, file["data"], {"Content-Type": file["mimetype"]})
+
     # -- Web API methods --------------------------------------------------------------
+
+    def _api_files_getUploadURLExternal(self, p: JSON) -> JSON:
+        name, length = str(p.get("filename") or ""), int(p.get("length") or 0)
+        if not name or length <= 0:
+            raise _ApiError("invalid_arguments")
+        file_id = f"F{next(self._ts):08d}"
+        with self.cond:
+            self.files[file_id] = {"id": file_id, "name": name, "length": length}
+        return {"upload_url": f"{self.base_url}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _api_files_completeUploadExternal(self, p: JSON) -> JSON:
+        listed = json.loads(p["files"]) if isinstance(p.get("files"), str) else p.get("files")
+        channel = _channel({"channel": p.get("channel_id")})
+        thread = p.get("thread_ts") or None
+        done = []
+        with self.cond:
+            for item in listed or []:
+                file = self.files.get(str(item.get("id")))
+                if file is None or "data" not in file:
+                    raise _ApiError("file_not_found")
+                file.update(self._file_object(file["id"], file["name"], file["data"]))
+                file["title"] = item.get("title") or file["name"]
+                self.uploads.append(
+                    {"channel": channel, "thread_ts": thread, "file": file, "data": file["data"]}
+                )
+                done.append({"id": file["id"], "title": file["title"]})
+            self.changed()
+        return {"files": done}
+
+    def _api_files_info(self, p: JSON) -> JSON:
+        with self.cond:
+            file = self.files.get(str(p.get("file") or ""))
+        if file is None:
+            raise _ApiError("file_not_found")
+        return {"file": {k: v for k, v in file.items() if k != "data"}}
+
+    def _file_object(self, file_id: str, name: str, data: bytes, mime: str | None = None) -> JSON:
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name else "bin"
+        types = {"ogg": "audio/ogg", "webm": "audio/webm", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
+        url = f"{self.base_url}/files-pri/{file_id}/{name}"
+        return {
+            "id": file_id,
+            "name": name,
+            "mimetype": mime or types.get(ext, "application/octet-stream"),
+            "filetype": ext,
+            "size": len(data),
+            "url_private": url,
+            "url_private_download": url,
+            "data": data,
+        }
 
     def _api_auth_test(self, p: JSON) -> JSON:
         return {
@@ -244,6 +323,35 @@ class FakeSlack(FakePlatform):
             mention = {k: v for k, v in message.items() if k not in ("channel_type",)}
             mention["type"] = "app_mention"
             self.deliver("events_api", self._callback(mention))
+        return message
+
+    def user_shares_file(
+        self,
+        channel: str,
+        data: bytes,
+        name: str,
+        mime: str,
+        *,
+        clip: bool = False,
+        user: str = "U0ADA0001",
+    ) -> JSON:
+        """A person shares a file in CHANNEL (`clip`: an audio clip recorded in Slack,
+        file subtype `slack_audio`): a `message` event with subtype `file_share`."""
+        file_id = f"F{next(self._ts):08d}"
+        file = self._file_object(file_id, name, data, mime)
+        if clip:
+            file.update(subtype="slack_audio", media_display_type="audio")
+        with self.cond:
+            self.files[file_id] = file
+        ts = self._new_ts()
+        kind = {"D": "im", "G": "group"}.get(channel[:1], "channel")
+        shown = {k: v for k, v in file.items() if k != "data"}
+        message: JSON = {"type": "message", "subtype": "file_share", "channel": channel}
+        message.update(user=user, text="", ts=ts, event_ts=ts, channel_type=kind, team=TEAM)
+        message["files"] = [shown]
+        with self.cond:
+            self.messages[(channel, ts)] = dict(message)
+        self.deliver("events_api", self._callback(message))
         return message
 
     def press_button(self, channel: str, ts: str, value: str, user: str = "U0ADA0001") -> JSON:

@@ -613,7 +613,9 @@ class FakeTelegram:
         with self._cond:
             info: Any = self._file(kind, data, "", None)
         if kind in ("voice", "audio"):
-            info["duration"] = 1
+            info["duration"] = int(p.get("duration") or 1)
+        if kind == "voice" and data.startswith(b"OggS"):
+            info["mime_type"] = "audio/ogg"  # a voice note proper (OGG/Opus)
         elif kind == "photo":
             info = [{**info, "width": 1280, "height": 960}]
         extra: JSON = {kind: info}
@@ -674,6 +676,7 @@ class FakeTelegram:
                     "entities": content.get("entities"),
                     "message_id": message["message_id"],
                     "file": data,
+                    "duration": p.get("duration"),
                 }
             )
             return message

@@ -4,6 +4,7 @@ Baileys- or whatsmeow-based bridge serves):
     GET  /health                      {connected, phone, last_event_at, buttons}
     GET  /messages?after=C&timeout=S  long-poll -> {messages, cursor}
     POST /send {to, text, reply_to?}  -> {id}
+    POST /send {to, audio: {data, mime, voice, seconds}, reply_to?}  a voice note -> {id}
     POST /probe {nonce}               the answer comes back through /messages
     POST /reconnect                   the bridge rebuilds its link to WhatsApp
     GET  /media/{id}                  a voice note's bytes
@@ -17,6 +18,8 @@ back; a POST /reconnect heals it when `heal_on_reconnect`.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import itertools
 import time
@@ -115,7 +118,16 @@ class FakeWhatsAppBridge(FakePlatform):
         if (refused := self._refused(call)) is not None:
             return refused
         body = call.data
-        if not body.get("to") or not body.get("text"):
+        audio = body.get("audio")
+        if audio is not None:
+            try:
+                data = base64.b64decode(str(audio.get("data")), validate=True)
+            except (binascii.Error, ValueError, AttributeError):
+                return Reply(400, {"error": "audio.data is not base64"})
+            if not body.get("to") or not data or not str(audio.get("mime")).startswith("audio/"):
+                return Reply(400, {"error": "to, audio.data and an audio/ mime are required"})
+            body = {**body, "audio": {**audio, "data": data}}  # kept decoded
+        elif not body.get("to") or not body.get("text"):
             return Reply(400, {"error": "to and text are required"})
         with self.cond:
             message_id = f"3EB0OUT{next(self._ids):06d}"
@@ -199,7 +211,12 @@ class FakeWhatsAppBridge(FakePlatform):
 
     def texts(self, chat: str = USER) -> list[str]:
         with self.cond:
-            return [str(m["text"]) for m in self.sent if m["to"] == chat]
+            return [str(m["text"]) for m in self.sent if m["to"] == chat and "text" in m]
+
+    def voice_notes(self, chat: str = USER) -> list[JSON]:
+        """Each audio message sent to CHAT (its `audio` with `data` decoded to bytes)."""
+        with self.cond:
+            return [m for m in self.sent if m["to"] == chat and "audio" in m]
 
     def _append(self, message: JSON) -> None:
         self.events.append({**message, "seq": next(self._seq)})

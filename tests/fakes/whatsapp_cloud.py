@@ -4,7 +4,9 @@ the app secret, like Meta, and POSTs it to the gateway's /webhooks/whatsapp).
 
 Graph API (bearer token checked on every call; a revoked token answers 401 code 190):
     GET  /{version}/{phone-number-id}        -> the number's id (what Hermes probes)
-    POST /{version}/{phone-number-id}/messages  text or interactive reply buttons
+    POST /{version}/{phone-number-id}/messages  text, interactive reply buttons, audio
+    POST /{version}/{phone-number-id}/media     an upload (multipart: file, type,
+                                                messaging_product) -> {id}
     GET  /{version}/{media-id}               -> {url, mime_type, file_size, ...}
     GET  /media-download/{media-id}          the bytes (the token again)
 
@@ -14,7 +16,8 @@ say while the gateway is down arrives once it is back. Set `webhook_url` after t
 gateway is up (its port changes on a restart).
 
 Failure injection: `fail("messages", 429)` (error code 130429) or 5xx, `revoke_token()`,
-`duplicate_next()` (the next event is delivered twice), `replay(wamid)`, and
+`fail("media", ...)` for uploads, `duplicate_next()` (the next event is delivered
+twice), `replay(wamid)`, and
 `close_window(user)`: interactive messages to that user are refused with 131047 as
 outside the 24-hour window. (A simplification: Meta refuses every free-form message
 there; the fake lets text through so the text fallback can be seen arriving.)
@@ -61,6 +64,7 @@ class FakeWhatsAppCloud(FakePlatform):
         self.phone_number_id = PHONE_NUMBER_ID
         self.webhook_url: str | None = None
         self.media: dict[str, tuple[bytes, str]] = {}
+        self.uploads: list[JSON] = []  # {id, type, filename, content_type, data} per upload
         self.closed_windows: set[str] = set()  # wa_ids whose interactive messages get 131047
         self.refused: list[JSON] = []  # messages refused with 131047
         self.answered: list[tuple[str, int]] = []  # (what, status) of each webhook POST answered
@@ -75,6 +79,7 @@ class FakeWhatsAppCloud(FakePlatform):
 
     def routes(self) -> None:
         self.http("POST", "/{version}/{node}/messages", self.messages, name="messages")
+        self.http("POST", "/{version}/{node}/media", self.upload, name="media")
         self.http("GET", "/media-download/{media}", self.download, name="download")
         self.http("GET", "/{version}/{node}", self.node, name="node")
 
@@ -111,13 +116,39 @@ class FakeWhatsAppCloud(FakePlatform):
             data, _ = self.media[call.params["media"]]
         return Reply(200, data)
 
+    def upload(self, call: Call) -> Any:
+        """POST /{phone-number-id}/media: multipart with the file, its type and
+        messaging_product, as Meta documents; the media id."""
+        if (refused := self._refused_token(call)) is not None:
+            return refused
+        file, kind = call.data.get("file"), call.data.get("type")
+        if call.data.get("messaging_product") != "whatsapp" or not hasattr(file, "file"):
+            return graph_error(400, 100, "(#100) messaging_product and file are required")
+        if kind not in ("audio/ogg", "audio/mpeg", "audio/aac", "audio/mp4", "image/jpeg"):
+            return graph_error(400, 131053, f"(#131053) Media upload error: type {kind!r}")
+        data = file.file.read()
+        with self.cond:
+            media_id = f"{next(self._ids) + 800_000_000_000}"
+            self.media[media_id] = (data, str(kind))
+            found = {"id": media_id, "type": kind, "filename": file.filename, "data": data}
+            self.uploads.append({**found, "content_type": file.content_type})
+            self.changed()
+        return {"id": media_id}
+
+    def audio_messages(self, wa_id: str = WA_ID) -> list[tuple[JSON, bytes, str]]:
+        """Each audio message sent to WA_ID: (the message, the uploaded bytes, its type)."""
+        with self.cond:
+            found = [m for m in self.sent if m["to"] == wa_id and m["type"] == "audio"]
+            return [(m, *self.media[m["audio"]["id"]]) for m in found]
+
     def messages(self, call: Call) -> Any:
         if (refused := self._refused_token(call)) is not None:
             return refused
         if call.params["node"] != self.phone_number_id:
             return graph_error(400, 100, "Unsupported post request")
         body = call.data
-        problem = _invalid(body)
+        with self.cond:
+            problem = _invalid(body, self.media)
         if problem is not None:
             return graph_error(400, 131009, f"(#131009) Parameter value is not valid: {problem}")
         with self.cond:
@@ -179,6 +210,19 @@ class FakeWhatsAppCloud(FakePlatform):
         digest = hashlib.sha256(data).hexdigest()
         audio = {"mime_type": f"{mime}; codecs=opus", "sha256": digest, "id": media_id}
         return self.deliver({"type": "audio", "audio": {**audio, "voice": True}}, wa_id)
+
+    def audio_file(
+        self, data: bytes, mime: str, filename: str, wa_id: str = WA_ID, *, document: bool
+    ) -> str:
+        """The user sends an audio FILE: as a document (with its name), or as an `audio`
+        message without `voice` (a shared or forwarded recording)."""
+        media_id = f"{next(self._ids) + 900_000_000_000}"
+        with self.cond:
+            self.media[media_id] = (data, mime)
+        if document:
+            media = {"id": media_id, "mime_type": mime, "filename": filename}
+            return self.deliver({"type": "document", "document": media}, wa_id)
+        return self.deliver({"type": "audio", "audio": {"id": media_id, "mime_type": mime}}, wa_id)
 
     def deliver(
         self, message: JSON, wa_id: str, *, name: str = "Sheena Nelson", at: float | None = None
@@ -297,12 +341,14 @@ class FakeWhatsAppCloud(FakePlatform):
 
 
 def _shown(message: JSON) -> str:
+    if message["type"] == "audio":
+        return f"[audio {message['audio']['id']}]"
     if message["type"] == "interactive":
         return str(message["interactive"]["body"]["text"])
     return str(message["text"]["body"])
 
 
-def _invalid(body: JSON) -> str | None:
+def _invalid(body: JSON, media: dict[str, tuple[bytes, str]]) -> str | None:
     """What Meta would refuse in a message, or None."""
     if body.get("messaging_product") != "whatsapp" or not str(body.get("to", "")).isdigit():
         return "messaging_product and a digits-only `to` are required"
@@ -321,5 +367,10 @@ def _invalid(body: JSON) -> str | None:
             reply = b.get("reply") or {}
             if not 0 < len(reply.get("title") or "") <= 20 or len(reply.get("id") or "") > 256:
                 return f"button {reply!r}: title 1-20 characters, id at most 256"
+        return None
+    if body.get("type") == "audio":
+        audio = body.get("audio") or {}
+        if set(audio) != {"id"} or audio["id"] not in media:
+            return f"audio {audio!r} is not the id of an uploaded file"
         return None
     return f"type {body.get('type')!r} is not one the fake knows"

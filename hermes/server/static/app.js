@@ -27,6 +27,7 @@
   };
 
   const S = window.hermesSessions({ state, api, showLive, showTranscript, showError });
+  const V = window.hermesVoice({ state, addMessage, setWaiting }); // voice.js: 🎤 and players
   window.hermesNet.loggedOut = showLogin;
 
   // ----- the message list --------------------------------------------------------
@@ -73,6 +74,7 @@
       R.toolLine(block, m);
       return block;
     }
+    if (m.audio) return V.audio(m, opts); // a spoken reply
     return addMessage(m.role, m.text, { ...opts, at: m.at, clientId: m.client_id });
   }
 
@@ -271,7 +273,13 @@
       if (state.sent.has(event.client_id)) return; // sent from this tab: shown already
       if ($("messages").querySelector(`[data-client-id="${CSS.escape(event.client_id)}"]`)) return;
       state.sent.add(event.client_id);
-      addMessage("user", event.text || "", { clientId: event.client_id });
+      if (event.voice) V.userNote(event.client_id);
+      else addMessage("user", event.text || "", { clientId: event.client_id });
+    } else if (event.type === "transcript") {
+      V.transcript(event);
+    } else if (event.type === "audio") {
+      setWaiting(false);
+      V.audio(event, { live: true });
     } else if (event.type === "turn") {
       setModel(event.model, event.notice);
       if (event.running) setTurn(event.turn);
@@ -437,6 +445,7 @@
     });
     $("back-live").addEventListener("click", showLive);
     $("stop").addEventListener("click", stop);
+    V.bind();
     let searchTimer = null;
     $("search").addEventListener("input", () => {
       clearTimeout(searchTimer);
