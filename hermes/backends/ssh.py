@@ -118,7 +118,7 @@ class SshBackend(ShellFilesBackend):
     async def kill_group(self, pid: int, sig: int) -> bool:
         """Send SIG to remote process group PID; whether it was delivered."""
         proc = await asyncio.create_subprocess_exec(
-            *self.link.argv(f"kill -{int(sig)} -- -{int(pid)} 2>/dev/null"),
+            *self.link.argv(f"kill -{int(sig)} -{int(pid)} 2>/dev/null"),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

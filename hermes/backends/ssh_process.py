@@ -3,7 +3,7 @@ process handle that reads the ssh client's output.
 
 Each command runs under a small POSIX wrapper on the remote side: it reports
 its pid on stderr (sshd starts every session in a session of its own, so that
-pid is the process group of the command and all its children: `kill -- -PID`
+pid is the process group of the command and all its children: `kill -SIG -PID`
 reaches the whole tree), enters the working directory (creating it when
 missing), sets the turn's variables, runs the command and reports its exit
 code. Those reports are framed by a random token and never reach the caller;
