@@ -217,11 +217,11 @@ async def test_a_rejected_token_is_shown_on_the_console_and_by_doctor(
     assert "999:wrong" not in out
 
 
-async def test_two_hundred_chats_at_once_each_get_their_replies_in_order(
+async def test_a_hundred_chats_at_once_each_get_their_replies_in_order(
     tmp_path: Path, model: ScriptedModel, telegram: FakeTelegram
 ) -> None:
     home = telegram_home(tmp_path / "home", model, telegram, GATEWAY_ALLOW_ALL_USERS="true")
-    chats = [10_000 + n for n in range(200)]
+    chats = [10_000 + n for n in range(100)]  # as on every platform (the bench goes further)
     per_chat = 3
     model.reply_with(lambda r: f"re: {r.messages[-1]['content']}", times=None)
     gw = await GatewayProcess(home).ready()
