@@ -8,7 +8,6 @@ from typing import Protocol
 from hermes.gateway.events import Inbound
 from hermes.gateway.ports import Services
 from hermes.gateway.voice_in import has_voice, transcribe_notes, transcript_text
-from hermes.platforms.web import WebAdapter
 from hermes.store import chat_ops
 from hermes.voice.service import Voice
 
@@ -49,9 +48,13 @@ async def command(gw: VoiceHost, event: Inbound) -> str:
 
 
 async def speaks_only(gw: VoiceHost, event: Inbound) -> bool:
-    """The chat's answers are voice notes alone (then no draft shows the text)."""
+    """The chat's answers are voice notes alone (then no draft shows the text). Asked
+    only where a draft would stream: elsewhere the answer costs no store round trip."""
     adapter = gw.adapters.get(event.platform)
-    if adapter is None or not adapter.capabilities.audio_out:
+    caps = adapter.capabilities if adapter is not None else None
+    if caps is None or not (caps.audio_out and caps.can_edit):
+        return False
+    if not gw.profile.settings.display.streaming:
         return False
     return await gw.store.run(chat_ops.voice_mode, event.platform, event.chat) == "only"
 
@@ -64,7 +67,7 @@ async def hear(gw: VoiceHost, row_id: int, event: Inbound) -> Inbound | None:
     heard = await transcribe_notes(gw.voice, event)
     adapter = gw.adapters.get(event.platform)
     said = transcript_text(heard.event)
-    if isinstance(adapter, WebAdapter) and said:
+    if adapter is not None and said:
         adapter.show_transcript(event.chat, event.message_id, said)
     if heard.nothing_to_answer:
         assert heard.problem is not None

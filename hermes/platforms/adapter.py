@@ -80,6 +80,11 @@ class Adapter(ABC):
         when `capabilities.audio_out`. Raises SendError."""
         raise SendError(f"{self.name} cannot send audio", retryable=False)
 
+    def show_transcript(self, chat: str, message_id: str | None, text: str) -> None:  # noqa: B027
+        """The voice note MESSAGE_ID in CHAT was heard as TEXT. A platform that draws
+        the user's own messages (the web chat) shows the words; the others already
+        show the note itself. Default: nothing."""
+
     async def fetch(self, event: Inbound) -> Inbound:
         """The event with its attachments downloaded (`Attachment.path` set). Called
         only for accepted messages, just before the turn; never raises."""
