@@ -1,7 +1,9 @@
 """The cost of one `terminal` tool call per terminal backend: `true` run through
 the tool (the cwd tracking, the process ledger's absence, output capture) on
-the local backend and on the ssh backend against a private sshd on loopback
-(the tests' tests/sshd_helpers.py; needs `scripts/install test`), plus one
+the local backend, on the ssh backend against a private sshd on loopback
+(the tests' tests/sshd_helpers.py; needs `scripts/install test`) and on the
+docker backend when an engine answers here (podman from `scripts/install test`,
+with the tests' locally imported image, tests/container_helpers.py), plus one
 file round trip (`read_file` of a small file) on each.
 
     .venv/bin/python bench/backend_call.py [--calls 50]
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -22,11 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from container_helpers import engine_env, ensure_image, real_engine, remove_containers
 from sshd_helpers import Sshd
 from tools_helpers import make_ctx
 
 from hermes.context import TurnContext
-from hermes.settings import Settings, SshSettings, TerminalSettings
+from hermes.settings import DockerSettings, Settings, SshSettings, TerminalSettings
 from hermes.tools.files import TOOLS as FILE_TOOLS
 from hermes.tools.terminal import TERMINAL
 
@@ -74,6 +78,19 @@ async def main(calls: int) -> None:
             await _measure("ssh", make_ctx(root / "home-ssh", settings=remote), calls)
         finally:
             sshd.stop()
+        engine = real_engine()
+        if engine is None:
+            print("docker: no engine answers here (scripts/install test installs podman)")
+            return
+        os.environ.update(engine_env(engine, root))  # the engine's own config, as in the tests
+        docker = DockerSettings(image=ensure_image(engine, root), cli=Path(engine).name)
+        inside = Settings(
+            terminal=TerminalSettings(backend="docker", cwd=str(workspace), docker=docker)
+        )
+        try:
+            await _measure("docker", make_ctx(root / "home-docker", settings=inside), calls)
+        finally:
+            remove_containers(engine, root / "home-docker")
 
 
 if __name__ == "__main__":

@@ -137,12 +137,59 @@ class SshSettings:
 
 
 @dataclass
+class SingularitySettings:
+    """terminal.singularity: the apptainer/singularity backend (hermes/backends/singularity.py)."""
+
+    image: str | None = None  # a SIF file (~ is your home; relative: to the Hermes home)
+    # the writable overlay that keeps installed packages and files (created on first use):
+    # a .img file (apptainer overlay create) or a directory; relative: to the Hermes home
+    overlay: str = "singularity/overlay.img"
+    overlay_mb: int = bounded(1024, 64, 1048576)  # size of a new overlay image
+
+
+@dataclass
+class ModalSettings:
+    """terminal.modal: a Modal sandbox (hermes/backends/modal.py; credentials: `modal setup`)."""
+
+    image: str = "debian:bookworm-slim"  # a registry image for a new sandbox
+    app: str = "hermes"  # the Modal app the sandboxes belong to
+    timeout: int = bounded(86400, 60, 86400)  # seconds a sandbox may live (Modal's cap)
+
+
+@dataclass
+class DaytonaSettings:
+    """terminal.daytona: a Daytona sandbox (hermes/backends/daytona.py; key: DAYTONA_API_KEY)."""
+
+    image: str | None = None  # None: Daytona's default sandbox image
+    target: str | None = None  # region, e.g. us or eu; None: the SDK's default
+
+
+@dataclass
+class DockerSettings:
+    """terminal.docker: the container the docker backend runs commands in
+    (hermes/backends/docker.py)."""
+
+    image: str | None = None  # required for the docker backend, e.g. debian:12
+    cli: Literal["auto", "docker", "podman"] = "auto"  # auto: whichever engine answers
+    network: str = "none"  # --network: none (no network), bridge, host, or a network's name
+    memory: str | None = matching(r"[0-9]+(\.[0-9]+)?[bkmgBKMG]?", "e.g. 512m or 2g")
+    cpus: float | None = bounded(None, 0.01, 1024)  # --cpus
+
+
+@dataclass
 class TerminalSettings:
     backend: str = checked("local", known_backend)  # a name in hermes/backends MODULES
     # profile: one environment (cwd, remote connection) for the whole profile; session:
     # one per chat session
     scope: Literal["profile", "session"] = "profile"
     ssh: SshSettings = field(default_factory=SshSettings)
+    docker: DockerSettings = field(default_factory=DockerSettings)
+    singularity: SingularitySettings = field(default_factory=SingularitySettings)
+    modal: ModalSettings = field(default_factory=ModalSettings)
+    daytona: DaytonaSettings = field(default_factory=DaytonaSettings)
+    # a backend that can hibernate (singularity, modal, daytona) does after this many
+    # seconds without a command or file call, and wakes on the next one; 0: never
+    idle_seconds: int = bounded(300, 0, 604800)
     # None: HOME/workspace (ssh: the remote login directory); ~ and relative paths: see
     # Profile.workspace (ssh: the remote home)
     cwd: str | None = None

@@ -62,3 +62,21 @@ def voice_ogg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def voice_bytes(voice_ogg: Path) -> bytes:
     """The bytes of `voice_ogg` (to compare with what a platform received)."""
     return voice_ogg.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def container_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(CLI, image) for the docker backend's tests: a real engine (podman from
+    `scripts/install test`, or docker) and an image made from this machine's own
+    programs (tests/container_helpers.py). Skips, with the reason, where no engine
+    answers."""
+    from tests.container_helpers import engine_env, ensure_image, no_engine_reason, real_engine
+
+    cli = real_engine()
+    if cli is None:
+        pytest.skip(no_engine_reason())
+    cache = tmp_path_factory.mktemp("engine")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in engine_env(cli, cache).items():
+            mp.setenv(key, value)  # the CLI's own environment, as the gateway's would be
+        yield cli, ensure_image(cli, cache)

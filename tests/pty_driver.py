@@ -86,7 +86,11 @@ class Terminal:
         while self.proc.poll() is None and time.monotonic() < deadline:
             if not self._pump(0.2):
                 break
-        return self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        try:
+            return self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            screen = self.screen[-3000:]
+            raise AssertionError(f"still running after {timeout} s; screen:\n{screen}") from None
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -1,5 +1,6 @@
 """The terminal backends (hermes/backends/): one tool-level suite run against
-each backend (local, and ssh against a real OpenSSH server on loopback), then
+each backend (local; ssh against a real OpenSSH server on loopback; docker on a
+real engine; singularity, modal and daytona on fakes of their CLI / SDK), then
 what only ssh has: host keys pinned on first use, a dropped connection, the
 errors `hermes doctor` shows, and a whole turn (`hermes -z`) on the ssh backend
 with the approval gate in front of it."""
@@ -12,6 +13,7 @@ import re
 import signal
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,12 +27,20 @@ from hermes.backends.ssh import SshBackend
 from hermes.context import TurnContext
 from hermes.errors import ToolError
 from hermes.messages import ToolCall
-from hermes.settings import ApprovalSettings, Settings, SshSettings, TerminalSettings
+from hermes.settings import (
+    ApprovalSettings,
+    DockerSettings,
+    Settings,
+    SshSettings,
+    TerminalSettings,
+)
 from hermes.testing import ScriptedModel
 from hermes.tools.files import TOOLS as FILE_TOOLS
 from hermes.tools.search import TOOLS as SEARCH_TOOLS
 from hermes.tools.terminal import PROCESS, TERMINAL
 from tests.cli_helpers import run_hermes
+from tests.container_helpers import remove_containers
+from tests.fakes.sandbox_root import fake_backend
 
 T = {t.name: t for t in [*FILE_TOOLS, *SEARCH_TOOLS, TERMINAL, PROCESS]}
 
@@ -52,14 +62,43 @@ def settings_for(kind: str, workspace: Path, sshd: Sshd, key: Path | None = None
     return Settings(terminal=TerminalSettings(backend="ssh", cwd=str(workspace), ssh=ssh))
 
 
-@pytest.fixture(params=["local", "ssh"])
+@pytest.fixture(params=["local", "ssh", "docker", "singularity", "modal", "daytona"])
 async def ctx(
-    request: pytest.FixtureRequest, tmp_path: Path, sshd: Sshd
+    request: pytest.FixtureRequest, tmp_path: Path, sshd: Sshd, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[TurnContext]:
-    settings = settings_for(request.param, tmp_path / "workspace", sshd)
-    context = make_ctx(tmp_path / "home", settings=settings, env={"ONLY_IN_CTX": "from-ctx"})
+    env = {"ONLY_IN_CTX": "from-ctx"}
+    workspace = str(tmp_path / "workspace")
+    cli = None
+    if request.param in ("singularity", "modal", "daytona"):  # fakes: tests/fakes/
+        fields, more, _ = fake_backend(request.param, tmp_path / "fake", monkeypatch)
+        terminal = TerminalSettings(backend=request.param, cwd=workspace)
+        settings = Settings(terminal=replace(terminal, **fields))
+        env.update(more)
+    elif request.param == "docker":  # a real engine; skipped, with why, where none answers
+        cli, image = request.getfixturevalue("container_image")
+        docker = DockerSettings(image=image, cli=Path(cli).name)
+        terminal = TerminalSettings(backend="docker", cwd=workspace, docker=docker)
+        settings = Settings(terminal=terminal)
+    else:
+        settings = settings_for(request.param, tmp_path / "workspace", sshd)
+    context = make_ctx(tmp_path / "home", settings=settings, env=env)
     yield context
     await context.processes.shutdown()
+    if cli is not None:
+        remove_containers(cli, tmp_path / "home")
+
+
+async def alive(ctx: TurnContext, pid: int) -> bool:
+    """Whether PID runs where the backend runs commands (a container has pids of its
+    own), asked through the backend itself; a zombie counts as dead."""
+    done = await ctx.backend.run(
+        ["sh", "-c", f'grep -q "^State:.*[RSDT]" /proc/{int(pid)}/status 2>/dev/null']
+    )
+    return done.returncode == 0
+
+
+async def dead(ctx: TurnContext, pid: int) -> bool:
+    return not await alive(ctx, pid)
 
 
 def pids_in(text: str) -> list[int]:
@@ -103,7 +142,7 @@ async def test_timeout_kills_the_command_and_its_children(ctx: TurnContext) -> N
     out = await TERMINAL.run({"command": "sleep 300 & echo PID $!; sleep 300", "timeout": 1}, ctx)
     assert "timed out after 1s" in out
     [child] = pids_in(out)
-    await wait_until(lambda: not pid_alive(child))  # the test's sshd runs on this machine
+    await wait_until(lambda: dead(ctx, child))
 
 
 async def test_background_process_then_kill_its_tree(ctx: TurnContext) -> None:
@@ -115,10 +154,10 @@ async def test_background_process_then_kill_its_tree(ctx: TurnContext) -> None:
     pid = proc_id.group(1)
     await wait_until(lambda: "started" in ctx.processes.log(pid)[1])
     [child] = pids_in(ctx.processes.log(pid)[1])
-    assert pid_alive(child)
+    assert await alive(ctx, child)
     killed = await PROCESS.run({"action": "kill", "id": pid}, ctx)
     assert "Killed." in killed and "killed" in killed
-    await wait_until(lambda: not pid_alive(child))
+    await wait_until(lambda: dead(ctx, child))
 
 
 async def test_background_process_exit_code(ctx: TurnContext) -> None:
@@ -284,7 +323,9 @@ def test_config_set_validates_the_backend_name(tmp_path: Path) -> None:
     home = tmp_path / "home"
     bad = run_hermes(home, "config", "set", "terminal.backend", "sssh", clean=True)
     assert bad.returncode != 0
-    assert "unknown terminal backend 'sssh'; valid backends: local, ssh" in bad.stderr
+    from hermes.backends import names
+
+    assert f"unknown terminal backend 'sssh'; valid backends: {names()}" in bad.stderr
     good = run_hermes(home, "config", "set", "terminal.backend", "ssh", clean=True)
     assert good.returncode == 0, good.stderr
     assert "backend: ssh" in (home / "config.yaml").read_text()

@@ -24,10 +24,11 @@ from tests.browser_helpers import chromium, fake_microphone, needs_chromium, rec
 from tests.gateway_helpers import make_home
 from tests.test_webchat import BEARER, Site, log_in, serving
 from tests.tools_helpers import wait_until
-from tests.voice_helpers import spoken
+from tests.voice_helpers import spoken, words_right
 
 browser = webchat.browser  # a Chromium without a microphone
 # speech-to-text that fails at once (a closed port): these tests stop at the upload
+SENTENCE = "Hello Hermes, this is a voice note from the browser."
 NO_STT = {"voice": {"stt": {"provider": "openai", "base_url": "http://127.0.0.1:9/v1"}}}
 
 
@@ -40,7 +41,7 @@ async def site(tmp_path: Path, model: ScriptedModel) -> AsyncIterator[Site]:
 
 def microphone_wav(folder: Path) -> Path:
     """A known sentence as Chromium's fake microphone plays it (48 kHz 16-bit WAV)."""
-    raw = spoken("Hello Hermes, this is a voice note from the browser.", folder / "raw.ogg")
+    raw = spoken(SENTENCE, folder / "raw.ogg")
     wav = folder / "mic.wav"
     convert = ["-ar", "48000", "-ac", "1", "-c:a", "pcm_s16le", str(wav)]
     subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(raw), *convert], check=True)
@@ -216,14 +217,19 @@ async def test_a_voice_note_from_the_browser_is_heard_shown_and_answered(
         page = await mic_browser.new_page()
         await log_in(page, s.url)
         client_id = await record_voice(page, min_bytes=40_000)  # the whole sentence
-        bubble = page.locator(f'.msg.user[data-client-id="{client_id}"] .bubble')
-        await expect(bubble).to_contain_text("this is a voice note", timeout=60_000)
+        note = page.locator(f'.msg.user[data-client-id="{client_id}"]')
+        await expect(note).to_have_attribute("data-transcribed", "1", timeout=60_000)
+        bubble = note.locator(".bubble")
+        heard = (await bubble.inner_text()).strip()
+        # The fake microphone is real-time audio: on a loaded machine a few words come
+        # out wrong; what is asserted is that the words heard are the ones shown.
+        assert words_right(SENTENCE, heard) >= 0.5, heard
         reply = page.locator(".msg.assistant .bubble")
         await expect(reply).to_have_text("Hello! I heard your voice note.", timeout=30_000)
         await page.reload()  # the history shows what was heard, not the agent's marker
         mine = page.locator(".msg.user .bubble")
-        await expect(mine).to_contain_text("🎤 Hello Hermes, this is a voice note")
+        await expect(mine).to_contain_text(f"🎤 {heard.rstrip('.')[:20]}")
         await expect(mine).not_to_contain_text("transcribed")
     said = model.last_request.messages[-1]["content"]
     assert said.startswith("[voice note, transcribed; audio: ")
-    assert {"hello", "voice", "note"} <= set(said.lower().replace(",", " ").split())
+    assert words_right(heard.rstrip("."), said) == 1.0

@@ -18,6 +18,10 @@ from types import ModuleType
 MODULES: dict[str, str] = {
     "local": "hermes.backends.local",
     "ssh": "hermes.backends.ssh",
+    "docker": "hermes.backends.docker",
+    "singularity": "hermes.backends.singularity",
+    "modal": "hermes.backends.modal",
+    "daytona": "hermes.backends.daytona",
 }
 
 

@@ -38,6 +38,12 @@ KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
 DRAIN_SECONDS = 0.5  # after exit, how long to wait for the last output
 
 
+def group_kill_line(pid: int, sig: int) -> str:
+    """The POSIX shell line that sends SIG to process group PID, quietly (dash's
+    `kill` takes `-SIG -PGID`, not `--`); exit 0 when it was delivered."""
+    return f"kill -{int(sig)} -{int(pid)} 2>/dev/null"
+
+
 class BackendError(ToolError):
     """The environment cannot be reached (or set up); the message says how to fix it."""
 

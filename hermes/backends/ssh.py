@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hermes.aio import within
-from hermes.backends.base import BackendError, Command, OnOutput, Reach
+from hermes.backends.base import BackendError, Command, OnOutput, Reach, group_kill_line
 from hermes.backends.shell_files import ShellFilesBackend
 from hermes.backends.ssh_link import SshLink
 from hermes.backends.ssh_process import RemoteProtocol, SshProcess, remote_env, wrapper
@@ -118,7 +118,7 @@ class SshBackend(ShellFilesBackend):
     async def kill_group(self, pid: int, sig: int) -> bool:
         """Send SIG to remote process group PID; whether it was delivered."""
         proc = await asyncio.create_subprocess_exec(
-            *self.link.argv(f"kill -{int(sig)} -{int(pid)} 2>/dev/null"),
+            *self.link.argv(group_kill_line(pid, sig)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

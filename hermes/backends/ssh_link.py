@@ -22,7 +22,9 @@ from hermes.aio import within
 from hermes.backends.base import BackendError
 
 PERSIST_SECONDS = 600  # an unused master connection ends after this long
-SOCKET_PATH_MAX = 100  # a unix socket path must fit in sun_path (108 bytes on Linux)
+# a unix socket path must fit in sun_path (108 bytes with its NUL on Linux), and ssh
+# first binds the master at the path plus a 17-character random suffix
+SOCKET_PATH_MAX = 90
 
 
 class SshLink:
