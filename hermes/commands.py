@@ -30,6 +30,7 @@ HELP: dict[str, str] = {
     "/compress": "summarize older messages now",
     "/usage": "tokens and cost of the last turn, this session and today",
     "/retry": "run your last message again",
+    "/skills [VERB]": "skills and proposals: list, check, pending, show|apply|reject|rollback ID",
     "/undo": "drop the last turn",
     "/help": "this list",
 }
@@ -128,6 +129,16 @@ async def _retry(conv: Conversation, arg: str) -> Outcome:
     return Outcome(f"Retrying: {clip(text)}", resend=text)
 
 
+async def _skills(conv: Conversation, arg: str) -> Outcome:
+    from hermes.errors import HermesError
+    from hermes.skills import verbs
+
+    try:
+        return Outcome(await verbs.run(conv.store, conv.profile.home, arg))
+    except HermesError as exc:
+        return Outcome(str(exc))
+
+
 def clip(text: str, limit: int = 60) -> str:
     """TEXT on one line, cut to LIMIT characters with an ellipsis."""
     line = " ".join(text.split())
@@ -144,5 +155,6 @@ _HANDLERS: dict[str, Handler] = {
     "/usage": _usage,
     "/undo": _undo,
     "/retry": _retry,
+    "/skills": _skills,
     "/help": _help,
 }

@@ -7,10 +7,10 @@ and nothing per turn changes the process environment or working directory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from hermes.backends.base import Backend
@@ -82,6 +82,36 @@ class NoUser:
         return "(nobody is available to answer; proceed with your best judgement)"
 
 
+class ToolServices(Protocol):
+    """What tools may ask of the gateway they run in (hermes/gateway/services.py
+    implements it). Outside a gateway there is none: `TurnContext.gateway()` then
+    raises a ToolError saying so. No tool imports the gateway."""
+
+    async def send(self, ctx: TurnContext, target: str, text: str) -> str:
+        """Queue TEXT for TARGET ("origin", "home" or PLATFORM:CHAT[:THREAD]) through
+        the delivery ledger; one line saying where it went."""
+        ...
+
+    async def delegate(self, ctx: TurnContext, tasks: object, wait: bool) -> str:
+        """Run child agents for TASKS (each {goal, context?}); with WAIT their results,
+        else one line naming the task ids (the results come as a new turn)."""
+        ...
+
+    def notify(self, ctx: TurnContext, text: str) -> None:
+        """Tell the turn's chat TEXT at once (a progress line; not stored as a reply)."""
+        ...
+
+    def wake_scheduler(self) -> None:
+        """Cron jobs changed: the scheduler looks again."""
+        ...
+
+
+# Runs a tool by name as the model's own call would run (the approval gate and the
+# other hooks first), for code that calls tools (execute_code). A call that would
+# wait for the user's decision is not run: (the one-line reason, True).
+ToolRunner = Callable[[str, dict[str, Any]], Awaitable[tuple[str, bool]]]
+
+
 @dataclass
 class TurnContext:
     """Everything a tool call may touch, passed to every tool."""
@@ -92,9 +122,27 @@ class TurnContext:
     processes: ProcessManager
     user: UserIO = field(default_factory=NoUser)
     origin: str | None = None  # the chat the turn answers (PLATFORM:CHAT[:THREAD]); None: terminal
-    # the gateway's scheduler wake-up, in the gateway; elsewhere None (the cron tool
-    # then pokes a running gateway itself)
-    jobs_changed: Callable[[], None] | None = None
+    # the gateway's services (send, delegate, notify, wake the scheduler), in the
+    # gateway; elsewhere None (see gateway())
+    services: ToolServices | None = None
+    # set by the agent loop for the turn it runs (see ToolRunner)
+    run_tool: ToolRunner | None = None
+    # True for calls made by code or a child with nobody to ask right now: the
+    # approval gate refuses what it would have asked about, instead of asking
+    unattended: bool = False
+    # the model's tool call being run (set by the agent loop for each call)
+    call_id: str | None = None
+
+    def gateway(self, tool: str) -> ToolServices:
+        """The gateway's services, or a ToolError naming TOOL when there is none."""
+        if self.services is None:
+            from hermes.errors import ToolError
+
+            raise ToolError(
+                f"{tool} works only in the gateway (`hermes gateway run`, or a chat "
+                "platform); this session has no gateway"
+            )
+        return self.services
 
     @property
     def backend(self) -> Backend:

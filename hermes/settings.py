@@ -211,6 +211,9 @@ class DisplaySettings:
 class MemorySettings:
     memory_char_limit: int = bounded(2200, 100)  # memories/MEMORY.md
     user_char_limit: int = bounded(1375, 100)  # memories/USER.md
+    # every N user turns a background review asks what to remember and stages memory
+    # proposals (hermes/skills/review.py); 0: never
+    nudge_turns: int = bounded(10, 0)
 
 
 @dataclass
@@ -299,6 +302,60 @@ class VoiceSettings:
 
 
 @dataclass
+class WebSearchSettings:
+    """web.search: where web_search asks (hermes/tools/web_backends.py); None: no web_search."""
+
+    # searxng: a SearXNG instance's JSON API (self-hosted; its settings.yml must allow the
+    # json format); brave: the Brave Search API (a key from api-dashboard.search.brave.com)
+    backend: Literal["searxng", "brave"] | None = None
+    url: str | None = http_url()  # searxng: the instance (required); brave: None is its API
+    api_key_env: str | None = env_name()  # brave: None is BRAVE_API_KEY
+    results: int = bounded(5, 1, 20)  # results per search
+
+
+@dataclass
+class WebSettings:
+    search: WebSearchSettings = field(default_factory=WebSearchSettings)
+    extract: bool = True  # offer web_extract (reads one page's text; needs the `web` extra)
+    # web_extract may read pages on this machine and the private network (127.0.0.1,
+    # 192.168.x.x, ...); off: only public addresses, so a page cannot steer it inward
+    extract_private: bool = False
+    timeout: float = bounded(20.0, 1, 600)  # seconds for one search or one page
+    max_bytes: int = bounded(2_000_000, 10_000, 100_000_000)  # of a page read at most
+    max_chars: int = bounded(20_000, 500, 1_000_000)  # of text returned; the result says if cut
+
+
+@dataclass
+class DelegationSettings:
+    max_children: int = bounded(3, 1, 16)  # subtasks of one delegate call (they run at once)
+    max_depth: int = bounded(1, 1, 3)  # 1: children cannot delegate further
+    timeout_seconds: float = bounded(600.0, 1, 86400)  # wall clock per child, then killed
+
+
+@dataclass
+class ExecuteCodeSettings:
+    """The execute_code tool: a Python script calling tools over RPC."""
+
+    timeout: int = bounded(300, 1, 3600)  # seconds; then the script's process tree is killed
+    max_tool_calls: int = bounded(50, 1, 10000)  # per script; the next call gets an error
+    max_stdout_chars: int = bounded(20000, 200)  # beyond this stdout is cut, and the result says so
+    max_stderr_chars: int = bounded(4000, 200)  # the last this many chars of stderr
+    python: str = "python3"  # the interpreter, looked up on the backend's PATH
+
+
+@dataclass
+class SkillsSettings:
+    # what happens to a skill or memory change the agent proposes: ask (staged until the
+    # user's /skills apply ID) or auto (applied at once; /skills rollback ID undoes it)
+    write_approval: Literal["auto", "ask"] = "ask"
+    # a turn with this many tool calls (or a user correction) gets a background review
+    # that may propose a skill; 0: never
+    review_after_tool_calls: int = bounded(8, 0)
+    # the curator archives agent-made skills unused this long (never the user's own)
+    archive_after_days: int = bounded(90, 1)
+
+
+@dataclass
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
@@ -315,3 +372,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    skills: SkillsSettings = field(default_factory=SkillsSettings)
+    execute_code: ExecuteCodeSettings = field(default_factory=ExecuteCodeSettings)
+    delegation: DelegationSettings = field(default_factory=DelegationSettings)
+    web: WebSettings = field(default_factory=WebSettings)

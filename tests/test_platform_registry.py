@@ -68,8 +68,11 @@ def test_its_section_is_validated_like_any_other(tmp_path: Path) -> None:
     assert error_of(write(tmp_path, "tinny:\n  loud: true\n")) == (
         "FILE line 1: unknown key 'tinny' (did you mean 'tiny'?)"
     )
-    # a platform without a section has no key; `platforms` is not a key of the file
-    assert "unknown key 'web'" in error_of(write(tmp_path, "web:\n  x: 1\n"))
+    # the web chat has no section: `web:` is the web tools' (web_search, web_extract);
+    # `platforms` is not a key of the file
+    assert "unknown key 'web.x' (valid keys under web: search," in error_of(
+        write(tmp_path, "web:\n  x: 1\n")
+    )
     assert "unknown key 'platforms'" in error_of(write(tmp_path, "platforms: {}\n"))
 
     path = write(tmp_path, "# mine\n")

@@ -9,6 +9,8 @@ from tools_helpers import make_ctx
 
 from hermes.agent.prompt import build_system_prompt
 from hermes.errors import ToolError
+from hermes.settings import Settings, SkillsSettings
+from hermes.store import Store
 from hermes.tools.skills import TOOLS
 
 TOOL = {t.name: t for t in TOOLS}
@@ -16,7 +18,9 @@ SKILL = "---\nname: deploy-staging\ndescription: ship the app to staging\n---\n1
 
 
 async def test_create_list_view_update_delete(tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path)
+    store = await Store.open(tmp_path / "state.db")
+    auto = Settings(skills=SkillsSettings(write_approval="auto"))
+    ctx = make_ctx(tmp_path, settings=auto, store=store)
     assert "No skills yet" in await TOOL["skills_list"].run({}, ctx)
     args = {"action": "create", "name": "deploy-staging", "content": SKILL}
     assert "Created skill deploy-staging" in await TOOL["skill_manage"].run(args, ctx)
@@ -31,6 +35,8 @@ async def test_create_list_view_update_delete(tmp_path: Path) -> None:
     assert "make ship" in await TOOL["skill_view"].run({"name": "deploy-staging"}, ctx)
     await TOOL["skill_manage"].run({"action": "delete", "name": "deploy-staging"}, ctx)
     assert not (tmp_path / "skills" / "deploy-staging").exists()
+    assert (tmp_path / "skills" / ".archive" / "deploy-staging" / "SKILL.md").exists()
+    await store.close()
 
 
 async def test_bad_names_missing_front_matter_and_unknown_skills(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from hermes.agent.compress import estimate_tokens, split_point, summarize
 from hermes.agent.events import EventSink, Notice, ignore
 from hermes.agent.loop import INTERRUPTED, Loop, ToolHook, TurnResult
 from hermes.agent.prompt import build_system_prompt
-from hermes.context import NoUser, Profile, TurnContext, UserIO
+from hermes.context import NoUser, Profile, ToolServices, TurnContext, UserIO
 from hermes.errors import HermesError
 from hermes.messages import Message, ToolCall, Usage
 from hermes.providers.base import Provider
@@ -50,7 +50,7 @@ class Conversation:
     # before each model call
     inbox: Callable[[], Awaitable[list[Message]]] | None = None
     origin: str | None = None  # the chat this conversation answers (PLATFORM:CHAT[:THREAD])
-    jobs_changed: Callable[[], None] | None = None  # tells the scheduler (in the gateway)
+    services: ToolServices | None = None  # the gateway's, for tools (hermes/context.py)
     last_usage: Usage = field(default_factory=Usage)
     _messages: list[StoredMessage] = field(default_factory=list)
     _overhead: int = 0  # tokens the provider counts beyond our estimate (tool schemas, framing)
@@ -152,7 +152,7 @@ class Conversation:
             processes=self.processes,
             user=self.user,
             origin=self.origin,
-            jobs_changed=self.jobs_changed,
+            services=self.services,
         )
 
     def messages(self) -> list[Message]:

@@ -129,8 +129,9 @@ class Loop:
         reply whose `pending` calls have no result yet (a suspended turn going on).
         Returns early with `waiting` set when a hook deferred a call."""
         result = TurnResult(text="")
-        env = self.ctx.profile.env
-        specs: list[ToolSpec] = [t.spec for t in self.tools.values() if t.available(env)]
+        specs: list[ToolSpec] = [t.spec for t in self.tools.values() if t.offered(self.ctx)]
+        if self.ctx.run_tool is None:
+            self.ctx.run_tool = self.run_unattended
         if pending:
             waiting = await self._run_tools(list(pending), history, emit)
             if waiting:
@@ -236,6 +237,33 @@ class Loop:
                 return Answer(verdict)
         return Run(tool, args)
 
+    async def run_unattended(self, name: str, args: dict[str, Any]) -> tuple[str, bool]:
+        """Run tool NAME as a model's call would run (the hooks first), for code that
+        calls tools: the hooks see an unattended context, so the approval gate refuses
+        what it would ask about. Returns (result, is_error)."""
+        call = ToolCall(new_call_id(), name, json.dumps(args))
+        tool = self.tools.get(name)
+        if tool is None or not tool.offered(self.ctx):
+            return f"Error: there is no tool named {name!r} here", True
+        ctx = replace(self.ctx, unattended=True)
+        for hook in self.hooks:
+            verdict = await hook.before(call, args, ctx)
+            if isinstance(verdict, Defer):  # a hook that defers without asking
+                return f"Not run: {verdict.note}", True
+            if verdict is not None:
+                return verdict, True
+        try:
+            text, is_error = await tool.run(args, ctx), False
+        except HermesError as exc:
+            text, is_error = f"Error: {exc}", True
+        except OSError as exc:
+            text, is_error = f"Error: {name}: {exc.strerror or exc}", True
+        except Exception as exc:
+            text, is_error = f"Error: {name} failed: {type(exc).__name__}: {exc}", True
+        for hook in self.hooks:
+            await hook.after(call, text, is_error, ctx)
+        return text, is_error
+
     async def _run_one(
         self,
         call: ToolCall,
@@ -266,7 +294,7 @@ class Loop:
 
     async def _execute(self, call: ToolCall, tool: Tool, args: dict[str, Any]) -> tuple[str, bool]:
         try:
-            return await tool.run(args, self.ctx), False
+            return await tool.run(args, replace(self.ctx, call_id=call.id)), False
         except HermesError as exc:
             return f"Error: {exc}", True
         except (TypeError, KeyError) as exc:

@@ -24,16 +24,11 @@ class SkillEntry:
 
 
 def read_skills_index(skills_dir: Path) -> list[SkillEntry]:
-    """Name and description of every skills/NAME/SKILL.md (YAML front matter)."""
-    entries: list[SkillEntry] = []
-    if not skills_dir.is_dir():
-        return entries
-    for skill_file in sorted(skills_dir.glob("*/SKILL.md")):
-        meta = skill_front_matter(_read(skill_file))
-        name = skill_file.parent.name  # what skill_view opens, whatever the front matter says
-        description = " ".join(str(meta.get("description") or "").split())
-        entries.append(SkillEntry(name, description))
-    return entries
+    """Name and description of every valid skills/NAME/SKILL.md (agentskills.io format,
+    hermes/skills/format.py); an invalid one is logged and left out."""
+    from hermes.skills.format import load_index
+
+    return [SkillEntry(s.name, s.description) for s in load_index(skills_dir)]
 
 
 def skill_front_matter(text: str) -> dict[str, object]:

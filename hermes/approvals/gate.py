@@ -169,6 +169,14 @@ def refusal(request: Request) -> str:
     )
 
 
+def unattended_refusal(request: Request) -> str:
+    return (
+        f"Not run: this {request.risk}-risk action needs the user's approval "
+        f"({request.reason}), and code cannot wait for it. Run it with the terminal "
+        "tool yourself, so the user is asked."
+    )
+
+
 def denied(request: Request, by: str) -> str:
     return (
         f"Not run: the user ({by}) denied this {request.risk}-risk action "
@@ -212,6 +220,8 @@ class ApprovalGate:
             return refusal(request)
         if self.settings.mode == "off":
             return None
+        if ctx.unattended:  # code or a child calling tools: nobody to ask in the middle
+            return unattended_refusal(request)
         return await self.asker.ask(request, ctx)
 
     async def after(self, call: ToolCall, result: str, is_error: bool, ctx: TurnContext) -> None:

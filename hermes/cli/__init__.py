@@ -226,6 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
     tshow.add_argument("--json", action="store_true", help="print JSON")
     _action(tsub, "cancel", "stop a task").add_argument("id", help=TASK_HELP)
 
+    skills = _add(sub, "skills", "hermes.cli.skills_cmd:cmd_skills", "skills and proposals")
+    ssub = skills.add_subparsers(dest="action", metavar="ACTION", required=True)
+    _action(ssub, "list", "valid skills with their usage")
+    _action(ssub, "check", "report every invalid skill (exit 1 if any)")
+    _action(ssub, "pending", "proposals waiting for your decision")
+    for verb, what in (
+        ("show", "a proposal with its text"),
+        ("apply", "apply a proposal (not when its target changed since)"),
+        ("reject", "reject a proposal"),
+        ("rollback", "undo an applied proposal"),
+    ):
+        _action(ssub, verb, what).add_argument("id", help="a proposal id (sp_...)")
+
     cron = _add(sub, "cron", "hermes.cli.cron_cmd:cmd_cron", "scheduled jobs")
     csub = cron.add_subparsers(dest="action", metavar="ACTION", required=True)
     clist = _action(csub, "list", "jobs by next run")

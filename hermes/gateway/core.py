@@ -34,11 +34,13 @@ from hermes.gateway import leftovers, turns, work
 from hermes.gateway.access import Access
 from hermes.gateway.approvals import Desk
 from hermes.gateway.chats import Chat, Chats
+from hermes.gateway.delegation import Delegation
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
 from hermes.gateway.events import Inbound, Target, session_key
 from hermes.gateway.notify import ProcessNotifier
 from hermes.gateway.routing import Routes
 from hermes.gateway.scheduler import Scheduler
+from hermes.gateway.services import GatewayTools
 from hermes.gateway.tasks import TaskRunner
 from hermes.gateway.voice_out import SpokenReplies
 from hermes.logs import SERVING
@@ -46,6 +48,7 @@ from hermes.messages import Message
 from hermes.platforms.adapter import Adapter
 from hermes.store import Store, approval_ops
 from hermes.store import gateway_ops as ops
+from hermes.store.task_ops import TaskRow
 from hermes.tools.process import ProcessManager
 from hermes.voice.service import Voice
 
@@ -100,6 +103,10 @@ class Gateway:
         self.tasks = TaskRunner(self, settings.max_concurrent_tasks, ping_after=ping_after)
         self.desk.resumers["inbound"] = self._resume_inbound
         self.desk.resumers["task"] = self.tasks.resume
+        self.delegation = Delegation(self.tasks, self.spawn, self._report_child)
+        self.tasks.delegation = self.delegation
+        self.tools = GatewayTools(self, self.delegation)  # for tools: ctx.services
+        self.tasks.services = self.tools
         self.scheduler = Scheduler(self, zone(profile.settings.cron.timezone))
         # parts that live beside the gateway (the /mcp endpoint) and stop with it
         self.on_close: list[Callable[[], Awaitable[None]]] = []
@@ -132,6 +139,7 @@ class Gateway:
         await leftovers.end_processes(self)  # before any turn resumes (and could rerun them)
         await self._recover()
         await self.tasks.recover()
+        await self.delegation.recover()
         self.spawn(self.desk.run(), "approvals")
         self.spawn(self.scheduler.run(), "scheduler")
         for name, courier in self.couriers.items():
@@ -281,6 +289,24 @@ class Gateway:
                     )
                 return False
         return True
+
+    async def _report_child(self, row: TaskRow) -> None:
+        """A delegated result the parent did not wait for: a new turn in its chat
+        (once: the task id is the message's external id)."""
+        if not row.origin:
+            return
+        target = Target.parse(row.origin)
+        body = row.result if row.status == "done" else row.error
+        status = "succeeded" if row.status == "done" else row.status.replace("_", " ")
+        text = (
+            f"[the delegated task {row.id} you started {status}; the user has seen this "
+            f"result]\n{body or '(no answer)'}"
+        )
+        user = (row.requester or "").split(":", 1)[-1] or "hermes"
+        event = Inbound(
+            target.platform, target.chat, user, text, f"delegate:{row.id}", target.thread
+        )
+        await self.route(target).take(event)
 
     async def take(self, event: Inbound) -> None:
         """An allowed event of a chat this gateway serves: a button, or a message

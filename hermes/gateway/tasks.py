@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hermes.agent.conversation import Conversation
@@ -21,6 +22,7 @@ from hermes.agent.loop import TurnResult, tool_call_summary
 from hermes.approvals.gate import ApprovalGate
 from hermes.errors import HermesError
 from hermes.gateway.approvals import ChatAsker, rerun_rule
+from hermes.gateway.delegation import child_tools
 from hermes.gateway.events import Target
 from hermes.gateway.ports import Services, Waker
 from hermes.gateway.walkaway import WALKAWAY_BRIEF, Walkaways
@@ -30,7 +32,9 @@ from hermes.store.task_ops import TaskRow
 from hermes.tools.registry import default_tools
 
 if TYPE_CHECKING:
+    from hermes.context import ToolServices
     from hermes.gateway.approvals import Desk
+    from hermes.gateway.delegation import Delegation
 
 log = logging.getLogger("hermes.gateway")
 
@@ -104,6 +108,8 @@ class TaskRunner:
         self.limit = asyncio.Semaphore(limit)
         self.running: dict[str, asyncio.Task[None]] = {}
         self.walkaway = Walkaways(gw, ping_after)
+        self.delegation: Delegation | None = None  # set by the gateway
+        self.services: ToolServices | None = None  # the gateway's, for the tasks' tools
         self._cancelled: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -164,24 +170,42 @@ class TaskRunner:
             return f"No task {task_id!r}; /tasks lists this chat's tasks."
         if row.finished:
             return f"Task {row.id} already {row.status}."
+        if not await self.stop(row.id, "cancelled", f"cancelled by {by}", by=by):
+            return f"Task {row.id} had just finished."
+        return f"Cancelled {row.id}."
+
+    async def stop(self, task_id: str, status: str, error: str, *, by: str = "") -> bool:
+        """End an open task as `cancelled` or `timed_out`: its row (and message) first,
+        then its approvals, its running turn, its processes and its children.
+        False if it had finished already."""
+        gw = self.gw
+        row = await gw.store.run(task_ops.get, task_id)
+        if row is None or row.finished:
+            return False
+        text = cancelled_text(row, by) if status == "cancelled" else f"⏱ {row.id}: {error}."
+        message = None if row.waited else to_origin(row, f"task:{row.id}:result", text)
         finished = await gw.store.run(
-            task_ops.finish,
-            row.id,
-            "cancelled",
-            gw.clock(),
-            error=f"cancelled by {by}",
-            delivery=to_origin(row, f"task:{row.id}:result", cancelled_text(row, by)),
+            task_ops.finish, row.id, status, gw.clock(), error=error, delivery=message
         )
         if not finished:
-            return f"Task {row.id} had just finished."
-        await gw.store.run(approval_ops.cancel_owner, f"task:{row.id}", by, gw.clock())
+            return False
+        await gw.store.run(approval_ops.cancel_owner, f"task:{row.id}", by or status, gw.clock())
         self.walkaway.forget(row.id)
         running = self.running.get(row.id)
         if running is not None:
             self._cancelled.add(row.id)
             running.cancel()
+        if row.session_id is not None:
+            for proc in gw.processes.list():
+                if proc.session_id == row.session_id and proc.status == "running":
+                    await gw.processes.kill(proc.id)
+        if self.delegation is not None:
+            if row.session_id is not None:
+                await self.delegation.cancel_children(row.session_id, by or status)
+            self.delegation.finished(replace(row, status=status))
         self._wake_origin(row)
-        return f"Cancelled {row.id}."
+        log.info("task %s %s: %s", row.id, status, error)
+        return True
 
     async def close(self) -> None:
         """The gateway stops: running tasks stay `running`, resumed at the next start."""
@@ -238,6 +262,10 @@ class TaskRunner:
         tools = default_tools()
         if row.kind == "walkaway":
             tools.append(self.walkaway.progress_tool(row))
+        if row.kind == "delegate":
+            limit = gw.profile.settings.delegation.max_depth
+            keep = child_tools([t.name for t in tools], row.depth, limit)
+            tools = [t for t in tools if t.name in keep]
         conv = await Conversation.open(
             gw.profile,
             gw.store,
@@ -249,7 +277,7 @@ class TaskRunner:
         )
         if row.kind == "walkaway":
             conv.inbox = lambda: self.walkaway.steering(row.id)
-        conv.origin, conv.jobs_changed = row.origin, gw.scheduler.wake
+        conv.origin, conv.services = row.origin, self.services
         if origin is not None:
             gw.targets[conv.session_id] = origin
         pinger = (
@@ -320,7 +348,9 @@ class TaskRunner:
     async def _finish(self, row: TaskRow, ok: bool, text: str) -> None:
         job = await self._job(row)
         delivery = to_origin(row, f"task:{row.id}:result", result_text(row, ok, text, job))
-        await self.gw.store.run(
+        if row.waited:  # a parent waits: the result is its tool's, not a message
+            delivery = None
+        finished = await self.gw.store.run(
             task_ops.finish,
             row.id,
             "done" if ok else "failed",
@@ -331,6 +361,8 @@ class TaskRunner:
         )
         log.info("task %s %s", row.id, "done" if ok else f"failed: {text[:200]}")
         self.walkaway.forget(row.id)
+        if finished and self.delegation is not None:
+            self.delegation.finished(replace(row, status="done" if ok else "failed"))
         self._wake_origin(row)
 
     def _wake_origin(self, row: TaskRow) -> None:

@@ -14,6 +14,7 @@ from hermes.agent.conversation import Conversation
 from hermes.agent.events import AgentEvent, EventSink, ignore
 from hermes.approvals.gate import ApprovalGate, Asker, NobodyToAsk
 from hermes.commands import HELP, clip, is_command, run_command
+from hermes.context import ToolServices
 from hermes.errors import HermesError
 from hermes.gateway import leftovers, voice_chat, work
 from hermes.gateway.approvals import ChatAsker, rerun_rule
@@ -37,6 +38,10 @@ class TurnHost(work.WorkHost, voice_chat.VoiceHost, Protocol):
 
     @property
     def scheduler(self) -> Waker: ...
+
+    @property
+    def tools(self) -> ToolServices:
+        """The gateway's services for the turn's tools (send, delegate, ...)."""
 
     def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
         """Run CORO as a task the gateway owns (cancelled when it closes)."""
@@ -88,7 +93,7 @@ async def _open(gw: TurnHost, chat: Chat, event: Inbound) -> Conversation:
         )
         if event.platform != "api":
             chat.conv.origin = str(event.target)
-        chat.conv.jobs_changed = gw.scheduler.wake
+        chat.conv.services = gw.tools
         if chat.conv.session_id != session_id:
             await gw.store.run(ops.set_chat_session, chat.key, chat.conv.session_id, gw.clock())
     return chat.conv
@@ -434,7 +439,7 @@ async def _ephemeral_turn(
         provider=provider,
         system_prompt=build_system_prompt(profile),
         tools={t.name: t for t in default_tools()} | (client.tools if client else {}),
-        ctx=TurnContext(profile, "api", gw.store, gw.processes, jobs_changed=gw.scheduler.wake),
+        ctx=TurnContext(profile, "api", gw.store, gw.processes, services=gw.tools),
         hooks=[
             *([client] if client else []),  # first: the client's calls go back untouched
             ApprovalGate(profile.settings.approvals, NobodyToAsk()),

@@ -104,6 +104,21 @@ Cost, chats and kept cron results (step 0010):
   (a Telegram group's title, a user's name), kept up to date by a trigger on
   ``inbound``; the dashboard shows names, and ``hermes send web:CHAT`` only
   sends to a web chat that exists.
+
+Skills (step 0012, see hermes/store/skill_ops.py and hermes/skills/):
+
+- ``skill_usage``: per skill name, ``views`` (skill_view calls), ``uses``
+  (sessions that opened it), ``last_used_at``, ``created_by`` agent | user |
+  bundled (a skill with no row counts as the user's own), ``archived_at`` when
+  the curator moved it to skills/.archive/.
+- ``skill_proposals``: a staged change. ``kind`` skill | memory; ``action``
+  create | patch | delete (skill) or edit (memory); ``target`` the skill name or
+  ``user`` / ``memory`` (memories/USER.md, MEMORY.md); ``content`` the whole new
+  text (NULL for delete); ``base_hash`` the SHA-256 of the target's text when
+  staged ('' when absent): a proposal applies only while the target still hashes
+  the same, else it becomes ``stale``. ``status``: pending -> applied | rejected
+  | stale; applied -> rolled_back. ``previous`` is the text it replaced (NULL:
+  absent), ``moved_to`` where a deleted skill's folder went.
 """
 
 from __future__ import annotations
@@ -446,6 +461,52 @@ ALTER TABLE chats ADD COLUMN voice TEXT NOT NULL DEFAULT 'off';
 ALTER TABLE deliveries ADD COLUMN voice TEXT;
 """
 
+# delegated tasks: the session and tool call that started them (a rerun of the call
+# finds its children instead of starting more), their depth, the wall-clock deadline,
+# and whether the parent waits for the result (else it comes as a new turn: reported)
+_DELEGATION = """
+ALTER TABLE tasks ADD COLUMN parent TEXT;
+ALTER TABLE tasks ADD COLUMN call_id TEXT;
+ALTER TABLE tasks ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN deadline REAL;
+ALTER TABLE tasks ADD COLUMN waited INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN reported_at REAL;
+CREATE INDEX tasks_call ON tasks(call_id) WHERE call_id IS NOT NULL;
+CREATE INDEX tasks_parent ON tasks(parent) WHERE parent IS NOT NULL;
+"""
+
+# the skills loop (hermes/skills/, hermes/store/skill_ops.py): usage per skill, and
+# proposals staged against the SHA-256 of what they change
+_SKILLS = """
+CREATE TABLE skill_usage (
+    name          TEXT PRIMARY KEY,
+    created_by    TEXT NOT NULL DEFAULT 'user',
+    created_at    REAL NOT NULL,
+    views         INTEGER NOT NULL DEFAULT 0,
+    uses          INTEGER NOT NULL DEFAULT 0,
+    last_used_at  REAL,
+    last_session  TEXT,
+    archived_at   REAL
+);
+
+CREATE TABLE skill_proposals (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    content     TEXT,
+    base_hash   TEXT NOT NULL,
+    reason      TEXT NOT NULL DEFAULT '',
+    source      TEXT NOT NULL DEFAULT 'agent',
+    status      TEXT NOT NULL DEFAULT 'pending',
+    previous    TEXT,
+    moved_to    TEXT,
+    note        TEXT,
+    created_at  REAL NOT NULL,
+    decided_at  REAL
+);
+CREATE INDEX skill_proposals_by_status ON skill_proposals(status, created_at);
+"""
 
 MIGRATIONS: list[Migration] = [
     ("0001_sessions_messages", _SESSIONS_MESSAGES),
@@ -459,4 +520,6 @@ MIGRATIONS: list[Migration] = [
     ("0009_tool_processes", _TOOL_PROCESSES),
     ("0010_usage_cost_chats", _usage_cost_chats),
     ("0011_voice", _VOICE),
+    ("0012_skills", _SKILLS),
+    ("0013_delegation", _DELEGATION),
 ]

@@ -20,7 +20,8 @@ PREFIX = {"background": "bg", "walkaway": "wk", "delegate": "dl", "cron": "cr"}
 OPEN = ("queued", "running", "waiting_approval")
 _COLS = (
     "id, kind, prompt, origin, status, session_id, user_message_id, result, error,"
-    " created_at, started_at, finished_at, job_id, requester"
+    " created_at, started_at, finished_at, job_id, requester,"
+    " parent, call_id, depth, deadline, waited, reported_at"
 )
 
 
@@ -30,7 +31,7 @@ class TaskRow:
     kind: str  # background | walkaway | delegate | cron
     prompt: str
     origin: str | None  # PLATFORM:CHAT[:THREAD] the results go to
-    status: str  # queued | running | waiting_approval | done | failed | cancelled
+    status: str  # queued | running | waiting_approval | done | failed | timed_out | cancelled
     session_id: str | None
     user_message_id: int | None
     result: str | None
@@ -40,6 +41,13 @@ class TaskRow:
     finished_at: float | None
     job_id: str | None = None  # cron: the job this run belongs to
     requester: str | None = None  # PLATFORM:USER who started it from a chat (decides its approvals)
+    # delegated tasks (hermes/gateway/delegation.py)
+    parent: str | None = None  # the session whose delegate call started it
+    call_id: str | None = None  # that delegate call
+    depth: int = 0  # 1: a child of a chat's agent; 2: a child's child
+    deadline: float | None = None  # wall clock: timed out after this
+    waited: int = 0  # 1: the parent waits for the result (no message to the chat)
+    reported_at: float | None = None  # a result the parent did not wait for, given to it
 
     @property
     def finished(self) -> bool:
@@ -59,6 +67,9 @@ class TaskRow:
             "result": self.result,
             "error": self.error,
             "job_id": self.job_id,
+            "parent": self.parent,
+            "depth": self.depth,
+            "deadline": self.deadline,
         }
 
 
@@ -188,7 +199,7 @@ def finish(
     error: str | None = None,
     delivery: NewDelivery | None = None,
 ) -> bool:
-    """done | failed | cancelled, with its message queued in the SAME transaction.
+    """done | failed | timed_out | cancelled, with its message queued in the SAME transaction.
     False (and nothing queued) if the task had already finished (a cancel wins)."""
     marks = ", ".join("?" * len(OPEN))
     with transaction(conn):
@@ -244,3 +255,64 @@ def count_open(conn: sqlite3.Connection) -> int:
     marks = ", ".join("?" * len(OPEN))
     row = conn.execute(f"SELECT COUNT(*) FROM tasks WHERE status IN ({marks})", OPEN).fetchone()
     return int(row[0])
+
+
+@dataclass(frozen=True)
+class Child:
+    """A delegated task to insert: its brief and what ties it to its parent."""
+
+    prompt: str
+    origin: str | None
+    requester: str | None
+    parent: str
+    call_id: str
+    depth: int
+    deadline: float
+    waited: bool
+
+
+def insert_children(conn: sqlite3.Connection, children: list[Child], now: float) -> list[TaskRow]:
+    """The children of one delegate call, queued in one transaction; a call that
+    already has children (the same call run again after a restart) gets those."""
+    with transaction(conn):
+        if children:
+            have = _select(conn, "call_id = ? ORDER BY created_at, id", (children[0].call_id,))
+            if have:
+                return have
+        ids = []
+        for c in children:
+            task_id = insert_in(conn, "delegate", c.prompt, c.origin, now, requester=c.requester)
+            conn.execute(
+                "UPDATE tasks SET parent = ?, call_id = ?, depth = ?, deadline = ?, waited = ?"
+                " WHERE id = ?",
+                (c.parent, c.call_id, c.depth, c.deadline, int(c.waited), task_id),
+            )
+            ids.append(task_id)
+    return get_many(conn, ids)
+
+
+def of_session(conn: sqlite3.Connection, session_id: str) -> list[TaskRow]:
+    """The tasks that run in SESSION_ID (one, normally)."""
+    return _select(conn, "session_id = ?", (session_id,))
+
+
+def children_of(conn: sqlite3.Connection, parent: str) -> list[TaskRow]:
+    """The delegated tasks a session started (open and finished)."""
+    return _select(conn, "parent = ? ORDER BY created_at, id", (parent,))
+
+
+def unreported(conn: sqlite3.Connection) -> list[TaskRow]:
+    """Finished children whose parent did not wait and has not been told yet."""
+    marks = ", ".join("?" * len(OPEN))
+    return _select(
+        conn,
+        f"kind = 'delegate' AND waited = 0 AND reported_at IS NULL AND status NOT IN ({marks})",
+        OPEN,
+    )
+
+
+def mark_reported(conn: sqlite3.Connection, task_ids: list[str], now: float) -> None:
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE tasks SET reported_at = ? WHERE id = ?", [(now, t) for t in task_ids]
+        )

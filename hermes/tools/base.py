@@ -21,9 +21,15 @@ class Tool:
     # environment variables the tool needs (e.g. HASS_URL): without them all set in
     # the profile's environment the model is not offered the tool
     needs: tuple[str, ...] = ()
+    # where else it is offered: e.g. only when a backend for it is configured
+    when: Callable[[TurnContext], bool] | None = None
 
     def available(self, env: Mapping[str, str]) -> bool:
         return all(env.get(var, "").strip() for var in self.needs)
+
+    def offered(self, ctx: TurnContext) -> bool:
+        """Whether the model is offered this tool in CTX's turn."""
+        return self.available(ctx.profile.env) and (self.when is None or self.when(ctx))
 
     @property
     def spec(self) -> ToolSpec:

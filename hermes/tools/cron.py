@@ -46,8 +46,8 @@ def job_line(job: JobRow, tz: ZoneInfo) -> str:
 
 
 def _changed(ctx: TurnContext) -> None:
-    if ctx.jobs_changed is not None:
-        ctx.jobs_changed()
+    if ctx.services is not None:
+        ctx.services.wake_scheduler()
     else:
         from hermes.pidfile import poke
 

@@ -11,13 +11,16 @@ TOOL_MODULES = (
     "hermes.tools.terminal",
     "hermes.tools.files",
     "hermes.tools.search",
+    "hermes.tools.execute_code",  # local and docker backends only (Tool.when)
     "hermes.tools.memory",
     "hermes.tools.todo",
     "hermes.tools.clarify",
     "hermes.tools.session_tools",
     "hermes.tools.skills",
     "hermes.tools.cron",
+    "hermes.tools.gateway_tools",
     "hermes.tools.voice",
+    "hermes.tools.web",  # web_search only with web.search.backend; web_extract: web.extract
     "hermes.tools.homeassistant",  # offered only with HASS_URL and HASS_TOKEN (Tool.needs)
 )
 

@@ -1,29 +1,32 @@
 """Skills: procedures the agent wrote down, as skills/NAME/SKILL.md with YAML
 front matter (name, description), in the agentskills.io layout.
 
-The system prompt lists names and descriptions; `skill_view` opens one,
-`skill_manage` writes or removes one.
+The system prompt lists names and descriptions of the valid ones
+(hermes/skills/format.py); `skill_view` opens one (counted in state.db);
+`skill_manage` writes or removes one through a proposal (hermes/skills/proposals.py):
+applied at once with `skills.write_approval: auto`, staged for the user's
+`/skills apply ID` with `ask`.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
+import time
 from pathlib import Path
 from typing import Any
 
-from hermes.agent.prompt import read_skills_index, skill_front_matter
+from hermes.agent.prompt import read_skills_index
 from hermes.context import TurnContext
 from hermes.errors import ToolError
+from hermes.skills import format as fmt
+from hermes.skills import proposals
+from hermes.store import skill_ops
 from hermes.tools.base import Tool, schema
-from hermes.tools.files import atomic_write
 
-NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-MAX_SKILL_CHARS = 20_000
+MAX_SKILL_CHARS = fmt.MAX_SKILL_CHARS
 
 
 def _skill_dir(ctx: TurnContext, name: object) -> Path:
-    if not isinstance(name, str) or not NAME.fullmatch(name):
+    if not isinstance(name, str) or fmt.name_problem(name):
         raise ToolError(
             f"name must be lowercase letters, digits and dashes (e.g. deploy-staging), got {name!r}"
         )
@@ -44,6 +47,13 @@ async def skill_view(args: dict[str, Any], ctx: TurnContext) -> str:
         known = ", ".join(s.name for s in read_skills_index(folder.parent)) or "none"
         raise ToolError(f"no skill named {args.get('name')!r} (skills: {known})")
     text = path.read_text(encoding="utf-8", errors="replace")
+    problems = fmt.validate(folder.name, text)
+    if problems:
+        raise ToolError(
+            f"skill {folder.name!r} is invalid and not loaded: {'; '.join(problems)}; "
+            "fix its SKILL.md (hermes skills check lists the problems)"
+        )
+    await ctx.store.run(skill_ops.record_view, folder.name, ctx.session_id, time.time())
     extras = sorted(p.name for p in folder.iterdir() if p.name != "SKILL.md")
     if extras:
         text += f"\n\n[files beside it in {folder}: {', '.join(extras)}; open with read_file]"
@@ -56,8 +66,7 @@ async def skill_manage(args: dict[str, Any], ctx: TurnContext) -> str:
     if action == "delete":
         if not folder.is_dir():
             raise ToolError(f"no skill named {folder.name!r} to delete")
-        shutil.rmtree(folder)
-        return f"Deleted skill {folder.name}."
+        return await _propose(ctx, proposals.Draft("skill", "delete", folder.name, None))
     if action not in ("create", "update"):
         raise ToolError("action must be create, update or delete")
     content = args.get("content")
@@ -65,22 +74,44 @@ async def skill_manage(args: dict[str, Any], ctx: TurnContext) -> str:
         raise ToolError("content must be the whole SKILL.md text")
     if len(content) > MAX_SKILL_CHARS:
         raise ToolError(f"a skill may be at most {MAX_SKILL_CHARS:,} chars; make it shorter")
-    meta = skill_front_matter(content)
-    if not meta.get("description"):
+    problems = fmt.validate(folder.name, content)
+    if problems:
         raise ToolError(
-            "SKILL.md must start with YAML front matter holding name and description:\n"
+            f"{'; '.join(problems)}. SKILL.md starts with YAML front matter:\n"
             f"---\nname: {folder.name}\ndescription: when to use it, in one line\n---\n"
+            "then the steps in Markdown"
         )
     exists = (folder / "SKILL.md").exists()
     if action == "create" and exists:
         raise ToolError(f"skill {folder.name!r} exists; use action=update to change it")
     if action == "update" and not exists:
         raise ToolError(f"no skill named {folder.name!r}; use action=create")
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "SKILL.md", content.encode("utf-8"))
-    verb = "Created" if action == "create" else "Updated"
+    verb = "create" if action == "create" else "patch"
+    return await _propose(ctx, proposals.Draft("skill", verb, folder.name, content))
+
+
+async def _propose(ctx: TurnContext, draft: proposals.Draft) -> str:
+    """Stage the agent's change; applied at once with skills.write_approval: auto."""
+    settings = ctx.profile.settings
+    try:
+        proposal, line = await proposals.stage(
+            ctx.store, ctx.profile.home, settings, draft, "agent"
+        )
+    except proposals.ProposalError as exc:
+        raise ToolError(str(exc)) from exc
+    if proposal.status == "pending":
+        return (
+            f"Staged as proposal {proposal.id} ({proposals.describe_draft(proposal)}): "
+            "skills.write_approval is ask, so the user applies it with "
+            f"/skills apply {proposal.id}. Tell them."
+        )
+    if proposal.status != "applied":
+        return line
+    done = {"create": "Created", "patch": "Updated", "delete": "Deleted"}[proposal.action]
     return (
-        f"{verb} skill {folder.name} ({len(content):,} chars). It is listed from the next session."
+        f"{done} skill {proposal.target} (proposal {proposal.id}"
+        + (f"; {proposal.reason}" if proposal.reason else "")
+        + f"; /skills rollback {proposal.id} undoes it). It is listed from the next session."
     )
 
 
