@@ -112,7 +112,8 @@ async def serving(home: Path, model: ScriptedModel) -> AsyncIterator[Api]:
     (home / "notes.txt").write_text("keep me")
     skill = home / "skills" / "briefing"
     skill.mkdir(parents=True)
-    (skill / "SKILL.md").write_text("---\nname: briefing\ndescription: a morning brief\n---\nRead the news.\n")
+    front = "---\nname: briefing\ndescription: a morning brief\n---\n"
+    (skill / "SKILL.md").write_text(front + "Read the news.\n")
     chat = FakeChat()
     async with running_gateway(home, [chat], api_key=KEY) as gw:
         app = build_app(gw)
