@@ -30,7 +30,9 @@ def make_home(
 ) -> Path:
     """A Hermes home at `path` whose model is `model`, with extra config and .env."""
     path.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = {}
+    # the skills review and the memory nudge make model calls of their own after a
+    # turn: off unless a test turns them on (tests/test_skills_learning.py)
+    data: dict[str, Any] = {"skills": {"review_after_tool_calls": 0}, "memory": {"nudge_turns": 0}}
     if model is not None:
         data["model"] = {**model.config(), "max_retries": 0}
     for section, values in (config or {}).items():

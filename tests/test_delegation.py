@@ -194,3 +194,44 @@ async def test_outside_a_gateway_the_tools_say_so(tmp_path: Path, tool: str) -> 
     [found] = [t for t in TOOLS if t.name == tool]
     with pytest.raises(ToolError, match="works only in the gateway"):
         await found.run({"message": "x", "tasks": [{"goal": "x"}]}, ctx)
+
+
+async def test_a_gateway_stopped_with_children_running_gives_each_result_once(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    home = make_home(tmp_path / "home", model)
+    first_run = threading.Event()  # set: the first gateway is gone
+
+    def answer(request: Any) -> object:
+        messages = request.messages
+        last = str(messages[-1]["content"])
+        if "sub-agent" in str(messages[1]["content"]):
+            if not first_run.is_set():
+                first_run.wait(20)  # held until the first gateway stopped
+                return "lost answer"
+            return f"{goal_of(request)} result"
+        if last.startswith("[the delegated task"):
+            return "Noted: " + last.rsplit("\n", 1)[-1]
+        if messages[-1]["role"] == "tool":
+            return "I was interrupted; the parts will report here."
+        return ("delegate", {"tasks": [{"goal": "left"}, {"goal": "right"}]})
+
+    model.reply_with(answer, times=None)
+    chat = FakeChat()
+    async with running_gateway(home, [chat]):
+        await chat.say("do both parts")
+        await wait_until(lambda: len(model.requests) == 3, 20)  # the parent, two children
+    first_run.set()  # the gateway stopped mid-turn: the rows stay running
+    assert [r[1] for r in rows(home)] == ["running", "running"]
+    again = FakeChat()
+    async with running_gateway(home, [again]):
+        await wait_until(lambda: sum(t.startswith("Noted: ") for t in again.shown()) == 2, 20)
+    assert [r[1] for r in rows(home)] == ["done", "done"]  # the same two, not two more
+    shown = again.shown()
+    assert sorted(t for t in shown if t.startswith("Noted: ")) == [
+        "Noted: left result",
+        "Noted: right result",
+    ]
+    assert not any("lost" in t for t in shown)
+    turns = [r for r in model.requests if str(r.messages[-1]["content"]).startswith("[the del")]
+    assert len(turns) == 2  # each result given to the agent once

@@ -37,6 +37,7 @@ from hermes.gateway.chats import Chat, Chats
 from hermes.gateway.delegation import Delegation
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
 from hermes.gateway.events import Inbound, Target, session_key
+from hermes.gateway.learning import Learning
 from hermes.gateway.notify import ProcessNotifier
 from hermes.gateway.routing import Routes
 from hermes.gateway.scheduler import Scheduler
@@ -106,6 +107,7 @@ class Gateway:
         self.delegation = Delegation(self.tasks, self.spawn, self._report_child)
         self.tasks.delegation = self.delegation
         self.tools = GatewayTools(self, self.delegation)  # for tools: ctx.services
+        self.learning = Learning(self)  # skills review after turns, the daily curator
         self.tasks.services = self.tools
         self.scheduler = Scheduler(self, zone(profile.settings.cron.timezone))
         # parts that live beside the gateway (the /mcp endpoint) and stop with it
@@ -142,6 +144,7 @@ class Gateway:
         await self.delegation.recover()
         self.spawn(self.desk.run(), "approvals")
         self.spawn(self.scheduler.run(), "scheduler")
+        self.spawn(self.learning.curate(), "skills curator")
         for name, courier in self.couriers.items():
             self.spawn(courier.run(), f"courier {name}")
         if self.listen:

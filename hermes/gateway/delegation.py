@@ -11,10 +11,11 @@ child's task id (the TaskRunner's ChatAsker), decided like any other.
 A child has a wall-clock deadline (`delegation.timeout_seconds`): a watchdog owned
 here finishes it as `timed_out`, cancels its turn (which kills its command) and
 kills its background processes. When the parent waits, the results are the tool's
-result; a cancelled parent (/stop, /tasks cancel, a cancelled parent task) cancels
-its children. When it does not wait, each result is delivered to the chat in the
-transaction that finishes the child, and then given to the parent's agent as a new
-turn in that chat; a result not yet given (a restart in between) is given at start.
+result; /stop and /tasks cancel cancel its children. When it does not wait, or its
+wait was cut short (the gateway stopped mid-turn: the turn's record then says the
+call was interrupted), each result is delivered to the chat in the transaction that
+finishes the child and then given to the parent's agent as a new turn in that chat;
+a result not yet given (a restart in between) is given at start.
 """
 
 from __future__ import annotations
@@ -139,15 +140,20 @@ class Delegation:
         for row in rows:
             self.start(row)
         if not wait:
-            ids = ", ".join(r.id for r in rows)
+            listed = ", ".join(r.id for r in rows)
             return (
-                f"Started {len(rows)} delegated task(s): {ids}. Each result comes to this "
+                f"Started {len(rows)} delegated task(s): {listed}. Each result comes to this "
                 "chat as a new message when it is done; /tasks shows their progress."
             )
+        ids = [r.id for r in rows]
         try:
-            done = await self._wait([r.id for r in rows])
+            done = await self._wait(ids)
         except asyncio.CancelledError:
-            await asyncio.shield(self.cancel_children(ctx.session_id, "the parent stopped"))
+            # The turn stops: its record says this call was interrupted, so nobody
+            # waits any more. The children go on (a stopping gateway resumes them at
+            # its next start) and their results come to the chat as new turns; /stop
+            # cancels them itself (turns.run_immediate), with no new turn.
+            await asyncio.shield(store.run(task_ops.set_unwaited, ids))
             raise
         return "\n\n".join(outcome(r) for r in done)
 
@@ -195,7 +201,8 @@ class Delegation:
 
     async def report_pending(self) -> None:
         for row in await self.gw.store.run(task_ops.unreported):
-            await self._report(row)
+            if row.status != "cancelled":  # cancelled by the user: no turn to answer it
+                await self._report(row)
             await self.gw.store.run(task_ops.mark_reported, [row.id], self.gw.clock())
 
     async def cancel_children(self, session_id: str, by: str) -> int:

@@ -19,7 +19,9 @@ from hermes.errors import HermesError
 from hermes.gateway import leftovers, voice_chat, work
 from hermes.gateway.approvals import ChatAsker, rerun_rule
 from hermes.gateway.chats import Chat
+from hermes.gateway.delegation import Delegation
 from hermes.gateway.events import Inbound, session_key
+from hermes.gateway.learning import Learning
 from hermes.gateway.ports import Waker
 from hermes.gateway.stream import DraftStreamer, SlowWatch, slow_text
 from hermes.messages import Message
@@ -42,6 +44,14 @@ class TurnHost(work.WorkHost, voice_chat.VoiceHost, Protocol):
     @property
     def tools(self) -> ToolServices:
         """The gateway's services for the turn's tools (send, delegate, ...)."""
+
+    @property
+    def delegation(self) -> Delegation:
+        """The delegated subtasks (hermes/gateway/delegation.py)."""
+
+    @property
+    def learning(self) -> Learning:
+        """The skills review after a turn (hermes/gateway/learning.py)."""
 
     def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
         """Run CORO as a task the gateway owns (cancelled when it closes)."""
@@ -108,7 +118,8 @@ async def run_immediate(gw: TurnHost, chat: Chat, row_id: int, event: Inbound) -
     if name == "/stop":
         stopped = gw.chats.stop(chat) or await work.stop_waiting(gw, chat)
         killed = 0
-        if chat.conv is not None:
+        if chat.conv is not None:  # its delegated subtasks stop with it
+            await gw.delegation.cancel_children(chat.conv.session_id, "/stop")
             for proc in gw.processes.list():
                 if proc.session_id == chat.conv.session_id and proc.status == "running":
                     await gw.processes.kill(proc.id)
@@ -256,6 +267,7 @@ async def run_inbound(
             return
         answer = result.text or "(no answer)"
         await gw.finish_inbound(row_id, event, answer, draft_id=draft, spoken=True)
+        gw.learning.after_turn(conv, event.target, str(row_id))  # off the critical path
     except asyncio.CancelledError:
         if not chat.stopping:
             if streamer is not None:

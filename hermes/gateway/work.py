@@ -14,7 +14,7 @@ from hermes.gateway.chats import Chat
 from hermes.gateway.events import Inbound
 from hermes.gateway.ports import Services
 from hermes.gateway.tasks import TITLE, started_text
-from hermes.store import approval_ops, task_ops
+from hermes.store import approval_ops, task_ops, task_tree
 from hermes.store import gateway_ops as ops
 
 if TYPE_CHECKING:
@@ -98,13 +98,26 @@ async def _tasks_text(gw: WorkHost, event: Inbound, rest: str) -> str:
     rows = await gw.store.run(task_ops.listing, origin=str(event.target), limit=10)
     if not rows:
         return "No tasks in this chat yet. Start one with /background PROMPT."
-    icons = {"done": "✅", "failed": "❌", "cancelled": "⏹", "waiting_approval": "⏸"}
-    lines = [
-        f"{icons.get(r.status, '🔄')} {r.id} {r.status.replace('_', ' ')}, {_age(r.created_at)}"
-        f' ago — "{r.prompt[:40]}{"…" if len(r.prompt) > 40 else ""}"'
-        for r in rows
-    ]
+    parents = await gw.store.run(task_ops.in_sessions, [r.parent for r in rows if r.parent])
+    lines = [_task_line(line) for line in task_tree.nest(rows, parents)]
     return "\n".join([*lines, "Details: hermes tasks show ID · stop one: /tasks cancel ID"])
+
+
+ICONS = {"done": "✅", "failed": "❌", "cancelled": "⏹", "timed_out": "⏱", "waiting_approval": "⏸"}
+
+
+def _task_line(line: task_tree.Line) -> str:
+    """One task of /tasks; a delegated child is "↳", under its parent task when listed."""
+    r, about = line.row, task_tree.headline(line.row)
+    text = (
+        f"{ICONS.get(r.status, '🔄')} {r.id} {r.status.replace('_', ' ')}, {_age(r.created_at)}"
+        f' ago — "{about[:40]}{"…" if len(about) > 40 else ""}"'
+    )
+    if not line.child:
+        return text
+    if line.level == 0:
+        text += f" ({task_tree.delegated_by(line, 'the agent in this chat')})"
+    return "   " * max(0, line.level - 1) + "↳ " + text
 
 
 async def _decide_text(gw: WorkHost, event: Inbound, approve: bool, rest: str) -> str:

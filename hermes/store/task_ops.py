@@ -311,8 +311,43 @@ def unreported(conn: sqlite3.Connection) -> list[TaskRow]:
     )
 
 
+def set_unwaited(conn: sqlite3.Connection, task_ids: list[str]) -> None:
+    """Nobody waits for these children any more: their results become new turns."""
+    with transaction(conn):
+        conn.executemany("UPDATE tasks SET waited = 0 WHERE id = ?", [(t,) for t in task_ids])
+
+
 def mark_reported(conn: sqlite3.Connection, task_ids: list[str], now: float) -> None:
     with transaction(conn):
         conn.executemany(
             "UPDATE tasks SET reported_at = ? WHERE id = ?", [(now, t) for t in task_ids]
         )
+
+
+def in_sessions(conn: sqlite3.Connection, session_ids: list[str]) -> dict[str, TaskRow]:
+    """The tasks that run in these sessions, by session id (a delegated child's
+    `parent` names a session; this says whether that session is itself a task)."""
+    wanted = sorted(set(session_ids))
+    found: dict[str, TaskRow] = {}
+    for start in range(0, len(wanted), 500):  # SQLite's limit on bound variables
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for row in _select(conn, f"session_id IN ({marks})", tuple(chunk)):
+            found[row.session_id or ""] = row
+    return found
+
+
+def open_descendants(conn: sqlite3.Connection, session_id: str) -> list[TaskRow]:
+    """The open delegated tasks SESSION_ID started, and theirs, parents first: what
+    a cancel of the task running in SESSION_ID cascades to (as TaskRunner.stop does)."""
+    found: list[TaskRow] = []
+    sessions, seen = [session_id], {session_id}
+    while sessions:
+        for row in children_of(conn, sessions.pop(0)):
+            if row.finished:
+                continue
+            found.append(row)
+            if row.session_id and row.session_id not in seen:
+                seen.add(row.session_id)
+                sessions.append(row.session_id)
+    return found
