@@ -20,12 +20,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from hermes.gateway.delegation import brief
 from hermes.home import load_profile
 from hermes.server.api_work import routes
 from hermes.server.server import HttpServer, build_app
 from hermes.store import Store, approval_ops, task_ops
 from hermes.store.approval_ops import ApprovalRow, NewApproval
-from hermes.store.db import open_db
+from hermes.store.db import open_db, transaction
 from tests.cli_helpers import arun_hermes, run_hermes
 
 KEY = "test-key"
@@ -261,6 +262,101 @@ def test_cancel_without_a_gateway(home: Path) -> None:
         "No open tasks (hermes tasks list --all shows all).\n",
         "",
     )
+
+
+def delegated(
+    conn: sqlite3.Connection,
+    goal: str,
+    parent: str,
+    at: float,
+    *,
+    depth: int = 1,
+    waited: bool = False,
+    session: str | None = None,
+) -> task_ops.TaskRow:
+    """A child as the gateway's delegate call stores it (its prompt: the brief)."""
+    child = task_ops.Child(
+        brief(goal, "some context"), "telegram:555", None, parent, f"call-{goal}", depth,
+        at + 600, waited,
+    )  # fmt: skip
+    (row,) = task_ops.insert_children(conn, [child], at)
+    if session is not None:
+        with transaction(conn):
+            task_ops.start(conn, row.id, session, 1, at)
+    return row
+
+
+def test_delegated_tasks_read_as_children_and_a_cancel_cascades_to_them(home: Path) -> None:
+    now = time.time()
+    with db(home) as conn:
+        parent = task_ops.insert(conn, "background", "Survey the fleet", "telegram:555", now - 60)
+        with transaction(conn):
+            task_ops.start(conn, parent.id, "S-parent", 1, now - 60)
+        first = delegated(conn, "check web1", "S-parent", now - 40, session="S-first")
+        second = delegated(conn, "check web2", "S-parent", now - 30, waited=True)
+        late = delegated(conn, "check web3", "S-parent", now - 20)
+        task_ops.finish(conn, late.id, "timed_out", now, error="timed out after 600 s")
+        grand = delegated(conn, "ping db", "S-first", now - 10, depth=2)
+        chats = delegated(conn, "summarise the logs", "20261203_101010_abcdef", now - 5)
+        waiting = ask(conn, "rm -rf /srv/cache", owner=f"task:{first.id}")
+
+    _, out, _ = hermes(home, "tasks", "list", "--all")
+    rows = [line.split()[:3] for line in out.splitlines()[1:]]
+    assert rows == [
+        ["↳", chats.id, "delegate"],
+        [parent.id, "background", "running"],
+        ["↳", first.id, "delegate"],
+        ["↳", grand.id, "delegate"],
+        ["↳", second.id, "delegate"],
+        ["↳", late.id, "delegate"],
+    ]
+    lines = out.splitlines()
+    assert lines[1].endswith(
+        "summarise the logs (delegated by the agent in session 20261203_101010_abcdef)"
+    )
+    assert lines[4].index("↳") > lines[3].index("↳")  # the grandchild is indented further
+    assert "timed_out" in lines[6] and lines[6].endswith("check web3")
+
+    _, out, _ = hermes(home, "tasks", "show", first.id)
+    assert f"Parent:   delegated by {parent.id} (depth 1)" in out.splitlines()
+    assert any(line.startswith("Deadline: ") and "(in " in line for line in out.splitlines())
+    _, out, _ = hermes(home, "tasks", "show", parent.id)
+    listed = out.split("Delegated tasks:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split()[:3] for line in listed] == [
+        ["↳", first.id, "running"],
+        ["↳", second.id, "queued"],
+        ["↳", late.id, "timed_out"],
+    ]
+    assert listed[0].endswith("check web1")
+
+    code, out, err = hermes(home, "tasks", "cancel", parent.id)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        f"Cancelled {parent.id} and its delegated task(s) {first.id}, {second.id}, {grand.id}."
+    )
+    with db(home) as conn:
+        status = {r.id: (r.status, r.error) for r in task_ops.listing(conn)}
+        gone = ("cancelled", f"cancelled by {ME}")
+        assert status == {
+            parent.id: gone,
+            first.id: gone,
+            second.id: gone,
+            grand.id: gone,
+            late.id: ("timed_out", "timed out after 600 s"),
+            chats.id: ("queued", None),  # another session's child
+        }
+        approval = approval_ops.get(conn, waiting.id)
+        assert approval is not None and approval.status == "cancelled"
+        notes = [r[0] for r in conn.execute("SELECT text FROM deliveries ORDER BY id")]
+        # the waited-for child gets no note: its parent's tool result says it
+        assert notes == [
+            f"⏹ {title} {task.id} cancelled ({ME})."
+            for title, task in [
+                ("Background task", parent),
+                ("Delegated task", first),
+                ("Delegated task", grand),
+            ]
+        ]
 
 
 # ----- the routes, on a fake gateway ---------------------------------------------------

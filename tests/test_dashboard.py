@@ -419,3 +419,52 @@ async def test_names_a_task_filter_session_paging_and_kept_cron_results(
     await page.click("#cron-add")
     error = page.locator("#cron-error")
     await expect(error).to_have_text(re.compile(r"^deliver: unknown platform 'tg'"))
+
+
+async def test_delegated_tasks_sit_under_their_parent_task(
+    site: Site, page: Any, client: httpx.AsyncClient
+) -> None:
+    from playwright.async_api import expect
+
+    from hermes.gateway.delegation import brief
+    from hermes.store import task_ops
+    from hermes.store.db import transaction
+
+    gw, now = site.gw, time.time()
+
+    def family(conn: Any) -> list[task_ops.TaskRow]:
+        parent = task_ops.insert(conn, "background", "survey the fleet", "fakechat:1", now - 60)
+        with transaction(conn):
+            task_ops.start(conn, parent.id, "S-parent", 1, now - 60)
+        rows = [parent]
+        for n, (goal, session) in enumerate(
+            [("check web1", "S-parent"), ("check web2", "S-parent"), ("sum up", "S-chat")]
+        ):
+            child = task_ops.Child(
+                brief(goal, "ctx"), "fakechat:1", None, session, f"c{n}", 1, now + 600, True
+            )
+            rows += task_ops.insert_children(conn, [child], now - 50 + n * 10)
+        task_ops.finish(conn, rows[2].id, "timed_out", now, error="timed out after 600 s")
+        return rows
+
+    parent, first, late, other = await gw.store.run(family)
+    await page.reload()
+
+    cards = page.locator("#tasks .card")
+    await expect(cards).to_have_count(4)
+    order = await cards.evaluate_all("els => els.map((e) => e.dataset.id)")
+    assert order == [other.id, parent.id, first.id, late.id]  # open ones first, then done
+    one = cards.filter(has=page.locator(f"code.id:text-is('{first.id}')"))
+    await expect(one).to_have_class(re.compile(r"\bchild\b.*\blevel-1\b"))
+    await expect(one.locator(".prompt")).to_have_text("check web1")
+    await expect(one.locator(".meta.delegated")).to_have_text(
+        re.compile(rf"^↳ delegated by {parent.id} \(depth 1\), deadline in ")
+    )
+    timed = cards.filter(has=page.locator(f"code.id:text-is('{late.id}')"))
+    await expect(timed.locator(".badge")).to_have_text("timed out")
+    await expect(timed).to_have_class(re.compile(r"\blevel-1\b"))
+    alone = cards.filter(has=page.locator(f"code.id:text-is('{other.id}')"))
+    await expect(alone).to_have_class(re.compile(r"\blevel-0\b"))
+    await expect(alone.locator(".meta.delegated")).to_have_text(
+        re.compile(r"^↳ delegated by the agent in session S-chat \(depth 1\)")
+    )

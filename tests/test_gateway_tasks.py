@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hermes.gateway.delegation import brief
+from hermes.store import task_ops
+from hermes.store.db import open_db, transaction
+from hermes.store.task_ops import Child
 from hermes.testing import ScriptedModel
 from tests.gateway_helpers import FakeChat, make_home, running_gateway
 from tests.tools_helpers import wait_until
@@ -180,3 +185,40 @@ async def test_a_background_task_waits_for_approval_then_finishes(
         await wait_until(lambda: "✅ Background task complete\nRemoved the notes." in chat.shown())
     assert not (home / "notes.txt").exists()
     assert task_rows(home)[0][2] == "done"
+
+
+async def test_tasks_shows_delegated_children_under_their_parent_task(
+    home: Path, model: ScriptedModel
+) -> None:
+    now = time.time()
+    conn = open_db(home / "state.db")
+    try:
+        parent = task_ops.insert(conn, "background", "Survey the fleet", "fakechat:1", now - 60)
+        with transaction(conn):
+            task_ops.start(conn, parent.id, "S-parent", 1, now - 60)
+        task_ops.finish(conn, parent.id, "done", now, result="ok")
+        kids = []
+        for n, (goal, session, status) in enumerate(
+            [
+                ("check web1", "S-parent", "done"),
+                ("check web2", "S-parent", "timed_out"),
+                ("summarise the logs", "S-chat", "failed"),  # a chat agent's child
+            ]
+        ):
+            child = Child(brief(goal, "ctx"), "fakechat:1", None, session, f"c{n}", 1, now, True)
+            (row,) = task_ops.insert_children(conn, [child], now - 50 + n * 10)
+            task_ops.finish(conn, row.id, status, now, error="x" if status != "done" else None)
+            kids.append(row)
+    finally:
+        conn.close()
+    chat = FakeChat()
+    async with running_gateway(home, [chat]):
+        await chat.say("/tasks")
+        await wait_until(lambda: len(chat.shown()) == 1)
+    lines = chat.shown()[0].splitlines()
+    assert lines[0].startswith(f"↳ ❌ {kids[2].id} failed, ")
+    assert lines[0].endswith('ago — "summarise the logs" (delegated by the agent in this chat)')
+    assert lines[1].startswith(f"✅ {parent.id} done, ")
+    assert lines[2].startswith(f"↳ ✅ {kids[0].id} done, ") and lines[2].endswith('"check web1"')
+    assert lines[3].startswith(f"↳ ⏱ {kids[1].id} timed out, ")
+    assert lines[4].startswith("Details: hermes tasks show ID")

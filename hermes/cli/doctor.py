@@ -455,6 +455,9 @@ def run_checks(
     found += check_kept_results(home / "state.db")
     found += check_skipped_updates(home / "state.db")
     found += check_approvals(name, home / "state.db")
+    from hermes.cli.doctor_skills import check_skills
+
+    found += check_skills(home)
     if settings is not None:
         cwd = settings.terminal.cwd
         workspace = Path(cwd).expanduser() if cwd else home / "workspace"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from hermes.cli.shared import (
     whoami,
 )
 from hermes.errors import HermesError
-from hermes.store import approval_ops, task_ops
+from hermes.store import approval_ops, task_ops, task_tree
 from hermes.store.gateway_ops import NewDelivery
 from hermes.store.task_ops import TaskEvent, TaskRow
 
@@ -42,7 +43,11 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         with state_db(home) as conn:
             rows = task_ops.listing(conn, open_only=not args.all)
             found = [task_json(conn, row, LIST_EVENTS) for row in rows] if args.json else []
-        print(json.dumps({"tasks": found}, indent=2) if args.json else format_list(rows, args.all))
+            parents = task_ops.in_sessions(conn, [r.parent for r in rows if r.parent])
+        if args.json:
+            print(json.dumps({"tasks": found}, indent=2))
+        else:
+            print(format_list(rows, args.all, parents))
         return 0
     if args.action == "show":
         with state_db(home) as conn:
@@ -53,7 +58,11 @@ def cmd_tasks(args: argparse.Namespace) -> int:
                 print(json.dumps(task_json(conn, row, 10_000), indent=2))
                 return 0
             events = task_ops.events(conn, row.id, 10_000)
-        print(format_task(row, events, tz))
+            parent = (
+                task_ops.in_sessions(conn, [row.parent]).get(row.parent) if row.parent else None
+            )
+            children = task_ops.children_of(conn, row.session_id) if row.session_id else []
+        print(format_task(row, events, tz, parent=parent, children=children))
         return 0
     if args.action == "cancel":
         print(cancel(home, env, args.id))
@@ -79,20 +88,35 @@ def cancel(home: Path, env: dict[str, str], task_id: str) -> str:
             raise HermesError(_unknown(task_id))
         if row.finished:
             raise HermesError(f"task {row.id} already {row.status}")
-        if not task_ops.finish(
-            conn, row.id, "cancelled", now, error=f"cancelled by {by}", delivery=_note(row, by)
-        ):
+        if not _cancel_row(conn, row, by, now):
             raise HermesError(f"task {row.id} had just finished")
-        approval_ops.cancel_owner(conn, f"task:{row.id}", by, now)
+        # the cascade TaskRunner.stop does in a gateway: the open children its
+        # agent delegated, and theirs, each cancelled the same way
+        below = task_ops.open_descendants(conn, row.session_id) if row.session_id else []
+        children = [child.id for child in below if _cancel_row(conn, child, by, now)]
     told = "\nThe gateway is not running: the chat is told when it starts." if row.origin else ""
-    return f"Cancelled {row.id}.{told}"
+    also = f" and its delegated task(s) {', '.join(children)}" if children else ""
+    return f"Cancelled {row.id}{also}.{told}"
+
+
+def _cancel_row(conn: sqlite3.Connection, row: TaskRow, by: str, now: float) -> bool:
+    """Mark ROW cancelled with its chat's note, and void its pending approvals."""
+    if not task_ops.finish(
+        conn, row.id, "cancelled", now, error=f"cancelled by {by}", delivery=_note(row, by)
+    ):
+        return False
+    approval_ops.cancel_owner(conn, f"task:{row.id}", by, now)
+    return True
 
 
 def _note(row: TaskRow, by: str) -> NewDelivery | None:
     """The chat's "cancelled" message, under the key the gateway uses for the
-    task's result (so the chat gets one or the other, once)."""
+    task's result (so the chat gets one or the other, once). None for a child
+    whose parent waits for it: the parent's tool result says it."""
     from hermes.gateway.tasks import cancelled_text, to_origin
 
+    if row.waited:
+        return None
     return to_origin(row, f"task:{row.id}:result", cancelled_text(row, by))
 
 
@@ -109,17 +133,31 @@ def hermes_zone(home: Path) -> ZoneInfo:
         return zone(None)
 
 
-def format_list(rows: list[TaskRow], everything: bool) -> str:
-    """Ages, not clock times: they read the same in every zone."""
+def format_list(
+    rows: list[TaskRow], everything: bool, parents: dict[str, TaskRow] | None = None
+) -> str:
+    """Ages, not clock times: they read the same in every zone. A delegated child is
+    "↳ ID", right under its parent task when that is listed; else its prompt says
+    who delegated it (task_tree)."""
     if not rows:
         return "No tasks." if everything else "No open tasks (hermes tasks list --all shows all)."
     now = time.time()
     lines = [["ID", "KIND", "STATUS", "AGE", "ORIGIN", "PROMPT"]]
-    lines += [
-        [r.id, r.kind, r.status, ago(now - r.created_at), r.origin or "-", one_line(r.prompt, 50)]
-        for r in rows
-    ]
+    for line in task_tree.nest(rows, parents or {}):
+        r, about = line.row, one_line(task_tree.headline(line.row), 50)
+        name = r.id
+        if line.child:
+            name = "  " * max(0, line.level - 1) + "↳ " + r.id
+            if line.level == 0:
+                about += f" ({_by_whom(line.parent_task, r)})"
+        lines.append([name, r.kind, r.status, ago(now - r.created_at), r.origin or "-", about])
     return "\n".join(table(lines))
+
+
+def _by_whom(parent: TaskRow | None, row: TaskRow) -> str:
+    if parent is not None:
+        return f"delegated by {parent.id}"
+    return f"delegated by the agent in session {row.parent}"
 
 
 def hermes_zone_default() -> ZoneInfo:
@@ -140,24 +178,47 @@ def _ago(seconds: float) -> str:
 def _when(at: float | None, tz: ZoneInfo) -> str:
     if at is None:
         return "-"
-    return f"{_stamp(at, tz, '%Y-%m-%d %H:%M:%S %Z')} ({_ago(time.time() - at)})"
+    left = at - time.time()
+    when = f"in {ago(left)}" if left >= 60 else _ago(-left)
+    return f"{_stamp(at, tz, '%Y-%m-%d %H:%M:%S %Z')} ({when})"
 
 
-def format_task(row: TaskRow, events: list[TaskEvent], tz: ZoneInfo | None = None) -> str:
+def format_task(
+    row: TaskRow,
+    events: list[TaskEvent],
+    tz: ZoneInfo | None = None,
+    *,
+    parent: TaskRow | None = None,
+    children: list[TaskRow] | None = None,
+) -> str:
     """The task's fields (times in the Hermes zone, named), its events oldest first,
-    then its result or error."""
+    then its result or error. A delegated child names who delegated it (PARENT: the
+    task in whose session that ran, if any), its depth and deadline; a task whose
+    agent delegated lists its CHILDREN."""
     tz = tz or hermes_zone_default()
     fields = [
         ("Task", f"{row.id} ({row.kind})"),
         ("Status", row.status),
         ("Origin", row.origin or "-"),
         ("Session", row.session_id or "-"),
+    ]
+    if row.parent:
+        fields += [
+            ("Parent", f"{_by_whom(parent, row)} (depth {row.depth})"),
+            ("Deadline", _when(row.deadline, tz)),
+        ]
+    fields += [
         ("Created", _when(row.created_at, tz)),
         ("Started", _when(row.started_at, tz)),
         ("Finished", _when(row.finished_at, tz)),
     ]
     lines = [f"{name + ':':<10}{value}" for name, value in fields]
     lines += ["", "Prompt:", *_indent(row.prompt)]
+    if children:
+        lines += ["", "Delegated tasks:"]
+        lines += [
+            f"  ↳ {c.id}  {c.status:<16}  {one_line(task_tree.headline(c), 60)}" for c in children
+        ]
     lines += ["", f"Events ({tz.key}):" if events else "Events: none"]
     lines += [
         f"  {_stamp(e.at, tz, '%H:%M:%S')}  {e.kind:<8}  {one_line(e.text, 200)}" for e in events

@@ -50,7 +50,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hermes.errors import HermesError
 from hermes.logs import reroute
-from hermes.server import api_cron, api_hermes, api_send, api_work, auth, openai_api
+from hermes.server import api_cron, api_hermes, api_send, api_skills, api_work, auth, openai_api
 from hermes.server.http_body import BodyLimit, BodyLimiter, BodyRefused, body_limit
 from hermes.server.http_conn import HEAD_TIMEOUT, KEEP_ALIVE, MAX_HEAD, connection_class
 from hermes.server.httpio import clip, error_response
@@ -90,6 +90,7 @@ def build_app(gw: Gateway, *, limits: Callable[[str], BodyLimit] = body_limit) -
     routes += api_work.routes(gw)
     routes += api_hermes.routes(gw)
     routes += api_cron.routes(gw)
+    routes += api_skills.routes(gw)
     routes += _optional_routes("hermes.server.mcp_mount", "mcp_routes", gw)
     routes += _optional_routes("hermes.server.webchat", "web_routes", gw, sessions)
     routes += platform_routes(gw.adapters)

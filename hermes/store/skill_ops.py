@@ -151,6 +151,17 @@ def proposals(
     return [Proposal(*r) for r in rows]
 
 
+def decided(conn: sqlite3.Connection, limit: int = 20) -> list[Proposal]:
+    """The last LIMIT decided proposals (applied, rejected, stale, rolled back),
+    latest decision first."""
+    rows = conn.execute(
+        f"SELECT {_PROPOSAL} FROM skill_proposals WHERE status != 'pending'"
+        " ORDER BY decided_at DESC, id DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [Proposal(*r) for r in rows]
+
+
 def set_status(
     conn: sqlite3.Connection,
     pid: str,

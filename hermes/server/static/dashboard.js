@@ -1,5 +1,5 @@
 // Hermes dashboard: pending approvals, tasks with their progress, platforms, past
-// sessions and cron jobs, on the same page as the chat (the "#/dashboard" view).
+// sessions, cron jobs and skill proposals (dashboard_skills.js), on the same page as the chat (the "#/dashboard" view).
 // Plain JS, no build step, no external resources. Everything the gateway sends goes
 // into the page through textContent, never as HTML. It refreshes every 2 s while it is
 // on screen and stops when it is not (the chat view, a background tab, logged out), so
@@ -100,6 +100,7 @@
       ["/api/hermes/tasks", (d) => drawTasks(d.tasks)],
       ["/api/hermes/approvals", (d) => drawApprovals(d.approvals)],
       ["/api/hermes/cron", (d) => D.drawCron && D.drawCron(d)],
+      ["/api/hermes/skills/proposals", (d) => D.drawSkills && D.drawSkills(d)],
     ];
     const results = await Promise.allSettled(parts.map(([path]) => call("GET", path)));
     let failure = null;
@@ -256,11 +257,11 @@
     taskFilter();
     const ordered = [...tasks.filter((t) => OPEN.has(t.status))];
     ordered.push(...tasks.filter((t) => !OPEN.has(t.status)));
-    const shown = shownTasks(ordered);
+    const shown = nestTasks(shownTasks(ordered), tasks);
     draw("tasks", { shown, total: tasks.length, filter: state.taskFilter }, (d) => {
       const ul = $("tasks");
       ul.replaceChildren(...d.shown.map(taskCard));
-      const open = d.shown.filter((t) => OPEN.has(t.status)).length;
+      const open = d.shown.filter((n) => OPEN.has(n.t.status)).length;
       const hidden = d.total - d.shown.length;
       const counts = [open ? `${open} open` : "", hidden ? `${hidden} hidden` : ""];
       $("tasks-count").textContent = counts.filter(Boolean).join(" · ");
@@ -272,17 +273,64 @@
     });
   }
 
-  function taskCard(t) {
+  function nestTasks(shown, all) {
+    // A delegated child (t.parent: the session whose delegate call started it) goes
+    // right under its parent task when that is shown (children oldest first), as
+    // hermes/store/task_tree.py does for /tasks and `hermes tasks list`.
+    // -> [{t, level, by: the parent task or null}]
+    const bySession = new Map(all.filter((t) => t.session_id).map((t) => [t.session_id, t]));
+    const ids = new Set(shown.map((t) => t.id));
+    const under = new Map();
+    for (const t of shown) {
+      const host = t.parent ? bySession.get(t.parent) : null;
+      if (!host || host.id === t.id || !ids.has(host.id)) continue;
+      if (!under.has(host.id)) under.set(host.id, []);
+      under.get(host.id).push(t);
+    }
+    const placed = new Set([...under.values()].flat().map((t) => t.id));
+    const out = [];
+    const done = new Set();
+    const put = (t, level) => {
+      if (done.has(t.id)) return;
+      done.add(t.id);
+      out.push({ t, level, by: (t.parent && bySession.get(t.parent)) || null });
+      const kids = [...(under.get(t.id) || [])].sort((a, b) => a.created_at - b.created_at);
+      for (const kid of kids) put(kid, level + 1);
+    };
+    for (const t of shown) if (!placed.has(t.id)) put(t, 0);
+    for (const t of shown) put(t, 0); // a loop of parents (impossible) is still shown
+    return out;
+  }
+
+  function goal(t) {
+    // A child's prompt is the brief its parent wrote (hermes/gateway/delegation.py
+    // BRIEF): shown as the goal it names.
+    const at = t.parent ? t.prompt.indexOf("\n\nTask: ") : -1;
+    if (at < 0) return t.prompt;
+    return t.prompt.slice(at + 8).split("\n\nContext from the other agent:")[0].trim();
+  }
+
+  function taskCard({ t, level, by }) {
     const li = el("li", `card task st-${t.status}`);
     li.dataset.id = t.id;
     li.dataset.status = t.status;
+    if (t.parent) {
+      li.classList.add("child", `level-${Math.min(level, 2)}`);
+      li.dataset.parent = by ? by.id : t.parent;
+    }
     const head = el("div", "card-head");
     head.append(badge(words(t.status), `st-${t.status}`), el("span", "kind", t.kind));
     head.append(el("code", "id", t.id));
     const at = t.finished_at || t.started_at || t.created_at;
     const verb = t.finished_at ? "finished" : t.started_at ? "started" : "queued";
     head.append(el("span", "when", `${verb} ${relative(at)}`));
-    li.append(head, el("p", "prompt", t.prompt));
+    li.append(head, el("p", "prompt", goal(t)));
+    if (t.parent) {
+      const who = by ? by.id : `the agent in session ${t.parent}`;
+      const line = `↳ delegated by ${who} (depth ${t.depth})`;
+      const due = t.deadline && OPEN.has(t.status) ? `, deadline ${relative(t.deadline)}` : "";
+      li.append(el("p", "meta delegated", line + due));
+    }
     if (t.origin) {
       const from = el("p", "meta", "from ");
       from.append(chatEl(t.origin));

@@ -8,7 +8,7 @@ window.hermesDash = (() => {
   const $ = (id) => document.getElementById(id);
   const VIEW = "#/dashboard";
   const OPEN = new Set(["queued", "running", "waiting_approval"]);
-  const STATUS_WORDS = { waiting_approval: "waiting for approval" };
+  const STATUS_WORDS = { waiting_approval: "waiting for approval", timed_out: "timed out" };
   const SESSIONS_PAGE = 50; // sessions shown at first, and added by "More"
 
   class AuthError extends Error {}
