@@ -235,3 +235,54 @@ async def test_a_gateway_stopped_with_children_running_gives_each_result_once(
     assert not any("lost" in t for t in shown)
     turns = [r for r in model.requests if str(r.messages[-1]["content"]).startswith("[the del")]
     assert len(turns) == 2  # each result given to the agent once
+
+
+async def test_a_sigkilled_gateway_resumes_the_children_and_gives_each_result_once(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    """A real `hermes gateway run` (Telegram, through its fake) killed with SIGKILL
+    while two children wait on the model: after the restart the same two children
+    resume, the parent's turn records its call as not finished, and each child's
+    result comes to the chat and to the agent (a new turn) once."""
+    import signal
+
+    from tests.fakes.telegram_api import FakeTelegram
+    from tests.gateway_helpers import GatewayProcess
+    from tests.test_gateway_telegram import CHAT, TOKEN, shown, telegram_home
+
+    killed = threading.Event()
+
+    def answer(request: Any) -> object:
+        messages = request.messages
+        if "sub-agent" in str(messages[1]["content"]):
+            if not killed.is_set():
+                killed.wait(30)
+                return "lost answer"
+            return f"{goal_of(request)} result"
+        last = str(messages[-1]["content"])
+        if last.startswith("[the delegated task"):
+            return "Noted: " + last.rsplit("\n", 1)[-1]
+        if messages[-1]["role"] == "tool":
+            return "The gateway restarted; the parts will report here."
+        return ("delegate", {"tasks": [{"goal": "left"}, {"goal": "right"}]})
+
+    model.reply_with(answer, times=None)
+    with FakeTelegram(TOKEN) as telegram:
+        home = telegram_home(tmp_path / "home", model, telegram, TELEGRAM_ALLOWED_USERS=str(CHAT))
+        gw = await GatewayProcess(home).ready()
+        telegram.user_says(CHAT, "do both parts", user_id=CHAT)
+        await wait_until(lambda: len(model.requests) == 3, 20, why=gw.log)
+        await gw.stop(signal.SIGKILL)
+        killed.set()
+        gw = await GatewayProcess(home).ready()
+        noted = lambda: sum(t.startswith("Noted: ") for t in shown(telegram)) == 2  # noqa: E731
+        await wait_until(noted, 30, why=lambda: f"{shown(telegram)}\n{gw.log()}")
+        assert await gw.stop() == 0
+    assert [r[1] for r in rows(home)] == ["done", "done"]  # the same two children
+    texts = shown(telegram)
+    assert sorted(t for t in texts if t.startswith("Noted: ")) == [
+        "Noted: left result",
+        "Noted: right result",
+    ]
+    assert sum("Delegated task complete" in t for t in texts) == 2
+    assert not any("lost" in t for t in texts)

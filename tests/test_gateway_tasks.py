@@ -208,6 +208,7 @@ async def test_tasks_shows_delegated_children_under_their_parent_task(
             child = Child(brief(goal, "ctx"), "fakechat:1", None, session, f"c{n}", 1, now, True)
             (row,) = task_ops.insert_children(conn, [child], now - 50 + n * 10)
             task_ops.finish(conn, row.id, status, now, error="x" if status != "done" else None)
+            task_ops.mark_reported(conn, [row.id], now)  # its parent had its result
             kids.append(row)
     finally:
         conn.close()

@@ -140,8 +140,8 @@ class Gateway:
         self.notifier.attach()
         await leftovers.end_processes(self)  # before any turn resumes (and could rerun them)
         await self._recover()
+        await self.delegation.recover()  # first: which children nobody waits for now
         await self.tasks.recover()
-        await self.delegation.recover()
         self.spawn(self.desk.run(), "approvals")
         self.spawn(self.scheduler.run(), "scheduler")
         self.spawn(self.learning.curate(), "skills curator")

@@ -196,7 +196,7 @@ class Delegation:
     def finished(self, row: TaskRow) -> None:
         """A child ended (any way): wake waiting parents, report an unwaited result."""
         self._changed.set()
-        if row.kind == "delegate" and not row.waited:
+        if row.kind == "delegate":  # (whether a parent still waits is the row's, now)
             self._spawn(self.report_pending(), f"report {row.id}")
 
     async def report_pending(self) -> None:
@@ -215,7 +215,12 @@ class Delegation:
         return count
 
     async def recover(self) -> None:
-        """At start: watch the open children's deadlines; give pending results."""
+        """At start: nobody waits for a child any more (the process that waited is
+        gone), so results not given yet become new turns; watch the open children's
+        deadlines; give the results that are ready."""
+        orphans = await self.gw.store.run(task_ops.orphaned_waits)
+        if orphans:
+            await self.gw.store.run(task_ops.set_unwaited, orphans)
         for row in await self.gw.store.run(task_ops.open_tasks):
             if row.kind == "delegate":
                 self.watch(row)

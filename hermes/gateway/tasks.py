@@ -183,9 +183,14 @@ class TaskRunner:
         if row is None or row.finished:
             return False
         text = cancelled_text(row, by) if status == "cancelled" else f"⏱ {row.id}: {error}."
-        message = None if row.waited else to_origin(row, f"task:{row.id}:result", text)
         finished = await gw.store.run(
-            task_ops.finish, row.id, status, gw.clock(), error=error, delivery=message
+            task_ops.finish,
+            row.id,
+            status,
+            gw.clock(),
+            error=error,
+            delivery=to_origin(row, f"task:{row.id}:result", text),
+            unless_waited=True,  # a waiting parent gets it as its tool's result
         )
         if not finished:
             return False
@@ -348,8 +353,6 @@ class TaskRunner:
     async def _finish(self, row: TaskRow, ok: bool, text: str) -> None:
         job = await self._job(row)
         delivery = to_origin(row, f"task:{row.id}:result", result_text(row, ok, text, job))
-        if row.waited:  # a parent waits: the result is its tool's, not a message
-            delivery = None
         finished = await self.gw.store.run(
             task_ops.finish,
             row.id,
@@ -358,6 +361,7 @@ class TaskRunner:
             result=text if ok else None,
             error=None if ok else text,
             delivery=delivery,
+            unless_waited=True,  # a waiting parent gets it as its tool's result
         )
         log.info("task %s %s", row.id, "done" if ok else f"failed: {text[:200]}")
         self.walkaway.forget(row.id)

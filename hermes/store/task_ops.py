@@ -198,8 +198,10 @@ def finish(
     result: str | None = None,
     error: str | None = None,
     delivery: NewDelivery | None = None,
+    unless_waited: bool = False,
 ) -> bool:
-    """done | failed | timed_out | cancelled, with its message queued in the SAME transaction.
+    """done | failed | timed_out | cancelled, with its message queued in the SAME transaction
+    (with UNLESS_WAITED, only if no parent waits for the result as it is now).
     False (and nothing queued) if the task had already finished (a cancel wins)."""
     marks = ", ".join("?" * len(OPEN))
     with transaction(conn):
@@ -210,6 +212,10 @@ def finish(
         )
         if cur.rowcount != 1:
             return False
+        if unless_waited:
+            found = conn.execute("SELECT waited FROM tasks WHERE id = ?", (task_id,)).fetchone()
+            if found is not None and found[0]:
+                delivery = None
         if delivery is not None:
             _insert_delivery(conn, delivery, now)
         return True
@@ -309,6 +315,19 @@ def unreported(conn: sqlite3.Connection) -> list[TaskRow]:
         f"kind = 'delegate' AND waited = 0 AND reported_at IS NULL AND status NOT IN ({marks})",
         OPEN,
     )
+
+
+def orphaned_waits(conn: sqlite3.Connection) -> list[str]:
+    """At a start: children whose parent was waiting when the gateway died. Nothing
+    waits for them any more (a resumed turn records the call as not finished), unless
+    the parent's call got its real result before: then they are done with."""
+    rows = conn.execute(
+        "SELECT t.id FROM tasks t WHERE t.kind = 'delegate' AND t.waited = 1"
+        " AND t.reported_at IS NULL AND NOT EXISTS (SELECT 1 FROM messages m"
+        "  WHERE m.session_id = t.parent AND m.role = 'tool' AND m.tool_call_id = t.call_id"
+        "  AND m.content NOT LIKE '[%')"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def set_unwaited(conn: sqlite3.Connection, task_ids: list[str]) -> None:
