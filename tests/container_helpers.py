@@ -1,6 +1,8 @@
 """Container engines for the docker backend's tests, with no registry: a tiny
 image made from this machine's own programs (bash, coreutils, findutils,
-setsid, kill and the libraries they load), imported with `ENGINE import`.
+setsid, kill, the system python3 with the part of its stdlib that execute_code's
+`python3 hermes_tools.py` imports, and the libraries they load), imported with
+`ENGINE import`.
 
 `real_engine()` names a docker-compatible CLI whose engine answers (podman, from
 `scripts/install test`, or docker), or None; the fake CLI (tests/fakes/docker_cli.py)
@@ -8,13 +10,26 @@ takes the same rootfs tarball, so both run the same programs."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import json
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
-IMAGE = "localhost/hermes-test:rootfs"
+# a new tag whenever the contents change, so an engine's older cached image is not reused
+IMAGE = "localhost/hermes-test:rootfs-python"
+PYTHON = "/usr/bin/python3"  # the system python (a venv's is only a link to some python)
+CLIENT = Path(__file__).resolve().parent.parent / "hermes" / "tools" / "script_client"
+# run by `python3 hermes_tools.py PROBE` as execute_code runs a script: the files of
+# every module loaded by then
+PROBE = """
+import json, sys
+files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+print(json.dumps(sorted(f for f in files if f)))
+"""
 # what the backend (and the tests) run inside: shell_files.py needs GNU coreutils,
 # `find -printf`, base64 -w0; the process wrapper needs setsid and kill
 PROGRAMS = [
@@ -35,11 +50,42 @@ def _libraries(program: str) -> set[str]:
     return found
 
 
+def python_files() -> set[str]:
+    """The system python's binary and the stdlib files (with their compiled .pyc)
+    that `python3 hermes_tools.py SCRIPT` (execute_code's client) loads, found by
+    running just that."""
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / "probe.py"
+        probe.write_text(PROBE)
+        done = subprocess.run(
+            [PYTHON, "-B", str(CLIENT / "hermes_tools.py"), str(probe)],
+            input="no-token\n", capture_output=True, text=True, cwd=tmp, check=False,
+            env={"PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+    if done.returncode != 0:
+        raise AssertionError(f"{PYTHON} hermes_tools.py failed here: {done.stderr[-1000:]}")
+    loaded = [Path(f) for f in json.loads(done.stdout)]
+    stdlib = next(f.parent for f in loaded if f.name == "os.py")  # /usr/lib/python3.X
+    files = {str(Path(PYTHON).resolve())}
+    for found in loaded:
+        if not found.is_relative_to(stdlib):  # hermes_tools itself: copied in at run time
+            continue
+        files.add(str(found))
+        if found.suffix == ".py":
+            cached = Path(importlib.util.cache_from_source(str(found)))
+            if cached.exists():
+                files.add(str(cached))
+    return files
+
+
 def rootfs_tar(path: Path) -> Path:
     """A tarball of a minimal root filesystem made of this machine's programs."""
     if path.exists():
         return path
     files: set[str] = set()
+    for name in sorted(python_files()):
+        files |= {name, *(_libraries(name) if name.endswith(".so") else ())}
+    files |= _libraries(str(Path(PYTHON).resolve()))
     for name in PROGRAMS:
         found = shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
         if found is None:
@@ -64,6 +110,10 @@ def rootfs_tar(path: Path) -> Path:
                 if inside.startswith(prefix):
                     inside = moved + inside[len(prefix) :]
             tar.add(str(real), arcname=inside, recursive=False)
+        python = Path(PYTHON).resolve()  # python3 -> python3.11, a link: not a second copy
+        info = tarfile.TarInfo(f"usr/bin/{Path(PYTHON).name}")
+        info.type, info.linkname = tarfile.SYMTYPE, python.name
+        tar.addfile(info)
         for name in PROGRAMS:  # each program under its own name in /usr/bin
             found = shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
             assert found is not None

@@ -24,6 +24,7 @@ from hermes.messages import Message, ToolCall, ToolSpec, Usage
 from hermes.providers.base import Completion, TextCallback
 from hermes.settings import Settings
 from hermes.tools.base import Tool, schema
+from tests.tools_helpers import ListHistory
 
 
 class FakeProvider:
@@ -57,24 +58,6 @@ def text(t: str, usage: Usage | None = None) -> Completion:
 def calls(*items: tuple[str, dict[str, Any]]) -> Completion:
     tc = [ToolCall(f"call_{i}", name, json.dumps(args)) for i, (name, args) in enumerate(items)]
     return Completion(Message("assistant", "", tool_calls=tc), Usage(10, 5), "tool_calls")
-
-
-class ListHistory:
-    def __init__(self, first: str) -> None:
-        self.items = [Message("user", first)]
-        self.usages: list[Usage] = []
-
-    def context(self) -> list[Message]:
-        return list(self.items)
-
-    async def append(self, messages: list[Message]) -> None:
-        self.items.extend(messages)
-
-    async def before_model_call(self, provider: object, emit: object) -> None:
-        pass
-
-    def observe_usage(self, usage: Usage) -> None:
-        self.usages.append(usage)
 
 
 def make_ctx(tmp_path: Path) -> TurnContext:

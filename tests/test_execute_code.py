@@ -6,17 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from tools_helpers import make_ctx, pid_alive, wait_until
+from tools_helpers import ListHistory, make_ctx, pid_alive, wait_until
 
 from hermes.agent.events import AgentEvent
 from hermes.agent.loop import Defer, Loop
 from hermes.approvals.gate import ApprovalGate, Request
+from hermes.backends.ssh import SshBackend
 from hermes.context import TurnContext
-from hermes.messages import Message, ToolCall, Usage
+from hermes.messages import ToolCall
 from hermes.providers.base import Provider
 from hermes.providers.resolve import resolve_provider
 from hermes.settings import (
@@ -30,6 +32,7 @@ from hermes.testing import ScriptedModel
 from hermes.tools.execute_code import EXECUTE_CODE
 from hermes.tools.registry import default_tools
 from hermes.tools.script_rpc import RpcServer
+from tests.sshd_helpers import Sshd
 
 SECRETS = {"FOO_API_KEY": "k1", "MY_TOKEN": "t1", "DB_PASSWORD": "p1", "HARMLESS": "yes"}
 
@@ -45,27 +48,13 @@ class RecordingAsker:
         return None
 
 
-class History:
-    def __init__(self, first: str) -> None:
-        self.items = [Message("user", first)]
-
-    def context(self) -> list[Message]:
-        return list(self.items)
-
-    async def append(self, messages: list[Message]) -> None:
-        self.items.extend(messages)
-
-    async def before_model_call(self, provider: object, emit: object) -> None:
-        pass
-
-    def observe_usage(self, usage: Usage) -> None:
-        pass
-
-
 def make_loop(
-    tmp_path: Path, provider: Provider | None = None, **code: Any
+    tmp_path: Path,
+    provider: Provider | None = None,
+    terminal: TerminalSettings | None = None,
+    **code: Any,
 ) -> tuple[Loop, RecordingAsker]:
-    terminal = TerminalSettings(cwd=str(tmp_path / "ws"), env_passthrough=["MY_TOKEN"])
+    terminal = terminal or TerminalSettings(cwd=str(tmp_path / "ws"), env_passthrough=["MY_TOKEN"])
     settings = Settings(terminal=terminal, execute_code=ExecuteCodeSettings(**code))
     ctx = make_ctx(tmp_path / "home", settings=settings, env=SECRETS)
     asker = RecordingAsker()
@@ -248,10 +237,10 @@ async def test_a_wrong_token_is_rejected(tmp_path: Path) -> None:
 
 
 async def test_other_backends_are_refused_with_a_reason(tmp_path: Path) -> None:
-    terminal = TerminalSettings(backend="ssh", ssh=SshSettings(host="example.invalid"))
+    terminal = TerminalSettings(backend="modal")
     ctx = make_ctx(tmp_path, settings=Settings(terminal=terminal))
     ctx.run_tool = cast("Any", object())
-    with pytest.raises(Exception, match="needs the local or docker terminal backend"):
+    with pytest.raises(Exception, match="needs the local, docker or ssh terminal backend"):
         await EXECUTE_CODE.run({"code": "print(1)"}, ctx)
     assert not EXECUTE_CODE.offered(ctx)
 
@@ -264,7 +253,7 @@ async def test_a_turn_runs_execute_code(tmp_path: Path, model: ScriptedModel) ->
     model.reply("done")
     events: list[AgentEvent] = []
     try:
-        result = await loop.run(History("go"), events.append)
+        result = await loop.run(ListHistory("go"), events.append)
     finally:
         await loop.ctx.processes.shutdown()
         await provider.aclose()
@@ -282,22 +271,137 @@ async def test_on_docker_the_socket_in_the_workspace_reaches_the_script(
     cli, image = request.getfixturevalue("container_image")
     docker = DockerSettings(image=image, cli=Path(cli).name)
     terminal = TerminalSettings(backend="docker", cwd=str(tmp_path / "ws"), docker=docker)
-    ctx = make_ctx(tmp_path / "home", settings=Settings(terminal=terminal))
-    loop = Loop(
-        provider=cast("Provider", None),
-        system_prompt="test",
-        tools={t.name: t for t in default_tools()},
-        ctx=ctx,
-        hooks=[ApprovalGate(ApprovalSettings(), RecordingAsker())],
-    )
-    ctx.run_tool = loop.run_unattended
+    loop, _ = make_loop(tmp_path, terminal=terminal)
+    ctx = loop.ctx
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "notes.txt").write_text("from the workspace\n")
+    code = """
+from hermes_tools import read_file, terminal
+# the image's /etc/passwd has one line (tests/container_helpers.py), this machine's more
+print("PASSWD", len(open("/etc/passwd").read().splitlines()))
+print("READ", read_file("notes.txt"))
+print("TERM", terminal("echo in-$(cat /etc/passwd | wc -l)"))
+"""
     try:
-        found = await ctx.backend.run(["sh", "-c", "command -v python3"], timeout=60)
-        if found.returncode != 0:
-            pytest.skip("the test image has no python3 (tests/container_helpers.py)")
-        code = "from hermes_tools import terminal\nprint(terminal('echo in-$(hostname)'))"
         result = await run_code(loop, code)
-        assert "[exit code 0" in result and "in-" in result, result
+        assert "[exit code 0" in result and "2 tool calls]" in result, result
+        assert "PASSWD 1" in result and "in-1" in result and "from the workspace" in result
+        assert list((tmp_path / "ws" / ".hermes-code").iterdir()) == []  # removed after
     finally:
         await ctx.processes.shutdown()
         remove_containers(cli, tmp_path / "home")
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def ssh_terminal(tmp_path: Path, sshd: Sshd) -> TerminalSettings:
+    ssh = SshSettings(host="127.0.0.1", port=sshd.port, user=sshd.user, key=str(sshd.client_key))
+    return TerminalSettings(backend="ssh", cwd=str(tmp_path / "ws"), ssh=ssh)
+
+
+def listening(path: str) -> bool:
+    """Whether a process listens on the unix socket PATH (sshd here: the forward)."""
+    return any(line.endswith(" " + path) for line in Path("/proc/net/unix").read_text().split("\n"))
+
+
+async def test_on_ssh_the_script_runs_there_and_its_socket_is_forwarded(
+    tmp_path: Path, sshd: Sshd
+) -> None:
+    ctx = make_loop(tmp_path, terminal=ssh_terminal(tmp_path, sshd))[0].ctx
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "notes.txt").write_text("remote notes\n")
+    code = """
+import os, stat
+from hermes_tools import read_file, terminal
+here = os.path.dirname(os.path.abspath(__file__))
+print("DIR", here, oct(stat.S_IMODE(os.stat(here).st_mode)))
+print("SOCK", os.environ["HERMES_RPC_SOCKET"])
+print("SSH", os.environ.get("SSH_CONNECTION", "-").split()[-1])  # sshd's port: run by sshd
+print("READ", read_file("notes.txt"))
+print("TERM", terminal("echo over-$(echo $SSH_CONNECTION | cut -d' ' -f4)"))
+"""
+    try:
+        result = await EXECUTE_CODE.run({"code": code}, ctx)
+        assert "[exit code 0" in result and "2 tool calls]" in result, result
+        sock = result.split("SOCK ", 1)[1].split("\n", 1)[0]
+        assert not listening(sock)  # the forward was cancelled (the master still runs)
+        assert isinstance(ctx.backend, SshBackend) and ctx.backend.link.alive()
+    finally:
+        await ctx.processes.shutdown()  # and the master ends
+    assert f"SSH {sshd.port}" in result and f"over-{sshd.port}" in result
+    assert "remote notes" in result
+    run_dir, mode = result.split("DIR ", 1)[1].split("\n", 1)[0].split()
+    assert run_dir.startswith("/tmp/hermes-code.") and mode == "0o700", result
+    assert sock == f"{run_dir}/rpc.sock"
+    assert not await asyncio.to_thread(Path(run_dir).exists)  # and the remote dir removed
+
+
+async def test_on_ssh_a_timeout_kills_the_remote_script_and_cleans_up(
+    tmp_path: Path, sshd: Sshd
+) -> None:
+    loop, _ = make_loop(tmp_path, terminal=ssh_terminal(tmp_path, sshd), timeout=2)
+    pidfile = tmp_path / "ws" / "pid"
+    code = f"""
+import os, threading
+from hermes_tools import terminal
+print("DIR", os.path.dirname(os.path.abspath(__file__)), flush=True)
+print("PID", os.getpid(), flush=True)
+threading.Thread(target=terminal, args=("echo $$ > {pidfile}; exec sleep 300",)).start()
+while True:
+    pass
+"""
+    result = await run_code(loop, code)
+    assert "[killed after 2s (execute_code.timeout)" in result, result
+    pid = int(pidfile.read_text())
+    await wait_until(lambda: not pid_alive(pid), 10)  # the tool's command, on the "remote"
+    script = int(result.split("PID ", 1)[1].split("\n", 1)[0])
+    await wait_until(lambda: not pid_alive(script), 10)  # and the script
+    run_dir = result.split("DIR ", 1)[1].split("\n", 1)[0]
+    assert run_dir.startswith("/tmp/hermes-code.")
+    assert not await asyncio.to_thread(Path(run_dir).exists)
+
+
+async def test_a_forwarded_socket_stops_listening_after_the_block(
+    tmp_path: Path, sshd: Sshd
+) -> None:
+    from hermes.backends.ssh_link import SshLink
+
+    link = SshLink(
+        "127.0.0.1", user=sshd.user, port=sshd.port, key=sshd.client_key, state_dir=tmp_path / "st"
+    )
+    await link.connect()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"pong " + await reader.readline())
+        await writer.drain()
+        writer.close()
+
+    local, remote = tmp_path / "here.sock", tmp_path / "there.sock"
+    server = await asyncio.start_unix_server(serve, path=str(local))
+
+    def ask() -> bytes:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(remote))
+            s.sendall(b"ping\n")
+            return s.makefile("rb").readline()
+
+    try:
+        async with link.forward_socket(str(remote), local):
+            assert listening(str(remote))
+            assert await asyncio.to_thread(ask) == b"pong ping\n"
+        assert not listening(str(remote))
+        with pytest.raises(ConnectionRefusedError):
+            ask()
+        # the stale file stays (sshd here has no StreamLocalBindUnlink): a clear error
+        with pytest.raises(Exception, match=r"could not forward .*StreamLocalBindUnlink"):
+            async with link.forward_socket(str(remote), local):
+                pass
+    finally:
+        server.close()
+        await link.close()

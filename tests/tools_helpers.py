@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from hermes.context import Profile, TurnContext
+from hermes.messages import Message, Usage
 from hermes.settings import Settings
 from hermes.store.store import TodoItem
 from hermes.tools.process import ProcessManager
@@ -110,3 +111,24 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+class ListHistory:
+    """The agent loop's History as a plain list (no store): the turn's messages in
+    `items`, the usage reports in `usages`."""
+
+    def __init__(self, first: str) -> None:
+        self.items = [Message("user", first)]
+        self.usages: list[Usage] = []
+
+    def context(self) -> list[Message]:
+        return list(self.items)
+
+    async def append(self, messages: list[Message]) -> None:
+        self.items.extend(messages)
+
+    async def before_model_call(self, provider: object, emit: object) -> None:
+        pass
+
+    def observe_usage(self, usage: Usage) -> None:
+        self.usages.append(usage)

@@ -115,6 +115,22 @@ class Process(ABC):
         await self.signal(signal.SIGKILL)  # children that ignored SIGTERM or outlived it
         await self.wait()
 
+    async def settle(self, timeout: float | None) -> bool:  # noqa: ASYNC109 - it kills
+        """Wait for the command (its tree terminated after TIMEOUT seconds) and for its
+        last output; True if it timed out. Killed if the wait itself is cancelled."""
+        timed_out = False
+        try:
+            try:
+                await within(self.wait(), timeout)
+            except TimeoutError:
+                timed_out = True
+                await self.terminate(grace=1.0)
+            await self.drain()
+        except BaseException:
+            await self.kill()
+            raise
+        return timed_out
+
     async def kill(self) -> None:
         """SIGKILL the tree at once and stop reading (idempotent; never raises)."""
         with contextlib.suppress(Exception):
@@ -202,17 +218,7 @@ class Backend(ABC):
         proc = await self.start(
             command, on_output=out.append, on_stderr=err.append, cwd=cwd, env=env, stdin=stdin
         )
-        timed_out = False
-        try:
-            try:
-                await within(proc.wait(), timeout)
-            except TimeoutError:
-                timed_out = True
-                await proc.terminate(grace=1.0)
-            await proc.drain()
-        except BaseException:
-            await proc.kill()
-            raise
+        timed_out = await proc.settle(timeout)
         proc.close()
         code = proc.returncode
         return Completed(

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from hermes.aio import within
@@ -170,6 +171,48 @@ class SshLink:
         return subprocess.run(
             self.argv(remote), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout
         )
+
+    @contextlib.asynccontextmanager
+    async def forward_socket(self, remote: str, local: Path) -> AsyncIterator[None]:
+        """While the block runs, connections to the unix socket REMOTE on the server
+        reach the unix socket LOCAL here (`-O forward -R REMOTE:LOCAL` over the
+        master; cancelled after). sshd creates REMOTE: its directory must exist, and
+        the path must be free unless sshd has `StreamLocalBindUnlink yes`."""
+        spec = f"{remote}:{local}"
+        await self._control("forward", spec)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(BackendError, OSError):
+                await self._control("cancel", spec)
+
+    async def _control(self, command: str, spec: str) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            _ssh(),
+            *self.options(),
+            "-O",
+            command,
+            "-R",
+            spec,
+            self.destination,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            _, err = await within(proc.communicate(), 15)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            err = b"no answer from the master connection in 15s"
+        if proc.returncode != 0:
+            text = " ".join(err.decode("utf-8", "replace").split())[:300]
+            raise BackendError(
+                f"{self.describe()}: could not {command} the socket {spec.split(':')[0]} "
+                f"({text or 'no reason given'}); the server's sshd must allow unix-socket "
+                "forwarding (AllowStreamLocalForwarding, on by default), and the path must be "
+                "free (or sshd set to StreamLocalBindUnlink yes)"
+            )
 
     async def close(self) -> None:
         """Ask the master to exit (the next command starts a new one)."""

@@ -1,9 +1,9 @@
 """The `execute_code` tool: a Python script that calls tools over RPC.
 
-The script runs on the turn's backend (local, or docker: the workspace is
-mounted at the same path, so a unix socket placed in it reaches the container)
-with the turn's environment minus every variable whose name says key, token,
-secret or password — `terminal.env_passthrough` does not apply here. It imports
+The script runs on the turn's backend (local, docker or ssh; where it lives and
+how the unix socket reaches it: script_place.py) with the turn's environment
+minus every variable whose name says key, token, secret or password —
+`terminal.env_passthrough` does not apply here. It imports
 `hermes_tools` (hermes/tools/script_client/hermes_tools.py, copied next to it),
 whose calls come to the RPC server (hermes/tools/script_rpc.py) and run through
 `ctx.run_tool`: the approval gate with nobody to ask, so a risky call is refused
@@ -15,22 +15,18 @@ still running are cancelled.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from hermes.aio import within
 from hermes.context import TurnContext
 from hermes.errors import ToolError
 from hermes.settings import ExecuteCodeSettings
 from hermes.tool_env import tool_environment
 from hermes.tools.base import Tool, schema
 from hermes.tools.process import OutputBuffer
+from hermes.tools.script_place import BACKENDS, Place, place
 from hermes.tools.script_rpc import RpcServer
 from hermes.tools.terminal import Capture
 
@@ -43,40 +39,19 @@ CALLABLE = (
     "web_search",
     "web_extract",
 )
-BACKENDS = ("local", "docker")  # where a unix socket reaches the script
 CLIENT = Path(__file__).parent / "script_client" / "hermes_tools.py"
 SOCKET_VAR = "HERMES_RPC_SOCKET"
 MAX_CODE_CHARS = 200_000
 
 
-def script_env(ctx: TurnContext, run_dir: Path) -> dict[str, str]:
+def script_env(ctx: TurnContext, socket: Path) -> dict[str, str]:
     """The script's environment: the turn's, without anything named like a secret
     (even if passed through for the terminal tool), plus the RPC socket's path."""
     env = tool_environment(ctx.env)
-    env["PYTHONPATH"] = str(run_dir)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
-    env[SOCKET_VAR] = str(run_dir / "rpc.sock")
+    env[SOCKET_VAR] = str(socket)
     return env
-
-
-async def _run_dir(ctx: TurnContext) -> Path:
-    """A fresh directory for the script, its client module and the socket, on a
-    path the backend and this machine share."""
-    if ctx.backend.name == "docker":  # the workspace is mounted at the same path
-        base = ctx.profile.workspace / ".hermes-code"
-        await asyncio.to_thread(base.mkdir, parents=True, exist_ok=True)
-        path = base / secrets.token_hex(6)
-        await asyncio.to_thread(path.mkdir, mode=0o700)
-        return path
-    return Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="hermes-code-"))
-
-
-async def _remove(ctx: TurnContext, run_dir: Path) -> None:
-    if ctx.backend.name == "docker":  # files the container wrote may not be ours
-        with contextlib.suppress(Exception):
-            await ctx.backend.run(["rm", "-rf", str(run_dir)], timeout=30)
-    await asyncio.to_thread(shutil.rmtree, run_dir, True)
 
 
 def _check(args: dict[str, Any], ctx: TurnContext) -> str:
@@ -88,7 +63,7 @@ def _check(args: dict[str, Any], ctx: TurnContext) -> str:
     backend = ctx.profile.settings.terminal.backend
     if backend not in BACKENDS:
         raise ToolError(
-            f"execute_code needs the local or docker terminal backend (this profile uses "
+            f"execute_code needs the local, docker or ssh terminal backend (this profile uses "
             f"{backend}, which the script's tool calls cannot reach); do the steps with the "
             "terminal and file tools instead"
         )
@@ -104,48 +79,44 @@ async def execute_code(args: dict[str, Any], ctx: TurnContext) -> str:
     assert run_tool is not None  # _check
     backend = ctx.backend
     await backend.open()
-    run_dir = await _run_dir(ctx)
     token = secrets.token_urlsafe(32)
-    server = RpcServer(run_dir / "rpc.sock", token, run_tool, CALLABLE, settings.max_tool_calls)
-    try:
-        await server.start()
-        await backend.write_bytes(run_dir / "hermes_tools.py", CLIENT.read_bytes())
-        await backend.write_bytes(run_dir / "script.py", code.encode("utf-8"))
-        return await _run(ctx, settings, run_dir, server, (token + "\n").encode())
-    finally:
-        await server.close()
-        await _remove(ctx, run_dir)
+    async with place(ctx) as where:
+        server = RpcServer(where.listen, token, run_tool, CALLABLE, settings.max_tool_calls)
+        try:
+            await server.start()
+            await backend.write_bytes(where.run_dir / "hermes_tools.py", CLIENT.read_bytes())
+            await backend.write_bytes(where.run_dir / "script.py", code.encode("utf-8"))
+            return await _run(ctx, settings, where, server, (token + "\n").encode())
+        finally:
+            await server.close()
 
 
 async def _run(
     ctx: TurnContext,
     settings: ExecuteCodeSettings,
-    run_dir: Path,
+    where: Place,
     server: RpcServer,
     stdin: bytes,
 ) -> str:
     stdout = Capture(settings.max_stdout_chars)
     stderr = OutputBuffer(settings.max_stderr_chars)
     began = time.monotonic()
-    argv = [settings.python, "-B", "-u", "-m", "hermes_tools", str(run_dir / "script.py")]
+    # the client as a file: its directory is the first on sys.path, so `import hermes_tools`
+    # finds it on every backend (PYTHONPATH, a host variable, does not reach ssh or docker)
+    client = str(where.run_dir / "hermes_tools.py")
+    argv = [settings.python, "-B", "-u", client, str(where.run_dir / "script.py")]
     proc = await ctx.backend.start(
         argv,
         on_output=stdout.write,
         on_stderr=stderr.write,
-        env=script_env(ctx, run_dir),
+        env=script_env(ctx, where.socket),
         stdin=stdin,
     )
-    timed_out = False
     try:
         async with ctx.processes.recorded(proc, "execute_code", ctx.backend.cwd, ctx.session_id):
-            try:
-                await within(proc.wait(), settings.timeout)
-            except TimeoutError:
-                timed_out = True
-                await proc.terminate(grace=1.0)
-            await proc.drain()
+            timed_out = await proc.settle(settings.timeout)
     except BaseException:
-        await proc.kill()
+        await proc.kill()  # (recording it failed)
         raise
     proc.close()
     await server.close()  # tool calls a killed script left running end here

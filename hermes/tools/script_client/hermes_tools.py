@@ -7,7 +7,7 @@ its message. Calls may be made from several threads at once. Every call passes
 Hermes' approval gate: a risky command is refused (one line), not asked about.
 
 This module is copied next to the script at run time (stdlib only). Started as
-`python -m hermes_tools SCRIPT`, it reads the per-script token from stdin, puts
+`python hermes_tools.py SCRIPT`, it reads the per-script token from stdin, puts
 a guard on the script (no processes, no file writes, no ctypes: do those through
 the tools, so the gate sees them) and runs SCRIPT as __main__.
 """
