@@ -179,11 +179,11 @@ async def test_timeout_kills_the_script_and_what_it_runs(tmp_path: Path) -> None
     loop, _ = make_loop(tmp_path, timeout=2)
     pidfile = tmp_path / "ws" / "pid"
     code = f"""
-import threading
+import threading, time
 from hermes_tools import terminal
 threading.Thread(target=terminal, args=("echo $$ > {pidfile}; exec sleep 300",)).start()
-while True:
-    pass
+while True:  # (idle, not spinning: a busy loop would starve the command it waits for)
+    time.sleep(0.05)
 """
     result = await run_code(loop, code)
     assert "[killed after 2s (execute_code.timeout)" in result, result
@@ -234,15 +234,6 @@ async def test_a_wrong_token_is_rejected(tmp_path: Path) -> None:
         assert good == {"id": 1, "ok": True, "result": "ran"} and ran == ["read_file"]
     finally:
         await server.close()
-
-
-async def test_other_backends_are_refused_with_a_reason(tmp_path: Path) -> None:
-    terminal = TerminalSettings(backend="modal")
-    ctx = make_ctx(tmp_path, settings=Settings(terminal=terminal))
-    ctx.run_tool = cast("Any", object())
-    with pytest.raises(Exception, match="needs the local, docker or ssh terminal backend"):
-        await EXECUTE_CODE.run({"code": "print(1)"}, ctx)
-    assert not EXECUTE_CODE.offered(ctx)
 
 
 async def test_a_turn_runs_execute_code(tmp_path: Path, model: ScriptedModel) -> None:
@@ -345,19 +336,20 @@ print("TERM", terminal("echo over-$(echo $SSH_CONNECTION | cut -d' ' -f4)"))
 async def test_on_ssh_a_timeout_kills_the_remote_script_and_cleans_up(
     tmp_path: Path, sshd: Sshd
 ) -> None:
-    loop, _ = make_loop(tmp_path, terminal=ssh_terminal(tmp_path, sshd), timeout=2)
+    # an ssh command takes ~0.2 s to start here, more on a loaded machine
+    loop, _ = make_loop(tmp_path, terminal=ssh_terminal(tmp_path, sshd), timeout=4)
     pidfile = tmp_path / "ws" / "pid"
     code = f"""
-import os, threading
+import os, threading, time
 from hermes_tools import terminal
 print("DIR", os.path.dirname(os.path.abspath(__file__)), flush=True)
 print("PID", os.getpid(), flush=True)
 threading.Thread(target=terminal, args=("echo $$ > {pidfile}; exec sleep 300",)).start()
-while True:
-    pass
+while True:  # (idle, not spinning: a busy loop would starve the command it waits for)
+    time.sleep(0.05)
 """
     result = await run_code(loop, code)
-    assert "[killed after 2s (execute_code.timeout)" in result, result
+    assert "[killed after 4s (execute_code.timeout)" in result, result
     pid = int(pidfile.read_text())
     await wait_until(lambda: not pid_alive(pid), 10)  # the tool's command, on the "remote"
     script = int(result.split("PID ", 1)[1].split("\n", 1)[0])
