@@ -212,6 +212,25 @@ async def test_memory_written_in_a_routed_topic_lands_in_that_profile(
         assert "likes tea" not in (setup.home(name) / "memories" / "MEMORY.md").read_text()
 
 
+async def test_send_message_from_a_routed_topic_goes_to_that_topic(
+    setup: Setup, telegram: FakeTelegram
+) -> None:
+    """`origin` in a routed profile's turn is the routed chat and thread."""
+    career = setup.models["career"]
+    career.tool_call("send_message", {"target": "origin", "message": "a note, sent first"})
+    career.reply("Sent it.")
+    gw = await GatewayProcess(setup.root).ready()
+    topic = CAREER_TOPICS[1]
+    say(telegram, "send me a note", topic)
+    # (the reply's draft, shown from the turn's start, is edited to "Sent it.")
+    done = lambda: sorted(shown(telegram, FORUM, topic)) == ["Sent it.", "a note, sent first"]  # noqa: E731
+    await wait_until(done, 30, why=lambda: str(shown(telegram, FORUM, topic)))
+    assert await gw.stop() == 0
+    [result] = [m for m in career.requests[-1].messages if m["role"] == "tool"]
+    assert result["content"].startswith(f"Sent to telegram:{FORUM}:{topic}")
+    assert shown(telegram, DM) == []
+
+
 async def test_a_cron_job_made_in_a_routed_topic_runs_there_under_its_profile(
     setup: Setup, telegram: FakeTelegram
 ) -> None:
