@@ -62,3 +62,29 @@ async def test_a_plain_turn_makes_no_review_call(tmp_path: Path, model: Scripted
         await chat.say("thanks, and tomorrow?")
         await wait_until(lambda: "A second answer." in chat.shown())
     assert len(model.requests) == 2  # (the scripted model fails on any unexpected call)
+
+
+async def test_the_terminal_chat_reviews_a_corrected_turn_and_shows_the_proposal(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
+    import asyncio
+
+    from tests.cli_helpers import run_hermes
+
+    home = make_home(tmp_path / "home", model, config={"skills": {"review_after_tool_calls": 8}})
+    proposal = {
+        "kind": "skill",
+        "action": "create",
+        "name": "tidy-downloads",
+        "content": SKILL,
+        "reason": "the user corrected the folder layout",
+    }
+    model.reply("Sorted them by month this time.")
+    model.reply(json.dumps({"proposals": [proposal]}))
+    said = "No, sort the downloads by month, not by type\n"
+    done = await asyncio.to_thread(run_hermes, home, "chat", stdin=said)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.index("Sorted them by month this time.") < out.index("From this conversation")
+    assert re.search(r"/skills apply \S+", out), out
+    assert not (home / "skills" / "tidy-downloads").exists()  # staged only

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
+from hermes.cli.learning import Learner
 from hermes.cli.render import Renderer
 from hermes.errors import HermesError
 
@@ -190,6 +191,7 @@ class Repl:
         self.renderer = renderer
         self.debug = debug
         self.user = TerminalUser(reader, renderer, self.interrupt)
+        self.learner = Learner(profile, renderer.line)  # the skills review after turns
         self._current: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -237,7 +239,10 @@ class Repl:
 
                     why = problem()
                     self.renderer.line(why or "🎤 Voice: press Enter on an empty line to talk.")
-                await self._chat(conv)
+                try:
+                    await self._chat(conv)
+                finally:
+                    await self.learner.close()
         finally:
             if previous is not None:
                 _set_sigint(previous)
@@ -262,6 +267,7 @@ class Repl:
         from hermes.commands import is_command, run_command
 
         while True:
+            self.learner.announce()
             try:
                 line = await self.reader.read(PROMPT)
             except KeyboardInterrupt:
@@ -296,9 +302,11 @@ class Repl:
         self.renderer.start_turn()
         try:
             with self.reader.quiet():
-                await self.foreground(conv.send(text, self.renderer.handle))
+                done = await self.foreground(conv.send(text, self.renderer.handle))
         finally:
             self.renderer.end_turn()
+        if done is not None:
+            self.learner.after(conv)
 
     async def talk(self, conv: Conversation) -> None:
         """Push-to-talk: record until Enter, transcribe, and send the words as a turn."""

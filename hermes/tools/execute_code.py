@@ -1,7 +1,8 @@
 """The `execute_code` tool: a Python script that calls tools over RPC.
 
-The script runs on the turn's backend (local, docker or ssh; where it lives and
-how the unix socket reaches it: script_place.py) with the turn's environment
+The script runs on the turn's backend (where it lives and how its calls reach
+us — a unix socket on local, docker and ssh, request files elsewhere:
+script_place.py, script_files.py) with the turn's environment
 minus every variable whose name says key, token, secret or password —
 `terminal.env_passthrough` does not apply here. It imports
 `hermes_tools` (hermes/tools/script_client/hermes_tools.py, copied next to it),
@@ -26,8 +27,9 @@ from hermes.settings import ExecuteCodeSettings
 from hermes.tool_env import tool_environment
 from hermes.tools.base import Tool, schema
 from hermes.tools.process import OutputBuffer
+from hermes.tools.script_files import FileRpcServer
 from hermes.tools.script_place import BACKENDS, Place, place
-from hermes.tools.script_rpc import RpcServer
+from hermes.tools.script_rpc import RpcServer, Transport
 from hermes.tools.terminal import Capture
 
 CALLABLE = (
@@ -41,16 +43,21 @@ CALLABLE = (
 )
 CLIENT = Path(__file__).parent / "script_client" / "hermes_tools.py"
 SOCKET_VAR = "HERMES_RPC_SOCKET"
+RPC_DIR_VAR = "HERMES_RPC_DIR"  # the file transport's directory, where there is no socket
 MAX_CODE_CHARS = 200_000
 
 
-def script_env(ctx: TurnContext, socket: Path) -> dict[str, str]:
+def script_env(ctx: TurnContext, where: Place) -> dict[str, str]:
     """The script's environment: the turn's, without anything named like a secret
-    (even if passed through for the terminal tool), plus the RPC socket's path."""
+    (even if passed through for the terminal tool), plus the RPC socket's path
+    (or the request files' directory: that is how the client picks its transport)."""
     env = tool_environment(ctx.env)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
-    env[SOCKET_VAR] = str(socket)
+    if where.socket is None:
+        env[RPC_DIR_VAR] = str(where.rpc_dir)
+    else:
+        env[SOCKET_VAR] = str(where.socket)
     return env
 
 
@@ -63,9 +70,8 @@ def _check(args: dict[str, Any], ctx: TurnContext) -> str:
     backend = ctx.profile.settings.terminal.backend
     if backend not in BACKENDS:
         raise ToolError(
-            f"execute_code needs the local, docker or ssh terminal backend (this profile uses "
-            f"{backend}, which the script's tool calls cannot reach); do the steps with the "
-            "terminal and file tools instead"
+            f"execute_code does not know the {backend} terminal backend (it runs on "
+            f"{', '.join(BACKENDS)}); do the steps with the terminal and file tools instead"
         )
     if ctx.run_tool is None:
         raise ToolError("execute_code runs only inside an agent turn (no tool runner here)")
@@ -81,7 +87,12 @@ async def execute_code(args: dict[str, Any], ctx: TurnContext) -> str:
     await backend.open()
     token = secrets.token_urlsafe(32)
     async with place(ctx) as where:
-        server = RpcServer(where.listen, token, run_tool, CALLABLE, settings.max_tool_calls)
+        limit = settings.max_tool_calls
+        server: Transport
+        if where.listen is None:
+            server = FileRpcServer(backend, where.rpc_dir, token, run_tool, CALLABLE, limit)
+        else:
+            server = RpcServer(where.listen, token, run_tool, CALLABLE, limit)
         try:
             await server.start()
             await backend.write_bytes(where.run_dir / "hermes_tools.py", CLIENT.read_bytes())
@@ -95,7 +106,7 @@ async def _run(
     ctx: TurnContext,
     settings: ExecuteCodeSettings,
     where: Place,
-    server: RpcServer,
+    server: Transport,
     stdin: bytes,
 ) -> str:
     stdout = Capture(settings.max_stdout_chars)
@@ -109,7 +120,7 @@ async def _run(
         argv,
         on_output=stdout.write,
         on_stderr=stderr.write,
-        env=script_env(ctx, where.socket),
+        env=script_env(ctx, where),
         stdin=stdin,
     )
     try:
@@ -130,7 +141,7 @@ def _report(
     timed_out: bool,
     seconds: float,
     settings: ExecuteCodeSettings,
-    server: RpcServer,
+    server: Transport,
     stdout: Capture,
     stderr: OutputBuffer,
 ) -> str:

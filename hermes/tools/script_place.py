@@ -7,8 +7,9 @@
   the script; the RPC server listens on a socket in a temp directory here, and
   OpenSSH forwards the remote `rpc.sock` in that directory to it over the
   master connection for as long as the script runs.
-
-Other backends (singularity, modal, daytona) have no path from a socket here.
+- singularity, modal, daytona: no socket here reaches them, so the same private
+  /tmp directory (made in the sandbox) gets an `rpc` directory instead, and the
+  requests and responses are files there (script_files.py).
 """
 
 from __future__ import annotations
@@ -22,19 +23,25 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hermes.backends.base import BackendError
+from hermes.backends.base import Backend, BackendError
 from hermes.backends.ssh import SshBackend
 from hermes.context import TurnContext
 
-BACKENDS = ("local", "docker", "ssh")  # where the script's socket can reach us
+SOCKETS = ("local", "docker", "ssh")  # where the script's socket can reach us
+BACKENDS = (*SOCKETS, "singularity", "modal", "daytona")  # the others: files
 SOCKET = "rpc.sock"
 
 
 @dataclass(frozen=True)
 class Place:
     run_dir: Path  # on the backend: script.py and hermes_tools.py
-    listen: Path  # on this machine: where the RPC server listens
-    socket: Path  # on the backend: what the script connects to
+    listen: Path | None  # on this machine: where the RPC server listens (None: files)
+    socket: Path | None  # on the backend: what the script connects to (None: files)
+
+    @property
+    def rpc_dir(self) -> Path:
+        """On the backend: where the requests and responses are files (no socket)."""
+        return self.run_dir / "rpc"
 
 
 @contextlib.asynccontextmanager
@@ -44,6 +51,14 @@ async def place(ctx: TurnContext) -> AsyncIterator[Place]:
     if isinstance(backend, SshBackend):
         async with _over_ssh(backend) as found:
             yield found
+        return
+    if backend.name not in SOCKETS:
+        remote = await _private_tmp(backend)
+        try:
+            yield Place(remote, None, None)
+        finally:
+            with contextlib.suppress(Exception):
+                await backend.run(["rm", "-rf", str(remote)], timeout=30)
         return
     if backend.name == "docker":
         base = ctx.profile.workspace / ".hermes-code"
@@ -63,6 +78,19 @@ async def place(ctx: TurnContext) -> AsyncIterator[Place]:
 
 @contextlib.asynccontextmanager
 async def _over_ssh(backend: SshBackend) -> AsyncIterator[Place]:
+    remote = await _private_tmp(backend)
+    local = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="hermes-rpc-"))
+    try:
+        async with backend.link.forward_socket(str(remote / SOCKET), local / SOCKET):
+            yield Place(remote, local / SOCKET, remote / SOCKET)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, local, True)
+        with contextlib.suppress(Exception):
+            await backend.run(["rm", "-rf", str(remote)], timeout=30)
+
+
+async def _private_tmp(backend: Backend) -> Path:
+    """A fresh directory under the backend's /tmp that only its user may enter."""
     made = await backend.run(
         ["sh", "-c", "umask 077 && mktemp -d /tmp/hermes-code.XXXXXXXXXX"], timeout=30
     )
@@ -70,15 +98,7 @@ async def _over_ssh(backend: SshBackend) -> AsyncIterator[Place]:
     if made.returncode != 0 or not remote.startswith("/tmp/"):
         why = " ".join(made.stderr.decode("utf-8", "replace").split())[:200]
         raise BackendError(
-            f"{backend.link.describe()}: could not make a directory under /tmp for the "
+            f"{backend.where().description}: could not make a directory under /tmp for the "
             f"script ({why or 'no reason given'}); check that /tmp is writable there"
         )
-    local = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="hermes-rpc-"))
-    found = Place(Path(remote), local / SOCKET, Path(remote) / SOCKET)
-    try:
-        async with backend.link.forward_socket(str(found.socket), found.listen):
-            yield found
-    finally:
-        await asyncio.to_thread(shutil.rmtree, local, True)
-        with contextlib.suppress(Exception):
-            await backend.run(["rm", "-rf", remote], timeout=30)
+    return Path(remote)
