@@ -218,9 +218,10 @@ class Loop:
         await history.append([results[c.id] for c in calls if c.id in results])
         return tuple(deferred[c.id] for c in calls if c.id in deferred)
 
-    async def _admit(self, call: ToolCall) -> Admission:
+    async def _admit(self, call: ToolCall, ctx: TurnContext | None = None) -> Admission:
         """What becomes of a call: it runs, gets an answer without running
-        (an error, a refusal), or waits for a decision (Defer)."""
+        (an error, a refusal), or waits for a decision (Defer). CTX: the context
+        the hooks judge it in (the turn's, unless given)."""
         tool = self.tools.get(call.name)
         if tool is None:
             known = ", ".join(sorted(self.tools))
@@ -230,7 +231,7 @@ class Loop:
         except ValueError as exc:
             return Answer(f"Error: {call.name}: {exc}. Call it again with a JSON object.")
         for hook in self.hooks:
-            verdict = await hook.before(call, args, self.ctx)
+            verdict = await hook.before(call, args, ctx or self.ctx)
             if isinstance(verdict, Defer):
                 return verdict
             if verdict is not None:
@@ -241,25 +242,18 @@ class Loop:
         """Run tool NAME as a model's call would run (the hooks first), for code that
         calls tools: the hooks see an unattended context, so the approval gate refuses
         what it would ask about. Returns (result, is_error)."""
-        call = ToolCall(new_call_id(), name, json.dumps(args))
         tool = self.tools.get(name)
         if tool is None or not tool.offered(self.ctx):
             return f"Error: there is no tool named {name!r} here", True
+        call = ToolCall(new_call_id(), name, json.dumps(args))
         ctx = replace(self.ctx, unattended=True)
-        for hook in self.hooks:
-            verdict = await hook.before(call, args, ctx)
-            if isinstance(verdict, Defer):  # a hook that defers without asking
-                return f"Not run: {verdict.note}", True
-            if verdict is not None:
-                return verdict, True
-        try:
-            text, is_error = await tool.run(args, ctx), False
-        except HermesError as exc:
-            text, is_error = f"Error: {exc}", True
-        except OSError as exc:
-            text, is_error = f"Error: {name}: {exc.strerror or exc}", True
-        except Exception as exc:
-            text, is_error = f"Error: {name} failed: {type(exc).__name__}: {exc}", True
+        admitted = await self._admit(call, ctx)
+        if isinstance(admitted, Defer):  # a hook that defers without asking
+            return f"Not run: {admitted.note}", True
+        if isinstance(admitted, Answer):
+            text, is_error = admitted.text, True
+        else:
+            text, is_error = await self._execute(call, admitted.tool, admitted.args, ctx)
         for hook in self.hooks:
             await hook.after(call, text, is_error, ctx)
         return text, is_error
@@ -292,9 +286,11 @@ class Loop:
             await hook.after(call, text, is_error, self.ctx)
         emit(ToolFinished(call, text, is_error, seconds))
 
-    async def _execute(self, call: ToolCall, tool: Tool, args: dict[str, Any]) -> tuple[str, bool]:
+    async def _execute(
+        self, call: ToolCall, tool: Tool, args: dict[str, Any], ctx: TurnContext | None = None
+    ) -> tuple[str, bool]:
         try:
-            return await tool.run(args, replace(self.ctx, call_id=call.id)), False
+            return await tool.run(args, replace(ctx or self.ctx, call_id=call.id)), False
         except HermesError as exc:
             return f"Error: {exc}", True
         except (TypeError, KeyError) as exc:

@@ -27,15 +27,14 @@ class Learner:
 
     def after(self, conv: Conversation) -> None:
         """Start the review of CONV's last turn when one is due (a plain check)."""
-        from hermes.skills.review import after_turn, due, last_turn
+        from hermes.skills.review import after_turn, review_due
 
         if self._review is not None and not self._review.done():
             return
-        turn, number = last_turn(conv.messages())
-        if not any(due(self.profile, turn, number)):
-            return
-        review = after_turn(self.profile, conv.store, conv.provider, turn, number)
-        self._review = asyncio.ensure_future(review)
+        found = review_due(self.profile, conv.messages())
+        if found is not None:
+            review = after_turn(self.profile, conv.store, conv.provider, *found)
+            self._review = asyncio.ensure_future(review)
 
     def announce(self) -> None:
         """Show what a finished review staged (once)."""
@@ -45,7 +44,9 @@ class Learner:
         self._review = None
         lines = [] if task.cancelled() or task.exception() else task.result()
         if lines:
-            self.show("💡 From this conversation:\n" + "\n".join(f"• {x}" for x in lines))
+            from hermes.skills.review import announcement
+
+            self.show(announcement(lines))
 
     async def close(self) -> None:
         task = self._review

@@ -38,23 +38,22 @@ class Learning:
     def after_turn(self, conv: Conversation, target: Target, key: str) -> None:
         """Start the review of the turn CONV just finished if one is due (cheap when
         none is: the check is plain code). Proposals are announced under KEY."""
-        from hermes.skills.review import due, last_turn
+        from hermes.skills.review import review_due
 
-        turn, number = last_turn(conv.messages())
-        if not any(due(self.gw.profile, turn, number)):
-            return
-        self.gw.spawn(self._review(conv, turn, number, target, key), "skills review")
+        found = review_due(self.gw.profile, conv.messages())
+        if found is not None:
+            turn, number = found
+            self.gw.spawn(self._review(conv, turn, number, target, key), "skills review")
 
     async def _review(
         self, conv: Conversation, turn: list[Any], number: int, target: Target, key: str
     ) -> None:
-        from hermes.skills.review import after_turn
+        from hermes.skills.review import after_turn, announcement
 
         async with self._reviews:
             lines = await after_turn(self.gw.profile, self.gw.store, conv.provider, turn, number)
         if lines:
-            text = "💡 From this conversation:\n" + "\n".join(f"• {line}" for line in lines)
-            await self.gw.queue_reply(f"review:{key}", target, text)
+            await self.gw.queue_reply(f"review:{key}", target, announcement(lines))
 
     async def curate(self) -> None:
         """The curator, now and then every CURATOR_EVERY seconds (a gateway task)."""

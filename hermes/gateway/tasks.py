@@ -201,9 +201,7 @@ class TaskRunner:
             self._cancelled.add(row.id)
             running.cancel()
         if row.session_id is not None:
-            for proc in gw.processes.list():
-                if proc.session_id == row.session_id and proc.status == "running":
-                    await gw.processes.kill(proc.id)
+            await gw.processes.kill_session(row.session_id)
         if self.delegation is not None:
             if row.session_id is not None:
                 await self.delegation.cancel_children(row.session_id, by or status)

@@ -120,10 +120,7 @@ async def run_immediate(gw: TurnHost, chat: Chat, row_id: int, event: Inbound) -
         killed = 0
         if chat.conv is not None:  # its delegated subtasks stop with it
             await gw.delegation.cancel_children(chat.conv.session_id, "/stop")
-            for proc in gw.processes.list():
-                if proc.session_id == chat.conv.session_id and proc.status == "running":
-                    await gw.processes.kill(proc.id)
-                    killed += 1
+            killed = await gw.processes.kill_session(chat.conv.session_id)
         if stopped:
             text = "Stopped the current turn."
         else:

@@ -197,6 +197,18 @@ def due(profile: Profile, turn: Sequence[Message], turn_number: int) -> tuple[bo
     return skill, nudge
 
 
+def review_due(profile: Profile, messages: Sequence[Message]) -> tuple[list[Message], int] | None:
+    """(the last turn, its number) when a review or a nudge is due after it, else None:
+    plain code, cheap enough for every turn."""
+    turn, number = last_turn(messages)
+    return (turn, number) if any(due(profile, turn, number)) else None
+
+
+def announcement(lines: Sequence[str]) -> str:
+    """The one message that tells the chat what a review staged."""
+    return "💡 From this conversation:\n" + "\n".join(f"• {line}" for line in lines)
+
+
 async def after_turn(
     profile: Profile,
     store: Store,

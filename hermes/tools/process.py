@@ -365,6 +365,15 @@ class ProcessManager:
             await proc.done.wait()
         return proc.info()
 
+    async def kill_session(self, session_id: str) -> int:
+        """Kill the running processes a session started; how many."""
+        running = [
+            p.id for p in self.list() if p.session_id == session_id and p.status == "running"
+        ]
+        for proc_id in running:
+            await self.kill(proc_id)
+        return len(running)
+
     async def shutdown(self) -> None:
         """Kill every running process and end every task this manager started."""
         running = [p.id for p in self._procs.values() if not p.done.is_set()]
