@@ -33,11 +33,11 @@ KINDS = ["singularity", "modal", "daytona"]
 async def loop(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Loop]:
-    """An agent loop (the approval gate in front) on a fake sandbox backend; the
-    execute_code timeout is 2 s."""
+    """An agent loop (the approval gate in front) on a fake sandbox backend (the
+    execute_code timeout is a minute: a test of the timeout sets its own)."""
     fields, env, _ = fake_backend(request.param, tmp_path / "fake", monkeypatch)
     terminal = replace(TerminalSettings(backend=request.param, cwd=str(tmp_path / "ws")), **fields)
-    settings = Settings(terminal=terminal, execute_code=ExecuteCodeSettings(timeout=2))
+    settings = Settings(terminal=terminal, execute_code=ExecuteCodeSettings(timeout=60))
     ctx = make_ctx(tmp_path / "home", settings=settings, env={**env, "MY_TOKEN": "t1"})
     found = Loop(
         provider=cast("Provider", None),
@@ -128,6 +128,8 @@ async def test_a_request_file_with_a_wrong_token_is_rejected(loop: Loop, tmp_pat
 
 
 async def test_the_timeout_kills_the_script_and_its_tool_call(loop: Loop, tmp_path: Path) -> None:
+    # a sandbox exec takes a while on a loaded machine: 4 s to start and run the command
+    loop.ctx.profile.settings.execute_code.timeout = 4
     (tmp_path / "ws").mkdir()
     pidfile = tmp_path / "ws" / "pid"
     code = f"""
@@ -141,7 +143,7 @@ while True:
     time.sleep(1)
 """
     result = await run_code(loop, code)
-    assert "[killed after 2s (execute_code.timeout)" in result, result
+    assert "[killed after 4s (execute_code.timeout)" in result, result
     assert "STARTED" in result
     pid = int(pidfile.read_text())
     await wait_until(lambda: not pid_alive(pid), 10)
