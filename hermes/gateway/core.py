@@ -34,7 +34,7 @@ from hermes.gateway import leftovers, turns, work
 from hermes.gateway.access import Access
 from hermes.gateway.approvals import Desk
 from hermes.gateway.chats import Chat, Chats
-from hermes.gateway.delegation import Delegation
+from hermes.gateway.delegation import Delegation, new_turn_text
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
 from hermes.gateway.events import Inbound, Target, session_key
 from hermes.gateway.learning import Learning
@@ -299,12 +299,7 @@ class Gateway:
         if not row.origin:
             return
         target = Target.parse(row.origin)
-        body = row.result if row.status == "done" else row.error
-        status = "succeeded" if row.status == "done" else row.status.replace("_", " ")
-        text = (
-            f"[the delegated task {row.id} you started {status}; the user has seen this "
-            f"result]\n{body or '(no answer)'}"
-        )
+        text = new_turn_text(row)
         user = (row.requester or "").split(":", 1)[-1] or "hermes"
         event = Inbound(
             target.platform, target.chat, user, text, f"delegate:{row.id}", target.thread

@@ -62,10 +62,25 @@ def child_tools(names: list[str], depth: int, max_depth: int) -> set[str]:
     return {n for n in names if n not in drop}
 
 
-def outcome(row: TaskRow) -> str:
+def said(row: TaskRow) -> tuple[str, str]:
+    """A finished child as the parent's agent is told: (its status, its result or error)."""
     status = "succeeded" if row.status == "done" else row.status.replace("_", " ")
     body = row.result if row.status == "done" else row.error
-    return f"## {row.id}: {status}\n{(body or '(no answer)').strip()}"
+    return status, (body or "(no answer)").strip()
+
+
+def outcome(row: TaskRow) -> str:
+    """A child's part of a waiting delegate call's result."""
+    status, body = said(row)
+    return f"## {row.id}: {status}\n{body}"
+
+
+def new_turn_text(row: TaskRow) -> str:
+    """A child's result for a parent that did not wait: the text of its new turn."""
+    status, body = said(row)
+    return (
+        f"[the delegated task {row.id} you started {status}; the user has seen this result]\n{body}"
+    )
 
 
 def parse_tasks(raw: object, most: int) -> list[tuple[str, str | None]]:
