@@ -275,12 +275,18 @@ async def test_connection_refused_on_loopback_fails_at_once(make: Any, sleeps: S
     assert sleeps.delays == []  # no server on this machine: waiting would not start one
 
 
-def test_a_failed_connection_to_another_machine_is_retried() -> None:
-    import httpx
+async def test_a_failed_connection_to_another_machine_is_retried() -> None:
+    import aiohttp
 
-    from hermes.providers.http import transport_failure
+    from hermes.providers.transport import transport_failure
 
-    refused = httpx.ConnectError("All connection attempts failed")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectorError) as info:
+            await session.post(f"http://127.0.0.1:{port}/v1")
+    refused = info.value
     remote = transport_failure(refused, label="the openai API", url="https://api.openai.com/v1")
     local = transport_failure(refused, label="the server", url="http://localhost:8000/v1")
     assert (remote.retryable, local.retryable) == (True, False)
@@ -330,3 +336,59 @@ def test_stream_chunks_without_index_and_with_error_objects() -> None:
         ("b", "y", "{}"),
     ]
     assert json.loads(calls[0].arguments) == {"k": 1}
+
+
+async def test_a_stream_in_odd_pieces_with_long_lines_arrives_whole(make: Any) -> None:
+    """A server that writes CRLF lines in pieces that split lines and UTF-8
+    characters, one line of 300 KB (a tool call's arguments in one chunk)."""
+    long = "é" * 150_000
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"content": "héllo "}}]},
+        {"choices": [{"index": 0, "delta": {"content": long}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    events = "".join(f"data: {json.dumps(c, ensure_ascii=False)}\r\n\r\n" for c in chunks)
+    body = (events + "data: [DONE]\r\n\r\n").encode()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"content-length: %d\r\n\r\n" % len(body)
+        )
+        for start in range(0, len(body), 7777):  # odd: splits lines and characters
+            writer.write(body[start : start + 7777])
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        deltas: list[str] = []
+        provider = make(f"http://127.0.0.1:{port}/v1")
+        done = await provider.complete(HELLO, [], on_text=deltas.append)
+    finally:
+        server.close()
+    assert done.message.content == "héllo " + long
+    assert deltas == ["héllo ", long]
+
+
+async def test_http_proxy_and_no_proxy_from_the_environment(
+    m: ScriptedModel, make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is read when the loop's session is made (the scripted model
+    plays the proxy: it answers the absolute-form request); NO_PROXY bypasses it."""
+    from hermes.providers.transport import close_sessions
+
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{m.port}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.3")
+    m.reply("through the proxy")
+    await close_sessions()  # a session made now reads the environment
+    done = await make("http://127.0.0.2:9/v1").complete(HELLO, [])  # nothing listens there
+    assert done.message.content == "through the proxy"
+    assert m.last_request.path == "http://127.0.0.2:9/v1/chat/completions"
+    with pytest.raises(ProviderError, match="could not connect"):
+        await make("http://127.0.0.3:9/v1", max_retries=0).complete(HELLO, [])
+    await close_sessions()

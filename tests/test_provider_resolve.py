@@ -221,7 +221,7 @@ def test_describe() -> None:
 def test_importing_resolve_stays_light() -> None:
     code = (
         "import sys, hermes.providers.resolve\n"
-        "print(sorted(m for m in ('httpx', 'llama_cpp') if m in sys.modules))"
+        "print(sorted(m for m in ('httpx', 'aiohttp', 'llama_cpp') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -81,6 +82,43 @@ async def test_invalid_skills_are_reported_and_not_loaded(
     write_skill(tmp_path, "no-description", skill_text("no-description"))
     (tmp_path / "skills" / "empty-folder").rmdir()
     assert verbs.check(tmp_path) == "All 3 skills are valid."
+
+
+def _age(path: Path, seconds: float = 60.0) -> None:
+    """Date every file and folder under PATH back: an index read from them is kept."""
+    then = time.time() - seconds
+    for item in [path, *path.rglob("*")]:
+        os.utime(item, (then, then))
+
+
+def test_the_kept_index_follows_every_change_to_the_skills(tmp_path: Path) -> None:
+    from hermes.skills.format import _INDEX, load_index
+
+    skills = tmp_path / "skills"
+    write_skill(tmp_path, "deploy-staging", skill_text("deploy-staging"))
+    write_skill(tmp_path, "backup", skill_text("backup", "back the database up"))
+    _age(skills)
+    assert [s.name for s in load_index(skills)] == ["backup", "deploy-staging"]
+    assert skills in _INDEX  # kept: the next new session reads no SKILL.md
+    assert load_index(skills) == load_index(skills)
+    # edited in place (same size, so only the time tells), then written anew
+    path = skills / "backup" / "SKILL.md"
+    path.write_text(skill_text("backup", "back the database UP"))
+    assert load_index(skills)[0].description == "back the database UP"
+    write_skill(tmp_path, "backup", skill_text("backup", "copy state.db away"))
+    _age(skills)
+    assert load_index(skills)[0].description == "copy state.db away"
+    write_skill(tmp_path, "cleanup", skill_text("cleanup", "remove old builds"))
+    assert "cleanup" in [s.name for s in load_index(skills)]
+    _age(skills)
+    load_index(skills)
+    (skills / "cleanup" / "SKILL.md").unlink()
+    (skills / "cleanup").rmdir()
+    assert [s.name for s in load_index(skills)] == ["backup", "deploy-staging"]
+    # written within the last moments: read again each time, never kept
+    write_skill(tmp_path, "deploy-staging", skill_text("deploy-staging", "ship it now"))
+    assert load_index(skills)[1].description == "ship it now"
+    assert skills not in _INDEX
 
 
 async def test_views_and_uses_are_counted_per_session(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Anthropic's Messages API over httpx (POST {base_url}/v1/messages).
+"""Anthropic's Messages API (POST {base_url}/v1/messages, through
+hermes/providers/transport.py).
 
 The conversion of our history lives in anthropic_wire.py.
 """
@@ -6,9 +7,7 @@ The conversion of our history lives in anthropic_wire.py.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from hermes.messages import Message, ToolSpec
 from hermes.providers.anthropic_wire import (
@@ -25,6 +24,9 @@ from hermes.providers.http import (
     iter_sse,
 )
 from hermes.providers.http_provider import HTTPProvider
+
+if TYPE_CHECKING:
+    from hermes.providers.transport import Client
 
 __all__ = ["AnthropicProvider", "to_anthropic"]
 
@@ -93,9 +95,9 @@ class AnthropicProvider(HTTPProvider):
     def _headers(self) -> dict[str, str]:
         return {"x-api-key": self._api_key or "", "anthropic-version": ANTHROPIC_VERSION}
 
-    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> Completion:
-        response = await client.post(self.url, json=body, headers=self._headers())
-        if response.status_code >= 400:
+    async def _post(self, client: Client, body: dict[str, Any]) -> Completion:
+        response = await client.post(self.url, body, self._headers())
+        if response.status >= 400:
             raise self._failure(response)
         try:
             return parse_message(response.json())
@@ -104,15 +106,12 @@ class AnthropicProvider(HTTPProvider):
                 f"{self._label} sent a reply that is not a message ({exc})", retryable=True
             ) from exc
 
-    async def _stream(
-        self, client: httpx.AsyncClient, body: dict[str, Any], guard: StreamGuard
-    ) -> Completion:
+    async def _stream(self, client: Client, body: dict[str, Any], guard: StreamGuard) -> Completion:
         acc = StreamAccumulator(guard)
-        async with client.stream("POST", self.url, json=body, headers=self._headers()) as resp:
-            if resp.status_code >= 400:
-                await resp.aread()
-                raise self._failure(resp)
-            async for event in iter_sse(resp.aiter_lines()):
+        async with client.stream(self.url, body, self._headers()) as resp:
+            if resp.status >= 400:
+                raise self._failure(await resp.read())
+            async for event in iter_sse(resp.lines()):
                 try:
                     data = json.loads(event.data)
                 except ValueError as exc:

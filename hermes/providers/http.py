@@ -28,17 +28,19 @@ import ipaddress
 import json
 import logging
 import random
+import sys
 import time
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, TypeVar
 
 from hermes.errors import ProviderError
 from hermes.providers.base import TextCallback
+
+if TYPE_CHECKING:
+    from hermes.providers.transport import Client
 
 T = TypeVar("T")
 log = logging.getLogger("hermes.provider")
@@ -277,18 +279,20 @@ def missing_key_message(provider: str, key_env: str, home: Path | None) -> str:
 
 
 def status_failure(
-    response: httpx.Response,
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
     *,
+    reason: str,
     label: str,
     key_env: str | None,
     model: str,
 ) -> AttemptFailed:
-    """Map an HTTP error response (body already read) to a one-line failure."""
-    status = response.status_code
-    message = error_text(response.content, fallback=response.reason_phrase)
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    """Map an HTTP error reply (body read, headers case-insensitive) to a one-line failure."""
+    message = error_text(body, fallback=reason)
+    retry_after = parse_retry_after(headers.get("retry-after"))
     # OpenAI-style servers may tell us not to retry (the scripted test model does).
-    no_retry = response.headers.get("x-should-retry", "").lower() == "false"
+    no_retry = headers.get("x-should-retry", "").lower() == "false"
     if status in (401, 403):
         if key_env:
             text = f"{label} rejected the key in {key_env} ({status}): {message}"
@@ -316,36 +320,11 @@ def status_failure(
     return AttemptFailed(text, status=status, retryable=retryable, retry_after=retry_after)
 
 
-def transport_failure(
-    exc: httpx.HTTPError, *, label: str, url: str, timeout: float | None = None
-) -> AttemptFailed:
-    """Map a connection-level error to a one-line failure (retryable where it may pass)."""
-    detail = str(exc) or type(exc).__name__
-    where = label if url in label else f"{label} at {url}"
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):  # the request was not sent
-        return AttemptFailed(f"could not connect to {where} (timed out)", retryable=True)
-    if isinstance(exc, httpx.TimeoutException):  # sent (or half sent), then silence
-        within = f"within {timeout:g}s" if timeout else "in time"
-        return AttemptFailed(f"{label} did not answer {within}", retryable=True, once=True)
-    if isinstance(exc, httpx.ConnectError):
-        # On this machine a refused connection means no server: retrying only waits.
-        return AttemptFailed(
-            f"could not connect to {where} ({detail}); is the server running, "
-            "and is model.base_url right?",
-            retryable=not is_loopback(url),
-        )
-    if isinstance(exc, httpx.TransportError) and not isinstance(
-        exc, httpx.UnsupportedProtocol | httpx.ProxyError
-    ):
-        return AttemptFailed(f"the connection to {label} broke ({detail})", retryable=True)
-    return AttemptFailed(f"cannot reach {where}: {detail.rstrip('.')}; check model.base_url")
-
-
 def is_loopback(url: str) -> bool:
     """True when URL names this machine (localhost, 127.0.0.0/8, ::1)."""
     try:
-        host = httpx.URL(url).host.lower()
-    except httpx.InvalidURL:
+        host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    except ValueError:
         return False
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -385,46 +364,22 @@ async def iter_sse(lines: AsyncIterator[str]) -> AsyncIterator[SSEEvent]:
         yield SSEEvent(event or "message", "\n".join(data))
 
 
-def make_client(timeout: float, *, tls: bool = True) -> httpx.AsyncClient:
-    """An httpx client. With tls=False (a plain http:// server, redirects not
-    followed) no certificate store is loaded, which saves tens of milliseconds.
-    The pool is not capped: the gateway bounds concurrent turns itself."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-        headers={"user-agent": "hermes-agent"},
-        verify=tls,
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-    )
-
-
-_Pool = dict[tuple[float, bool], httpx.AsyncClient]
-_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
-
-
-def shared_client(timeout: float, *, tls: bool) -> httpx.AsyncClient:
-    """The running loop's client for this timeout, shared by every provider
-    (a client must not outlive or cross its loop). Sessions reuse each other's
-    connections: a new chat does not pay a TLS handshake, and 1,000 sessions
-    hold one pool, not 1,000."""
-    pool = _POOLS.setdefault(asyncio.get_running_loop(), {})
-    client = pool.get((timeout, tls))
-    if client is None or client.is_closed:
-        client = pool[(timeout, tls)] = make_client(timeout, tls=tls)
-    return client
-
-
 async def close_shared_clients() -> None:
-    """Close the running loop's shared clients (long-lived processes call it as they stop)."""
-    for client in _POOLS.pop(asyncio.get_running_loop(), {}).values():
-        await client.aclose()
+    """Close the running loop's shared provider session, if one was made
+    (hermes/providers/transport.py; long-lived processes call it as they stop)."""
+    transport = sys.modules.get("hermes.providers.transport")
+    if transport is not None:
+        await transport.close_sessions()
 
 
 class ClientHolder:
-    """A provider's way to its shared client."""
+    """A provider's way to the shared session (hermes/providers/transport.py,
+    imported on first use: aiohttp is not loaded by whoever only needs Backoff)."""
 
-    def __init__(self, timeout: float, base_url: str = "https://") -> None:
+    def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self.tls = not base_url.startswith("http://")
 
-    def get(self) -> httpx.AsyncClient:
-        return shared_client(self.timeout, tls=self.tls)
+    async def get(self) -> Client:
+        from hermes.providers.transport import client
+
+        return await client(self.timeout)

@@ -6,9 +6,7 @@ streamed reply; `complete` does the rest.
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from hermes.errors import ProviderError
 from hermes.messages import Message, ToolSpec
@@ -20,9 +18,11 @@ from hermes.providers.http import (
     ClientHolder,
     StreamGuard,
     status_failure,
-    transport_failure,
     with_retries,
 )
+
+if TYPE_CHECKING:
+    from hermes.providers.transport import Client, Reply
 
 
 class HTTPProvider:
@@ -52,7 +52,7 @@ class HTTPProvider:
         self._key_env = key_env
         self._missing_key = missing_key  # raised on first use when a required key is absent
         self._backoff = backoff or Backoff()
-        self._clients = ClientHolder(timeout, base_url)
+        self._clients = ClientHolder(timeout)
         self._label = label
 
     @property
@@ -86,12 +86,10 @@ class HTTPProvider:
     ) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> Completion:
+    async def _post(self, client: Client, body: dict[str, Any]) -> Completion:
         raise NotImplementedError
 
-    async def _stream(
-        self, client: httpx.AsyncClient, body: dict[str, Any], guard: StreamGuard
-    ) -> Completion:
+    async def _stream(self, client: Client, body: dict[str, Any], guard: StreamGuard) -> Completion:
         raise NotImplementedError
 
     async def complete(
@@ -106,14 +104,17 @@ class HTTPProvider:
         body = self.request_body(messages, tools, stream=on_text is not None)
         budget = CallBudget(self.max_call_seconds, f"{self._label} (model {self.model})")
         guard = StreamGuard(on_text, budget.progress)
-        client = self._clients.get()
+        client = await self._clients.get()
+        import aiohttp
+
+        from hermes.providers.transport import transport_failure
 
         async def attempt() -> Completion:
             try:
                 if on_text is None:
                     return await self._post(client, body)
                 return await self._stream(client, body, guard)
-            except httpx.HTTPError as exc:
+            except aiohttp.ClientError as exc:
                 raise transport_failure(
                     exc, label=self._label, url=self.base_url, timeout=self._clients.timeout
                 ) from exc
@@ -126,8 +127,16 @@ class HTTPProvider:
             budget=budget,
         )
 
-    def _failure(self, response: httpx.Response) -> AttemptFailed:
-        return status_failure(response, label=self._label, key_env=self._key_env, model=self.model)
+    def _failure(self, reply: Reply) -> AttemptFailed:
+        return status_failure(
+            reply.status,
+            reply.body,
+            reply.headers,
+            reason=reply.reason,
+            label=self._label,
+            key_env=self._key_env,
+            model=self.model,
+        )
 
     async def aclose(self) -> None:
         """Nothing to release: the client is shared (see http.close_shared_clients)."""

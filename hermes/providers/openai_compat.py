@@ -1,7 +1,8 @@
 """Any OpenAI-compatible chat-completions endpoint: OpenRouter, OpenAI, Nous, local servers.
 
-Plain httpx (no SDK). With `on_text` the reply is streamed (SSE) and text
-deltas are forwarded as they arrive; without it one JSON reply is fetched.
+Plain HTTP (no SDK; hermes/providers/transport.py). With `on_text` the reply is
+streamed (SSE) and text deltas are forwarded as they arrive; without it one JSON
+reply is fetched.
 """
 
 from __future__ import annotations
@@ -9,9 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from hermes.messages import Message, ToolCall, ToolSpec, Usage
 from hermes.providers.base import Completion
@@ -23,6 +22,9 @@ from hermes.providers.http import (
     iter_sse,
 )
 from hermes.providers.http_provider import HTTPProvider
+
+if TYPE_CHECKING:
+    from hermes.providers.transport import Client
 
 
 def parse_usage(data: Any) -> Usage:
@@ -227,9 +229,9 @@ class OpenAICompatProvider(HTTPProvider):
         retryable = status is None or status == 429 or status >= 500
         return AttemptFailed(f"{self._label} reported: {text}", status=status, retryable=retryable)
 
-    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> Completion:
-        response = await client.post(self.url, json=body, headers=self._headers())
-        if response.status_code >= 400:
+    async def _post(self, client: Client, body: dict[str, Any]) -> Completion:
+        response = await client.post(self.url, body, self._headers())
+        if response.status >= 400:
             raise self._failure(response)
         try:
             data = response.json()
@@ -242,15 +244,12 @@ class OpenAICompatProvider(HTTPProvider):
                 retryable=True,
             ) from exc
 
-    async def _stream(
-        self, client: httpx.AsyncClient, body: dict[str, Any], guard: StreamGuard
-    ) -> Completion:
+    async def _stream(self, client: Client, body: dict[str, Any], guard: StreamGuard) -> Completion:
         acc = StreamAccumulator(guard)
-        async with client.stream("POST", self.url, json=body, headers=self._headers()) as resp:
-            if resp.status_code >= 400:
-                await resp.aread()
-                raise self._failure(resp)
-            async for event in iter_sse(resp.aiter_lines()):
+        async with client.stream(self.url, body, self._headers()) as resp:
+            if resp.status >= 400:
+                raise self._failure(await resp.read())
+            async for event in iter_sse(resp.lines()):
                 if event.data.strip() == "[DONE]":
                     acc.done = True
                     break

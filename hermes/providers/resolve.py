@@ -3,7 +3,7 @@
 Rules: model.provider if set; else `custom` if model.base_url is set; else the
 first provider whose key is in the environment (OPENROUTER_API_KEY,
 OPENAI_API_KEY, ANTHROPIC_API_KEY, NOUS_API_KEY); else the embedded `local`
-model. Provider modules (httpx, llama.cpp) are imported only when one is built.
+model. Provider modules (aiohttp, llama.cpp) are imported only when one is built.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,8 +174,42 @@ def scan(skills_dir: Path) -> tuple[list[Skill], list[Problem]]:
 
 
 def load_index(skills_dir: Path) -> list[Skill]:
-    """The valid skills; each invalid one is logged (one line per problem) and left out."""
+    """The valid skills; each invalid one is logged (one line per problem) and left out.
+    Kept while no file it was read from changes (see _signature): every new
+    session's prompt lists the skills, and reading them costs ~1 ms per skill."""
+    signature = _signature(skills_dir)
+    kept = _INDEX.get(skills_dir)
+    if signature is not None and kept is not None and kept[0] == signature:
+        return list(kept[1])
     skills, problems = scan(skills_dir)
     for problem in problems:
         log.warning("skill not loaded: %s", problem.line())
+    if signature is not None and time.time() - max(s[1] for s in signature) > SETTLED:
+        _INDEX[skills_dir] = (signature, skills)
+    else:  # just written: a second write in the same clock tick might not change mtime
+        _INDEX.pop(skills_dir, None)
     return skills
+
+
+SETTLED = 2.0  # seconds since the last change before an index is kept
+_Stat = tuple[str, float, int, int, int]
+_INDEX: dict[Path, tuple[tuple[_Stat, ...], list[Skill]]] = {}
+
+
+def _stat(path: Path) -> _Stat:
+    st = path.stat()
+    return (path.name, st.st_mtime, st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _signature(skills_dir: Path) -> tuple[_Stat, ...] | None:
+    """What scan() read, by stat: the folder (its entries), each skill folder (its
+    entries) and each SKILL.md. None when it cannot be had (then nothing is kept)."""
+    try:
+        stats = [_stat(skills_dir)]
+        for folder in sorted(skills_dir.iterdir()):
+            stats.append(_stat(folder))
+            if folder.is_dir() and (folder / "SKILL.md").exists():
+                stats.append(_stat(folder / "SKILL.md"))
+    except OSError:
+        return None
+    return tuple(stats)

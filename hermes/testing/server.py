@@ -56,6 +56,9 @@ class Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Server
     protocol_version = "HTTP/1.1"  # keep-alive, as real providers serve
+    # the head and the body (or each SSE chunk) go out in separate writes: without
+    # TCP_NODELAY, Nagle holds the second until the client's delayed ACK (~40 ms)
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
