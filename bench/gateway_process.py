@@ -36,12 +36,18 @@ class GatewayProcess:
     """`python -m hermes gateway run` on `home`, output to HOME/gateway.out. The
     constructor returns once it serves (gateway.json written): `start_s` took, `url`."""
 
-    def __init__(self, home: Path, seconds: float = 120.0) -> None:
+    def __init__(
+        self, home: Path, seconds: float = 120.0, env: dict[str, str] | None = None
+    ) -> None:
+        """ENV: more variables (HERMES_REPLICA names a cluster's replica: its
+        gateway.json is then HOME/replicas/NAME/gateway.json)."""
         self.home = home
-        state = home / "gateway.json"
+        replica = (env or {}).get("HERMES_REPLICA")
+        state = home / "replicas" / replica / "gateway.json" if replica else home / "gateway.json"
+        self.state = state
         state.unlink(missing_ok=True)
-        self.out: IO[str] = (home / "gateway.out").open("a")
-        env = {**os.environ, "HERMES_HOME": str(home), "HOME": str(home.parent)}
+        self.out: IO[str] = (home / f"gateway{'-' + replica if replica else ''}.out").open("a")
+        env = {**os.environ, "HERMES_HOME": str(home), "HOME": str(home.parent), **(env or {})}
         started = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hermes", "gateway", "run"],
@@ -61,7 +67,7 @@ class GatewayProcess:
 
     def tail(self) -> str:
         """The last lines of its output and log, for an error message."""
-        text = (self.home / "gateway.out").read_text(errors="replace")
+        text = Path(self.out.name).read_text(errors="replace")
         log = self.home / "logs" / "gateway.log"
         if log.exists():
             text += log.read_text(errors="replace")

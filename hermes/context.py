@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hermes.risk.model import Where
     from hermes.settings import Settings
     from hermes.store import Store
+    from hermes.store.where import Database
     from hermes.tools.process import ProcessManager
 
 
@@ -46,6 +47,13 @@ class Profile:
     @property
     def db_path(self) -> Path:
         return self.home / "state.db"
+
+    @property
+    def database(self) -> Database:
+        """state.db, or this profile's schema on PostgreSQL with HERMES_DATABASE_URL."""
+        from hermes.store.where import locate
+
+        return locate(self.home, self.name, self.env)
 
     @property
     def root(self) -> Path:

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import signal
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -20,13 +21,33 @@ from pathlib import Path
 from hermes.errors import HermesError
 
 STATE_FILE = "gateway.json"
+REPLICA_VARIABLE = "HERMES_REPLICA"
+_REPLICA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def runtime_dir(home: Path) -> Path:
+    """Where this machine's gateway of `home` keeps gateway.pid and gateway.json:
+    the home itself, or, for replicas of a cluster that share one home volume
+    (docs/scale-out.md), HOME/replicas/NAME with NAME from HERMES_REPLICA."""
+    name = os.environ.get(REPLICA_VARIABLE, "").strip()
+    if not name:
+        return home
+    if not _REPLICA_NAME.fullmatch(name):
+        raise HermesError(
+            f"{REPLICA_VARIABLE}={name!r} is not a replica name: use letters, digits,"
+            " '.', '-' or '_' (e.g. the pod's or container's name)"
+        )
+    return home / "replicas" / name
 
 
 @contextlib.contextmanager
 def home_lock(home: Path) -> Iterator[None]:
     """Hold HOME/gateway.pid locked (flock) with our pid in it. The kernel drops
-    the lock when the process dies, so a stale file never blocks a start."""
-    path = home / "gateway.pid"
+    the lock when the process dies, so a stale file never blocks a start. (A
+    replica of a cluster locks its own file: see runtime_dir.)"""
+    run = runtime_dir(home)
+    run.mkdir(parents=True, exist_ok=True)
+    path = run / "gateway.pid"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -36,6 +57,8 @@ def home_lock(home: Path) -> Iterator[None]:
             raise HermesError(
                 f"a gateway is already running for {home} (pid {pid}); "
                 f"stop it first (kill {pid}) or use another profile with -p NAME"
+                " (replicas of a cluster sharing this home: give each its own"
+                f" {REPLICA_VARIABLE})"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -49,7 +72,7 @@ def home_lock(home: Path) -> Iterator[None]:
 def read_state(home: Path) -> dict[str, object] | None:
     """gateway.json of a running gateway (None if none runs for this home)."""
     try:
-        data = json.loads((home / STATE_FILE).read_text())
+        data = json.loads((runtime_dir(home) / STATE_FILE).read_text())
         pid = int(data["pid"])
         os.kill(pid, 0)
     except (OSError, ValueError, KeyError, TypeError):
@@ -62,7 +85,7 @@ def running_pid(home: Path) -> int | None:
     only while its lock is held, so a stale file (a crash, a SIGKILL) never
     names a process that is not our gateway."""
     try:
-        fd = os.open(home / "gateway.pid", os.O_RDONLY)
+        fd = os.open(runtime_dir(home) / "gateway.pid", os.O_RDONLY)
     except OSError:
         return None
     try:

@@ -24,7 +24,7 @@ async def open_conversation(
     from hermes.store import Store
     from hermes.tools.process import ProcessManager
 
-    store = await Store.open(profile.db_path)
+    store = await Store.open(profile.database)
     processes = ProcessManager()
     conv: Conversation | None = None
     try:

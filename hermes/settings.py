@@ -244,6 +244,15 @@ class GatewaySettings:
 
 
 @dataclass
+class ClusterSettings:
+    """Replicas on PostgreSQL (HERMES_DATABASE_URL; docs/scale-out.md)."""
+
+    # the active replica renews its lease this often (a third of it); a standby takes
+    # over at most this long after the active one dies
+    lease_seconds: float = bounded(15.0, 3, 600)
+
+
+@dataclass
 class CronSettings:
     timezone: str | None = checked(None, known_zone)  # None: the machine's local zone
 
@@ -369,6 +378,7 @@ class Settings:
     # fills it; `hermes.platforms.spec.section` reads it, with the defaults if absent)
     platforms: dict[str, Any] = field(default_factory=dict)
     cron: CronSettings = field(default_factory=CronSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)

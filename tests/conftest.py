@@ -51,6 +51,23 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A real PostgreSQL server (tests/pg_helpers.py), one per test process."""
+    from pg_helpers import PgServer
+
+    server = PgServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: Any) -> str:
+    """The URL of a fresh database on the test PostgreSQL server."""
+    return str(pg_server.database())
+
+
+@pytest.fixture(scope="session")
 def voice_ogg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real voice note (OGG/Opus, espeak-ng + ffmpeg) for the spoken-reply tests."""
     from tests.voice_helpers import spoken

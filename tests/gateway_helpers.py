@@ -152,17 +152,24 @@ def kill_leftover_gateways() -> None:
 class GatewayProcess:
     """`hermes gateway run` as a real subprocess on `home`."""
 
-    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, home: Path, env: dict[str, str] | None = None, profile: str | None = None
+    ) -> None:
+        """PROFILE: a profile of the root home (HOME is then ROOT/profiles/PROFILE)."""
         import os
         import subprocess
         import sys
 
         self.home = home
-        self.state_file = home / "gateway.json"
+        replica = (env or {}).get("HERMES_REPLICA")  # one of a cluster's replicas
+        run = home / "replicas" / replica if replica else home
+        self.state_file = run / "gateway.json"
         self.state_file.unlink(missing_ok=True)
-        full_env = {**os.environ, "HERMES_HOME": str(home), **(env or {})}
+        root = home.parent.parent if profile else home
+        full_env = {**os.environ, "HERMES_HOME": str(root), **(env or {})}
+        chosen = ["-p", profile] if profile else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hermes", "gateway", "run"],
+            [sys.executable, "-m", "hermes", *chosen, "gateway", "run"],
             env=full_env,
             cwd=str(home),
             stdout=subprocess.PIPE,

@@ -208,6 +208,25 @@ async def test_usage_per_turn_and_per_session(conv: Conversation, model: Scripte
     assert "250 in (140 cached), 30 out" in outcome.text
 
 
+async def test_a_turn_stores_its_usage_once_with_its_last_reply(
+    conv: Conversation, model: ScriptedModel
+) -> None:
+    from hermes.store import ops
+
+    model.tool_call("memory", {"action": "add", "target": "user", "text": "Name: Ada"})
+    model.reply("Noted.", usage=(150, 20))
+    result = await conv.send("remember me")
+    assert result.iterations == 2 and result.usage.prompt_tokens > 150  # both calls
+    info = await conv.store.get_session(conv.session_id)
+    assert info is not None and info.title == "remember me"
+    rows = await conv.store.run(ops.usage_rows, None, conv.session_id)
+    # one row for the turn, its calls summed, written with the last reply
+    assert [(r[3], r[4]) for r in rows] == [
+        (result.usage.prompt_tokens, result.usage.completion_tokens)
+    ]
+    assert rows[0][2] == info.updated_at
+
+
 async def test_status_profile_help_and_unknown(conv: Conversation) -> None:
     status = (await run_command(conv, "/status")).text
     assert conv.session_id in status and "custom" in status

@@ -7,7 +7,6 @@ Conversation and call `send`; slash commands act on it too (commands.py).
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,12 +18,13 @@ from hermes.context import NoUser, Profile, ToolServices, TurnContext, UserIO
 from hermes.errors import HermesError
 from hermes.messages import Message, ToolCall, Usage
 from hermes.providers.base import Provider
-from hermes.store import Store, StoredMessage
+from hermes.store import Store, StoredMessage, ops
+from hermes.store.db import Conn
 from hermes.tools.base import Tool
 from hermes.tools.process import ProcessManager
 
 # Runs inside the transaction that stores a message: (connection, new row ids).
-AlsoWrite = Callable[[sqlite3.Connection, list[int]], None]
+AlsoWrite = Callable[[Conn, list[int]], None]
 
 RESTARTED = "[not finished: the gateway restarted while this ran; check before repeating it]"
 
@@ -54,6 +54,9 @@ class Conversation:
     last_usage: Usage = field(default_factory=Usage)
     _messages: list[StoredMessage] = field(default_factory=list)
     _overhead: int = 0  # tokens the provider counts beyond our estimate (tool schemas, framing)
+    # the running turn's usage so far; stored with the reply that ends the turn (append)
+    _turn_usage: Usage | None = None
+    _usage_stored: bool = False
 
     # ----- life cycle -------------------------------------------------------
 
@@ -171,8 +174,8 @@ class Conversation:
         prompt rather than the brief around it)."""
         if not text.strip():
             raise HermesError("empty message: type something for the agent")
-        if not self._messages:
-            await self.store.update_session(self.session_id, title=_title(title or text))
+        if not self._messages:  # in the same transaction as the message
+            also = _titled(self.session_id, _title(title or text), also)
         await asyncio.shield(self._append([Message("user", text)], also))
         return self._messages[-1].id
 
@@ -189,9 +192,14 @@ class Conversation:
             hooks=self.hooks,
             max_iterations=self.profile.settings.agent.max_iterations,
         )
-        result = await loop.run(self, emit, pending)
+        self._turn_usage, self._usage_stored = Usage(), False
+        try:
+            result = await loop.run(self, emit, pending)
+        finally:
+            self._turn_usage = None
         self.last_usage = result.usage
-        await self.store.add_usage(self.session_id, result.usage, self.provider.model)
+        if not self._usage_stored:  # the turn ended otherwise than with a reply
+            await self.store.add_usage(self.session_id, result.usage, self.provider.model)
         return result
 
     def can_resume(self, user_message_id: int) -> bool:
@@ -285,7 +293,18 @@ class Conversation:
     async def append(self, messages: list[Message]) -> None:
         # Shielded: an interrupt must not leave a stored message out of the context
         # (a tool call without its result would break the next request).
-        await asyncio.shield(self._append(messages))
+        usage = self._turn_usage
+        if usage is None or not _ends_turn(messages):
+            await asyncio.shield(self._append(messages))
+            return
+        session, model = self.session_id, self.provider.model
+
+        def with_usage(conn: Conn, ids: list[int]) -> None:
+            ops.usage_with_append(conn, session, usage, model)
+
+        # the reply that ends the turn and the turn's usage: one transaction
+        await asyncio.shield(self._append(messages, with_usage))
+        self._usage_stored = True
 
     async def _append(self, messages: list[Message], also: AlsoWrite | None = None) -> None:
         ids = await self.store.append_messages(self.session_id, messages, also)
@@ -315,6 +334,8 @@ class Conversation:
         return estimate_tokens(self.messages()) + len(self.system_prompt) // 4
 
     def observe_usage(self, usage: Usage) -> None:
+        if self._turn_usage is not None:
+            self._turn_usage = self._turn_usage + usage
         if usage.prompt_tokens:
             self._overhead = max(0, usage.prompt_tokens - self._estimate())
 
@@ -329,6 +350,27 @@ class Conversation:
         await self.store.compact(self.session_id, old[-1].id, summary)
         self._messages = await self.store.load_messages(self.session_id)
         return True
+
+
+def _ends_turn(messages: list[Message]) -> bool:
+    """A reply the loop ends the turn with (not one cut off by an interrupt)."""
+    return (
+        len(messages) == 1
+        and messages[0].role == "assistant"
+        and not messages[0].tool_calls
+        and not messages[0].content.endswith(INTERRUPTED)
+    )
+
+
+def _titled(session_id: str, title: str, also: AlsoWrite | None) -> AlsoWrite:
+    """`also`, and the session's title set in the same transaction."""
+
+    def write(conn: Conn, ids: list[int]) -> None:
+        ops.title_with_append(conn, session_id, title)
+        if also is not None:
+            also(conn, ids)
+
+    return write
 
 
 def _model_id(provider: Provider) -> str:

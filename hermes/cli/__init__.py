@@ -189,6 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
         "sync the bundled skills into every profile (your changes are kept)",
     )
 
+    cluster = _add(
+        sub,
+        "cluster",
+        "hermes.cli.cluster_cmd:cmd_cluster",
+        "replicas on PostgreSQL and their lease",
+    )
+    csub = cluster.add_subparsers(dest="action", metavar="ACTION", required=True)
+    cstatus = _action(csub, "status", "the replicas, the lease and the work in hand")
+    cstatus.add_argument("--json", action="store_true", help="print JSON")
+    _action(csub, "adopt", "make this replica's home the volume of the profile's cluster")
+
     pairing = _add(sub, "pairing", "hermes.cli.pairing_cmd:cmd_pairing", "who may talk to the bot")
     psub = pairing.add_subparsers(dest="action", metavar="ACTION", required=True)
     _action(psub, "list", "pending codes and approved users")

@@ -147,8 +147,16 @@ def run(home: Path, job_id: str) -> str:
 
 
 def _poke(home: Path) -> bool:
+    """Wake the scheduler: SIGUSR1 to this home's gateway, or in a cluster a
+    notification the active replica hears (wherever it runs)."""
     from hermes.pidfile import poke
+    from hermes.store.where import is_cluster, locate_home
 
+    if is_cluster(locate_home(home)):
+        from hermes.gateway.cluster import notify_tenant
+
+        with state_db(home) as conn:
+            return notify_tenant(conn, "cron")
     return poke(home)
 
 

@@ -448,7 +448,10 @@ def run_checks(
         if live:
             found += check_model_live(settings, merged, home)
     found += check_shared_tokens(home_root(env), home, merged)
-    found.append(check_db(home / "state.db"))
+    from hermes.cli.doctor_cluster import check_cluster
+
+    on_postgres = check_cluster(name, home, merged, settings)
+    found += on_postgres or [check_db(home / "state.db")]
     found += check_gateway(name, home)
     found.append(check_service(name, env))
     found += check_deliveries(home / "state.db")

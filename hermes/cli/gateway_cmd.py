@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -27,6 +28,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     from hermes.home import ensure_home, home_root, load_profile, resolve_home
     from hermes.logs import setup_file_logging
     from hermes.pidfile import home_lock
+    from hermes.store.where import is_cluster
 
     name, home = resolve_home(args.profile, dict(os.environ))
     ensure_home(home)
@@ -43,10 +45,15 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         profile = load_profile(args.profile)
-        # one gateway per home, and one gateway per bot across all profiles
+        # one gateway per home, and one gateway per bot across all profiles (the
+        # replicas of a cluster share the profile's bots: its lease decides who
+        # connects, hermes/gateway/cluster.py)
+        clustered = is_cluster(profile.database)
         with (
             home_lock(profile.home),
-            claim_tokens(home_root(os.environ), profile.name, profile.env),
+            contextlib.nullcontext()
+            if clustered
+            else claim_tokens(home_root(os.environ), profile.name, profile.env),
         ):
             asyncio.run(run_gateway(profile, say))
     except KeyboardInterrupt:  # a second Ctrl+C: stop now

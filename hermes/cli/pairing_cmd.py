@@ -19,6 +19,7 @@ from hermes.cli.shared import table
 from hermes.errors import HermesError
 from hermes.store import Store
 from hermes.store.pairing_ops import PairedUser, PairingCode
+from hermes.store.where import Database, locate_home
 
 _ALLOWLIST_SUFFIX = "_ALLOWED_USERS"
 
@@ -34,14 +35,14 @@ def cmd_pairing(args: argparse.Namespace) -> int:
     if args.action not in ("list", "approve", "revoke"):
         raise HermesError(f"unknown pairing action {args.action!r} (see `hermes pairing --help`)")
     env.update(read_env_file(home / ".env"))
-    print(asyncio.run(run(args, home / "state.db", env)))
+    print(asyncio.run(run(args, locate_home(home, env), env)))
     if args.action == "approve":
         _wake_gateway(home, env)
     return 0
 
 
-async def run(args: argparse.Namespace, db_path: Path, env: Mapping[str, str]) -> str:
-    """Do the action in args against the state.db at db_path; return the output."""
+async def run(args: argparse.Namespace, db_path: Database, env: Mapping[str, str]) -> str:
+    """Do the action in args against the database at db_path; return the output."""
     from hermes.gateway.access import Access
 
     async with await Store.open(db_path) as store:

@@ -84,7 +84,7 @@ async def _direct(profile: Profile, target: Target, text: str) -> tuple[str, str
     adapter = adapters.get(target.platform)
     if adapter is None:  # configured, yet no adapter (an incomplete setting)
         raise HermesError(how_to_configure(target.platform, str(profile.home / ".env")))
-    async with await Store.open(profile.db_path) as store:
+    async with await Store.open(profile.database) as store:
         try:
             outcome = await send_now(store, adapter, target, text)
         finally:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 from hermes.errors import HermesError
 from hermes.store import SessionInfo, Store, StoredMessage
+from hermes.store.where import Database, locate_home
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
@@ -27,14 +27,14 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         args.query = " ".join(words).strip()  # `search two words` needs no quotes
         if not args.query:
             raise HermesError("give words to search for, e.g. hermes sessions search kubernetes")
-    text = asyncio.run(run(args, home / "state.db"))
+    text = asyncio.run(run(args, locate_home(home)))
     if text:
         print(text)
     return 0
 
 
-async def run(args: argparse.Namespace, db_path: Path) -> str:
-    """Do the action in args against the state.db at db_path; return the output."""
+async def run(args: argparse.Namespace, db_path: Database) -> str:
+    """Do the action in args against the database at db_path; return the output."""
     async with await Store.open(db_path) as store:
         action = args.action
         if action == "list":

@@ -10,11 +10,14 @@ import getpass
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes.errors import HermesError
+
+if TYPE_CHECKING:
+    from hermes.store.db import Conn
 
 
 def local_home(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
@@ -31,18 +34,29 @@ def local_home(args: argparse.Namespace) -> tuple[Path, dict[str, str]]:
 
 
 @contextlib.contextmanager
-def state_db(home: Path) -> Iterator[sqlite3.Connection]:
+def state_db(home: Path, env: Mapping[str, str] | None = None) -> Iterator[Conn]:
+    """The home's database (state.db, or its schema on PostgreSQL with
+    HERMES_DATABASE_URL), opened and migrated, for the command line."""
     from hermes.store.db import open_db
+    from hermes.store.where import locate_home
 
-    path = home / "state.db"
-    try:
-        conn = open_db(path)
-    except (sqlite3.Error, OSError) as exc:
-        raise HermesError(f"cannot open the state database {path}: {exc}") from None
+    where = locate_home(home, env)
+    conn: Conn
+    if isinstance(where, Path):
+        try:
+            conn = open_db(where)
+        except (sqlite3.Error, OSError) as exc:
+            raise HermesError(f"cannot open the state database {where}: {exc}") from None
+    else:
+        from hermes.store.pg import connect
+
+        conn = connect(where)
     try:
         yield conn
     finally:
-        conn.close()
+        close = getattr(conn, "close", None)
+        if close is not None:
+            close()
 
 
 def gateway_post(

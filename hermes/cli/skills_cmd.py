@@ -13,12 +13,13 @@ from hermes.cli.shared import local_home
 def cmd_skills(args: argparse.Namespace) -> int:
     from hermes.skills import verbs
     from hermes.store import Store
+    from hermes.store.where import locate_home
 
     home, _ = local_home(args)
     line = " ".join([args.action, getattr(args, "id", None) or ""]).strip()
 
     async def run() -> str:
-        async with await Store.open(home / "state.db") as store:
+        async with await Store.open(locate_home(home)) as store:
             return await verbs.run(store, home, line)
 
     text = asyncio.run(run())

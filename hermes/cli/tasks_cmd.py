@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import time
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from hermes.cli.shared import (
 )
 from hermes.errors import HermesError
 from hermes.store import approval_ops, task_ops, task_tree
+from hermes.store.db import Conn
 from hermes.store.gateway_ops import NewDelivery
 from hermes.store.task_ops import TaskEvent, TaskRow
 
@@ -99,7 +99,7 @@ def cancel(home: Path, env: dict[str, str], task_id: str) -> str:
     return f"Cancelled {row.id}{also}.{told}"
 
 
-def _cancel_row(conn: sqlite3.Connection, row: TaskRow, by: str, now: float) -> bool:
+def _cancel_row(conn: Conn, row: TaskRow, by: str, now: float) -> bool:
     """Mark ROW cancelled with its chat's note, and void its pending approvals."""
     if not task_ops.finish(
         conn, row.id, "cancelled", now, error=f"cancelled by {by}", delivery=_note(row, by)

@@ -11,7 +11,6 @@ gateway.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ from hermes.errors import HermesError
 from hermes.gateway.targets import TargetError, check_target
 from hermes.store import chat_ops, cron_ops
 from hermes.store.cron_ops import JobRow, NewJob
+from hermes.store.db import Conn
 
 DELIVER_FORMS = '"origin", "home", "none" or PLATFORM:CHAT[:THREAD] such as telegram:123456789'
 MAX_PROMPT = 20_000
@@ -41,7 +41,7 @@ def check_deliver(
     origin: str | None,
     ready: Collection[str],
     env_file: str = ".env",
-    conn: sqlite3.Connection | None = None,
+    conn: Conn | None = None,
 ) -> str:
     """The delivery target as stored. Default: the chat of origin, else the home channel.
     A PLATFORM:CHAT target must be on a platform in `ready` (configured or connected,
@@ -69,7 +69,7 @@ def check_deliver(
     return str(target)
 
 
-def delivery_warning(conn: sqlite3.Connection, job: JobRow) -> str | None:
+def delivery_warning(conn: Conn, job: JobRow) -> str | None:
     """What to tell whoever created or changed `job` about where its results go:
     a job delivering to the home channel before any chat ran /sethome keeps its
     results (in its history) until one does, then they are delivered late."""
@@ -96,7 +96,7 @@ def _name_for(prompt: str) -> str:
 
 
 def create(
-    conn: sqlite3.Connection,
+    conn: Conn,
     *,
     schedule: str,
     prompt: str,
@@ -127,7 +127,7 @@ def create(
     return cron_ops.insert(conn, job, now)
 
 
-def find(conn: sqlite3.Connection, job_id: str) -> JobRow:
+def find(conn: Conn, job_id: str) -> JobRow:
     job = cron_ops.get(conn, job_id)
     if job is None:
         raise NoSuchJob(job_id)
@@ -135,7 +135,7 @@ def find(conn: sqlite3.Connection, job_id: str) -> JobRow:
 
 
 def edit(
-    conn: sqlite3.Connection,
+    conn: Conn,
     job_id: str,
     tz: ZoneInfo,
     now: float,
@@ -167,7 +167,7 @@ def edit(
     return updated
 
 
-def pause(conn: sqlite3.Connection, job_id: str, now: float) -> JobRow:
+def pause(conn: Conn, job_id: str, now: float) -> JobRow:
     job = find(conn, job_id)
     if job.status == "done":
         raise JobError(f"job {job.id} already ran (it was a one-time job); edit its schedule")
@@ -176,7 +176,7 @@ def pause(conn: sqlite3.Connection, job_id: str, now: float) -> JobRow:
     return paused
 
 
-def resume(conn: sqlite3.Connection, job_id: str, tz: ZoneInfo, now: float) -> JobRow:
+def resume(conn: Conn, job_id: str, tz: ZoneInfo, now: float) -> JobRow:
     """Active again, next run computed from now (runs missed while paused are skipped)."""
     job = find(conn, job_id)
     if job.status == "active":
@@ -196,7 +196,7 @@ def load(text: str, tz: ZoneInfo, at: float) -> Schedule:
     return parse(text, tz, at)
 
 
-def remove(conn: sqlite3.Connection, job_id: str) -> JobRow:
+def remove(conn: Conn, job_id: str) -> JobRow:
     job = find(conn, job_id)
     cron_ops.remove(conn, job.id)
     return job
@@ -225,7 +225,7 @@ def job_json(job: JobRow, tz: ZoneInfo) -> dict[str, Any]:
     return {**job.to_json(), "describe": words}
 
 
-def recompute_next_runs(conn: sqlite3.Connection, tz: ZoneInfo, now: float) -> int:
+def recompute_next_runs(conn: Conn, tz: ZoneInfo, now: float) -> int:
     """cron.timezone changed: the next run of every active job with a cron expression
     (a wall-clock time) is computed again in `tz`, and `tz` is recorded as the zone
     of the stored next runs. Intervals ("every 2h") and one-time jobs are instants
@@ -242,7 +242,7 @@ def recompute_next_runs(conn: sqlite3.Connection, tz: ZoneInfo, now: float) -> i
     return cron_ops.retime(conn, now, following, tz.key)
 
 
-def sync_zone(conn: sqlite3.Connection, tz: ZoneInfo, now: float) -> int:
+def sync_zone(conn: Conn, tz: ZoneInfo, now: float) -> int:
     """Recompute the next runs if they were computed in another zone than `tz` (the
     gateway at start, `hermes cron` before it shows or changes jobs)."""
     recorded = cron_ops.recorded_zone(conn)

@@ -34,6 +34,7 @@ from hermes.gateway import leftovers, turns, work
 from hermes.gateway.access import Access
 from hermes.gateway.approvals import Desk
 from hermes.gateway.chats import Chat, Chats
+from hermes.gateway.cluster import Replica
 from hermes.gateway.delegation import Delegation, new_turn_text
 from hermes.gateway.delivery import LEASE_SECONDS, Courier
 from hermes.gateway.events import Inbound, Target, session_key
@@ -116,6 +117,11 @@ class Gateway:
         self.routed: dict[str, Gateway] = {}  # profile name -> its gateway (see routing.py)
         self._tasks: set[asyncio.Task[None]] = set()
         self._adapter_tasks: list[asyncio.Task[None]] = []
+        # a cluster on PostgreSQL (hermes/gateway/cluster.py): a standby replica is
+        # `passive` (it stores what reaches it and tells the active one)
+        self.replica: Replica | None = None
+        self.passive = False
+        self._queued: set[int] = set()  # inbound rows queued here (adopt_inbound)
 
     # ----- life cycle ----------------------------------------------------------
 
@@ -223,10 +229,37 @@ class Gateway:
                 adapter.state = f"failed: {exc}"
             log.error("%s stopped: %s", adapter.name, exc, exc_info=not str(exc))
 
+    def activate(self, replica: Replica) -> None:
+        """This replica holds the cluster's lease now: its couriers send while it
+        surely does (start() comes next)."""
+        self.replica = replica
+        self.passive = False
+        for courier in self.couriers.values():
+            courier.may_send = replica.holds
+
+    def on_cluster_note(self, kind: str) -> None:
+        """A notification from another replica of this tenant."""
+        if kind == "inbound" and not self.passive:
+            self.spawn(self.adopt_inbound(), "adopt inbound")
+        elif kind == "cron":
+            self.wake_schedulers()
+        elif kind == "approval" and not self.passive:
+            self.desk.wake()
+
+    async def adopt_inbound(self) -> None:
+        """Queue the pending messages another replica stored (a webhook that
+        reached a standby), in arrival order."""
+        rows = await self.store.run(ops.open_inbound)
+        pending = {r.id for r in rows if r.status == "pending"}
+        self._queued &= pending | {r.id for r in rows}
+        for row in rows:
+            if row.id in pending and row.id not in self._queued:
+                self._queue(row.id, row.session_key, Inbound.from_json(row.event))
+
     async def _recover(self) -> None:
         # One gateway per home (the lock), so a row left "sending" was being sent by
         # a process that died: send it again now rather than after its lease.
-        await self.store.run(ops.release_sending)
+        await self.store.run(ops.release_sending, self.clock())
         await self.store.run(ops.prune, self.clock() - KEEP_SECONDS)
         rows = await self.store.run(ops.open_inbound)
         for row in rows:
@@ -324,6 +357,9 @@ class Gateway:
         if row_id is None:
             log.info("dropped a redelivered %s message %s", event.platform, event.external_id)
             return
+        if self.passive and self.replica is not None:  # the active replica runs it
+            await self.replica.announce("inbound")
+            return
         self._queue(row_id, key, event)
 
     def _queue(
@@ -335,6 +371,7 @@ class Gateway:
         resume: int | None = None,
         session_id: str | None = None,
     ) -> None:
+        self._queued.add(row_id)
         if turns.is_immediate(event.text):  # /stop, /status...: answered even mid-turn
             self.spawn(turns.run_immediate(self, self.chats.get(key), row_id, event), "command")
             return

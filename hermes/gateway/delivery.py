@@ -12,9 +12,13 @@ the row `failed`, which `hermes doctor` and the logs show. When the platform
 works again, each failed reply is sent once more with a note saying it is
 late, so nothing the user was owed is silently lost.
 
-What is not promised: if the process dies after the platform accepted a part
-but before the ledger recorded it, that part is sent again at restart (no
-chat platform here offers idempotent sends); the window is one HTTP reply.
+A part is marked in flight (committed) before it is sent. If the process
+dies before the ledger recorded the part, nobody can know whether the
+platform got it (no chat platform here offers idempotent sends): the row
+becomes `unknown`, is never sent again, and the chat gets one notice saying a
+reply may not have arrived (gateway_ops.settle_in_flight). The first part of
+a reply that edits its streamed draft is the exception: an edit is simply
+made again.
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class Courier:
         # a reply may wait out hours of outage: up to 5 min between tries, Retry-After honoured
         self.backoff = Backoff(base=backoff_base, cap=300.0, retry_after_cap=3600.0)
         self._wake = asyncio.Event()
+        # a cluster's active replica sends only while it surely holds the lease
+        self.may_send: Callable[[], bool] = lambda: True
 
     def wake(self) -> None:
         self._wake.set()
@@ -128,6 +134,12 @@ class Courier:
             for i in range(d.parts_sent, len(parts)):
                 last = i == len(parts) - 1
                 reply_to = d.reply_to if i == 0 else None
+                if not self.may_send():
+                    raise SendError(
+                        "this replica no longer holds the cluster lease", retryable=True
+                    )
+                if not (i == 0 and d.edit_message_id):  # an edit may be made twice
+                    await self.store.run(ops.mark_inflight, d.id, i)
                 try:
                     part = parts[i]
                     if part is VOICE:

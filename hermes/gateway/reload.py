@@ -40,6 +40,7 @@ RESTART_KEYS = (
     "gateway.max_concurrent_tasks",
     "gateway.delivery_max_attempts",
     "gateway.profile_routes",
+    "cluster",
 )
 
 
@@ -57,7 +58,7 @@ def restart_env() -> tuple[str, ...]:
     from hermes import platforms
     from hermes.gateway.access import allowlist_var
 
-    found = ["HERMES_API_KEY"]
+    found = ["HERMES_API_KEY", "HERMES_DATABASE_URL"]
     for p in platforms.every():
         declared = (*p.required, *(c.var for c in p.credentials), *p.optional)
         found += [v for v in declared if v != allowlist_var(p.name) and v not in found]

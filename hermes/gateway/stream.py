@@ -106,14 +106,19 @@ class DraftStreamer:
         *,
         slow: tuple[float, str] | None = None,
         on_draft: Callable[[str], Awaitable[None]] | None = None,
+        clear: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         """slow: (seconds, text): show `text` when a model call is silent that long.
-        on_draft: told the draft's message id once it is sent (awaited)."""
+        on_draft: told the draft's message id once it is sent (awaited).
+        clear: whether the chat's earlier replies are all sent: the draft waits
+        until they are, so a busy ledger never shows an answer above the one
+        before it (asked before the first send only)."""
         self.adapter = adapter
         self.target = target
         self.reply_to = reply_to
         self.message_id: str | None = None  # the draft, once sent
         self._on_draft = on_draft
+        self._clear = clear
         self._slow: SlowWatch | None = None
         if slow is not None:
             seconds, text = slow
@@ -180,6 +185,10 @@ class DraftStreamer:
             if not text or text == self._shown or self._broken:
                 return None
             try:
+                if self.message_id is None and self._clear is not None:
+                    if not await self._clear():  # an earlier reply is still on its way
+                        return self.adapter.capabilities.edit_interval
+                    self._clear = None
                 if self.message_id is None:
                     message = Outbound(self.target, text, reply_to_message_id=self.reply_to)
                     self.message_id = await self.adapter.send(message)

@@ -352,6 +352,9 @@ def _turn_sinks(
             event.message_id,
             slow=(model.slow_notice_seconds, text),
             on_draft=leftovers.draft_recorder(gw.store, row_id),
+            clear=lambda: gw.store.run(
+                ops.replies_sent, event.platform, event.chat, event.thread, row_id
+            ),
         )
         return streamer, streamer, None
     if adapter is None:

@@ -15,7 +15,6 @@ message is the rule's own line.
 from __future__ import annotations
 
 import difflib
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ from hermes.server.httpio import clip
 from hermes.skills import proposals
 from hermes.skills.proposals import ProposalError
 from hermes.store import skill_ops
+from hermes.store.db import Conn
 from hermes.store.skill_ops import Proposal
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def proposal_json(home: Path, p: Proposal) -> dict[str, Any]:
     }
 
 
-def _listing(conn: sqlite3.Connection, home: Path, recent: int) -> dict[str, Any]:
+def _listing(conn: Conn, home: Path, recent: int) -> dict[str, Any]:
     pending = skill_ops.proposals(conn, "pending")
     decided = skill_ops.decided(conn, recent) if recent else []
     return {
@@ -88,7 +88,7 @@ def _listing(conn: sqlite3.Connection, home: Path, recent: int) -> dict[str, Any
     }
 
 
-def _one(conn: sqlite3.Connection, home: Path, pid: str) -> dict[str, Any] | None:
+def _one(conn: Conn, home: Path, pid: str) -> dict[str, Any] | None:
     p = skill_ops.get_proposal(conn, pid)
     return None if p is None else proposal_json(home, p)
 

@@ -11,7 +11,6 @@ already decided is a 4xx in the server's one error shape (httpio.py:
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -21,6 +20,7 @@ from starlette.routing import Route
 from hermes.server.httpio import clip, error_response, read_object
 from hermes.store import approval_ops, task_ops
 from hermes.store.approval_ops import ApprovalRow
+from hermes.store.db import Conn
 from hermes.store.task_ops import TaskRow
 
 if TYPE_CHECKING:
@@ -32,21 +32,19 @@ PROGRESS_EVENTS = 5  # the last events shown with each task of a listing
 MAX_BY = 100
 
 
-def task_json(conn: sqlite3.Connection, row: TaskRow, events: int) -> dict[str, Any]:
+def task_json(conn: Conn, row: TaskRow, events: int) -> dict[str, Any]:
     """A task as the API and `hermes tasks --json` show it: its fields and its
     last `events` events as `progress`."""
     progress = [dataclasses.asdict(e) for e in task_ops.events(conn, row.id, events)]
     return {**row.to_json(), "progress": progress}
 
 
-def _task_list(
-    conn: sqlite3.Connection, origin: str | None, open_only: bool
-) -> list[dict[str, Any]]:
+def _task_list(conn: Conn, origin: str | None, open_only: bool) -> list[dict[str, Any]]:
     rows = task_ops.listing(conn, origin=origin, open_only=open_only)
     return [task_json(conn, row, PROGRESS_EVENTS) for row in rows]
 
 
-def _one_task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
+def _one_task(conn: Conn, task_id: str) -> dict[str, Any] | None:
     row = task_ops.get(conn, task_id)
     return None if row is None else task_json(conn, row, 10_000)
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from hermes.errors import HermesError
-from hermes.pidfile import STATE_FILE, read_state, running_pid
+from hermes.pidfile import STATE_FILE, read_state, running_pid, runtime_dir
 from hermes.service.units import launchd_label, plist_name, unit_name
 
 Kind = Literal["systemd-user", "systemd-system", "launchd"]
@@ -242,7 +242,7 @@ def clear_stale(home: Path) -> bool:
     not deleted, so a gateway starting right now never locks a file nobody sees."""
     found = False
     try:
-        fd: int | None = os.open(home / "gateway.pid", os.O_RDWR)
+        fd: int | None = os.open(runtime_dir(home) / "gateway.pid", os.O_RDWR)
     except FileNotFoundError:
         fd = None
     except OSError:
@@ -256,7 +256,7 @@ def clear_stale(home: Path) -> bool:
             if os.fstat(fd).st_size > 0:
                 os.ftruncate(fd, 0)
                 found = True
-        state = home / STATE_FILE
+        state = runtime_dir(home) / STATE_FILE
         if state.exists():
             state.unlink(missing_ok=True)
             found = True
@@ -270,11 +270,11 @@ def has_stale(home: Path) -> bool:
     """Like clear_stale, but only looks (for `hermes gateway list`)."""
     if running_pid(home) is not None:
         return False
-    pid_file = home / "gateway.pid"
+    pid_file = runtime_dir(home) / "gateway.pid"
     with contextlib.suppress(OSError):
         if pid_file.stat().st_size > 0:
             return True
-    return (home / STATE_FILE).exists()
+    return (runtime_dir(home) / STATE_FILE).exists()
 
 
 def spawn_gateway(

@@ -8,7 +8,6 @@ bundled ones (in skills/.bundled.json) are never touched. The scheduler calls
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from hermes.skills.proposals import ARCHIVE
 from hermes.skills_sync import read_manifest
 from hermes.store import skill_ops
+from hermes.store.db import Conn
 
 if TYPE_CHECKING:
     from hermes.context import Profile
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 DAY = 86_400.0
 
 
-def archive_unused_sync(conn: sqlite3.Connection, home: Path, days: int, now: float) -> list[str]:
+def archive_unused_sync(conn: Conn, home: Path, days: int, now: float) -> list[str]:
     """Archive the agent-made skills of HOME unused for DAYS; their names."""
     skills_dir = home / "skills"
     bundled = set(read_manifest(skills_dir))

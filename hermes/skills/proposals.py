@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +28,7 @@ from hermes.errors import HermesError
 from hermes.skills import format as fmt
 from hermes.skills.similar import find_duplicate
 from hermes.store import skill_ops
+from hermes.store.db import Conn
 from hermes.store.skill_ops import Proposal
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def check(home: Path, draft: Draft) -> Draft:
 
 
 def stage_sync(
-    conn: sqlite3.Connection, home: Path, draft: Draft, source: str, auto: bool, now: float
+    conn: Conn, home: Path, draft: Draft, source: str, auto: bool, now: float
 ) -> tuple[Proposal, str]:
     """Stage DRAFT (and apply it when AUTO): (the proposal as it stands, one line)."""
     draft = check(home, draft)
@@ -170,7 +170,7 @@ def describe_draft(d: Draft | Proposal) -> str:
     return f"{verb} {what}" + (f" ({d.reason})" if d.reason else "")
 
 
-def _get(conn: sqlite3.Connection, pid: str) -> Proposal:
+def _get(conn: Conn, pid: str) -> Proposal:
     proposal = skill_ops.get_proposal(conn, pid.strip())
     if proposal is None:
         raise ProposalError(f"no proposal {pid!r}; /skills pending lists them")
@@ -191,7 +191,7 @@ def _write(path: Path, text: str) -> None:
     atomic_write(path, text.encode("utf-8"))
 
 
-def apply_sync(conn: sqlite3.Connection, home: Path, pid: str, now: float) -> str:
+def apply_sync(conn: Conn, home: Path, pid: str, now: float) -> str:
     p = _get(conn, pid)
     if p.status != "pending":
         raise ProposalError(f"proposal {p.id} is {p.status}, not pending")
@@ -215,14 +215,14 @@ def apply_sync(conn: sqlite3.Connection, home: Path, pid: str, now: float) -> st
     return f"Applied {p.id}: {describe_draft(p)}. Undo with /skills rollback {p.id}."
 
 
-def reject_sync(conn: sqlite3.Connection, home: Path, pid: str, now: float) -> str:
+def reject_sync(conn: Conn, home: Path, pid: str, now: float) -> str:
     p = _get(conn, pid)
     if not skill_ops.set_status(conn, p.id, "rejected", now, expect="pending"):
         raise ProposalError(f"proposal {p.id} is {p.status}, not pending")
     return f"Rejected {p.id}: {describe_draft(p)}."
 
 
-def rollback_sync(conn: sqlite3.Connection, home: Path, pid: str, now: float) -> str:
+def rollback_sync(conn: Conn, home: Path, pid: str, now: float) -> str:
     p = _get(conn, pid)
     if p.status != "applied":
         raise ProposalError(f"proposal {p.id} is {p.status}; only an applied one rolls back")

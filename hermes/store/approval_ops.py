@@ -10,11 +10,10 @@ decision here; the gateway then resumes the owner. Synchronous functions for
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 
 _COLS = (
     "id, status, risk, reason, tool, action, tool_call_id, session_id, owner, origin,"
@@ -90,12 +89,12 @@ def _row(r: tuple[Any, ...]) -> ApprovalRow:
     return ApprovalRow(*values)
 
 
-def _select(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[ApprovalRow]:
+def _select(conn: Conn, where: str, args: tuple[Any, ...]) -> list[ApprovalRow]:
     rows = conn.execute(f"SELECT {_COLS} FROM approvals WHERE {where}", args).fetchall()
     return [_row(r) for r in rows]
 
 
-def request(conn: sqlite3.Connection, new: NewApproval, now: float) -> tuple[ApprovalRow, bool]:
+def request(conn: Conn, new: NewApproval, now: float) -> tuple[ApprovalRow, bool]:
     """Store a request; returns (row, created). The same call asked again (the
     turn was resumed) with the same action returns its existing row (created
     False): a resumed turn never asks twice. A call id already used for another
@@ -143,26 +142,24 @@ def _missing(approval_id: str) -> ApprovalRow:
     raise LookupError(f"approval {approval_id} vanished")
 
 
-def get(conn: sqlite3.Connection, approval_id: str) -> ApprovalRow | None:
+def get(conn: Conn, approval_id: str) -> ApprovalRow | None:
     found = _select(conn, "id = ?", (approval_id.strip().lower(),))
     return found[0] if found else None
 
 
-def listing(
-    conn: sqlite3.Connection, *, status: str | None = "pending", limit: int = 100
-) -> list[ApprovalRow]:
+def listing(conn: Conn, *, status: str | None = "pending", limit: int = 100) -> list[ApprovalRow]:
     """Approvals with that status (None: all), newest first."""
     if status is None:
-        return _select(conn, "1 ORDER BY created_at DESC LIMIT ?", (limit,))
+        return _select(conn, "1 = 1 ORDER BY created_at DESC LIMIT ?", (limit,))
     return _select(conn, "status = ? ORDER BY created_at DESC LIMIT ?", (status, limit))
 
 
-def of_owner(conn: sqlite3.Connection, owner: str) -> list[ApprovalRow]:
+def of_owner(conn: Conn, owner: str) -> list[ApprovalRow]:
     return _select(conn, "owner = ? ORDER BY created_at", (owner,))
 
 
 def decide(
-    conn: sqlite3.Connection, approval_id: str, approve: bool, by: str, now: float
+    conn: Conn, approval_id: str, approve: bool, by: str, now: float
 ) -> tuple[ApprovalRow | None, bool]:
     """Record a decision on a pending approval. Returns (row, changed): an
     unknown id gives (None, False); one decided before keeps its first decision
@@ -177,7 +174,7 @@ def decide(
     return get(conn, approval_id), changed
 
 
-def cancel_owner(conn: sqlite3.Connection, owner: str, by: str, now: float) -> int:
+def cancel_owner(conn: Conn, owner: str, by: str, now: float) -> int:
     """The work was stopped or cancelled: its pending requests are void."""
     with transaction(conn):
         cur = conn.execute(
@@ -188,7 +185,7 @@ def cancel_owner(conn: sqlite3.Connection, owner: str, by: str, now: float) -> i
         return cur.rowcount
 
 
-def due_auto(conn: sqlite3.Connection, now: float) -> list[ApprovalRow]:
+def due_auto(conn: Conn, now: float) -> list[ApprovalRow]:
     """Pending low-risk requests whose auto-approve time has come."""
     return _select(
         conn,
@@ -197,7 +194,7 @@ def due_auto(conn: sqlite3.Connection, now: float) -> list[ApprovalRow]:
     )
 
 
-def next_auto(conn: sqlite3.Connection) -> float | None:
+def next_auto(conn: Conn) -> float | None:
     row = conn.execute(
         "SELECT MIN(auto_approve_at) FROM approvals WHERE status = 'pending'"
         " AND auto_approve_at IS NOT NULL"
@@ -205,24 +202,24 @@ def next_auto(conn: sqlite3.Connection) -> float | None:
     return float(row[0]) if row and row[0] is not None else None
 
 
-def decided_owners(conn: sqlite3.Connection) -> list[str]:
+def decided_owners(conn: Conn) -> list[str]:
     """Owners with a decision not yet picked up and no request still pending:
     their work can go on."""
     rows = conn.execute(
-        "SELECT DISTINCT owner FROM approvals a WHERE resumed = 0 AND status != 'pending'"
+        "SELECT owner FROM approvals a WHERE resumed = 0 AND status != 'pending'"
         " AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.owner = a.owner"
-        " AND p.status = 'pending') ORDER BY created_at"
+        " AND p.status = 'pending') GROUP BY owner ORDER BY MIN(created_at), owner"
     ).fetchall()
     return [str(r[0]) for r in rows]
 
 
-def mark_resumed(conn: sqlite3.Connection, owner: str) -> None:
+def mark_resumed(conn: Conn, owner: str) -> None:
     with transaction(conn):
         conn.execute(
             "UPDATE approvals SET resumed = 1 WHERE owner = ? AND status != 'pending'", (owner,)
         )
 
 
-def count_pending(conn: sqlite3.Connection) -> int:
+def count_pending(conn: Conn) -> int:
     row = conn.execute("SELECT COUNT(*) FROM approvals WHERE status = 'pending'").fetchone()
     return int(row[0])

@@ -8,10 +8,9 @@ Synchronous functions for ``await store.run(chat_ops.fn, ...)``.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, Protocol
 
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 
 
 class _Place(Protocol):
@@ -22,14 +21,14 @@ class _Place(Protocol):
     def chat(self) -> str: ...
 
 
-def exists(conn: sqlite3.Connection, platform: str, chat: str) -> bool:
+def exists(conn: Conn, platform: str, chat: str) -> bool:
     row = conn.execute(
         "SELECT 1 FROM chats WHERE platform = ? AND chat = ?", (platform, chat)
     ).fetchone()
     return row is not None
 
 
-def missing_web_chat(conn: sqlite3.Connection, target: _Place) -> str | None:
+def missing_web_chat(conn: Conn, target: _Place) -> str | None:
     """Why a message to this web chat would reach nobody, or None. A web chat exists
     once a message was sent in it (its id is made by the page); other platforms'
     chats are checked by the platform when sending."""
@@ -41,13 +40,13 @@ def missing_web_chat(conn: sqlite3.Connection, target: _Place) -> str | None:
     )
 
 
-def names(conn: sqlite3.Connection) -> dict[str, str]:
+def names(conn: Conn) -> dict[str, str]:
     """PLATFORM:CHAT -> the chat's name, for the chats that have one."""
     rows = conn.execute("SELECT platform, chat, name FROM chats WHERE name IS NOT NULL")
     return {f"{p}:{c}": str(n) for p, c, n in rows.fetchall()}
 
 
-def listing(conn: sqlite3.Connection, limit: int = 500) -> list[dict[str, Any]]:
+def listing(conn: Conn, limit: int = 500) -> list[dict[str, Any]]:
     """The chats seen, most recent first."""
     rows = conn.execute(
         "SELECT platform, chat, name, last_seen FROM chats ORDER BY last_seen DESC LIMIT ?",
@@ -60,7 +59,7 @@ def listing(conn: sqlite3.Connection, limit: int = 500) -> list[dict[str, Any]]:
 VOICE_MODES = ("off", "on", "only")
 
 
-def voice_mode(conn: sqlite3.Connection, platform: str, chat: str) -> str:
+def voice_mode(conn: Conn, platform: str, chat: str) -> str:
     """The chat's /voice mode: off (text), on (text and a voice note), only (the note)."""
     row = conn.execute(
         "SELECT voice FROM chats WHERE platform = ? AND chat = ?", (platform, chat)
@@ -68,9 +67,7 @@ def voice_mode(conn: sqlite3.Connection, platform: str, chat: str) -> str:
     return str(row[0]) if row else "off"
 
 
-def set_voice_mode(
-    conn: sqlite3.Connection, platform: str, chat: str, mode: str, now: float
-) -> None:
+def set_voice_mode(conn: Conn, platform: str, chat: str, mode: str, now: float) -> None:
     if mode not in VOICE_MODES:
         raise ValueError(f"voice mode {mode!r}: expected one of {', '.join(VOICE_MODES)}")
     with transaction(conn):

@@ -16,13 +16,12 @@ Synchronous functions for ``await store.run(cron_ops.fn, ...)``.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, fields
 from typing import Any
 
 from hermes.store import task_ops
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 
 HOME_KEY = "home_channel"  # kv: the chat /sethome chose (see hermes/gateway/turns.py)
 STATUSES = ("active", "paused", "done")
@@ -67,17 +66,17 @@ class JobRow:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _select(conn: sqlite3.Connection, where: str, args: tuple[Any, ...] = ()) -> list[JobRow]:
+def _select(conn: Conn, where: str, args: tuple[Any, ...] = ()) -> list[JobRow]:
     rows = conn.execute(f"SELECT {_COLS} FROM cron_jobs WHERE {where}", args).fetchall()
     return [JobRow(*r) for r in rows]
 
 
-def get(conn: sqlite3.Connection, job_id: str) -> JobRow | None:
+def get(conn: Conn, job_id: str) -> JobRow | None:
     found = _select(conn, "id = ?", (job_id.strip(),))
     return found[0] if found else None
 
 
-def insert(conn: sqlite3.Connection, job: NewJob, now: float) -> JobRow:
+def insert(conn: Conn, job: NewJob, now: float) -> JobRow:
     with transaction(conn):
         job_id = f"job_{secrets.token_hex(3)}"
         while conn.execute("SELECT 1 FROM cron_jobs WHERE id = ?", (job_id,)).fetchone():
@@ -106,13 +105,13 @@ def insert(conn: sqlite3.Connection, job: NewJob, now: float) -> JobRow:
     return found
 
 
-def listing(conn: sqlite3.Connection, *, include_done: bool = True) -> list[JobRow]:
+def listing(conn: Conn, *, include_done: bool = True) -> list[JobRow]:
     """Jobs by next run (paused and finished ones last), then by creation."""
-    where = "1" if include_done else "status != 'done'"
+    where = "1 = 1" if include_done else "status != 'done'"
     return _select(conn, f"{where} ORDER BY next_run_at IS NULL, next_run_at, created_at, id")
 
 
-def update(conn: sqlite3.Connection, job_id: str, now: float, **changes: Any) -> JobRow | None:
+def update(conn: Conn, job_id: str, now: float, **changes: Any) -> JobRow | None:
     """Change EDITABLE fields (a new schedule comes with its next_run_at). A paused
     job stays paused (its next run is computed when it resumes); a finished one-shot
     job given a new time is active again. None if there is no such job."""
@@ -138,7 +137,7 @@ def update(conn: sqlite3.Connection, job_id: str, now: float, **changes: Any) ->
 
 
 def set_status(
-    conn: sqlite3.Connection, job_id: str, status: str, next_run_at: float | None, now: float
+    conn: Conn, job_id: str, status: str, next_run_at: float | None, now: float
 ) -> JobRow | None:
     """pause (next_run_at None) or resume (with the next due time)."""
     assert status in STATUSES
@@ -150,20 +149,20 @@ def set_status(
     return get(conn, job_id)
 
 
-def remove(conn: sqlite3.Connection, job_id: str) -> bool:
+def remove(conn: Conn, job_id: str) -> bool:
     """Delete a job (its past runs stay in the tasks table)."""
     with transaction(conn):
         cur = conn.execute("DELETE FROM cron_jobs WHERE id = ?", (job_id.strip(),))
     return cur.rowcount == 1
 
 
-def next_due(conn: sqlite3.Connection) -> float | None:
+def next_due(conn: Conn) -> float | None:
     """The earliest next_run_at of the active jobs (the scheduler sleeps until then)."""
     row = conn.execute("SELECT MIN(next_run_at) FROM cron_jobs WHERE status = 'active'").fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
 
-def count(conn: sqlite3.Connection, status: str | None = None) -> int:
+def count(conn: Conn, status: str | None = None) -> int:
     if status is None:
         row = conn.execute("SELECT COUNT(*) FROM cron_jobs").fetchone()
     else:
@@ -171,7 +170,7 @@ def count(conn: sqlite3.Connection, status: str | None = None) -> int:
     return int(row[0])
 
 
-def target_of(conn: sqlite3.Connection, job: JobRow) -> str | None:
+def target_of(conn: Conn, job: JobRow) -> str | None:
     """Where a run's result goes now: PLATFORM:CHAT[:THREAD], or None (kept in history)."""
     if job.deliver == "none":
         return None
@@ -182,15 +181,13 @@ def target_of(conn: sqlite3.Connection, job: JobRow) -> str | None:
     return job.deliver
 
 
-def home_channel(conn: sqlite3.Connection) -> str | None:
+def home_channel(conn: Conn) -> str | None:
     """The chat /sethome chose (None until one did)."""
     row = conn.execute("SELECT value FROM kv WHERE key = ?", (HOME_KEY,)).fetchone()
     return str(row[0]) if row else None
 
 
-def route(
-    conn: sqlite3.Connection, job: JobRow, ready: Collection[str] | None
-) -> tuple[str | None, str | None]:
+def route(conn: Conn, job: JobRow, ready: Collection[str] | None) -> tuple[str | None, str | None]:
     """(where a run's result goes now, why it cannot go where the job says). `ready`:
     the platforms connected (None: not known here, e.g. a command line)."""
     if job.deliver == "none":
@@ -207,7 +204,7 @@ def route(
 
 
 def _claim(
-    conn: sqlite3.Connection,
+    conn: Conn,
     job: JobRow,
     due: float,
     now: float,
@@ -232,7 +229,7 @@ def _claim(
 
 
 def claim_due(
-    conn: sqlite3.Connection,
+    conn: Conn,
     now: float,
     by: str,
     next_of: Callable[[JobRow, float], float | None],
@@ -270,7 +267,7 @@ def claim_due(
 
 
 def claim_now(
-    conn: sqlite3.Connection,
+    conn: Conn,
     job_id: str,
     now: float,
     by: str,
@@ -284,7 +281,7 @@ def claim_now(
         return _claim(conn, found[0], now, now, by, ready)
 
 
-def adopt(conn: sqlite3.Connection, by: str) -> list[str]:
+def adopt(conn: Conn, by: str) -> list[str]:
     """Take over the runs another process queued without running them (`hermes cron
     run` from the command line claims as "cli"): their task ids, now claimed `by`.
     Each is adopted once, by one gateway."""
@@ -297,7 +294,7 @@ def adopt(conn: sqlite3.Connection, by: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def runs(conn: sqlite3.Connection, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
+def runs(conn: Conn, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """The job's last runs, newest first: due and claim times with the task's outcome."""
     rows = conn.execute(
         "SELECT r.due_at, r.claimed_at, r.task_id, t.status, t.finished_at, r.undelivered,"
@@ -312,18 +309,20 @@ def runs(conn: sqlite3.Connection, job_id: str, limit: int = 20) -> list[dict[st
 ZONE_KEY = "cron_timezone"  # kv: the zone the stored next runs were computed in
 
 
-def recorded_zone(conn: sqlite3.Connection) -> str | None:
+def recorded_zone(conn: Conn) -> str | None:
     row = conn.execute("SELECT value FROM kv WHERE key = ?", (ZONE_KEY,)).fetchone()
     return str(row[0]) if row else None
 
 
-def note_zone(conn: sqlite3.Connection, zone_name: str) -> None:
+def note_zone(conn: Conn, zone_name: str) -> None:
     """Record the zone of the stored next runs, if none is recorded yet."""
-    conn.execute("INSERT OR IGNORE INTO kv(key, value) VALUES (?, ?)", (ZONE_KEY, zone_name))
+    conn.execute(
+        "INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (ZONE_KEY, zone_name)
+    )
 
 
 def retime(
-    conn: sqlite3.Connection,
+    conn: Conn,
     now: float,
     following: Callable[[JobRow], float | None],
     zone_name: str,

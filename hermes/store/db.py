@@ -23,10 +23,46 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 from hermes.store.schema import MIGRATIONS, Migration, Step
 
-__all__ = ["MIGRATIONS", "Migration", "Step", "connect", "migrate", "open_db", "transaction"]
+__all__ = [
+    "MIGRATIONS",
+    "Conn",
+    "Migration",
+    "Step",
+    "connect",
+    "migrate",
+    "open_db",
+    "transaction",
+]
+
+
+class Cursor(Protocol):
+    """What the store's operations use of a cursor."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """What the store's operations use of a connection: a ``sqlite3.Connection``
+    (autocommit mode), or on PostgreSQL hermes/store/pg.py's ``PgConnection``,
+    which takes the same SQL."""
+
+    def execute(self, sql: str, params: Any = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, seq: Any, /) -> Cursor: ...
+    @property
+    def in_transaction(self) -> bool: ...
+
+
+def is_postgres(conn: Conn) -> bool:
+    return getattr(conn, "dialect", "sqlite") == "postgres"
+
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -50,8 +86,9 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on an exception."""
+def transaction(conn: Conn) -> Iterator[Conn]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on an exception
+    (on PostgreSQL: one holding the tenant's write lock, see hermes/store/pg.py)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

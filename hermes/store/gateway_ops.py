@@ -6,12 +6,11 @@ Each takes ``now`` (unix seconds) from its caller, so tests can pin time."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from hermes.store.chat_ops import voice_mode
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 
 # ----- inbound -----------------------------------------------------------------
 
@@ -38,7 +37,7 @@ def _inbound(row: tuple[Any, ...]) -> InboundRow:
 
 
 def insert_inbound(
-    conn: sqlite3.Connection,
+    conn: Conn,
     platform: str,
     external_id: str,
     session_key: str,
@@ -48,14 +47,15 @@ def insert_inbound(
     """Store an accepted message; None if (platform, external_id) is already stored."""
     with transaction(conn):
         cur = conn.execute(
-            "INSERT OR IGNORE INTO inbound(platform, external_id, session_key, event, received_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO inbound(platform, external_id, session_key, event, received_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
             (platform, external_id, session_key, json.dumps(event), now),
         )
-        return cur.lastrowid if cur.rowcount else None
+        row = cur.fetchone()
+        return int(row[0]) if row else None
 
 
-def open_inbound(conn: sqlite3.Connection) -> list[InboundRow]:
+def open_inbound(conn: Conn) -> list[InboundRow]:
     """Messages not finished (pending, left running by a crash, or waiting for an
     approval), oldest first."""
     rows = conn.execute(
@@ -65,16 +65,14 @@ def open_inbound(conn: sqlite3.Connection) -> list[InboundRow]:
     return [_inbound(r) for r in rows]
 
 
-def get_inbound(conn: sqlite3.Connection, inbound_id: int) -> InboundRow | None:
+def get_inbound(conn: Conn, inbound_id: int) -> InboundRow | None:
     row = conn.execute(
         f"SELECT {_INBOUND_COLS} FROM inbound WHERE id = ?", (inbound_id,)
     ).fetchone()
     return _inbound(row) if row else None
 
 
-def start_inbound(
-    conn: sqlite3.Connection, inbound_id: int, session_id: str, user_message_id: int
-) -> None:
+def start_inbound(conn: Conn, inbound_id: int, session_id: str, user_message_id: int) -> None:
     """The turn began: runs INSIDE the transaction that stores the user's message
     (Store.append_messages(also=...)), so a crash leaves both or neither."""
     conn.execute(
@@ -83,14 +81,14 @@ def start_inbound(
     )
 
 
-def set_inbound_status(conn: sqlite3.Connection, inbound_id: int, status: str) -> None:
+def set_inbound_status(conn: Conn, inbound_id: int, status: str) -> None:
     """running <-> waiting (suspended on an approval)."""
     with transaction(conn):
         conn.execute("UPDATE inbound SET status = ? WHERE id = ?", (status, inbound_id))
 
 
 def finish_inbound(
-    conn: sqlite3.Connection,
+    conn: Conn,
     inbound_id: int,
     status: str,
     now: float,
@@ -184,11 +182,11 @@ def _delivery(r: tuple[Any, ...]) -> Delivery:
     )
 
 
-def _insert_delivery(conn: sqlite3.Connection, d: NewDelivery, now: float) -> int | None:
+def _insert_delivery(conn: Conn, d: NewDelivery, now: float) -> int | None:
     cur = conn.execute(
-        "INSERT OR IGNORE INTO deliveries(key, platform, chat, thread, text, buttons, reply_to,"
+        "INSERT INTO deliveries(key, platform, chat, thread, text, buttons, reply_to,"
         " edit_message_id, next_attempt_at, created_at, voice)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
         (
             d.key,
             d.platform,
@@ -203,29 +201,42 @@ def _insert_delivery(conn: sqlite3.Connection, d: NewDelivery, now: float) -> in
             d.voice,
         ),
     )
-    return cur.lastrowid if cur.rowcount else None
+    row = cur.fetchone()
+    return int(row[0]) if row else None
 
 
-def queue_delivery(conn: sqlite3.Connection, d: NewDelivery, now: float) -> int | None:
+def queue_delivery(conn: Conn, d: NewDelivery, now: float) -> int | None:
     """Queue a message; None if its key was queued before (nothing is added)."""
     with transaction(conn):
         return _insert_delivery(conn, d, now)
 
 
-def get_delivery(conn: sqlite3.Connection, delivery_id: int) -> Delivery | None:
+def replies_sent(conn: Conn, platform: str, chat: str, thread: str | None, before: int) -> bool:
+    """Whether the chat has no reply queued before inbound row BEFORE's that is
+    still unsent (pending or being sent)."""
+    row = conn.execute(
+        "SELECT 1 FROM deliveries WHERE platform = ? AND chat = ?"
+        " AND COALESCE(thread, '') = COALESCE(?, '') AND status IN ('pending', 'sending')"
+        " AND key <> ? LIMIT 1",
+        (platform, chat, thread, f"reply:{before}"),
+    ).fetchone()
+    return row is None
+
+
+def get_delivery(conn: Conn, delivery_id: int) -> Delivery | None:
     row = conn.execute(
         f"SELECT {_DELIVERY_COLS} FROM deliveries WHERE id = ?", (delivery_id,)
     ).fetchone()
     return _delivery(row) if row else None
 
 
-def delivery_by_key(conn: sqlite3.Connection, key: str) -> Delivery | None:
+def delivery_by_key(conn: Conn, key: str) -> Delivery | None:
     row = conn.execute(f"SELECT {_DELIVERY_COLS} FROM deliveries WHERE key = ?", (key,)).fetchone()
     return _delivery(row) if row else None
 
 
 def claim_due(
-    conn: sqlite3.Connection, now: float, lease: float, platforms: list[str], limit: int = 20
+    conn: Conn, now: float, lease: float, platforms: list[str], limit: int = 20
 ) -> list[Delivery]:
     """Take due deliveries of these platforms (pending, or sending with an expired
     lease: its sender died), oldest first, and lease them to the caller."""
@@ -233,13 +244,14 @@ def claim_due(
         return []
     marks = ",".join("?" * len(platforms))
     with transaction(conn):
+        _settle(conn, now, now)  # a dead sender's part in flight is not sent again
         # A row waits while an older one to the same chat backs off: replies keep order.
         rows = conn.execute(
             f"SELECT {_DELIVERY_COLS} FROM deliveries d WHERE platform IN ({marks}) AND ("
             " (status = 'pending' AND next_attempt_at <= ?)"
             " OR (status = 'sending' AND lease_until <= ?))"
             " AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.platform = d.platform"
-            " AND o.chat = d.chat AND IFNULL(o.thread, '') = IFNULL(d.thread, '')"
+            " AND o.chat = d.chat AND COALESCE(o.thread, '') = COALESCE(d.thread, '')"
             " AND o.id < d.id AND o.status = 'pending' AND o.next_attempt_at > ?)"
             " ORDER BY id LIMIT ?",
             (*platforms, now, now, now, limit),
@@ -251,7 +263,7 @@ def claim_due(
     return [_delivery(r) for r in rows]
 
 
-def next_due(conn: sqlite3.Connection, platforms: list[str]) -> float | None:
+def next_due(conn: Conn, platforms: list[str]) -> float | None:
     """When the next pending delivery of these platforms is due (None: none)."""
     if not platforms:
         return None
@@ -264,9 +276,7 @@ def next_due(conn: sqlite3.Connection, platforms: list[str]) -> float | None:
     return float(row[0]) if row and row[0] is not None else None
 
 
-def record_part(
-    conn: sqlite3.Connection, delivery_id: int, message_id: str, parts_sent: int
-) -> None:
+def record_part(conn: Conn, delivery_id: int, message_id: str, parts_sent: int) -> None:
     """One part of a delivery reached the platform (committed at once)."""
     with transaction(conn):
         ids = json.loads(
@@ -276,34 +286,32 @@ def record_part(
         )
         ids.append(message_id)
         conn.execute(
-            "UPDATE deliveries SET parts_sent = ?, message_ids = ? WHERE id = ?",
+            "UPDATE deliveries SET parts_sent = ?, message_ids = ?, inflight = NULL WHERE id = ?",
             (parts_sent, json.dumps(ids), delivery_id),
         )
 
 
-def mark_sent(conn: sqlite3.Connection, delivery_id: int, now: float) -> None:
+def mark_sent(conn: Conn, delivery_id: int, now: float) -> None:
     with transaction(conn):
         conn.execute(
-            "UPDATE deliveries SET status = 'sent', sent_at = ?, lease_until = NULL, error = NULL"
-            " WHERE id = ?",
+            "UPDATE deliveries SET status = 'sent', sent_at = ?, lease_until = NULL, error = NULL,"
+            " inflight = NULL WHERE id = ?",
             (now, delivery_id),
         )
 
 
-def mark_retry(
-    conn: sqlite3.Connection, delivery_id: int, error: str, next_at: float, give_up: bool
-) -> None:
+def mark_retry(conn: Conn, delivery_id: int, error: str, next_at: float, give_up: bool) -> None:
     """A failed attempt: try again at next_at, or give up (status failed)."""
     with transaction(conn):
         conn.execute(
             "UPDATE deliveries SET status = ?, attempts = attempts + 1, error = ?,"
-            " next_attempt_at = ?, lease_until = NULL WHERE id = ?",
+            " next_attempt_at = ?, lease_until = NULL, inflight = NULL WHERE id = ?",
             ("failed" if give_up else "pending", error, next_at, delivery_id),
         )
 
 
 def failed_deliveries(
-    conn: sqlite3.Connection, platform: str | None = None, unreported_only: bool = False
+    conn: Conn, platform: str | None = None, unreported_only: bool = False
 ) -> list[Delivery]:
     sql = f"SELECT {_DELIVERY_COLS} FROM deliveries WHERE status = 'failed'"
     args: list[Any] = []
@@ -316,14 +324,14 @@ def failed_deliveries(
     return [_delivery(r) for r in rows]
 
 
-def mark_reported(conn: sqlite3.Connection, delivery_ids: list[int]) -> None:
+def mark_reported(conn: Conn, delivery_ids: list[int]) -> None:
     with transaction(conn):
         conn.executemany(
             "UPDATE deliveries SET reported = 1 WHERE id = ?", [(i,) for i in delivery_ids]
         )
 
 
-def count_deliveries(conn: sqlite3.Connection) -> dict[str, int]:
+def count_deliveries(conn: Conn) -> dict[str, int]:
     """status -> number of deliveries."""
     rows = conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall()
     return {str(s): int(n) for s, n in rows}
@@ -332,7 +340,7 @@ def count_deliveries(conn: sqlite3.Connection) -> dict[str, int]:
 # ----- chat -> session -------------------------------------------------------
 
 
-def chat_session(conn: sqlite3.Connection, key: str) -> str | None:
+def chat_session(conn: Conn, key: str) -> str | None:
     """The chat's current session, if it still exists."""
     row = conn.execute(
         "SELECT c.session_id FROM chat_sessions c JOIN sessions s ON s.id = c.session_id"
@@ -342,7 +350,7 @@ def chat_session(conn: sqlite3.Connection, key: str) -> str | None:
     return str(row[0]) if row else None
 
 
-def set_chat_session(conn: sqlite3.Connection, key: str, session_id: str, now: float) -> None:
+def set_chat_session(conn: Conn, key: str, session_id: str, now: float) -> None:
     with transaction(conn):
         conn.execute(
             "INSERT INTO chat_sessions(key, session_id, updated_at) VALUES (?, ?, ?)"
@@ -355,12 +363,12 @@ def set_chat_session(conn: sqlite3.Connection, key: str, session_id: str, now: f
 # ----- kv ------------------------------------------------------------------------
 
 
-def kv_get(conn: sqlite3.Connection, key: str) -> str | None:
+def kv_get(conn: Conn, key: str) -> str | None:
     row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
     return str(row[0]) if row else None
 
 
-def kv_set(conn: sqlite3.Connection, key: str, value: str) -> None:
+def kv_set(conn: Conn, key: str, value: str) -> None:
     with transaction(conn):
         conn.execute(
             "INSERT INTO kv(key, value) VALUES (?, ?)"
@@ -369,9 +377,7 @@ def kv_set(conn: sqlite3.Connection, key: str, value: str) -> None:
         )
 
 
-def claim_one(
-    conn: sqlite3.Connection, delivery_id: int, now: float, lease: float
-) -> Delivery | None:
+def claim_one(conn: Conn, delivery_id: int, now: float, lease: float) -> Delivery | None:
     """Lease one delivery if nobody else is sending it (None if not available)."""
     with transaction(conn):
         cur = conn.execute(
@@ -384,16 +390,64 @@ def claim_one(
     return get_delivery(conn, delivery_id)
 
 
-def release_sending(conn: sqlite3.Connection) -> int:
-    """Rows a dead sender leased go back to pending (called at gateway start)."""
+def mark_inflight(conn: Conn, delivery_id: int, part: int) -> None:
+    """Part PART (0-based) of a leased delivery is being sent now (committed before
+    the send starts; record_part, mark_sent and mark_retry clear it)."""
     with transaction(conn):
+        conn.execute("UPDATE deliveries SET inflight = ? WHERE id = ?", (part, delivery_id))
+
+
+UNKNOWN_NOTICE = (
+    "⚠️ A reply may not have arrived: Hermes stopped while sending it. If you did not"
+    " get it, ask me to send it again."
+)
+
+# a part in flight of a dead sender, except the first part of a reply that edits
+# its streamed draft in place (an edit can be made twice without harm)
+_IN_FLIGHT = (
+    "status = 'sending' AND inflight IS NOT NULL"
+    " AND NOT (inflight = 0 AND edit_message_id IS NOT NULL)"
+)
+
+
+def settle_in_flight(conn: Conn, now: float, expired_before: float | None = None) -> int:
+    """Rows a dead sender left with a part in flight: it may have reached the chat
+    or not, and no platform here can tell. They become `unknown` (never sent again)
+    and the chat gets one notice saying so. All `sending` rows (at start: one
+    gateway per home, or the replica holding the cluster's lease), or only those
+    whose lease ran out before `expired_before`."""
+    with transaction(conn):
+        return _settle(conn, now, expired_before)
+
+
+def _settle(conn: Conn, now: float, expired_before: float | None) -> int:
+    lapsed = "" if expired_before is None else " AND lease_until <= ?"
+    args: tuple[float, ...] = () if expired_before is None else (expired_before,)
+    rows = conn.execute(
+        "UPDATE deliveries SET status = 'unknown', lease_until = NULL,"
+        " error = 'stopped while sending part ' || (inflight + 1) ||"
+        " '; it may or may not have arrived'"
+        f" WHERE {_IN_FLIGHT}{lapsed} RETURNING id, platform, chat, thread",
+        args,
+    ).fetchall()
+    for row_id, platform, chat, thread in rows:
+        notice = NewDelivery(f"unknown:{row_id}", platform, chat, thread, UNKNOWN_NOTICE)
+        _insert_delivery(conn, notice, now)
+    return len(rows)
+
+
+def release_sending(conn: Conn, now: float) -> int:
+    """Rows a dead sender leased go back to pending (called at gateway start), but
+    for a part in flight (settle_in_flight)."""
+    with transaction(conn):
+        _settle(conn, now, None)
         cur = conn.execute(
             "UPDATE deliveries SET status = 'pending', lease_until = NULL WHERE status = 'sending'"
         )
         return cur.rowcount
 
 
-def prune(conn: sqlite3.Connection, before: float) -> None:
+def prune(conn: Conn, before: float) -> None:
     """Forget finished inbound rows and sent deliveries older than `before`."""
     with transaction(conn):
         conn.execute(

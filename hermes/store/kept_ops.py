@@ -11,11 +11,10 @@ Synchronous functions for ``await store.run(kept_ops.fn, ...)``.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 from hermes.store.gateway_ops import NewDelivery, _insert_delivery
 
 _KEPT = "r.undelivered IS NOT NULL AND r.late_at IS NULL"
@@ -32,7 +31,7 @@ class KeptRun:
     undelivered: str  # why it could not be delivered then
 
 
-def finished(conn: sqlite3.Connection, limit: int = 1000) -> list[KeptRun]:
+def finished(conn: Conn, limit: int = 1000) -> list[KeptRun]:
     """Kept runs whose task has finished, oldest first."""
     rows = conn.execute(
         "SELECT r.task_id, r.job_id, t.status, t.result, t.error, r.claimed_at, r.undelivered"
@@ -43,9 +42,7 @@ def finished(conn: sqlite3.Connection, limit: int = 1000) -> list[KeptRun]:
     return [KeptRun(*r) for r in rows]
 
 
-def settle(
-    conn: sqlite3.Connection, deliveries: list[NewDelivery], task_ids: list[str], now: float
-) -> None:
+def settle(conn: Conn, deliveries: list[NewDelivery], task_ids: list[str], now: float) -> None:
     """In one transaction: queue the late deliveries and mark those runs handled
     (delivered late, or given up: too old, cancelled, job removed)."""
     with transaction(conn):
@@ -56,7 +53,7 @@ def settle(
         )
 
 
-def per_job(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+def per_job(conn: Conn) -> dict[str, dict[str, Any]]:
     """job id -> {"count": kept runs, "reason": the newest one's} (for the API)."""
     rows = conn.execute(
         "SELECT r.job_id, COUNT(*), (SELECT r2.undelivered FROM cron_runs r2"
@@ -67,7 +64,7 @@ def per_job(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     return {str(j): {"count": int(n), "reason": str(why)} for j, n, why in rows}
 
 
-def summary(conn: sqlite3.Connection) -> tuple[int, str | None]:
+def summary(conn: Conn) -> tuple[int, str | None]:
     """(kept runs, the newest one's reason) for `hermes doctor`."""
     row = conn.execute(f"SELECT COUNT(*) FROM cron_runs r WHERE {_KEPT}").fetchone()
     newest = conn.execute(
@@ -76,7 +73,7 @@ def summary(conn: sqlite3.Connection) -> tuple[int, str | None]:
     return int(row[0]), (str(newest[0]) if newest else None)
 
 
-def reasons(conn: sqlite3.Connection, task_ids: list[str]) -> dict[str, tuple[str, str]]:
+def reasons(conn: Conn, task_ids: list[str]) -> dict[str, tuple[str, str]]:
     """task id -> (job id, why its result is kept), for the runs among `task_ids` kept."""
     if not task_ids:
         return {}

@@ -6,12 +6,11 @@ its caller."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 
 # ----- tool processes --------------------------------------------------------------
 
@@ -58,7 +57,7 @@ def _row(r: tuple[Any, ...]) -> ToolProcessRow:
 
 
 def add_process(
-    conn: sqlite3.Connection,
+    conn: Conn,
     pid: int,
     pgid: int,
     start_ticks: int | None,
@@ -74,19 +73,20 @@ def add_process(
     with transaction(conn):
         cur = conn.execute(
             "INSERT INTO tool_processes(pid, pgid, start_ticks, boot_id, command, cwd, kind,"
-            " proc_id, session_id, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " proc_id, session_id, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
             (pid, pgid, start_ticks, boot_id, command, cwd, kind, proc_id, session_id, now),
         )
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()[0])
 
 
-def end_process(conn: sqlite3.Connection, row_id: int) -> None:
+def end_process(conn: Conn, row_id: int) -> None:
     """It ended while we watched: nothing is left of it to clean up."""
     with transaction(conn):
         conn.execute("DELETE FROM tool_processes WHERE id = ?", (row_id,))
 
 
-def running_processes(conn: sqlite3.Connection) -> list[ToolProcessRow]:
+def running_processes(conn: Conn) -> list[ToolProcessRow]:
     """Rows of processes that were running when their gateway last stopped."""
     rows = conn.execute(
         f"SELECT {_COLS} FROM tool_processes WHERE status = 'running' ORDER BY id"
@@ -94,9 +94,7 @@ def running_processes(conn: sqlite3.Connection) -> list[ToolProcessRow]:
     return [_row(r) for r in rows]
 
 
-def mark_leftover(
-    conn: sqlite3.Connection, row_id: int, status: str, outcome: str, now: float
-) -> None:
+def mark_leftover(conn: Conn, row_id: int, status: str, outcome: str, now: float) -> None:
     """The start-up clean-up dealt with it (killed, gone or unknown); the row waits
     for the resumed turn of its session to report it."""
     with transaction(conn):
@@ -106,7 +104,7 @@ def mark_leftover(
         )
 
 
-def take_leftovers(conn: sqlite3.Connection, session_id: str) -> list[ToolProcessRow]:
+def take_leftovers(conn: Conn, session_id: str) -> list[ToolProcessRow]:
     """The leftovers of a session's cut turn, removed as they are read (the turn
     reports them now)."""
     with transaction(conn):
@@ -122,7 +120,7 @@ def take_leftovers(conn: sqlite3.Connection, session_id: str) -> list[ToolProces
     return [_row(r) for r in rows]
 
 
-def drop_leftovers(conn: sqlite3.Connection, keep_sessions: Collection[str]) -> int:
+def drop_leftovers(conn: Conn, keep_sessions: Collection[str]) -> int:
     """Forget leftovers no resumed turn will report (logged already); returns how many."""
     keep = list(keep_sessions)
     marks = ", ".join("?" for _ in keep)
@@ -137,12 +135,12 @@ def drop_leftovers(conn: sqlite3.Connection, keep_sessions: Collection[str]) -> 
 # ----- stray drafts ----------------------------------------------------------------
 
 
-def set_draft(conn: sqlite3.Connection, inbound_id: int, message_id: str | None) -> None:
+def set_draft(conn: Conn, inbound_id: int, message_id: str | None) -> None:
     """The message id of the turn's streamed draft (None: no draft to clean up)."""
     with transaction(conn):
         conn.execute("UPDATE inbound SET draft_id = ? WHERE id = ?", (message_id, inbound_id))
 
 
-def get_draft(conn: sqlite3.Connection, inbound_id: int) -> str | None:
+def get_draft(conn: Conn, inbound_id: int) -> str | None:
     row = conn.execute("SELECT draft_id FROM inbound WHERE id = ?", (inbound_id,)).fetchone()
     return None if row is None or row[0] is None else str(row[0])

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from hermes.messages import Message, Role, ToolCall, Usage
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 from hermes.store.store import SessionInfo, SessionNotFound, StoredMessage, TodoItem
 
 _SESSION_COLS = (
@@ -44,13 +44,13 @@ def _session(row: tuple[Any, ...]) -> SessionInfo:
     )
 
 
-def _require_session(conn: sqlite3.Connection, session_id: str) -> None:
+def _require_session(conn: Conn, session_id: str) -> None:
     if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
         raise SessionNotFound(session_id)
 
 
 def create_session(
-    conn: sqlite3.Connection, now: float, source: str, model: str | None, title: str | None
+    conn: Conn, now: float, source: str, model: str | None, title: str | None
 ) -> str:
     for _ in range(10):
         session_id = new_session_id(now)
@@ -67,30 +67,30 @@ def create_session(
     raise RuntimeError("could not draw a fresh session id")
 
 
-def get_session(conn: sqlite3.Connection, session_id: str) -> SessionInfo | None:
+def get_session(conn: Conn, session_id: str) -> SessionInfo | None:
     row = conn.execute(
         f"SELECT {_SESSION_COLS} FROM sessions AS s WHERE s.id = ?", (session_id,)
     ).fetchone()
     return _session(row) if row else None
 
 
-def list_sessions(conn: sqlite3.Connection, limit: int, source: str | None) -> list[SessionInfo]:
+def list_sessions(conn: Conn, limit: int, source: str | None) -> list[SessionInfo]:
     rows = conn.execute(
-        f"SELECT {_SESSION_COLS} FROM sessions AS s WHERE ?1 IS NULL OR s.source = ?1"
+        f"SELECT {_SESSION_COLS} FROM sessions AS s WHERE CAST(?1 AS TEXT) IS NULL OR s.source = ?1"
         " ORDER BY s.updated_at DESC, s.id DESC LIMIT ?2",
         (source, max(0, limit)),
     ).fetchall()
     return [_session(r) for r in rows]
 
 
-def delete_session(conn: sqlite3.Connection, session_id: str) -> bool:
+def delete_session(conn: Conn, session_id: str) -> bool:
     with transaction(conn):
         cur = conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
     return cur.rowcount > 0
 
 
 def update_session(
-    conn: sqlite3.Connection, session_id: str, now: float, model: str | None, title: str | None
+    conn: Conn, session_id: str, now: float, model: str | None, title: str | None
 ) -> None:
     with transaction(conn):
         cur = conn.execute(
@@ -134,11 +134,11 @@ def _stored(row: tuple[Any, ...]) -> StoredMessage:
 
 
 def append_messages(
-    conn: sqlite3.Connection,
+    conn: Conn,
     session_id: str,
     messages: list[Message],
     now: float,
-    also: Callable[[sqlite3.Connection, list[int]], None] | None = None,
+    also: Callable[[Conn, list[int]], None] | None = None,
 ) -> list[int]:
     if not messages:
         return []
@@ -152,7 +152,7 @@ def append_messages(
             seq += 1
             cur = conn.execute(
                 "INSERT INTO messages(session_id, seq, role, content, tool_calls, tool_call_id,"
-                " name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     session_id,
                     seq,
@@ -164,16 +164,14 @@ def append_messages(
                     now,
                 ),
             )
-            ids.append(int(cur.lastrowid or 0))
+            ids.append(int(cur.fetchone()[0]))
         conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
         if also is not None:
             also(conn, ids)
     return ids
 
 
-def load_messages(
-    conn: sqlite3.Connection, session_id: str, everything: bool
-) -> list[StoredMessage]:
+def load_messages(conn: Conn, session_id: str, everything: bool) -> list[StoredMessage]:
     if everything:
         sql = f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_id = ? ORDER BY id"
     else:
@@ -184,7 +182,7 @@ def load_messages(
     return [_stored(r) for r in conn.execute(sql, (session_id,))]
 
 
-def _position(conn: sqlite3.Connection, session_id: str, message_id: int) -> tuple[int, int]:
+def _position(conn: Conn, session_id: str, message_id: int) -> tuple[int, int]:
     row = conn.execute(
         "SELECT seq, id FROM messages WHERE session_id = ? AND id = ?", (session_id, message_id)
     ).fetchone()
@@ -193,9 +191,7 @@ def _position(conn: sqlite3.Connection, session_id: str, message_id: int) -> tup
     return int(row[0]), int(row[1])
 
 
-def compact(
-    conn: sqlite3.Connection, session_id: str, upto_id: int, summary: str, now: float
-) -> None:
+def compact(conn: Conn, session_id: str, upto_id: int, summary: str, now: float) -> None:
     with transaction(conn):
         seq, mid = _position(conn, session_id, upto_id)
         (first,) = conn.execute(
@@ -217,7 +213,7 @@ def compact(
         conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
 
 
-def delete_messages_from(conn: sqlite3.Connection, session_id: str, message_id: int) -> int:
+def delete_messages_from(conn: Conn, session_id: str, message_id: int) -> int:
     with transaction(conn):
         try:
             seq, mid = _position(conn, session_id, message_id)
@@ -230,9 +226,7 @@ def delete_messages_from(conn: sqlite3.Connection, session_id: str, message_id: 
     return cur.rowcount
 
 
-def add_usage(
-    conn: sqlite3.Connection, session_id: str, usage: Usage, model: str | None, now: float
-) -> None:
+def add_usage(conn: Conn, session_id: str, usage: Usage, model: str | None, now: float) -> None:
     with transaction(conn):
         _require_session(conn, session_id)
         conn.execute(
@@ -250,7 +244,31 @@ def add_usage(
         )
 
 
-def session_usage(conn: sqlite3.Connection, session_id: str) -> Usage:
+def usage_with_append(conn: Conn, session_id: str, usage: Usage, model: str | None) -> None:
+    """add_usage inside append_messages' transaction (its `also`), at the time that
+    append gave the session: a turn's last reply and its usage, one transaction."""
+    conn.execute(
+        "INSERT INTO usage(session_id, model, prompt_tokens, completion_tokens,"
+        " cached_tokens, cost, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, (SELECT updated_at FROM sessions WHERE id = ?))",
+        (
+            session_id,
+            model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+            usage.cost,
+            session_id,
+        ),
+    )
+
+
+def title_with_append(conn: Conn, session_id: str, title: str) -> None:
+    """The session's title, inside append_messages' transaction (its `also`)."""
+    conn.execute("UPDATE sessions SET title = ? WHERE id = ?", (title, session_id))
+
+
+def session_usage(conn: Conn, session_id: str) -> Usage:
     """The session's tokens, and the cost its provider reported (None if none did)."""
     row = conn.execute(
         "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),"
@@ -261,7 +279,7 @@ def session_usage(conn: sqlite3.Connection, session_id: str) -> Usage:
 
 
 def usage_rows(
-    conn: sqlite3.Connection, since: float | None, session_id: str | None = None
+    conn: Conn, since: float | None, session_id: str | None = None
 ) -> list[tuple[str, str | None, float, int, int, int, float | None]]:
     """The recorded model turns, oldest first: (session, model, time, prompt,
     completion and cached tokens, reported cost or None), since `since` (None: all).
@@ -269,7 +287,8 @@ def usage_rows(
     rows = conn.execute(
         "SELECT session_id, model, created_at, prompt_tokens, completion_tokens,"
         " cached_tokens, cost FROM usage"
-        " WHERE (?1 IS NULL OR created_at >= ?1) AND (?2 IS NULL OR session_id = ?2)"
+        " WHERE (CAST(?1 AS REAL) IS NULL OR created_at >= ?1)"
+        " AND (CAST(?2 AS TEXT) IS NULL OR session_id = ?2)"
         " ORDER BY created_at, id",
         (since, session_id),
     ).fetchall()
@@ -279,7 +298,7 @@ def usage_rows(
     ]
 
 
-def get_todo(conn: sqlite3.Connection, session_id: str) -> list[TodoItem]:
+def get_todo(conn: Conn, session_id: str) -> list[TodoItem]:
     row = conn.execute("SELECT todo FROM sessions WHERE id = ?", (session_id,)).fetchone()
     if row is None:
         return []
@@ -291,7 +310,7 @@ def get_todo(conn: sqlite3.Connection, session_id: str) -> list[TodoItem]:
 
 
 def update_todo(
-    conn: sqlite3.Connection,
+    conn: Conn,
     session_id: str,
     change: Callable[[list[TodoItem]], list[TodoItem]],
 ) -> list[TodoItem]:
@@ -302,7 +321,7 @@ def update_todo(
     return items
 
 
-def _write_todo(conn: sqlite3.Connection, session_id: str, items: list[TodoItem]) -> None:
+def _write_todo(conn: Conn, session_id: str, items: list[TodoItem]) -> None:
     data = [{**i.extra, "id": i.id, "text": i.text, "status": i.status} for i in items]
     cur = conn.execute(
         "UPDATE sessions SET todo = ? WHERE id = ?",

@@ -12,12 +12,11 @@ one transaction here.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 
 # Expired codes are kept this long, so approving one says "expired", not "unknown".
 KEEP_EXPIRED = 86400.0
@@ -63,22 +62,22 @@ class Approval:
     locked_until: float | None = None
 
 
-_CODE_COLS = "platform, code, user, user_name, chat, created_at, expires_at"
+_CODE_COLS = 'platform, code, "user", user_name, chat, created_at, expires_at'
 
 
 def _code(row: tuple[Any, ...]) -> PairingCode:
     return PairingCode(row[0], row[1], row[2], row[3], row[4], float(row[5]), float(row[6]))
 
 
-def is_paired(conn: sqlite3.Connection, platform: str, user: str) -> bool:
+def is_paired(conn: Conn, platform: str, user: str) -> bool:
     row = conn.execute(
-        "SELECT 1 FROM paired_users WHERE platform = ? AND user = ?", (platform, user)
+        'SELECT 1 FROM paired_users WHERE platform = ? AND "user" = ?', (platform, user)
     ).fetchone()
     return row is not None
 
 
 def request_code(
-    conn: sqlite3.Connection,
+    conn: Conn,
     platform: str,
     user: str,
     user_name: str | None,
@@ -93,7 +92,7 @@ def request_code(
     with transaction(conn):
         conn.execute("DELETE FROM pairing_codes WHERE expires_at <= ?", (now - KEEP_EXPIRED,))
         row = conn.execute(
-            f"SELECT {_CODE_COLS} FROM pairing_codes WHERE platform = ? AND user = ?"
+            f'SELECT {_CODE_COLS} FROM pairing_codes WHERE platform = ? AND "user" = ?'
             " AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
             (platform, user, now),
         ).fetchone()
@@ -109,14 +108,15 @@ def request_code(
         while True:  # a clash with a kept code is unlikely (32**8 codes); draw again
             code = PairingCode(platform, make_code(), user, user_name, chat, now, now + ttl)
             cur = conn.execute(
-                f"INSERT OR IGNORE INTO pairing_codes({_CODE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO pairing_codes({_CODE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (platform, code.code, user, user_name, chat, now, now + ttl),
             )
             if cur.rowcount:
                 return CodeRequest(code, new=True)
 
 
-def pending_codes(conn: sqlite3.Connection, platform: str | None, now: float) -> list[PairingCode]:
+def pending_codes(conn: Conn, platform: str | None, now: float) -> list[PairingCode]:
     """Valid codes, oldest first (of one platform, or all)."""
     sql = f"SELECT {_CODE_COLS} FROM pairing_codes WHERE expires_at > ?"
     args: list[Any] = [now]
@@ -127,19 +127,19 @@ def pending_codes(conn: sqlite3.Connection, platform: str | None, now: float) ->
     return [_code(r) for r in rows]
 
 
-def paired_users(conn: sqlite3.Connection, platform: str | None) -> list[PairedUser]:
+def paired_users(conn: Conn, platform: str | None) -> list[PairedUser]:
     """Approved users, longest approved first (of one platform, or all)."""
-    sql = "SELECT platform, user, user_name, approved_at FROM paired_users"
+    sql = 'SELECT platform, "user", user_name, approved_at FROM paired_users'
     args: list[Any] = []
     if platform is not None:
         sql += " WHERE platform = ?"
         args.append(platform)
-    rows = conn.execute(sql + " ORDER BY approved_at, platform, user", args).fetchall()
+    rows = conn.execute(sql + ' ORDER BY approved_at, platform, "user"', args).fetchall()
     return [PairedUser(r[0], r[1], r[2], float(r[3])) for r in rows]
 
 
 def locked_until(
-    conn: sqlite3.Connection, platform: str, now: float, max_failures: int, window: float
+    conn: Conn, platform: str, now: float, max_failures: int, window: float
 ) -> float | None:
     """When approving on the platform unlocks, if it is locked now: `max_failures`
     wrong codes within `window` seconds lock it for `window` seconds from the
@@ -159,7 +159,7 @@ def locked_until(
 
 
 def approve_code(
-    conn: sqlite3.Connection,
+    conn: Conn,
     platform: str,
     code: str,
     now: float,
@@ -188,11 +188,11 @@ def approve_code(
         if found.expires_at <= now:
             return Approval("expired")
         conn.execute(
-            "DELETE FROM pairing_codes WHERE platform = ? AND user = ?", (platform, found.user)
+            'DELETE FROM pairing_codes WHERE platform = ? AND "user" = ?', (platform, found.user)
         )
         conn.execute(
-            "INSERT INTO paired_users(platform, user, user_name, approved_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(platform, user) DO UPDATE SET user_name = excluded.user_name,"
+            'INSERT INTO paired_users(platform, "user", user_name, approved_at) VALUES (?, ?, ?, ?)'
+            ' ON CONFLICT(platform, "user") DO UPDATE SET user_name = excluded.user_name,'
             " approved_at = excluded.approved_at",
             (platform, found.user, found.user_name, now),
         )
@@ -200,7 +200,7 @@ def approve_code(
         return Approval("approved", user, found.chat)
 
 
-def revoke(conn: sqlite3.Connection, platform: str, user: str) -> PairedUser | None:
+def revoke(conn: Conn, platform: str, user: str) -> PairedUser | None:
     """Remove an approved user, named by id or else by a name only one of the
     platform's approved users has (a leading @ is ignored); return who it was."""
     with transaction(conn):
@@ -212,6 +212,6 @@ def revoke(conn: sqlite3.Connection, platform: str, user: str) -> PairedUser | N
         if len(match) != 1:
             return None
         conn.execute(
-            "DELETE FROM paired_users WHERE platform = ? AND user = ?", (platform, match[0].user)
+            'DELETE FROM paired_users WHERE platform = ? AND "user" = ?', (platform, match[0].user)
         )
         return match[0]

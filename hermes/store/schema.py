@@ -508,6 +508,13 @@ CREATE TABLE skill_proposals (
 CREATE INDEX skill_proposals_by_status ON skill_proposals(status, created_at);
 """
 
+# the part of a reply being sent right now (NULL between sends): a row its sender
+# left with a part in flight was maybe delivered, maybe not; it becomes 'unknown'
+# and the chat is told, rather than being sent again (gateway_ops.settle_in_flight)
+_INFLIGHT = """
+ALTER TABLE deliveries ADD COLUMN inflight INTEGER;
+"""
+
 MIGRATIONS: list[Migration] = [
     ("0001_sessions_messages", _SESSIONS_MESSAGES),
     ("0002_messages_fts", _FTS),
@@ -522,4 +529,5 @@ MIGRATIONS: list[Migration] = [
     ("0011_voice", _VOICE),
     ("0012_skills", _SKILLS),
     ("0013_delegation", _DELEGATION),
+    ("0014_inflight", _INFLIGHT),
 ]

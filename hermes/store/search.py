@@ -19,8 +19,11 @@ PER_SESSION hits come from one session while other sessions have hits too.
 from __future__ import annotations
 
 import re
-import sqlite3
+import sys
 from dataclasses import dataclass
+from typing import Any
+
+from hermes.store.db import Conn, is_postgres
 
 WINDOW = 1000
 PER_SESSION = 2
@@ -66,28 +69,34 @@ def fts_terms(text: str) -> list[str]:
     return unique[:MAX_TERMS]
 
 
-def search(
-    conn: sqlite3.Connection, query: str, max_results: int, exclude_session: str | None
-) -> list[RawHit]:
-    """Best matches for query, newest-first among equals; see the module doc."""
+def search(conn: Conn, query: str, max_results: int, exclude_session: str | None) -> list[RawHit]:
+    """Best matches for query, newest-first among equals; see the module doc. On
+    PostgreSQL the queries are hermes/store/search_pg.py's, the rest is this."""
+    engine: Any = sys.modules[__name__]
+    if is_postgres(conn):
+        from hermes.store import search_pg as engine
     terms = fts_terms(query)
-    if not terms or max_results <= 0:
-        return []
-    expressions = [" ".join(terms)]
-    if len(terms) > 1:
-        expressions.append(" OR ".join(terms))
+    tries = engine.expressions(terms) if terms and max_results > 0 else []
     chosen: list[tuple[int, str]] = []
-    for expression in expressions:
-        ranked = _ranked(conn, expression, max_results * 4, exclude_session)
+    for expression in tries:
+        ranked = engine.ranked(conn, expression, max_results * 4, exclude_session)
         seen = {mid for mid, _ in chosen}
         chosen.extend(_diverse([r for r in ranked if r[0] not in seen], max_results - len(chosen)))
         if len(chosen) >= max_results:
             break
-    return [hit for mid, expression in chosen if (hit := _hit(conn, mid, expression))]
+    return [hit for mid, expression in chosen if (hit := engine.hit(conn, mid, expression))]
 
 
-def _ranked(
-    conn: sqlite3.Connection, expression: str, limit: int, exclude: str | None
+def expressions(terms: list[str]) -> list[str]:
+    """FTS5 queries to try in turn: all the terms, then any of them."""
+    found = [" ".join(terms)]
+    if len(terms) > 1:
+        found.append(" OR ".join(terms))
+    return found
+
+
+def ranked(
+    conn: Conn, expression: str, limit: int, exclude: str | None
 ) -> list[tuple[int, str, str]]:
     """(message id, session id, expression) of the best rows in the recent window."""
     floor_row = conn.execute(
@@ -128,7 +137,7 @@ def _diverse(ranked: list[tuple[int, str, str]], wanted: int) -> list[tuple[int,
     return [(mid, expression) for mid, _, expression in taken[:wanted]]
 
 
-def _hit(conn: sqlite3.Connection, message_id: int, expression: str) -> RawHit | None:
+def hit(conn: Conn, message_id: int, expression: str) -> RawHit | None:
     row = conn.execute(
         "SELECT m.id, m.session_id, m.role, m.created_at, s.title,"
         " snippet(messages_fts, 0, '', '', '…', ?)"

@@ -6,11 +6,10 @@ the file side of proposals is hermes/skills/proposals.py.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 
 CREATORS = ("agent", "user", "bundled")
 
@@ -51,7 +50,7 @@ _PROPOSAL = (
 )
 
 
-def set_creator(conn: sqlite3.Connection, name: str, created_by: str, now: float) -> None:
+def set_creator(conn: Conn, name: str, created_by: str, now: float) -> None:
     """Record who made skill NAME (a re-created skill starts its counts afresh)."""
     if created_by not in CREATORS:
         raise ValueError(f"created_by must be one of {CREATORS}, got {created_by!r}")
@@ -65,7 +64,7 @@ def set_creator(conn: sqlite3.Connection, name: str, created_by: str, now: float
         )
 
 
-def record_view(conn: sqlite3.Connection, name: str, session_id: str, now: float) -> None:
+def record_view(conn: Conn, name: str, session_id: str, now: float) -> None:
     """skill_view opened NAME: one more view, and one more use when it is the first
     time in SESSION_ID. A skill never recorded counts as the user's own."""
     with transaction(conn):
@@ -76,23 +75,23 @@ def record_view(conn: sqlite3.Connection, name: str, session_id: str, now: float
         )
         conn.execute(
             "UPDATE skill_usage SET views = views + 1,"
-            " uses = uses + (COALESCE(last_session, '') != ?),"
+            " uses = uses + CASE WHEN COALESCE(last_session, '') = ? THEN 0 ELSE 1 END,"
             " last_session = ?, last_used_at = ? WHERE name = ?",
             (session_id, session_id, now, name),
         )
 
 
-def usage(conn: sqlite3.Connection, name: str) -> Usage | None:
+def usage(conn: Conn, name: str) -> Usage | None:
     row = conn.execute(f"SELECT {_USAGE} FROM skill_usage WHERE name = ?", (name,)).fetchone()
     return Usage(*row) if row else None
 
 
-def all_usage(conn: sqlite3.Connection) -> list[Usage]:
+def all_usage(conn: Conn) -> list[Usage]:
     rows = conn.execute(f"SELECT {_USAGE} FROM skill_usage ORDER BY name").fetchall()
     return [Usage(*r) for r in rows]
 
 
-def unused_agent_skills(conn: sqlite3.Connection, before: float) -> list[str]:
+def unused_agent_skills(conn: Conn, before: float) -> list[str]:
     """Agent-made skills not archived and not used (nor created) since BEFORE."""
     rows = conn.execute(
         "SELECT name FROM skill_usage WHERE created_by = 'agent' AND archived_at IS NULL"
@@ -102,7 +101,7 @@ def unused_agent_skills(conn: sqlite3.Connection, before: float) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def mark_archived(conn: sqlite3.Connection, name: str, now: float) -> None:
+def mark_archived(conn: Conn, name: str, now: float) -> None:
     with transaction(conn):
         conn.execute("UPDATE skill_usage SET archived_at = ? WHERE name = ?", (now, name))
 
@@ -112,7 +111,7 @@ def new_id() -> str:
 
 
 def add_proposal(
-    conn: sqlite3.Connection,
+    conn: Conn,
     *,
     kind: str,
     action: str,
@@ -134,14 +133,12 @@ def add_proposal(
     return pid
 
 
-def get_proposal(conn: sqlite3.Connection, pid: str) -> Proposal | None:
+def get_proposal(conn: Conn, pid: str) -> Proposal | None:
     row = conn.execute(f"SELECT {_PROPOSAL} FROM skill_proposals WHERE id = ?", (pid,)).fetchone()
     return Proposal(*row) if row else None
 
 
-def proposals(
-    conn: sqlite3.Connection, status: str | None = "pending", limit: int = 100
-) -> list[Proposal]:
+def proposals(conn: Conn, status: str | None = "pending", limit: int = 100) -> list[Proposal]:
     """Proposals with STATUS (None: all), oldest first."""
     where, params = ("WHERE status = ?", (status,)) if status else ("", ())
     rows = conn.execute(
@@ -151,7 +148,7 @@ def proposals(
     return [Proposal(*r) for r in rows]
 
 
-def decided(conn: sqlite3.Connection, limit: int = 20) -> list[Proposal]:
+def decided(conn: Conn, limit: int = 20) -> list[Proposal]:
     """The last LIMIT decided proposals (applied, rejected, stale, rolled back),
     latest decision first."""
     rows = conn.execute(
@@ -163,7 +160,7 @@ def decided(conn: sqlite3.Connection, limit: int = 20) -> list[Proposal]:
 
 
 def set_status(
-    conn: sqlite3.Connection,
+    conn: Conn,
     pid: str,
     status: str,
     now: float,

@@ -9,10 +9,9 @@ a read-only connection (doctor); each takes ``now`` from its caller.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 
 KEEP_SECONDS = 30 * 86400  # records older than this are pruned
 KEEP_ROWS = 1000  # and never more than this many (a flood of bad updates stays small)
@@ -30,7 +29,7 @@ class SkippedRow:
 
 
 def record(
-    conn: sqlite3.Connection,
+    conn: Conn,
     platform: str,
     update_id: str,
     error: str,
@@ -42,8 +41,8 @@ def record(
     (the first record stays). Prunes old records in the same transaction."""
     with transaction(conn):
         cur = conn.execute(
-            "INSERT OR IGNORE INTO skipped_updates"
-            "(platform, update_id, error, raw, attempts, skipped_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO skipped_updates(platform, update_id, error, raw, attempts, skipped_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (platform, update_id, error, raw, attempts, now),
         )
         conn.execute("DELETE FROM skipped_updates WHERE skipped_at < ?", (now - KEEP_SECONDS,))
@@ -55,7 +54,7 @@ def record(
         return cur.rowcount > 0
 
 
-def recent(conn: sqlite3.Connection, since: float, limit: int = 20) -> list[SkippedRow]:
+def recent(conn: Conn, since: float, limit: int = 20) -> list[SkippedRow]:
     """Updates skipped at or after `since`, newest first."""
     rows = conn.execute(
         "SELECT platform, update_id, error, raw, attempts, skipped_at FROM skipped_updates"
@@ -65,7 +64,7 @@ def recent(conn: sqlite3.Connection, since: float, limit: int = 20) -> list[Skip
     return [SkippedRow(r[0], r[1], r[2], r[3], int(r[4]), float(r[5])) for r in rows]
 
 
-def counts(conn: sqlite3.Connection, since: float) -> dict[str, int]:
+def counts(conn: Conn, since: float) -> dict[str, int]:
     """Per platform: how many updates were skipped at or after `since`."""
     rows = conn.execute(
         "SELECT platform, COUNT(*) FROM skipped_updates WHERE skipped_at >= ?"

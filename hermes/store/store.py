@@ -14,11 +14,12 @@ hermes/store/search.py (full-text search); the schema is in hermes/store/db.py.
 from __future__ import annotations
 
 import asyncio
-import functools
+import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -26,6 +27,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from hermes.errors import HermesError
 from hermes.messages import SUMMARY_PREFIX, Message, Usage
 from hermes.store import db, search
+from hermes.store.db import Conn
+from hermes.store.pg import PgTarget
+from hermes.store.where import Database
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -79,46 +83,45 @@ class TodoItem:
 
 
 class Store:
-    """state.db. Open with ``await Store.open(path)``; close with ``await store.close()``
-    (or ``async with await Store.open(path) as store:``)."""
+    """The profile's durable state. Open with ``await Store.open(where)`` (a
+    state.db path, or a PgTarget); close with ``await store.close()`` (or
+    ``async with await Store.open(where) as store:``)."""
 
-    def __init__(
-        self,
-        path: Path,
-        conn: sqlite3.Connection,
-        executor: ThreadPoolExecutor,
-        clock: Callable[[], float],
-    ) -> None:
-        self.path = path
-        self._conn = conn
-        self._executor = executor
+    def __init__(self, where: Database, engine: _Engine, clock: Callable[[], float]) -> None:
+        self.where = where
+        self._engine = engine
         self._clock = clock
         self._closed = False
 
+    @property
+    def path(self) -> Path | None:
+        """The state.db file (None on PostgreSQL)."""
+        return self.where if isinstance(self.where, Path) else None
+
+    @property
+    def postgres(self) -> bool:
+        return isinstance(self.where, PgTarget)
+
     @classmethod
-    async def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Store:
-        """Open (creating and migrating) the state.db at path."""
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hermes-store")
-        loop = asyncio.get_running_loop()
-        try:
-            conn = await loop.run_in_executor(executor, db.open_db, path)
-        except (sqlite3.Error, OSError) as exc:
-            executor.shutdown(wait=False)
-            raise HermesError(
-                f"cannot open the state database {path}: {exc} "
-                "(check the file's permissions; move it aside to start afresh)"
-            ) from exc
-        return cls(path, conn, executor, clock)
+    async def open(
+        cls, where: Database, *, clock: Callable[[], float] = time.time, pool: int = 0
+    ) -> Store:
+        """Open (creating and migrating) the database. SQLite runs every call on
+        one thread, in call order; PostgreSQL on `pool` threads (default
+        PG_POOL), each with its own connection."""
+        if isinstance(where, PgTarget):
+            engine: _Engine = _PgEngine(where, pool or PG_POOL)
+        else:
+            engine = _SqliteEngine(where)
+        await engine.start()
+        return cls(where, engine, clock)
 
     async def close(self) -> None:
-        """Finish the calls already made, then close the connection and the thread."""
+        """Finish the calls already made, then close the connections and threads."""
         if self._closed:
             return
         self._closed = True
-        try:
-            await asyncio.shield(asyncio.wrap_future(self._executor.submit(_close, self._conn)))
-        finally:
-            self._executor.shutdown(wait=False)
+        await self._engine.stop()
 
     async def __aenter__(self) -> Store:
         return self
@@ -128,25 +131,30 @@ class Store:
 
     async def _call(
         self,
-        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        fn: Callable[Concatenate[Conn, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """Run fn(conn, ...) on the store's worker thread."""
+        """Run fn(conn, ...) on a store thread."""
         if self._closed:
             raise HermesError("the session store is closed")
-        call = functools.partial(fn, self._conn, *args, **kwargs)
-        return await asyncio.shield(asyncio.wrap_future(self._executor.submit(call)))
+
+        def call(conn: Conn) -> T:
+            return fn(conn, *args, **kwargs)
+
+        return await asyncio.shield(asyncio.wrap_future(self._engine.submit(call)))
 
     async def run(
         self,
-        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        fn: Callable[Concatenate[Conn, P], T],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """Run fn(conn, *args) on the store's thread: the way the other modules of
+        """Run fn(conn, *args) on a store thread: the way the other modules of
         hermes/store (gateway_ops, pairing_ops, ...) reach the database. Write
-        functions wrap their statements in ``db.transaction(conn)``."""
+        functions wrap their statements in ``db.transaction(conn)``; a function
+        that writes should commit at most one transaction (on PostgreSQL, one
+        refused for a conflict before its first commit is run again)."""
         return await self._call(fn, *args, **kwargs)
 
     # ----- sessions ----------------------------------------------------------
@@ -191,7 +199,7 @@ class Store:
         self,
         session_id: str,
         messages: list[Message],
-        also: Callable[[sqlite3.Connection, list[int]], None] | None = None,
+        also: Callable[[Conn, list[int]], None] | None = None,
     ) -> list[int]:
         """Store messages at the end of the context; returns their ids, in order.
         `also(conn, ids)` runs inside the same transaction (e.g. the gateway marks
@@ -291,7 +299,120 @@ class Store:
         return await self._call(ops.update_todo, session_id, change)
 
 
-def _close(conn: sqlite3.Connection) -> None:
+PG_POOL = 4  # connections (and threads) per store on PostgreSQL
+CONFLICT_TRIES = 8  # runs of one operation PostgreSQL refused for a conflict
+
+
+class _Engine:
+    """The threads that hold the connections and run the operations."""
+
+    def __init__(self, threads: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="hermes-store")
+        self._local = threading.local()
+        self._conns: list[Conn] = []
+        self._lock = threading.Lock()
+
+    def _connect(self) -> Conn:
+        raise NotImplementedError
+
+    def _conn(self) -> Conn:
+        conn: Conn | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _run(self, call: Callable[[Conn], T]) -> T:
+        return call(self._conn())
+
+    def submit(self, call: Callable[[Conn], T]) -> Future[T]:
+        return self._executor.submit(self._run, call)
+
+    async def start(self) -> None:
+        """Open the first connection (creating and migrating the database)."""
+        try:
+            await asyncio.wrap_future(self._executor.submit(self._conn))
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            raise
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.shield(asyncio.to_thread(self._executor.shutdown, wait=True))
+        finally:
+            with self._lock:
+                conns, self._conns = self._conns, []
+            for conn in conns:
+                _close(conn)
+
+
+class _SqliteEngine(_Engine):
+    """One thread, one connection: calls run one at a time in call order."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(1)
+        self.path = path
+
+    def _close_mine(self) -> None:
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            _close(conn)
+
+    async def stop(self) -> None:
+        # a SQLite connection is closed by the thread that opened it
+        try:
+            await asyncio.shield(asyncio.wrap_future(self._executor.submit(self._close_mine)))
+        finally:
+            self._executor.shutdown(wait=False)
+
+    def _connect(self) -> Conn:
+        try:
+            return db.open_db(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            raise HermesError(
+                f"cannot open the state database {self.path}: {exc} "
+                "(check the file's permissions; move it aside to start afresh)"
+            ) from exc
+
+
+class _PgEngine(_Engine):
+    """`pool` threads, each with a connection of its own; an operation refused
+    for a serialization conflict before it committed anything runs again."""
+
+    def __init__(self, target: PgTarget, pool: int) -> None:
+        super().__init__(pool)
+        self.target = target
+
+    def _connect(self) -> Conn:
+        from hermes.store import pg
+
+        return pg.connect(self.target)
+
+    def _run(self, call: Callable[[Conn], T]) -> T:
+        from hermes.store.pg import Conflict, PgConnection
+
+        conn = self._conn()
+        assert isinstance(conn, PgConnection)
+        for attempt in range(CONFLICT_TRIES):
+            before = conn.commits
+            try:
+                return call(conn)
+            except Conflict:
+                if conn.commits != before or attempt == CONFLICT_TRIES - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.001 * 2**attempt))
+        raise AssertionError("unreachable")
+
+
+def _close(conn: Conn) -> None:
+    if not isinstance(conn, sqlite3.Connection):
+        close = getattr(conn, "close", None)
+        if close is not None:
+            close()
+        return
     try:
         conn.execute("PRAGMA busy_timeout = 100")  # optimize is optional: never wait long
         conn.execute("PRAGMA analysis_limit = 400")  # keeps optimize quick on big files

@@ -8,12 +8,11 @@ comes from the caller.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from hermes.store.db import transaction
+from hermes.store.db import Conn, transaction
 from hermes.store.gateway_ops import NewDelivery, _insert_delivery
 
 PREFIX = {"background": "bg", "walkaway": "wk", "delegate": "dl", "cron": "cr"}
@@ -85,13 +84,13 @@ def new_id(kind: str, now: float) -> str:
     return f"{PREFIX[kind]}_{time.strftime('%H%M%S', time.localtime(now))}_{secrets.token_hex(3)}"
 
 
-def _select(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[TaskRow]:
+def _select(conn: Conn, where: str, args: tuple[Any, ...]) -> list[TaskRow]:
     rows = conn.execute(f"SELECT {_COLS} FROM tasks WHERE {where}", args).fetchall()
     return [TaskRow(*r) for r in rows]
 
 
 def insert(
-    conn: sqlite3.Connection,
+    conn: Conn,
     kind: str,
     prompt: str,
     origin: str | None,
@@ -106,7 +105,7 @@ def insert(
 
 
 def insert_in(
-    conn: sqlite3.Connection,
+    conn: Conn,
     kind: str,
     prompt: str,
     origin: str | None,
@@ -126,12 +125,12 @@ def insert_in(
     return task_id
 
 
-def get(conn: sqlite3.Connection, task_id: str) -> TaskRow | None:
+def get(conn: Conn, task_id: str) -> TaskRow | None:
     found = _select(conn, "id = ?", (task_id.strip(),))
     return found[0] if found else None
 
 
-def get_many(conn: sqlite3.Connection, task_ids: list[str]) -> list[TaskRow]:
+def get_many(conn: Conn, task_ids: list[str]) -> list[TaskRow]:
     """The tasks of `task_ids` (one query), in creation order."""
     found: list[TaskRow] = []
     for start in range(0, len(task_ids), 500):  # SQLite's limit on bound variables
@@ -142,14 +141,14 @@ def get_many(conn: sqlite3.Connection, task_ids: list[str]) -> list[TaskRow]:
 
 
 def listing(
-    conn: sqlite3.Connection,
+    conn: Conn,
     *,
     origin: str | None = None,
     open_only: bool = False,
     limit: int = 50,
 ) -> list[TaskRow]:
     """Tasks, newest first; of one chat (origin) and/or only unfinished ones."""
-    where, args = ["1"], []
+    where, args = ["1 = 1"], []  # a boolean: PostgreSQL refuses a bare 1
     if origin is not None:
         where.append("origin = ?")
         args.append(origin)
@@ -160,15 +159,13 @@ def listing(
     return _select(conn, clause, (*args, limit))
 
 
-def open_tasks(conn: sqlite3.Connection) -> list[TaskRow]:
+def open_tasks(conn: Conn) -> list[TaskRow]:
     """Unfinished tasks, oldest first (what a starting gateway picks up)."""
     marks = ", ".join("?" * len(OPEN))
     return _select(conn, f"status IN ({marks}) ORDER BY created_at, id", OPEN)
 
 
-def start(
-    conn: sqlite3.Connection, task_id: str, session_id: str, message_id: int, now: float
-) -> None:
+def start(conn: Conn, task_id: str, session_id: str, message_id: int, now: float) -> None:
     """The run began: called INSIDE the transaction that stores the prompt as the
     session's first message, so a crash leaves both or neither."""
     conn.execute(
@@ -178,7 +175,7 @@ def start(
     )
 
 
-def set_status(conn: sqlite3.Connection, task_id: str, status: str) -> bool:
+def set_status(conn: Conn, task_id: str, status: str) -> bool:
     """running <-> waiting_approval; False if the task already finished."""
     marks = ", ".join("?" * len(OPEN))
     with transaction(conn):
@@ -190,7 +187,7 @@ def set_status(conn: sqlite3.Connection, task_id: str, status: str) -> bool:
 
 
 def finish(
-    conn: sqlite3.Connection,
+    conn: Conn,
     task_id: str,
     status: str,
     now: float,
@@ -221,27 +218,27 @@ def finish(
         return True
 
 
-def add_event(conn: sqlite3.Connection, task_id: str, kind: str, text: str, now: float) -> int:
+def add_event(conn: Conn, task_id: str, kind: str, text: str, now: float) -> int:
     """Record an event; returns its id (unique for good: ids are never reused)."""
     with transaction(conn):
         cur = conn.execute(
-            "INSERT INTO task_events(task_id, at, kind, text) VALUES (?, ?, ?, ?)",
+            "INSERT INTO task_events(task_id, at, kind, text) VALUES (?, ?, ?, ?) RETURNING id",
             (task_id, now, kind, text),
         )
-    return int(cur.lastrowid or 0)
+        return int(cur.fetchone()[0])
 
 
-def events(conn: sqlite3.Connection, task_id: str, limit: int = 200) -> list[TaskEvent]:
+def events(conn: Conn, task_id: str, limit: int = 200) -> list[TaskEvent]:
     """The task's last `limit` events, oldest first."""
     rows = conn.execute(
         "SELECT at, kind, text FROM (SELECT id, at, kind, text FROM task_events"
-        " WHERE task_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+        " WHERE task_id = ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id",
         (task_id, limit),
     ).fetchall()
     return [TaskEvent(float(r[0]), r[1], r[2]) for r in rows]
 
 
-def take_steering(conn: sqlite3.Connection, task_id: str) -> list[str]:
+def take_steering(conn: Conn, task_id: str) -> list[str]:
     """The user's steering messages the task has not read yet (marked read)."""
     with transaction(conn):
         rows = conn.execute(
@@ -257,7 +254,7 @@ def take_steering(conn: sqlite3.Connection, task_id: str) -> list[str]:
     return [str(r[1]) for r in rows]
 
 
-def count_open(conn: sqlite3.Connection) -> int:
+def count_open(conn: Conn) -> int:
     marks = ", ".join("?" * len(OPEN))
     row = conn.execute(f"SELECT COUNT(*) FROM tasks WHERE status IN ({marks})", OPEN).fetchone()
     return int(row[0])
@@ -277,7 +274,7 @@ class Child:
     waited: bool
 
 
-def insert_children(conn: sqlite3.Connection, children: list[Child], now: float) -> list[TaskRow]:
+def insert_children(conn: Conn, children: list[Child], now: float) -> list[TaskRow]:
     """The children of one delegate call, queued in one transaction; a call that
     already has children (the same call run again after a restart) gets those."""
     with transaction(conn):
@@ -297,17 +294,17 @@ def insert_children(conn: sqlite3.Connection, children: list[Child], now: float)
     return get_many(conn, ids)
 
 
-def of_session(conn: sqlite3.Connection, session_id: str) -> list[TaskRow]:
+def of_session(conn: Conn, session_id: str) -> list[TaskRow]:
     """The tasks that run in SESSION_ID (one, normally)."""
     return _select(conn, "session_id = ?", (session_id,))
 
 
-def children_of(conn: sqlite3.Connection, parent: str) -> list[TaskRow]:
+def children_of(conn: Conn, parent: str) -> list[TaskRow]:
     """The delegated tasks a session started (open and finished)."""
     return _select(conn, "parent = ? ORDER BY created_at, id", (parent,))
 
 
-def unreported(conn: sqlite3.Connection) -> list[TaskRow]:
+def unreported(conn: Conn) -> list[TaskRow]:
     """Finished children whose parent did not wait and has not been told yet."""
     marks = ", ".join("?" * len(OPEN))
     return _select(
@@ -317,7 +314,7 @@ def unreported(conn: sqlite3.Connection) -> list[TaskRow]:
     )
 
 
-def orphaned_waits(conn: sqlite3.Connection) -> list[str]:
+def orphaned_waits(conn: Conn) -> list[str]:
     """At a start: children whose parent was waiting when the gateway died. Nothing
     waits for them any more (a resumed turn records the call as not finished), unless
     the parent's call got its real result before: then they are done with."""
@@ -330,20 +327,20 @@ def orphaned_waits(conn: sqlite3.Connection) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def set_unwaited(conn: sqlite3.Connection, task_ids: list[str]) -> None:
+def set_unwaited(conn: Conn, task_ids: list[str]) -> None:
     """Nobody waits for these children any more: their results become new turns."""
     with transaction(conn):
         conn.executemany("UPDATE tasks SET waited = 0 WHERE id = ?", [(t,) for t in task_ids])
 
 
-def mark_reported(conn: sqlite3.Connection, task_ids: list[str], now: float) -> None:
+def mark_reported(conn: Conn, task_ids: list[str], now: float) -> None:
     with transaction(conn):
         conn.executemany(
             "UPDATE tasks SET reported_at = ? WHERE id = ?", [(now, t) for t in task_ids]
         )
 
 
-def in_sessions(conn: sqlite3.Connection, session_ids: list[str]) -> dict[str, TaskRow]:
+def in_sessions(conn: Conn, session_ids: list[str]) -> dict[str, TaskRow]:
     """The tasks that run in these sessions, by session id (a delegated child's
     `parent` names a session; this says whether that session is itself a task)."""
     wanted = sorted(set(session_ids))
@@ -356,7 +353,7 @@ def in_sessions(conn: sqlite3.Connection, session_ids: list[str]) -> dict[str, T
     return found
 
 
-def open_descendants(conn: sqlite3.Connection, session_id: str) -> list[TaskRow]:
+def open_descendants(conn: Conn, session_id: str) -> list[TaskRow]:
     """The open delegated tasks SESSION_ID started, and theirs, parents first: what
     a cancel of the task running in SESSION_ID cascades to (as TaskRunner.stop does)."""
     found: list[TaskRow] = []

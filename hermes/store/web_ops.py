@@ -7,10 +7,11 @@ Run on the Store's thread: ``await store.run(web_ops.client_ids, sid)``."""
 from __future__ import annotations
 
 import json
-import sqlite3
+
+from hermes.store.db import Conn, transaction
 
 
-def client_ids(conn: sqlite3.Connection, session_id: str) -> dict[int, str]:
+def client_ids(conn: Conn, session_id: str) -> dict[int, str]:
     """Stored user message id -> the client id the page sent it with."""
     rows = conn.execute(
         "SELECT user_message_id, external_id FROM inbound"
@@ -23,7 +24,7 @@ def client_ids(conn: sqlite3.Connection, session_id: str) -> dict[int, str]:
 VOICE_NOTE = "🎤 voice note…"  # the page's bubble of a voice note not transcribed yet
 
 
-def queued(conn: sqlite3.Connection, session_key: str) -> list[tuple[str, str]]:
+def queued(conn: Conn, session_key: str) -> list[tuple[str, str]]:
     """(client id, text) of the chat's page messages accepted but not started yet."""
     rows = conn.execute(
         "SELECT external_id, event FROM inbound WHERE platform = 'web' AND session_key = ?"
@@ -49,7 +50,7 @@ def queued(conn: sqlite3.Connection, session_key: str) -> list[tuple[str, str]]:
 LOGIN_CODES = "web.login_codes"
 
 
-def _codes(conn: sqlite3.Connection, key_id: str, now: float) -> dict[str, float]:
+def _codes(conn: Conn, key_id: str, now: float) -> dict[str, float]:
     from hermes.store.gateway_ops import kv_get
 
     try:
@@ -61,24 +62,28 @@ def _codes(conn: sqlite3.Connection, key_id: str, now: float) -> dict[str, float
         return {}
 
 
-def _save_codes(conn: sqlite3.Connection, key_id: str, codes: dict[str, float]) -> None:
-    from hermes.store.gateway_ops import kv_set
-
-    kv_set(conn, LOGIN_CODES, json.dumps({"key": key_id, "codes": codes}))
-
-
-def add_login_code(
-    conn: sqlite3.Connection, digest: str, key_id: str, expires: float, now: float
-) -> None:
-    codes = _codes(conn, key_id, now)
-    codes[digest] = expires
-    _save_codes(conn, key_id, codes)
+def _save_codes(conn: Conn, key_id: str, codes: dict[str, float]) -> None:
+    """Inside the caller's transaction (read, change and write as one: on
+    PostgreSQL calls run at once, and a code must be taken once)."""
+    conn.execute(
+        "INSERT INTO kv(key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (LOGIN_CODES, json.dumps({"key": key_id, "codes": codes})),
+    )
 
 
-def take_login_code(conn: sqlite3.Connection, digest: str, key_id: str, now: float) -> bool:
-    """Use up a login code: True once, if it exists and has not expired."""
-    codes = _codes(conn, key_id, now)
-    found = codes.pop(digest, None) is not None
-    if found:
+def add_login_code(conn: Conn, digest: str, key_id: str, expires: float, now: float) -> None:
+    with transaction(conn):
+        codes = _codes(conn, key_id, now)
+        codes[digest] = expires
         _save_codes(conn, key_id, codes)
+
+
+def take_login_code(conn: Conn, digest: str, key_id: str, now: float) -> bool:
+    """Use up a login code: True once, if it exists and has not expired."""
+    with transaction(conn):
+        codes = _codes(conn, key_id, now)
+        found = codes.pop(digest, None) is not None
+        if found:
+            _save_codes(conn, key_id, codes)
     return found

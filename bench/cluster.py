@@ -1,0 +1,178 @@
+"""Replicas on PostgreSQL (docs/scale-out.md), measured with real `hermes
+gateway run` processes, a real PostgreSQL server (initialised privately, as
+the tests do: tests/pg_helpers.py) and the scripted model answering at once.
+
+    .venv/bin/python bench/cluster.py [--quick]
+
+Prints:
+  * one API turn's latency, SQLite vs PostgreSQL (median of sequential
+    /v1/chat/completions with a server-side session each, one replica);
+  * turns per second and gateway CPU per turn with 1, 2 and 3 replicas:
+    /v1/chat/completions from 32 concurrent clients spread over the replicas
+    (API turns run on the replica that gets the request; chat platforms'
+    turns run on the active one);
+  * failover: SIGKILL of the replica holding the lease until another says it
+    is active, with cluster.lease_seconds 15 (the default) and 5 (median of 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+from gateway_process import GatewayProcess, write_home
+
+from hermes.testing import ScriptedModel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from tests.pg_helpers import PgServer
+
+KEY = "bench-key"
+
+
+def home_for(root: Path, model: ScriptedModel, url: str | None, lease: float = 15.0) -> Path:
+    home = root / f"home{len(list(root.iterdir()))}"
+    write_home(home, model, KEY)
+    config = yaml.safe_load((home / "config.yaml").read_text())
+    config["gateway"] = {"max_concurrent_turns": 256}
+    config["cluster"] = {"lease_seconds": lease}
+    (home / "config.yaml").write_text(yaml.safe_dump(config))
+    if url:
+        with (home / ".env").open("a") as env:
+            env.write(f"HERMES_DATABASE_URL={url}\n")
+    return home
+
+
+def role(gw: GatewayProcess) -> str | None:
+    try:
+        return json.loads(gw.state.read_text()).get("role")
+    except (OSError, ValueError):
+        return None
+
+
+def wait_active(replicas: list[GatewayProcess], seconds: float = 60.0) -> GatewayProcess:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for r in replicas:
+            if r.proc.poll() is None and role(r) == "active":
+                return r
+        time.sleep(0.01)
+    raise SystemExit("no replica became active")
+
+
+async def turns(urls: list[str], count: int, clients: int) -> tuple[list[float], float]:
+    """`count` API turns from `clients` concurrent clients, round-robin over urls."""
+    latencies: list[float] = []
+    numbers = iter(range(count))
+    headers = {"Authorization": f"Bearer {KEY}"}
+
+    async def client(http: httpx.AsyncClient) -> None:
+        for i in numbers:
+            body = {"model": "hermes", "messages": [{"role": "user", "content": f"ping {i}"}]}
+            started = time.perf_counter()
+            response = await http.post(
+                f"{urls[i % len(urls)]}/v1/chat/completions",
+                json=body,
+                headers={**headers, "X-Hermes-Session-Id": f"s{i}"},
+            )
+            response.raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        return latencies, time.perf_counter() - started
+
+
+def latency(root: Path, model: ScriptedModel, url: str | None, count: int) -> float:
+    gw = GatewayProcess(home_for(root, model, url))
+    try:
+        asyncio.run(turns([gw.url], 20, 1))  # warm up
+        lat, _ = asyncio.run(turns([gw.url], count, 1))
+        return statistics.median(lat)
+    finally:
+        gw.stop()
+
+
+def throughput(root: Path, model: ScriptedModel, pg: PgServer, n: int, count: int) -> None:
+    home = home_for(root, model, pg.database())
+    replicas = [GatewayProcess(home, env={"HERMES_REPLICA": f"r{i}"}) for i in range(n)]
+    try:
+        wait_active(replicas)
+        urls = [r.url for r in replicas]
+        asyncio.run(turns(urls, 64, 16))  # warm up
+        cpu = sum(r.cpu_ms() for r in replicas)
+        lat, wall = asyncio.run(turns(urls, count, 32))
+        spent = sum(r.cpu_ms() for r in replicas) - cpu
+        print(
+            f"  {n} replica(s): {count / wall:6.0f} turns/s, {spent / count:5.2f} ms CPU per turn,"
+            f" p50 {statistics.median(lat):5.1f} ms"
+        )
+    finally:
+        for r in replicas:
+            r.stop()
+
+
+def failover(root: Path, model: ScriptedModel, pg: PgServer, lease: float, runs: int) -> None:
+    home = home_for(root, model, pg.database(), lease)
+    replicas = [GatewayProcess(home, env={"HERMES_REPLICA": f"r{i}"}) for i in range(3)]
+    times: list[float] = []
+    try:
+        for _ in range(runs):
+            holder = wait_active(replicas)
+            time.sleep(lease / 2)  # mid-way between two renewals, on average
+            holder.proc.send_signal(signal.SIGKILL)
+            killed = time.perf_counter()
+            holder.proc.wait()
+            others = [r for r in replicas if r is not holder]
+            wait_active(others, lease * 3)
+            times.append(time.perf_counter() - killed)
+            name = holder.state.parent.name
+            replicas = [*others, GatewayProcess(home, env={"HERMES_REPLICA": name})]
+        print(
+            f"  lease {lease:.0f} s: failover median {statistics.median(times):.1f} s"
+            f" (runs: {', '.join(f'{t:.1f}' for t in times)})"
+        )
+    finally:
+        for r in replicas:
+            r.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="a tenth of the turns, one failover")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    pg = PgServer()
+    pg.start()
+    try:
+        with ScriptedModel() as model, tempfile.TemporaryDirectory() as tmp:
+            model.reply_with(lambda request: "pong", times=None)
+            root = Path(tmp)
+            print("one API turn, sequential (median):")
+            sqlite_ms = latency(root, model, None, 300 // scale)
+            pg_ms = latency(root, model, pg.database(), 300 // scale)
+            print(f"  SQLite {sqlite_ms:.1f} ms · PostgreSQL {pg_ms:.1f} ms")
+            print("API turns from 32 clients spread over the replicas:")
+            for n in (1, 2, 3):
+                throughput(root, model, pg, n, 2000 // scale)
+            print("failover after SIGKILL of the lease holder:")
+            for lease in (15.0, 5.0):
+                failover(root, model, pg, lease, 1 if args.quick else 3)
+    finally:
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()
