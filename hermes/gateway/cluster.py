@@ -84,17 +84,22 @@ def notify_tenant(conn: Conn, kind: str) -> bool:
 
     if not isinstance(conn, PgConnection):
         return False
-    ops.notify(conn, CHANNEL, f"{conn.target.schema}:{kind}")
+    ops.notify(conn, CHANNEL, payload(conn.target.schema, kind))
     now = ops.now(conn)
     return any(x.holder and x.expires_at > now for x in ops.leases(conn) if x.name == LEASE)
 
 
+def payload(schema: str, kind: str) -> str:
+    """A notification: the tenant's schema (tenants share the channel) and what."""
+    return f"{schema}:{kind}"
+
+
 class Replica:
-    def __init__(self, store: Store, home: Path, lease_seconds: float, url: str = "") -> None:
+    def __init__(self, store: Store, home: Path, lease_seconds: float) -> None:
         self.store = store
         self.home = home
         self.lease_seconds = lease_seconds
-        self.url = url
+        self.schema = getattr(store.where, "schema", "")
         name = os.environ.get(REPLICA_VARIABLE) or socket.gethostname()
         self.id = f"{name}:{os.getpid()}:{secrets.token_hex(2)}"
         self.token: int | None = None
@@ -107,9 +112,7 @@ class Replica:
         """Register as a standby; refuse a home on another volume (see check_volume)."""
         volume = volume_id(self.home)
         await self.store.run(check_volume, volume, self.home)
-        await self.store.run(
-            ops.register, self.id, socket.gethostname(), os.getpid(), volume, self.url
-        )
+        await self.store.run(ops.register, self.id, socket.gethostname(), os.getpid(), volume)
         await self.store.run(ops.forget_dead, 24 * 3600.0)
 
     async def acquire(self) -> int:
@@ -167,11 +170,10 @@ class Replica:
         """Listen for the tenant's notifications (on_note(kind)), wait for the
         lease, then start() the gateway and keep the lease. Returns once active;
         the listener and the renewals run on until leave()."""
-        schema = getattr(self.store.where, "schema", "")
 
-        def heard(payload: str) -> None:
-            mine, _, kind = payload.partition(":")
-            if mine != schema:
+        def heard(text: str) -> None:
+            mine, _, kind = text.partition(":")
+            if mine != self.schema:
                 return
             if kind == "lease":
                 self.woken.set()
@@ -187,7 +189,7 @@ class Replica:
 
     async def announce(self, kind: str) -> None:
         """Tell the tenant's other replicas (e.g. "inbound": a message to adopt)."""
-        await self.store.run(ops.notify, CHANNEL, self.channel_payload(kind))
+        await self.store.run(ops.notify, CHANNEL, payload(self.schema, kind))
 
     async def leave(self) -> None:
         """A clean stop: give the lease up and wake the standbys."""
@@ -200,12 +202,6 @@ class Replica:
             self.token = None
             self.role = "stopped"
             await self.store.run(ops.beat, self.id, self.role)
-            await self.store.run(ops.notify, CHANNEL, self.channel_payload("lease"))
+            await self.store.run(ops.notify, CHANNEL, payload(self.schema, "lease"))
         except Exception as exc:  # the database is gone: the lease lapses by itself
             log.warning("could not release the cluster lease: %s", exc)
-
-    def channel_payload(self, kind: str) -> str:
-        """Notifications carry the tenant's schema: tenants share the channel."""
-        where = self.store.where
-        schema = getattr(where, "schema", "")
-        return f"{schema}:{kind}"

@@ -371,7 +371,8 @@ class Gateway:
         resume: int | None = None,
         session_id: str | None = None,
     ) -> None:
-        self._queued.add(row_id)
+        if self.replica is not None:  # a cluster: adopt_inbound looks here
+            self._queued.add(row_id)
         if turns.is_immediate(event.text):  # /stop, /status...: answered even mid-turn
             self.spawn(turns.run_immediate(self, self.chats.get(key), row_id, event), "command")
             return

@@ -28,7 +28,6 @@ class ReplicaRow:
     pid: int
     role: str  # standby | active | stopped
     volume: str | None  # the id of the home's volume (hermes/gateway/cluster.py)
-    url: str | None
     started_at: float
     seen_at: float
 
@@ -46,15 +45,15 @@ def now(conn: Conn) -> float:
     return float(conn.execute(f"SELECT {NOW}").fetchone()[0])
 
 
-def register(conn: Conn, replica_id: str, host: str, pid: int, volume: str, url: str) -> None:
+def register(conn: Conn, replica_id: str, host: str, pid: int, volume: str) -> None:
     """Say that this replica exists (again), as a standby."""
     with transaction(conn):
         conn.execute(
-            "INSERT INTO replicas(id, host, pid, role, volume, url, started_at, seen_at)"
-            f" VALUES (?, ?, ?, 'standby', ?, ?, {NOW}, {NOW})"
+            "INSERT INTO replicas(id, host, pid, role, volume, started_at, seen_at)"
+            f" VALUES (?, ?, ?, 'standby', ?, {NOW}, {NOW})"
             " ON CONFLICT (id) DO UPDATE SET role = 'standby', volume = excluded.volume,"
-            " url = excluded.url, seen_at = excluded.seen_at",
-            (replica_id, host, pid, volume, url),
+            " seen_at = excluded.seen_at",
+            (replica_id, host, pid, volume),
         )
 
 
@@ -109,7 +108,7 @@ def release(conn: Conn, name: str, holder: str, token: int) -> bool:
 
 def replicas(conn: Conn) -> list[ReplicaRow]:
     rows = conn.execute(
-        "SELECT id, host, pid, role, volume, url, started_at, seen_at FROM replicas"
+        "SELECT id, host, pid, role, volume, started_at, seen_at FROM replicas"
         " ORDER BY started_at, id"
     ).fetchall()
     return [ReplicaRow(*r) for r in rows]

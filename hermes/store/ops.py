@@ -229,28 +229,23 @@ def delete_messages_from(conn: Conn, session_id: str, message_id: int) -> int:
 def add_usage(conn: Conn, session_id: str, usage: Usage, model: str | None, now: float) -> None:
     with transaction(conn):
         _require_session(conn, session_id)
-        conn.execute(
-            "INSERT INTO usage(session_id, model, prompt_tokens, completion_tokens,"
-            " cached_tokens, cost, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                session_id,
-                model,
-                usage.prompt_tokens,
-                usage.completion_tokens,
-                usage.cached_tokens,
-                usage.cost,
-                now,
-            ),
-        )
+        _insert_usage(conn, session_id, usage, model, now)
 
 
 def usage_with_append(conn: Conn, session_id: str, usage: Usage, model: str | None) -> None:
     """add_usage inside append_messages' transaction (its `also`), at the time that
     append gave the session: a turn's last reply and its usage, one transaction."""
+    _insert_usage(conn, session_id, usage, model, None)
+
+
+def _insert_usage(
+    conn: Conn, session_id: str, usage: Usage, model: str | None, at: float | None
+) -> None:
+    """One usage row, at AT (None: the session's updated_at)."""
+    when = "?" if at is not None else "(SELECT updated_at FROM sessions WHERE id = ?)"
     conn.execute(
         "INSERT INTO usage(session_id, model, prompt_tokens, completion_tokens,"
-        " cached_tokens, cost, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, (SELECT updated_at FROM sessions WHERE id = ?))",
+        f" cached_tokens, cost, created_at) VALUES (?, ?, ?, ?, ?, ?, {when})",
         (
             session_id,
             model,
@@ -258,7 +253,7 @@ def usage_with_append(conn: Conn, session_id: str, usage: Usage, model: str | No
             usage.completion_tokens,
             usage.cached_tokens,
             usage.cost,
-            session_id,
+            session_id if at is None else at,
         ),
     )
 
@@ -287,7 +282,7 @@ def usage_rows(
     rows = conn.execute(
         "SELECT session_id, model, created_at, prompt_tokens, completion_tokens,"
         " cached_tokens, cost FROM usage"
-        " WHERE (CAST(?1 AS REAL) IS NULL OR created_at >= ?1)"
+        " WHERE (CAST(?1 AS DOUBLE PRECISION) IS NULL OR created_at >= ?1)"
         " AND (CAST(?2 AS TEXT) IS NULL OR session_id = ?2)"
         " ORDER BY created_at, id",
         (since, session_id),

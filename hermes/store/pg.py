@@ -133,17 +133,18 @@ def _raise(exc: Exception) -> None:
 
 
 class PgCursor:
-    """What the ops use of a cursor: fetchone, fetchall, rowcount."""
+    """What the ops use of a cursor: fetchone, fetchall, rowcount (None: a
+    statement that returns no rows, e.g. executemany's)."""
 
-    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
-        self._cur = cur
-        self.rowcount = cur.rowcount
+    def __init__(self, cur: psycopg.Cursor[Any] | None, rowcount: int = -1) -> None:
+        self._cur = cur if cur is not None and cur.description is not None else None
+        self.rowcount = cur.rowcount if cur is not None else rowcount
 
     def fetchone(self) -> Any:
-        return self._cur.fetchone() if self._cur.description is not None else None
+        return self._cur.fetchone() if self._cur is not None else None
 
     def fetchall(self) -> list[Any]:
-        return self._cur.fetchall() if self._cur.description is not None else []
+        return self._cur.fetchall() if self._cur is not None else []
 
     def __iter__(self) -> Any:
         return iter(self.fetchall())
@@ -156,9 +157,15 @@ class PgConnection:
     dialect = "postgres"
 
     def __init__(self, raw: psycopg.Connection[Any], target: PgTarget) -> None:
+        from psycopg import sql
+
         self.raw = raw
         self.target = target
         self.commits = 0  # transactions committed: the Store retries only before the first
+        # BEGIN and the tenant's write lock in one round trip (the simple protocol)
+        self._begin = sql.SQL("BEGIN; SELECT pg_advisory_xact_lock({}, hashtext({}))").format(
+            sql.Literal(WRITE_LOCK), sql.Literal(target.schema)
+        )
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
         import psycopg
@@ -180,10 +187,7 @@ class PgConnection:
         import psycopg
 
         try:
-            self.raw.execute("BEGIN")
-            cur = self.raw.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (WRITE_LOCK, self.target.schema)
-            )
+            cur = self.raw.execute(self._begin)
         except psycopg.Error as exc:
             _raise(exc)
             raise
@@ -201,10 +205,7 @@ class PgConnection:
         except psycopg.Error as exc:
             _raise(exc)
             raise
-        done = PgCursor.__new__(PgCursor)
-        done._cur = None  # type: ignore[assignment]
-        done.rowcount = count
-        return done
+        return PgCursor(None, count)
 
     @property
     def in_transaction(self) -> bool:
@@ -216,9 +217,10 @@ class PgConnection:
         self.raw.close()
 
 
-def connect(target: PgTarget, *, timeout: float = 10.0) -> PgConnection:
+def connect(target: PgTarget, *, timeout: float = 10.0, up_to_date: bool = False) -> PgConnection:
     """Connect, make the tenant's schema the only one on the search path, and
-    bring it up to date (see ``migrate``)."""
+    bring it up to date (see ``migrate``; `up_to_date`: another connection of
+    this process did, only set the search path)."""
     psycopg = require_psycopg()
     try:
         raw = psycopg.connect(target.url, autocommit=True, connect_timeout=int(timeout))
@@ -230,7 +232,12 @@ def connect(target: PgTarget, *, timeout: float = 10.0) -> PgConnection:
         ) from None
     conn = PgConnection(raw, target)
     try:
-        migrate(conn)
+        if up_to_date:
+            from psycopg import sql
+
+            raw.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
+        else:
+            migrate(conn)
     except BaseException:
         raw.close()
         raise

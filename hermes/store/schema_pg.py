@@ -327,7 +327,6 @@ CREATE TABLE replicas (
     pid         INTEGER NOT NULL,
     role        TEXT NOT NULL DEFAULT 'standby',
     volume      TEXT,
-    url         TEXT,
     started_at  DOUBLE PRECISION NOT NULL,
     seen_at     DOUBLE PRECISION NOT NULL
 );

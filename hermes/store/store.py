@@ -379,8 +379,8 @@ class _SqliteEngine(_Engine):
 
 
 class _PgEngine(_Engine):
-    """`pool` threads, each with a connection of its own; an operation refused
-    for a serialization conflict before it committed anything runs again."""
+    """`pool` threads, each with a connection of its own; an operation PostgreSQL
+    broke off (a deadlock: Conflict) before it committed anything runs again."""
 
     def __init__(self, target: PgTarget, pool: int) -> None:
         super().__init__(pool)
@@ -389,7 +389,10 @@ class _PgEngine(_Engine):
     def _connect(self) -> Conn:
         from hermes.store import pg
 
-        return pg.connect(self.target)
+        # start() opens the first connection, which migrates; the others need not
+        with self._lock:
+            migrated = bool(self._conns)
+        return pg.connect(self.target, up_to_date=migrated)
 
     def _run(self, call: Callable[[Conn], T]) -> T:
         from hermes.store.pg import Conflict, PgConnection
