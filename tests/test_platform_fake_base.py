@@ -128,6 +128,8 @@ async def test_revoked_token_refuses_everything(
     fake: EchoFake, client: aiohttp.ClientSession
 ) -> None:
     async with client.ws_connect(f"{fake.base_url}/socket") as ws:
+        # the handshake can complete before the fake holds the socket: revoke after
+        await asyncio.to_thread(fake.wait_for, lambda: len(fake.sockets) == 1, 10, "the socket")
         await asyncio.to_thread(fake.revoke_token)
         msg = await ws.receive(timeout=10)
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == FakePlatform.REVOKED_CLOSE_CODE
