@@ -127,6 +127,8 @@ async def test_stop_cascades_to_the_children(tmp_path: Path, model: ScriptedMode
         await second.wait_entered_async()
         await chat.say("/stop")
         await wait_until(lambda: [r[1] for r in rows(home)] == ["cancelled", "cancelled"], 20)
+        # the answer to /stop goes through the ledger: wait for it before stopping
+        await wait_until(lambda: any("Stopped" in t for t in chat.shown()), 20)
         first.release()
         second.release()
     assert any("Stopped" in t for t in chat.shown())
