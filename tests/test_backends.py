@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,8 +21,10 @@ import pytest
 from sshd_helpers import Sshd, keygen
 from tools_helpers import make_ctx, pid_alive, wait_until
 
+from hermes.aio import within
 from hermes.approvals.gate import ApprovalGate, NobodyToAsk
 from hermes.backends.base import BackendError
+from hermes.backends.local import LocalBackend
 from hermes.backends.pool import backend_for
 from hermes.backends.ssh import SshBackend
 from hermes.context import TurnContext
@@ -158,6 +161,31 @@ async def test_background_process_then_kill_its_tree(ctx: TurnContext) -> None:
     killed = await PROCESS.run({"action": "kill", "id": pid}, ctx)
     assert "Killed." in killed and "killed" in killed
     await wait_until(lambda: dead(ctx, child))
+
+
+async def test_a_start_cancelled_before_its_pipes_connect_kills_the_group(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A SIGTERM to `hermes -z` that landed while the pipes of a just-forked command
+    were still connecting left the turn waiting forever (Python 3.11 killed only the
+    shell, and the shell's child held stdout open)."""
+    backend = LocalBackend(tmp_path, tmp_path)
+    pid_file = tmp_path / "child.pid"
+    start = asyncio.ensure_future(
+        backend.start(f"sleep 300 & echo $! > {pid_file}; wait", on_output=lambda _: None)
+    )
+    for _ in range(2):  # the start forks in its second step; its pipes connect later
+        await asyncio.sleep(0)
+    deadline = time.monotonic() + 20
+    while not (pid_file.exists() and pid_file.read_text().strip()):  # the loop stays blocked
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.01)  # noqa: ASYNC251 - the loop must not run: the pipes would connect
+    start.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await within(start, 10)
+    child = int(pid_file.read_text())
+    await wait_until(lambda: not pid_alive(child))
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []  # reaped once
 
 
 async def test_background_process_exit_code(ctx: TurnContext) -> None:

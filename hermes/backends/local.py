@@ -8,13 +8,14 @@ import asyncio
 import codecs
 import contextlib
 import os
+import signal
 import stat as statmod
 import subprocess
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from hermes.aio import wait_event
 from hermes.approvals.probe import LocalProbe
@@ -165,6 +166,33 @@ def _walk(
     return found, True
 
 
+async def _spawn(
+    spawning: Coroutine[Any, Any, tuple[asyncio.SubprocessTransport, _Protocol]],
+) -> tuple[asyncio.SubprocessTransport, _Protocol]:
+    """Start a process that a cancellation cannot cut in half.
+
+    On Python 3.11, a cancel that lands while `subprocess_exec` still connects the
+    pipes (the child may already run) kills only the shell and then waits until every
+    pipe is closed; a child the shell left holds stdout open, so the caller never ends
+    (seen: SIGTERM to `hermes -z` during `sleep 300 & wait`). So the start runs to its
+    end in a task of its own, and a cancelled caller has the whole group killed."""
+    start = asyncio.ensure_future(spawning)
+    try:
+        return await asyncio.shield(start)
+    except asyncio.CancelledError:
+        start.add_done_callback(_kill_group)  # even if the waits below are cancelled too
+        await asyncio.wait([start])  # a moment: the pipes connect
+        if not start.cancelled() and start.exception() is None:
+            await LocalProcess(*start.result()).kill()  # reaped by asyncio, then closed
+        raise
+
+
+def _kill_group(start: asyncio.Future[tuple[asyncio.SubprocessTransport, _Protocol]]) -> None:
+    if not start.cancelled() and start.exception() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(start.result()[0].get_pid(), signal.SIGKILL)
+
+
 class LocalBackend(Backend):
     name = "local"
 
@@ -195,7 +223,7 @@ class LocalBackend(Backend):
         loop = asyncio.get_running_loop()
         try:
             where.mkdir(parents=True, exist_ok=True)  # the workspace, on first use
-            transport, protocol = await loop.subprocess_exec(
+            spawning = loop.subprocess_exec(
                 lambda: _Protocol(on_output, on_stderr or on_output, stdin),
                 *argv,
                 stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
@@ -205,6 +233,7 @@ class LocalBackend(Backend):
                 env=dict(env) if env is not None else None,
                 start_new_session=True,
             )
+            transport, protocol = await _spawn(spawning)
         except OSError as exc:
             if str(exc.filename) == str(where):
                 raise ToolError(

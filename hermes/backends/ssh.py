@@ -96,10 +96,11 @@ class SshBackend(ShellFilesBackend):
         proc = await self._spawn(
             ["sh", "-c", 'printf "%s" "$HOME"'], out.append, None, None, {}, None
         )
-        if await proc.wait() != 0 or not out:
-            raise BackendError(f"{self.link.describe()}: could not learn the remote home")
-        await proc.drain()
+        code = await proc.wait()
+        await proc.drain()  # the output can arrive after the exit
         proc.close()
+        if code != 0 or not out:
+            raise BackendError(f"{self.link.describe()}: could not learn the remote home")
         self.home = Path("".join(out).strip() or "/")
         configured = self._configured
         if not configured or configured == "~":

@@ -212,9 +212,14 @@ class ProcessManager:
             proc_id = f"proc_{secrets.token_hex(3)}"
         proc = _Proc(proc_id, command, cwd, session_id, self.buffer_chars)
 
+        early: list[str] | None = []  # output before "started" is announced waits for it
+
         def on_output(text: str) -> None:
             proc.buffer.write(text)
-            self._emit(ProcessEvent("output", proc.info(), text))
+            if early is not None:
+                early.append(text)
+            else:
+                self._emit(ProcessEvent("output", proc.info(), text))
 
         self._procs[proc_id] = proc  # counts as running from here: concurrent starts see it
         try:
@@ -234,6 +239,9 @@ class ProcessManager:
         task.add_done_callback(self._tasks.discard)
         info = proc.info()
         self._emit(ProcessEvent("started", info))
+        held, early = early, None
+        if held:
+            self._emit(ProcessEvent("output", proc.info(), "".join(held)))
         return info
 
     async def _watch(self, proc: _Proc, shell: Process, key: int | None) -> None:
