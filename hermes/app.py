@@ -28,7 +28,9 @@ from hermes.context import Profile
 from hermes.errors import HermesError
 from hermes.pidfile import (
     STATE_FILE,
+    binds_everywhere,
     home_lock,
+    replica_name,
     running_pid,
     runtime_dir,
     url_host,
@@ -128,10 +130,18 @@ async def attach_routes(gw: Gateway, profiles: list[Profile]) -> None:
     from hermes.store import Store
 
     gw.routes = Routes.from_settings(gw.profile.settings, gw.profile.name)
+    replica = replica_name()
     for routed in profiles:
-        setup_file_logging(routed.home, "gateway", profile=routed.name, routed=True)
         setup_file_logging(
-            routed.home, "gateway.error", logging.WARNING, profile=routed.name, routed=True
+            routed.home, "gateway", profile=routed.name, routed=True, replica=replica
+        )
+        setup_file_logging(
+            routed.home,
+            "gateway.error",
+            logging.WARNING,
+            profile=routed.name,
+            routed=True,
+            replica=replica,
         )
         store = await Store.open(routed.database)
         gw.routed[routed.name] = Gateway(routed, store, list(gw.adapters.values()), listen=False)
@@ -191,7 +201,9 @@ async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[s
                 return
         _write_state(state_path, url, gw)
         log.info("gateway of profile %s up: %s, platforms %s", profile.name, url, list(gw.adapters))
-        say(f"Hermes gateway ({profile.name}) running. Web chat: {url}")
+        everywhere = binds_everywhere(profile.settings.server.host)
+        where = f" (listening on all addresses, port {server.port})" if everywhere else ""
+        say(f"Hermes gateway ({profile.name}) running. Web chat: {url}{where}")
         model = configured_summary(profile.settings.model, profile.env)
         log.info("model: %s", model)
         say(f"Model: {model}")

@@ -50,11 +50,13 @@ def profile_of(home: Path) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON line tagged with the profile that wrote it."""
+    """Formats a record as one JSON line tagged with the profile that wrote it (and,
+    for replicas sharing one home's logs, the replica)."""
 
-    def __init__(self, profile: str) -> None:
+    def __init__(self, profile: str, replica: str | None = None) -> None:
         super().__init__()
         self.profile = profile
+        self.replica = replica
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = datetime.fromtimestamp(record.created).astimezone()
@@ -65,6 +67,8 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "profile": self.profile,
         }
+        if self.replica is not None:
+            data["replica"] = self.replica
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
@@ -79,12 +83,14 @@ def setup_file_logging(
     profile: str | None = None,
     *,
     routed: bool = False,
+    replica: str | None = None,
 ) -> Path:
     """Send the `hermes` loggers to HOME/logs/NAME.log; returns the file's path.
 
     PROFILE tags every record (default: the name HOME's place in the layout gives).
     routed: the file takes only what is logged while serving PROFILE for a
-    gateway of another profile (see SERVING); else also the process's own records."""
+    gateway of another profile (see SERVING); else also the process's own records.
+    replica: the cluster replica writing (HERMES_REPLICA), named in every line."""
     path = home / "logs" / f"{name}.log"
     logger = logging.getLogger("hermes")
     for handler in list(logger.handlers):
@@ -98,7 +104,7 @@ def setup_file_logging(
     except OSError:
         return path  # logging is a help, never a reason to fail
     profile = profile or profile_of(home)
-    handler.setFormatter(JsonFormatter(profile))
+    handler.setFormatter(JsonFormatter(profile, replica))
     handler.addFilter(_ServedBy(profile, own=not routed))
     handler.setLevel(level)
     logger.addHandler(handler)

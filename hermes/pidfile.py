@@ -25,19 +25,25 @@ REPLICA_VARIABLE = "HERMES_REPLICA"
 _REPLICA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
-def runtime_dir(home: Path) -> Path:
-    """Where this machine's gateway of `home` keeps gateway.pid and gateway.json:
-    the home itself, or, for replicas of a cluster that share one home volume
-    (docs/scale-out.md), HOME/replicas/NAME with NAME from HERMES_REPLICA."""
+def replica_name() -> str | None:
+    """This process's replica name (HERMES_REPLICA), None outside a cluster."""
     name = os.environ.get(REPLICA_VARIABLE, "").strip()
     if not name:
-        return home
+        return None
     if not _REPLICA_NAME.fullmatch(name):
         raise HermesError(
             f"{REPLICA_VARIABLE}={name!r} is not a replica name: use letters, digits,"
             " '.', '-' or '_' (e.g. the pod's or container's name)"
         )
-    return home / "replicas" / name
+    return name
+
+
+def runtime_dir(home: Path) -> Path:
+    """Where this machine's gateway of `home` keeps gateway.pid and gateway.json:
+    the home itself, or, for replicas of a cluster that share one home volume
+    (docs/scale-out.md), HOME/replicas/NAME with NAME from HERMES_REPLICA."""
+    name = replica_name()
+    return home if name is None else home / "replicas" / name
 
 
 @contextlib.contextmanager
@@ -115,8 +121,13 @@ def poke(home: Path) -> bool:
     return True
 
 
+def binds_everywhere(host: str) -> bool:
+    """Whether server.host HOST means every address of the machine."""
+    return host in ("0.0.0.0", "::", "")
+
+
 def url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
+    if binds_everywhere(host):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
 

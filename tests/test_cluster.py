@@ -112,6 +112,8 @@ async def test_one_replica_is_active_and_a_standby_takes_over_a_killed_one(
     assert tokens == [(2,)]  # taken twice: the fencing token rose
     for r in standbys:
         assert await r.stop() == 0
+    lines = (home / "logs" / "gateway.log").read_text().splitlines()
+    assert {json.loads(line).get("replica") for line in lines} == {"r0", "r1", "r2"}
 
 
 def answers(telegram: FakeTelegram, chat: int) -> list[str]:

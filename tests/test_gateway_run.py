@@ -78,6 +78,18 @@ def test_a_reachable_bind_without_a_key_is_refused(tmp_path: Path, model: Script
     assert "HERMES_API_KEY is not set" in result.stderr
 
 
+async def test_a_bind_to_every_address_says_so(tmp_path: Path, model: ScriptedModel) -> None:
+    home = make_home(tmp_path / "h", model, {"server": {"port": 0, "host": "0.0.0.0"}})
+    with (home / ".env").open("a") as env:
+        env.write("HERMES_API_KEY=k\n")
+    gw = await GatewayProcess(home).ready()
+    assert await gw.stop(signal.SIGTERM) == 0
+    port = gw.url.rsplit(":", 1)[1]
+    assert f"Web chat: http://127.0.0.1:{port} (listening on all addresses, port {port})" in (
+        gw.output()
+    )
+
+
 async def test_send_goes_through_the_running_gateway(home: Path) -> None:
     # (a message reaching a web chat: tests/test_targets.py)
     gw = await GatewayProcess(home).ready()

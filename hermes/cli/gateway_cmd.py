@@ -27,13 +27,14 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     from hermes.gateway.tokens import TokenConflict, claim_tokens
     from hermes.home import ensure_home, home_root, load_profile, resolve_home
     from hermes.logs import setup_file_logging
-    from hermes.pidfile import home_lock
+    from hermes.pidfile import home_lock, replica_name
     from hermes.store.where import is_cluster
 
     name, home = resolve_home(args.profile, dict(os.environ))
     ensure_home(home)
-    setup_file_logging(home, "gateway", profile=name)
-    setup_file_logging(home, "gateway.error", logging.WARNING, profile=name)
+    replica = replica_name()  # replicas share one home's logs: each line names its writer
+    setup_file_logging(home, "gateway", profile=name, replica=replica)
+    setup_file_logging(home, "gateway.error", logging.WARNING, profile=name, replica=replica)
 
     def say(line: str) -> None:
         print(line, flush=True)
