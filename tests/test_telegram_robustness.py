@@ -429,6 +429,14 @@ async def test_telegram_is_back_within_seconds_of_an_outage(
     fake.user_says(ADA, "before", user_id=ADA)
     await wait_until(lambda: list(fake.messages_in(ADA).values()) == ["re: before"], 30)
 
+    def unsent() -> int:  # a preview shows the text before the reply's last part is sent
+        with sqlite3.connect(home / "state.db") as conn:
+            return int(
+                conn.execute("SELECT COUNT(*) FROM deliveries WHERE status <> 'sent'").fetchone()[0]
+            )
+
+    await wait_until(lambda: unsent() == 0, 30)  # else the outage delays that reply, not polling
+
     def platform() -> str:
         return str(json.loads((home / "gateway.json").read_text())["platforms"]["telegram"])
 
