@@ -197,7 +197,8 @@ async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[s
             say(f"Cluster replica {replica.id}: standby until it holds the lease")
             await _activate(gw, replica, stop, say)
             if stop.is_set():
-                say("Stopped before this replica became active.")
+                say("Stopped before this replica became active: finishing its turns...")
+                await gw.drain(gw.profile.settings.gateway.drain_seconds)
                 return
         _write_state(state_path, url, gw)
         log.info("gateway of profile %s up: %s, platforms %s", profile.name, url, list(gw.adapters))
@@ -243,15 +244,15 @@ async def _run_gateway(profile: Profile, routed: list[Profile], say: Callable[[s
 
 async def _join_cluster(gw: Gateway, store: Store) -> Replica | None:
     """On PostgreSQL, this gateway is a replica of the tenant's cluster
-    (hermes/gateway/cluster.py): registered as a standby, passive until active."""
+    (hermes/gateway/cluster.py): registered as a standby, running the turns of
+    the chats it claims (hermes/gateway/spread.py) until it is active too."""
     from hermes.gateway.cluster import Replica
 
     if not store.postgres:
         return None
     replica = Replica(store, gw.profile.home, gw.profile.settings.cluster.lease_seconds)
     await replica.join()
-    gw.replica = replica
-    gw.passive = True
+    gw.join(replica)
     return replica
 
 

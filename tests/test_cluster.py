@@ -238,6 +238,10 @@ async def test_500_chats_get_every_reply_once_in_order_through_a_kill_and_a_rest
         maybe = set(expected) if chat in unknown else set()
         previews = [t for t in answers(telegram, chat) if t not in replies and t not in maybe]
         assert not previews or chat in resumed, (chat, shown)
+    # the turns were spread over the replicas, not run by the active one alone
+    took = [int(str(n)) for (n,) in rows(pg_url, "SELECT turns FROM replicas WHERE turns > 0")]
+    print("turns per replica:", took)
+    assert len(took) >= 2 and sum(took) >= 1500, took
     # the cron job fired once, on the replica that took over
     assert rows(pg_url, "SELECT COUNT(*) FROM cron_runs") == [(1,)]
     pings = [t for t in telegram.messages_in(1001).values() if "cron ping" in t]

@@ -96,3 +96,37 @@ async def test_a_memory_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path)
     with pytest.raises(ToolError, match=r"MEMORY.md is not UTF-8 text .* left as it is"):
         await MEMORY.run({"action": "add", "target": "memory", "text": "x"}, ctx)
     assert path.read_bytes() == "café".encode("latin-1")
+
+
+ADDER = """
+import asyncio, sys
+from pathlib import Path
+sys.path.insert(0, "tests")
+from tools_helpers import make_ctx
+from hermes.settings import MemorySettings, Settings
+from hermes.tools.memory import TOOLS
+
+async def main() -> None:
+    home, who = Path(sys.argv[1]), sys.argv[2]
+    ctx = make_ctx(home, settings=Settings(memory=MemorySettings(memory_char_limit=100_000)))
+    for n in range(40):
+        await TOOLS[0].run({"action": "add", "target": "memory", "text": f"{who} {n}"}, ctx)
+
+asyncio.run(main())
+"""
+
+
+def test_replicas_sharing_the_home_lose_no_entry(tmp_path: Path) -> None:
+    """Replicas of a cluster on one shared volume add entries at once (here: four
+    processes, 40 entries each): every entry is kept."""
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen([sys.executable, "-c", ADDER, str(tmp_path), f"replica{i}"])
+        for i in range(4)
+    ]
+    assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
+    memory, _ = read_memories(tmp_path)
+    entries = set(memory.split("\n§\n"))
+    assert entries == {f"replica{i} {n}" for i in range(4) for n in range(40)}

@@ -48,6 +48,7 @@ def status(conn: Any, lapse: float = 15.0) -> dict[str, Any]:
     replicas = ops.replicas(conn)
     leases = ops.leases(conn)
     holder = {lease.holder: lease for lease in leases if lease.holder and lease.expires_at > now}
+    chats = ops.claims(conn)
 
     return {
         "now": now,
@@ -61,6 +62,8 @@ def status(conn: Any, lapse: float = 15.0) -> dict[str, Any]:
                 "seen_seconds_ago": round(now - r.seen_at, 1),
                 "volume": r.volume,
                 "lease": holder[r.id].name if r.id in holder else None,
+                "chats": chats.get(r.id, 0),  # whose turns it runs now
+                "turns": r.turns,  # chat turns it took on since it started
             }
             for r in replicas
         ],
@@ -88,9 +91,10 @@ def _lease_seconds(args: argparse.Namespace) -> float:
 
 def render(report: dict[str, Any]) -> list[str]:
     lines = [f"Schema {report.get('schema', '')}"]
-    rows = [["REPLICA", "ROLE", "SEEN", "HOLDS"]]
+    rows = [["REPLICA", "ROLE", "SEEN", "HOLDS", "CHATS", "TURNS"]]
     for r in report["replicas"]:
-        rows.append([r["id"], r["role"], f"{r['seen_seconds_ago']}s ago", r["lease"] or "-"])
+        seen, lease = f"{r['seen_seconds_ago']}s ago", r["lease"] or "-"
+        rows.append([r["id"], r["role"], seen, lease, str(r["chats"]), str(r["turns"])])
     lines += table(rows) if len(rows) > 1 else ["no replicas have run yet"]
     for lease in report["leases"]:
         if lease["holder"]:
@@ -101,8 +105,7 @@ def render(report: dict[str, Any]) -> list[str]:
         lines.append(f"Lease {lease['name']}: {state}")
     work = report["work"]
     lines.append(
-        "Work in hand (the active replica's): "
-        + ", ".join(f"{n} {k}" for k, n in work.items() if k != "unknown")
+        "Work in hand: " + ", ".join(f"{n} {k}" for k, n in work.items() if k != "unknown")
     )
     if work.get("unknown"):
         lines.append(

@@ -47,6 +47,7 @@ class Chat:
     opening: asyncio.Lock = field(default_factory=asyncio.Lock)  # guards opening `conv`
     last_used: float = field(default_factory=time.monotonic)
     renew: bool = False  # the profile was reloaded: reopen `conv` once the chat is idle
+    commands: int = 0  # immediate commands (/stop, /status...) of this chat running now
 
     @property
     def busy(self) -> bool:
@@ -55,6 +56,7 @@ class Chat:
             or self.current is not None
             or bool(self.jobs)
             or self.waiting is not None
+            or self.commands > 0
         )
 
 
@@ -66,6 +68,9 @@ class Chats:
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        # called when a chat's worker stops: it has no work left, or it waits on an
+        # approval (a cluster lets the chat go then: hermes/gateway/spread.py)
+        self.on_settled: Callable[[Chat], None] | None = None
 
     def get(self, key: str) -> Chat:
         chat = self._chats.get(key)
@@ -133,7 +138,23 @@ class Chats:
             chat.worker = None
             if all(c.worker is None for c in self._chats.values()):
                 self._idle.set()
+        if self.on_settled is not None:
+            self.on_settled(chat)
         await self._evict()
+
+    async def forget(self, key: str) -> bool:
+        """Close an idle chat's conversation and forget it (another replica may run
+        its next turns, from the store). False if it is busy."""
+        chat = self._chats.get(key)
+        if chat is None:
+            return True
+        if chat.busy or chat.opening.locked():
+            return False
+        del self._chats[key]
+        if chat.conv is not None:
+            conv, chat.conv = chat.conv, None
+            await conv.close()
+        return True
 
     async def renew(self) -> None:
         """The profile's settings were reloaded: each chat's next turn opens its

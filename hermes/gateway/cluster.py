@@ -6,8 +6,9 @@ tenant's cluster (hermes/store/cluster_ops.py). At most ONE replica is
 connections that only one client may hold (Telegram polling, Discord and Slack
 sockets, Signal events, Matrix sync, IMAP), the couriers that send replies, the
 scheduler and the tasks. The others are *standbys*: they serve the HTTP side
-(webhooks are stored and handed to the active replica with a notification,
-the API answers), and try for the lease every third of ``cluster.lease_seconds``.
+(webhooks, the API) and run turns of the chats they claim (spread.py: any
+replica runs turns), beat every third of ``cluster.lease_seconds`` (a replica's
+chats are its own while it beats) and try for the lease as often.
 
 The active replica renews the lease every third of it. One that cannot renew
 it (it was taken, or the database stayed out of reach until its lease ran out)
@@ -106,6 +107,8 @@ class Replica:
         self.role = "standby"
         self._valid_until = 0.0  # monotonic: act as the holder until then
         self.woken = asyncio.Event()  # the lease may be free (a release was announced)
+        self.turns = 0  # chat turns this replica took on (hermes/gateway/spread.py)
+        self.holding: Callable[[], bool] = lambda: False  # whether it runs chats now
         self._tasks: list[asyncio.Task[None]] = []  # the listener and the renewals
 
     async def join(self) -> None:
@@ -115,20 +118,33 @@ class Replica:
         await self.store.run(ops.register, self.id, socket.gethostname(), os.getpid(), volume)
         await self.store.run(ops.forget_dead, 24 * 3600.0)
 
-    async def acquire(self) -> int:
-        """Wait (as a standby) until this replica holds the lease; its token."""
+    async def acquire(self, on_lost: Callable[[str], None] | None = None) -> int:
+        """Wait (as a standby, beating: its chat claims are good while it beats)
+        until this replica holds the lease; its token. A standby that runs chats
+        and could not beat for most of a lease stops (on_lost): its chats may be
+        another replica's by now."""
+        beaten = time.monotonic()
         while True:
             self.woken.clear()
             sent = time.monotonic()
-            token = await self.store.run(ops.acquire, LEASE, self.id, self.lease_seconds)
-            if token is not None:
-                self.token = token
-                self._valid_until = sent + self.lease_seconds * SAFETY
-                self.role = "active"
-                await self.store.run(ops.beat, self.id, self.role)
-                log.info("replica %s is active (lease token %d)", self.id, token)
-                return token
-            await self.store.run(ops.beat, self.id, self.role)
+            try:
+                token = await self.store.run(ops.acquire, LEASE, self.id, self.lease_seconds)
+                if token is not None:
+                    self.token = token
+                    self._valid_until = sent + self.lease_seconds * SAFETY
+                    self.role = "active"
+                    await self.store.run(ops.beat, self.id, self.role, self.turns)
+                    log.info("replica %s is active (lease token %d)", self.id, token)
+                    return token
+                await self.store.run(ops.beat, self.id, self.role, self.turns)
+                beaten = sent
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("could not reach the cluster's database: %s", exc)
+                late = time.monotonic() - beaten >= self.lease_seconds * SAFETY
+                if on_lost is not None and late and self.holding():
+                    on_lost("the database was out of reach for most of a lease")
             await wait_event(self.woken, self.lease_seconds / 3)
 
     def holds(self) -> bool:
@@ -147,7 +163,7 @@ class Replica:
                     kept = await self.store.run(
                         ops.renew, LEASE, self.id, self.token, self.lease_seconds
                     )
-                    await self.store.run(ops.beat, self.id, self.role)
+                    await self.store.run(ops.beat, self.id, self.role, self.turns)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -183,7 +199,7 @@ class Replica:
 
         assert isinstance(self.store.where, PgTarget)
         self._tasks.append(asyncio.create_task(listen(self.store.where, CHANNEL, heard)))
-        await self.acquire()
+        await self.acquire(on_lost)
         await start()
         self._tasks.append(asyncio.create_task(self.keep(on_lost)))
 
@@ -201,7 +217,7 @@ class Replica:
                 await self.store.run(ops.release, LEASE, self.id, self.token)
             self.token = None
             self.role = "stopped"
-            await self.store.run(ops.beat, self.id, self.role)
+            await self.store.run(ops.beat, self.id, self.role, self.turns)
             await self.store.run(ops.notify, CHANNEL, payload(self.schema, "lease"))
         except Exception as exc:  # the database is gone: the lease lapses by itself
             log.warning("could not release the cluster lease: %s", exc)

@@ -43,12 +43,13 @@ from hermes.gateway.notify import ProcessNotifier
 from hermes.gateway.routing import Routes
 from hermes.gateway.scheduler import Scheduler
 from hermes.gateway.services import GatewayTools
+from hermes.gateway.spread import Spread, command_name
 from hermes.gateway.tasks import TaskRunner
 from hermes.gateway.voice_out import SpokenReplies
 from hermes.logs import SERVING
 from hermes.messages import Message
 from hermes.platforms.adapter import Adapter
-from hermes.store import Store, approval_ops
+from hermes.store import Store, approval_ops, cluster_ops, task_ops
 from hermes.store import gateway_ops as ops
 from hermes.store.task_ops import TaskRow
 from hermes.tools.process import ProcessManager
@@ -120,8 +121,11 @@ class Gateway:
         # a cluster on PostgreSQL (hermes/gateway/cluster.py): a standby replica is
         # `passive` (it stores what reaches it and tells the active one)
         self.replica: Replica | None = None
+        self.spread: Spread | None = None  # which replica runs which chat (spread.py)
         self.passive = False
-        self._queued: set[int] = set()  # inbound rows queued here (adopt_inbound)
+        self._queued: dict[int, str] = {}  # in a cluster: inbound rows queued here -> chat
+        self._delivery_note: asyncio.Task[None] | None = None  # a standby's "delivery"
+        self._deliveries_told = True
 
     # ----- life cycle ----------------------------------------------------------
 
@@ -143,8 +147,12 @@ class Gateway:
             SERVING.reset(token)
 
     async def _start(self) -> None:
-        self.notifier.attach()
-        await leftovers.end_processes(self)  # before any turn resumes (and could rerun them)
+        if self.spread is None:
+            self.notifier.attach()
+            await leftovers.end_processes(self)  # before any turn resumes (and could rerun them)
+        else:  # a replica becoming active: the dead replicas' processes only
+            alive = await self.store.run(cluster_ops.live_replicas, self.spread.lease)
+            await leftovers.end_processes(self, [*alive, self.spread.replica.id])
         await self._recover()
         await self.delegation.recover()  # first: which children nobody waits for now
         await self.tasks.recover()
@@ -179,6 +187,8 @@ class Gateway:
     async def drain(self, seconds: float) -> bool:
         """Stop taking messages; give running turns `seconds` to finish.
         True if all finished (what is left is resumed at the next start)."""
+        if self.spread is not None:
+            self.spread.closing = True  # no new chats: the other replicas take them
         for task in self._adapter_tasks:
             task.cancel()
         await asyncio.gather(*self._adapter_tasks, return_exceptions=True)
@@ -196,6 +206,8 @@ class Gateway:
                 log.exception("stopping %s", getattr(hook, "__qualname__", hook))
         await self.tasks.close()
         await self.chats.close()
+        if self.spread is not None:  # after its turns stopped: the chats are free now
+            await self.spread.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -229,42 +241,73 @@ class Gateway:
                 adapter.state = f"failed: {exc}"
             log.error("%s stopped: %s", adapter.name, exc, exc_info=not str(exc))
 
+    def join(self, replica: Replica) -> None:
+        """This gateway is a replica of a cluster (hermes/gateway/cluster.py): a
+        standby until it holds the lease, running the turns of the chats it claims
+        (hermes/gateway/spread.py) from now on."""
+        self.replica = replica
+        self.passive = True
+        self.spread = Spread(self, replica, self.profile.settings.gateway.max_concurrent_turns)
+        ledger = self.processes.ledger
+        if isinstance(ledger, leftovers.StoredProcessLedger):
+            ledger.owner = replica.id
+        self.notifier.attach()
+        self.spawn(self.spread.run(), "chats of this replica")
+
     def activate(self, replica: Replica) -> None:
         """This replica holds the cluster's lease now: its couriers send while it
         surely does (start() comes next)."""
-        self.replica = replica
         self.passive = False
         for courier in self.couriers.values():
             courier.may_send = replica.holds
 
     def on_cluster_note(self, kind: str) -> None:
         """A notification from another replica of this tenant."""
-        if kind == "inbound" and not self.passive:
-            self.spawn(self.adopt_inbound(), "adopt inbound")
+        if kind in ("inbound", "lease") and self.spread is not None:
+            self.spread.wake()
         elif kind == "cron":
             self.wake_schedulers()
         elif kind == "approval" and not self.passive:
             self.desk.wake()
+        elif kind == "delivery" and not self.passive:
+            for courier in self.couriers.values():
+                courier.wake()
 
-    async def adopt_inbound(self) -> None:
-        """Queue the pending messages another replica stored (a webhook that
-        reached a standby), in arrival order."""
-        rows = await self.store.run(ops.open_inbound)
-        pending = {r.id for r in rows if r.status == "pending"}
-        self._queued &= pending | {r.id for r in rows}
-        for row in rows:
-            if row.id in pending and row.id not in self._queued:
-                self._queue(row.id, row.session_key, Inbound.from_json(row.event))
+    def is_queued(self, row_id: int) -> bool:
+        return row_id in self._queued
+
+    def forget_queued(self, key: str) -> None:
+        """A cluster let chat KEY go: its rows are another replica's to queue."""
+        for row_id in [r for r, k in self._queued.items() if k == key]:
+            del self._queued[row_id]
+
+    async def end_leftovers(self, alive: list[str]) -> None:
+        await leftovers.end_processes(self, alive)
 
     async def _recover(self) -> None:
         # One gateway per home (the lock), so a row left "sending" was being sent by
         # a process that died: send it again now rather than after its lease.
         await self.store.run(ops.release_sending, self.clock())
         await self.store.run(ops.prune, self.clock() - KEEP_SECONDS)
+        if self.spread is not None:  # a cluster: the chats no live replica holds
+            await self.spread.sweep()
+            return
         rows = await self.store.run(ops.open_inbound)
+        await self.recover_rows(rows)
+        if rows:
+            log.info("requeued %d unfinished message(s)", len(rows))
+
+    async def recover_rows(self, rows: list[ops.InboundRow]) -> None:
+        """Queue stored messages (oldest first): new ones as they came, a turn cut
+        mid-way resumed from what was stored of it, one suspended on an approval
+        waiting (resumed now if it was decided meanwhile)."""
         for row in rows:
+            if row.id in self._queued:
+                continue
             event = Inbound.from_json(row.event)
             if row.status == "waiting":  # suspended on an approval: the chat waits with it
+                if self.spread is not None:
+                    self._queued[row.id] = row.session_key
                 self.chats.get(row.session_key).waiting = row.id
                 owned = await self.store.run(approval_ops.of_owner, f"inbound:{row.id}")
                 if all(a.status != "pending" for a in owned):  # decided while we were down
@@ -273,9 +316,9 @@ class Gateway:
             resume = row.user_message_id if row.status == "running" else None
             if resume is not None:
                 log.info("resuming message %d of %s after a restart", row.id, event.target)
-            self._queue(row.id, row.session_key, event, resume=resume, session_id=row.session_id)
-        if rows:
-            log.info("requeued %d unfinished message(s)", len(rows))
+            await self._queue(
+                row.id, row.session_key, event, resume=resume, session_id=row.session_id
+            )
 
     async def _resume_inbound(self, row_id: str) -> bool:
         """The approvals a chat turn waited on are decided: run it on, first in its
@@ -283,6 +326,8 @@ class Gateway:
         row = await self.store.run(ops.get_inbound, int(row_id))
         if row is None or row.status != "waiting":
             return row is None or row.status in ("done", "failed")
+        if self.spread is not None and not self.spread.holds(row.session_key):
+            return await self.spread.claim(row.session_key)  # resumed as it is taken
         event = Inbound.from_json(row.event)
         await self.store.run(ops.set_inbound_status, row.id, "running")
 
@@ -357,12 +402,15 @@ class Gateway:
         if row_id is None:
             log.info("dropped a redelivered %s message %s", event.platform, event.external_id)
             return
-        if self.passive and self.replica is not None:  # the active replica runs it
-            await self.replica.announce("inbound")
+        if self.spread is not None:  # a cluster: the replica holding the chat runs it
+            row = ops.InboundRow(
+                row_id, event.platform, key, event.to_json(), "pending", None, None, self.clock()
+            )
+            await self.spread.offer(row)
             return
-        self._queue(row_id, key, event)
+        await self._queue(row_id, key, event)
 
-    def _queue(
+    async def _queue(
         self,
         row_id: int,
         key: str,
@@ -371,14 +419,17 @@ class Gateway:
         resume: int | None = None,
         session_id: str | None = None,
     ) -> None:
-        if self.replica is not None:  # a cluster: adopt_inbound looks here
-            self._queued.add(row_id)
+        if self.spread is not None:  # a cluster: the sweep looks here
+            if self.passive and command_name(event.text) in work.COMMANDS:
+                return  # the active replica runs task and approval commands
+            self._queued[row_id] = key
+        chat = self.chats.get(key)
         if turns.is_immediate(event.text):  # /stop, /status...: answered even mid-turn
-            self.spawn(turns.run_immediate(self, self.chats.get(key), row_id, event), "command")
+            self._command(chat, turns.run_immediate(self, chat, row_id, event))
             return
-        steered = self.tasks.walkaway.steered_task(event.target) if resume is None else None
+        steered = await self._steered(event) if resume is None else None
         if steered is not None and not event.text.startswith("/"):
-            self.spawn(work.run_steer(self, row_id, event, steered), "steer")
+            self._command(chat, work.run_steer(self, row_id, event, steered))
             return
         interrupt = (
             self.profile.settings.gateway.busy_input_mode == "interrupt"
@@ -389,10 +440,31 @@ class Gateway:
         async def job(chat: Chat) -> None:
             await turns.run_inbound(self, chat, row_id, event, resume, session_id)
 
-        chat = self.chats.get(key)
         if chat.waiting is not None and resume is None:
             self.spawn(work.held_notice(self, chat, row_id, event), "held")
         self.chats.submit(key, job, interrupt=interrupt)
+
+    async def _steered(self, event: Inbound) -> str | None:
+        """The walkaway task this chat's messages steer (a standby asks the store:
+        the tasks run on the active replica)."""
+        if not self.passive:
+            return self.tasks.walkaway.steered_task(event.target)
+        rows = await self.store.run(task_ops.listing, origin=str(event.target), open_only=True)
+        return next((r.id for r in rows if r.kind == "walkaway"), None)
+
+    def _command(self, chat: Chat, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a chat command beside the chat's turns; the chat is settled after it."""
+        chat.commands += 1
+
+        async def command() -> None:
+            try:
+                await coro
+            finally:
+                chat.commands -= 1
+                if self.spread is not None:
+                    self.spread.settle(chat)
+
+        self.spawn(command(), "command")
 
     # ----- outbound --------------------------------------------------------------
 
@@ -454,16 +526,30 @@ class Gateway:
         delivery = ops.NewDelivery(key, target.platform, target.chat, target.thread, text)
         row_id = await self.store.run(ops.queue_delivery, delivery, self.clock())
         courier = self.couriers.get(target.platform)
-        if row_id is None or courier is None:
+        if row_id is None or courier is None or self.passive:
+            self.wake(target.platform)
             return
         claimed = await self.store.run(ops.claim_one, row_id, self.clock(), LEASE_SECONDS)
         if claimed is not None:
             await courier.deliver(claimed)
 
     def wake(self, platform: str) -> None:
+        if self.passive and self.replica is not None:  # the active replica's couriers send
+            self._deliveries_told = False
+            if self._delivery_note is None or self._delivery_note.done():
+                self._delivery_note = self.spawn(self._tell_deliveries(), "delivery")
+            return
         courier = self.couriers.get(platform)
         if courier is not None:
             courier.wake()
+
+    async def _tell_deliveries(self) -> None:
+        """A standby queued replies: one notification wakes the active replica's
+        couriers for all queued until it is sent."""
+        assert self.replica is not None
+        while not self._deliveries_told:
+            self._deliveries_told = True
+            await self.replica.announce("delivery")
 
     # ----- for the HTTP side -----------------------------------------------------
 

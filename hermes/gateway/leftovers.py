@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING
 
 from hermes.agent.conversation import Conversation
@@ -44,6 +44,7 @@ class StoredProcessLedger:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
+        self.owner: str | None = None  # this cluster replica's id (set when it joins)
 
     async def started(self, record: ProcRecord) -> int:
         r = record
@@ -59,6 +60,7 @@ class StoredProcessLedger:
             r.proc_id,
             r.session_id,
             self.clock(),
+            self.owner,
         )
 
     async def ended(self, key: int) -> None:
@@ -83,10 +85,11 @@ _OUTCOMES = {
 }
 
 
-async def end_processes(gw: Services) -> None:
+async def end_processes(gw: Services, alive: Collection[str] = ()) -> None:
     """At start, before turns resume: end the process groups a dead run of this
-    gateway left, and keep their records for the turns that will report them."""
-    rows = await gw.store.run(leftover_ops.running_processes)
+    gateway left, and keep their records for the turns that will report them.
+    ALIVE: the cluster's live replicas, whose processes are theirs to end."""
+    rows = await gw.store.run(leftover_ops.running_processes, alive)
     if rows:
         states = await asyncio.gather(
             *(end_leftover(r.pgid, r.start_ticks, r.boot_id) for r in rows)

@@ -42,6 +42,10 @@ class TurnHost(work.WorkHost, voice_chat.VoiceHost, Protocol):
     def scheduler(self) -> Waker: ...
 
     @property
+    def passive(self) -> bool:
+        """A standby replica of a cluster: the platform connections are elsewhere."""
+
+    @property
     def tools(self) -> ToolServices:
         """The gateway's services for the turn's tools (send, delegate, ...)."""
 
@@ -194,7 +198,9 @@ async def run_inbound(
     """Run one stored message to its reply. `resume`: the turn started from that
     stored user message goes on (after a restart, or once its approvals are
     `decided`)."""
-    adapter = gw.adapters.get(event.platform)
+    # on a standby replica the reply goes whole through the ledger (no draft, no
+    # typing): the active replica holds the platform connection
+    adapter = None if gw.passive else gw.adapters.get(event.platform)
     streamer: DraftStreamer | None = None
     watch: SlowWatch | None = None
     web = adapter if isinstance(adapter, WebAdapter) else None  # shows turns and tool lines

@@ -204,12 +204,12 @@ class SignalAdapter(Adapter):
                     continue
                 await self._probe()
                 fresh = await self._open()
+                self.renewals += 1  # counted before the fresh stream can deliver anything
                 old, stream = stream, fresh
                 reader, previous = asyncio.create_task(self._read(fresh)), reader
                 previous.cancel()
                 await asyncio.gather(previous, return_exceptions=True)
                 await old.aclose()
-                self.renewals += 1
                 log.debug("signal: quiet for %.0f s; the event stream was renewed", quiet)
         finally:
             reader.cancel()

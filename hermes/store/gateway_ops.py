@@ -27,10 +27,10 @@ class InboundRow:
     received_at: float
 
 
-_INBOUND_COLS = "id, platform, session_key, event, status, session_id, user_message_id, received_at"
+INBOUND_COLS = "id, platform, session_key, event, status, session_id, user_message_id, received_at"
 
 
-def _inbound(row: tuple[Any, ...]) -> InboundRow:
+def inbound_row(row: tuple[Any, ...]) -> InboundRow:
     return InboundRow(
         row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], float(row[7])
     )
@@ -59,17 +59,15 @@ def open_inbound(conn: Conn) -> list[InboundRow]:
     """Messages not finished (pending, left running by a crash, or waiting for an
     approval), oldest first."""
     rows = conn.execute(
-        f"SELECT {_INBOUND_COLS} FROM inbound WHERE status IN ('pending', 'running', 'waiting')"
+        f"SELECT {INBOUND_COLS} FROM inbound WHERE status IN ('pending', 'running', 'waiting')"
         " ORDER BY id"
     ).fetchall()
-    return [_inbound(r) for r in rows]
+    return [inbound_row(r) for r in rows]
 
 
 def get_inbound(conn: Conn, inbound_id: int) -> InboundRow | None:
-    row = conn.execute(
-        f"SELECT {_INBOUND_COLS} FROM inbound WHERE id = ?", (inbound_id,)
-    ).fetchone()
-    return _inbound(row) if row else None
+    row = conn.execute(f"SELECT {INBOUND_COLS} FROM inbound WHERE id = ?", (inbound_id,)).fetchone()
+    return inbound_row(row) if row else None
 
 
 def start_inbound(conn: Conn, inbound_id: int, session_id: str, user_message_id: int) -> None:

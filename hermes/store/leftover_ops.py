@@ -68,14 +68,16 @@ def add_process(
     proc_id: str | None,
     session_id: str | None,
     now: float,
+    owner: str | None = None,
 ) -> int:
-    """A tool's process group started; returns its row id."""
+    """A tool's process group started; returns its row id. OWNER: the cluster
+    replica that started it (None on one machine)."""
     with transaction(conn):
         cur = conn.execute(
             "INSERT INTO tool_processes(pid, pgid, start_ticks, boot_id, command, cwd, kind,"
-            " proc_id, session_id, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " proc_id, session_id, started_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " RETURNING id",
-            (pid, pgid, start_ticks, boot_id, command, cwd, kind, proc_id, session_id, now),
+            (pid, pgid, start_ticks, boot_id, command, cwd, kind, proc_id, session_id, now, owner),
         )
         return int(cur.fetchone()[0])
 
@@ -86,10 +88,15 @@ def end_process(conn: Conn, row_id: int) -> None:
         conn.execute("DELETE FROM tool_processes WHERE id = ?", (row_id,))
 
 
-def running_processes(conn: Conn) -> list[ToolProcessRow]:
-    """Rows of processes that were running when their gateway last stopped."""
+def running_processes(conn: Conn, alive: Collection[str] = ()) -> list[ToolProcessRow]:
+    """Rows of processes that were running when their gateway last stopped (but
+    those started by the replicas in ALIVE, which are still running them)."""
+    live = list(alive)
+    where = "status = 'running'"
+    if live:
+        where += f" AND (owner IS NULL OR owner NOT IN ({', '.join('?' for _ in live)}))"
     rows = conn.execute(
-        f"SELECT {_COLS} FROM tool_processes WHERE status = 'running' ORDER BY id"
+        f"SELECT {_COLS} FROM tool_processes WHERE {where} ORDER BY id", live
     ).fetchall()
     return [_row(r) for r in rows]
 

@@ -515,6 +515,12 @@ _INFLIGHT = """
 ALTER TABLE deliveries ADD COLUMN inflight INTEGER;
 """
 
+# which gateway process started a tool's process (a cluster's replica id; NULL on
+# one machine): a replica that takes over ends only the processes of dead ones
+_PROCESS_OWNER = """
+ALTER TABLE tool_processes ADD COLUMN owner TEXT;
+"""
+
 MIGRATIONS: list[Migration] = [
     ("0001_sessions_messages", _SESSIONS_MESSAGES),
     ("0002_messages_fts", _FTS),
@@ -530,4 +536,5 @@ MIGRATIONS: list[Migration] = [
     ("0012_skills", _SKILLS),
     ("0013_delegation", _DELEGATION),
     ("0014_inflight", _INFLIGHT),
+    ("0015_process_owner", _PROCESS_OWNER),
 ]

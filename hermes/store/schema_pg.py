@@ -343,3 +343,22 @@ CREATE TABLE leases (
 PG_MIGRATIONS.append(("0002_cluster", _CLUSTER))
 # as SQLite's 0014_inflight (hermes/store/schema.py)
 PG_MIGRATIONS.append(("0003_inflight", "ALTER TABLE deliveries ADD COLUMN inflight INTEGER;"))
+# as SQLite's 0015_process_owner
+PG_MIGRATIONS.append(("0004_process_owner", "ALTER TABLE tool_processes ADD COLUMN owner TEXT;"))
+
+# Which replica runs a chat's turns now (hermes/gateway/spread.py): one row per
+# chat in hand, the chat's lock across replicas. A claim is good while its
+# replica is alive (seen within the lease, not stopped); `turns` counts the turns
+# a replica ran (`hermes cluster status`).
+_CHAT_CLAIMS = """
+CREATE TABLE chat_claims (
+    session_key  TEXT PRIMARY KEY,
+    replica      TEXT NOT NULL,
+    claimed_at   DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX chat_claims_by_replica ON chat_claims(replica);
+ALTER TABLE replicas ADD COLUMN turns BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX inbound_pending_chats ON inbound(session_key, id)
+    WHERE status IN ('pending', 'running', 'waiting');
+"""
+PG_MIGRATIONS.append(("0005_chat_claims", _CHAT_CLAIMS))

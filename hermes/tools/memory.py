@@ -6,11 +6,16 @@ lines. Each file has a size limit in characters (settings.memory), counted
 over the whole file text as stored.
 
 The read-modify-write below has no await in it, so concurrent turns in one
-process cannot interleave their changes.
+process cannot interleave their changes; it holds an exclusive lock on
+memories/.lock too, so the replicas of a cluster sharing the home's volume
+cannot either (docs/scale-out.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,7 +83,25 @@ def _find(entries: list[str], needle: str, name: str) -> int:
     return hits[0]
 
 
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on FOLDER/.lock (flock: other processes, other machines on
+    NFS v4 or CephFS) for one short read-modify-write."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 async def memory(args: dict[str, Any], ctx: TurnContext) -> str:
+    with _locked(ctx.profile.home / "memories"):
+        return _change(args, ctx)
+
+
+def _change(args: dict[str, Any], ctx: TurnContext) -> str:
     action = args.get("action")
     target = args.get("target", "memory")
     if target not in ("memory", "user"):
