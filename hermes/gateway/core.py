@@ -7,7 +7,8 @@
 `accept` returns only once the message is committed to state.db, so an
 adapter acknowledges nothing that could be lost. At start, messages left
 pending or running by a crash are queued again (a running turn is resumed
-from what was stored of it).
+from what was stored of it). In a cluster on PostgreSQL, a replica queues the
+messages of the chats it claims instead (hermes/gateway/spread.py).
 
 Profile routing (SPEC §9): a chat routed to another profile is served by a
 Gateway of that profile (`routed`), built on the same adapters but with its
@@ -36,10 +37,11 @@ from hermes.gateway.approvals import Desk
 from hermes.gateway.chats import Chat, Chats
 from hermes.gateway.cluster import Replica
 from hermes.gateway.delegation import Delegation, new_turn_text
-from hermes.gateway.delivery import LEASE_SECONDS, Courier
+from hermes.gateway.delivery import Courier
 from hermes.gateway.events import Inbound, Target, session_key
 from hermes.gateway.learning import Learning
 from hermes.gateway.notify import ProcessNotifier
+from hermes.gateway.replies import Replies
 from hermes.gateway.routing import Routes
 from hermes.gateway.scheduler import Scheduler
 from hermes.gateway.services import GatewayTools
@@ -59,7 +61,7 @@ log = logging.getLogger("hermes.gateway")
 KEEP_SECONDS = 30 * 86400  # finished inbound rows and sent deliveries are kept this long
 
 
-class Gateway:
+class Gateway(Replies):
     def __init__(
         self,
         profile: Profile,
@@ -124,8 +126,6 @@ class Gateway:
         self.spread: Spread | None = None  # which replica runs which chat (spread.py)
         self.passive = False
         self._queued: dict[int, str] = {}  # in a cluster: inbound rows queued here -> chat
-        self._delivery_note: asyncio.Task[None] | None = None  # a standby's "delivery"
-        self._deliveries_told = True
 
     # ----- life cycle ----------------------------------------------------------
 
@@ -465,91 +465,6 @@ class Gateway:
                     self.spread.settle(chat)
 
         self.spawn(command(), "command")
-
-    # ----- outbound --------------------------------------------------------------
-
-    async def queue_reply(
-        self,
-        key: str,
-        target: Target,
-        text: str,
-        *,
-        draft_id: str | None = None,
-        reply_to: str | None = None,
-        buttons: list[list[dict[str, str]]] | None = None,
-    ) -> None:
-        """Put a message in the ledger (once per key) and wake its courier."""
-        delivery = ops.NewDelivery(
-            key,
-            target.platform,
-            target.chat,
-            target.thread,
-            text,
-            buttons=buttons,
-            reply_to=reply_to,
-            edit_message_id=draft_id,
-        )
-        await self.store.run(ops.queue_delivery, delivery, self.clock())
-        self.wake(target.platform)
-
-    async def finish_inbound(
-        self,
-        row_id: int,
-        event: Inbound,
-        text: str,
-        *,
-        status: str = "done",
-        draft_id: str | None = None,
-        error: str | None = None,
-        spoken: bool = False,
-    ) -> None:
-        """Mark inbound ROW_ID handled and queue its reply TEXT, in one transaction
-        (the reply edits DRAFT_ID, the streamed draft, when there is one). `spoken`:
-        TEXT is the agent's answer, which the chat's /voice mode applies to."""
-        delivery = ops.NewDelivery(
-            f"reply:{row_id}",
-            event.platform,
-            event.chat,
-            event.thread,
-            text,
-            reply_to=event.message_id if draft_id is None else None,
-            edit_message_id=draft_id,
-        )
-        await self.store.run(
-            ops.finish_inbound, row_id, status, self.clock(), error, delivery, spoken=spoken
-        )
-        self.wake(event.platform)
-
-    async def deliver_now(self, key: str, target: Target, text: str) -> None:
-        """Queue a message and make its first attempt here and now, so it lands
-        before whatever the caller does next (still retried by the courier)."""
-        delivery = ops.NewDelivery(key, target.platform, target.chat, target.thread, text)
-        row_id = await self.store.run(ops.queue_delivery, delivery, self.clock())
-        courier = self.couriers.get(target.platform)
-        if row_id is None or courier is None or self.passive:
-            self.wake(target.platform)
-            return
-        claimed = await self.store.run(ops.claim_one, row_id, self.clock(), LEASE_SECONDS)
-        if claimed is not None:
-            await courier.deliver(claimed)
-
-    def wake(self, platform: str) -> None:
-        if self.passive and self.replica is not None:  # the active replica's couriers send
-            self._deliveries_told = False
-            if self._delivery_note is None or self._delivery_note.done():
-                self._delivery_note = self.spawn(self._tell_deliveries(), "delivery")
-            return
-        courier = self.couriers.get(platform)
-        if courier is not None:
-            courier.wake()
-
-    async def _tell_deliveries(self) -> None:
-        """A standby queued replies: one notification wakes the active replica's
-        couriers for all queued until it is sent."""
-        assert self.replica is not None
-        while not self._deliveries_told:
-            self._deliveries_told = True
-            await self.replica.announce("delivery")
 
     # ----- for the HTTP side -----------------------------------------------------
 
