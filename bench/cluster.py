@@ -9,8 +9,12 @@ Prints:
     /v1/chat/completions with a server-side session each, one replica);
   * turns per second and gateway CPU per turn with 1, 2 and 3 replicas:
     /v1/chat/completions from 32 concurrent clients spread over the replicas
-    (API turns run on the replica that gets the request; chat platforms'
-    turns run on the active one);
+    (API turns run on the replica that gets the request);
+  * the same for chat turns: 300 Telegram chats (the fake Bot API) x 2
+    messages, all sent at once; the active replica polls, stores and sends,
+    and the chats spread over the replicas (hermes/gateway/spread.py), each
+    running at most gateway.max_concurrent_turns (16) at once; and how many
+    turns each replica ran;
   * failover: SIGKILL of the replica holding the lease until another says it
     is active, with cluster.lease_seconds 15 (the default) and 5 (median of 3).
 """
@@ -35,9 +39,11 @@ from hermes.testing import ScriptedModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from tests.fakes.telegram_api import FakeTelegram
 from tests.pg_helpers import PgServer
 
 KEY = "bench-key"
+TOKEN = "123456:BENCH-token"
 
 
 def home_for(root: Path, model: ScriptedModel, url: str | None, lease: float = 15.0) -> Path:
@@ -124,6 +130,59 @@ def throughput(root: Path, model: ScriptedModel, pg: PgServer, n: int, count: in
             r.stop()
 
 
+def chat_throughput(
+    root: Path, model: ScriptedModel, pg: PgServer, n: int, chats: int, each: int
+) -> None:
+    """CHATS Telegram chats send EACH messages at once; N replicas answer them."""
+    url = pg.database()
+    home = home_for(root, model, url)
+    ids = list(range(10_000, 10_000 + chats + 20))
+    with FakeTelegram(TOKEN) as telegram:
+        config = yaml.safe_load((home / "config.yaml").read_text())
+        config["telegram"] = {"base_url": telegram.base_url}
+        config["gateway"] = {"max_concurrent_turns": 16}
+        (home / "config.yaml").write_text(yaml.safe_dump(config))
+        with (home / ".env").open("a") as env:
+            env.write(
+                f"TELEGRAM_BOT_TOKEN={TOKEN}\nTELEGRAM_ALLOWED_USERS={','.join(map(str, ids))}\n"
+            )
+        replicas = [GatewayProcess(home, env={"HERMES_REPLICA": f"r{i}"}) for i in range(n)]
+
+        def answered(chat_ids: list[int], count: int, seconds: float = 600) -> None:
+            deadline = time.monotonic() + seconds
+            while sum(len(telegram.messages_in(c)) for c in chat_ids) < count:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"only {sum(len(telegram.messages_in(c)) for c in chat_ids)}")
+                time.sleep(0.05)
+
+        try:
+            wait_active(replicas)
+            for c in ids[:20]:  # warm up
+                telegram.user_says(c, "hello", user_id=c)
+            answered(ids[:20], 20)
+            cpu = sum(r.cpu_ms() for r in replicas)
+            started = time.perf_counter()
+            for m in range(each):
+                for c in ids[20:]:
+                    telegram.user_says(c, f"message {m}", user_id=c)
+            answered(ids[20:], chats * each)
+            wall = time.perf_counter() - started
+            spent = sum(r.cpu_ms() for r in replicas) - cpu
+            import psycopg
+
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute('SET search_path TO "hermes_default"')
+                took = [int(t) for (t,) in conn.execute("SELECT turns FROM replicas ORDER BY id")]
+            count = chats * each
+            print(
+                f"  {n} replica(s): {count / wall:6.0f} turns/s, {spent / count:5.2f}"
+                f" ms CPU per turn; turns per replica {took}"
+            )
+        finally:
+            for r in replicas:
+                r.stop()
+
+
 def failover(root: Path, model: ScriptedModel, pg: PgServer, lease: float, runs: int) -> None:
     home = home_for(root, model, pg.database(), lease)
     replicas = [GatewayProcess(home, env={"HERMES_REPLICA": f"r{i}"}) for i in range(3)]
@@ -167,6 +226,9 @@ def main() -> None:
             print("API turns from 32 clients spread over the replicas:")
             for n in (1, 2, 3):
                 throughput(root, model, pg, n, 2000 // scale)
+            print("chat turns (Telegram) spread over the replicas:")
+            for n in (1, 2, 3):
+                chat_throughput(root, model, pg, n, 300 // scale, 2)
             print("failover after SIGKILL of the lease holder:")
             for lease in (15.0, 5.0):
                 failover(root, model, pg, lease, 1 if args.quick else 3)

@@ -46,19 +46,37 @@ def render(markdown: str, markup: Markup) -> Rendered:
     return text.result()
 
 
+def as_text(markdown: str, markup: Markup) -> Rendered:
+    """MARKDOWN as text in MARKUP: escaped where the markup needs it, unformatted."""
+    walker = _WALKERS.get(markup)
+    if walker is None:
+        return Rendered(markdown)
+    text = Builder(walker.escapes)
+    text.text(markdown)
+    return text.result()
+
+
 def render_parts(markdown: str, caps: Capabilities) -> list[str]:
     """The messages that carry MARKDOWN on a platform: rendered, then split to
-    its length limit in its unit. A blank reply gives no parts."""
-    return split(render(markdown, caps.markup), caps.max_length, caps.length_unit)
+    its length limit in its unit. A blank reply gives no parts. Formatting nested
+    deeper than one message can carry (its reopening and closing alone fill the
+    limit) goes as text instead."""
+    try:
+        return split(render(markdown, caps.markup), caps.max_length, caps.length_unit)
+    except ValueError:
+        return split(as_text(markdown, caps.markup), caps.max_length, caps.length_unit)
 
 
 def preview(markdown: str, caps: Capabilities) -> str:
     """One message showing the start of MARKDOWN (a reply that is still
     streaming): the first part, ended by "…" when there is more."""
     room = caps.max_length - size(MORE, caps.length_unit)
-    parts = [
-        p.text for p in islice(iter_parts(render(markdown, caps.markup), room, caps.length_unit), 2)
-    ]
+    try:
+        found = iter_parts(render(markdown, caps.markup), room, caps.length_unit)
+        parts = [p.text for p in islice(found, 2)]
+    except ValueError:  # as render_parts
+        found = iter_parts(as_text(markdown, caps.markup), room, caps.length_unit)
+        parts = [p.text for p in islice(found, 2)]
     if not parts:
         return ""
     return parts[0] if len(parts) == 1 else parts[0] + MORE
