@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hermes.testing import ScriptedModel
+from hermes.testing.replies import Gate
 from tests.fakes.telegram_api import FakeTelegram
 from tests.gateway_helpers import GatewayProcess, make_home
 from tests.test_cluster import active, rows
@@ -74,26 +75,30 @@ def replica_id(gw: GatewayProcess, pg_url: str) -> str:
     return str(found)
 
 
-async def two_replicas(home: Path) -> tuple[GatewayProcess, GatewayProcess]:
-    """(the active replica, the standby)."""
-    replicas = [await GatewayProcess(home, {"HERMES_REPLICA": f"r{i}"}).ready() for i in range(2)]
-    await wait_until(lambda: len(active(replicas)) == 1, 20)
-    first = active(replicas)[0]
-    return first, next(r for r in replicas if r is not first)
+async def busy_active(
+    home: Path, model: ScriptedModel, telegram: FakeTelegram, pg_url: str
+) -> tuple[GatewayProcess, GatewayProcess, Gate]:
+    """The active replica busy with chat BUSY (its turn hangs on GATE), then a
+    standby: (the active replica, the standby, GATE). The next chat's turn can
+    only run on the standby."""
+    lead = await GatewayProcess(home, {"HERMES_REPLICA": "r0"}).ready()
+    await wait_until(lambda: len(active([lead])) == 1, 20)
+    busy = model.hang(then="done with that")
+    telegram.user_says(BUSY, "something long", user_id=BUSY)
+    await busy.wait_entered_async(20)
+    assert holder(pg_url, BUSY) == replica_id(lead, pg_url)
+    standby = await GatewayProcess(home, {"HERMES_REPLICA": "r1"}).ready()
+    return lead, standby, busy
 
 
 async def test_a_standby_runs_a_chat_and_stop_from_that_chat_reaches_it(
     home: Path, model: ScriptedModel, telegram: FakeTelegram, pg_url: str
 ) -> None:
-    lead, standby = await two_replicas(home)
-    busy = model.hang(then="done with that")
-    telegram.user_says(BUSY, "something long", user_id=BUSY)
-    await busy.wait_entered_async(20)
-    assert holder(pg_url, BUSY) == replica_id(lead, pg_url)
+    lead, standby, busy = await busy_active(home, model, telegram, pg_url)
     other = model.hang(then="never shown")
     telegram.user_says(OTHER, "and something else", user_id=OTHER)
     await other.wait_entered_async(20)
-    assert holder(pg_url, OTHER) == replica_id(standby, pg_url)  # the active one had no room
+    assert holder(pg_url, OTHER) == replica_id(standby, pg_url)
 
     telegram.user_says(OTHER, "/stop", user_id=OTHER)  # reaches the active replica first
     await wait_until(lambda: "⏹ Stopped." in shown(telegram, OTHER), 20, why=standby.log)
@@ -116,10 +121,7 @@ async def test_a_standby_runs_a_chat_and_stop_from_that_chat_reaches_it(
 async def test_an_approval_asked_on_a_standby_is_decided_by_button_and_the_turn_goes_on(
     home: Path, model: ScriptedModel, telegram: FakeTelegram, pg_url: str
 ) -> None:
-    lead, standby = await two_replicas(home)
-    busy = model.hang(then="done with that")
-    telegram.user_says(BUSY, "something long", user_id=BUSY)
-    await busy.wait_entered_async(20)
+    lead, standby, busy = await busy_active(home, model, telegram, pg_url)
     model.tool_call("terminal", {"command": "rm ~/notes.txt"})
     model.reply("Your notes are gone.")
     telegram.user_says(OTHER, "delete my notes", user_id=OTHER)
@@ -152,10 +154,7 @@ async def test_an_approval_asked_on_a_standby_is_decided_by_button_and_the_turn_
 async def test_a_standby_killed_mid_turn_loses_nothing(
     home: Path, model: ScriptedModel, telegram: FakeTelegram, pg_url: str
 ) -> None:
-    lead, standby = await two_replicas(home)
-    busy = model.hang(then="done with that")
-    telegram.user_says(BUSY, "something long", user_id=BUSY)
-    await busy.wait_entered_async(20)
+    lead, standby, busy = await busy_active(home, model, telegram, pg_url)
     cut = model.hang(then="never shown")
     telegram.user_says(OTHER, "tell me a story", user_id=OTHER)
     await cut.wait_entered_async(20)

@@ -10,7 +10,10 @@ beats stop, and another replica claims them and goes on from what was stored.
 
 - A message stored here (``offer``) runs here if this replica holds its chat,
   or can claim it and has room (fewer chats in hand than
-  ``gateway.max_concurrent_turns``). Otherwise the tenant's replicas are told
+  ``gateway.max_concurrent_turns``). The active replica, which carries every
+  chat's platform traffic besides, claims a new chat so only when it is alone;
+  with others alive it holds at most its share of the limit. Otherwise the
+  tenant's replicas are told
   ("inbound"), and the one holding the chat adopts it, or one with room claims
   it: each ``sweep`` locks the oldest unclaimed messages FOR UPDATE SKIP LOCKED,
   so replicas sweeping at once take different chats.
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -99,10 +103,11 @@ class SpreadHost(Protocol):
 
 
 class Spread:
-    def __init__(self, gw: SpreadHost, replica: Replica, room: int) -> None:
+    def __init__(self, gw: SpreadHost, replica: Replica, limit: int) -> None:
         self.gw = gw
         self.replica = replica
-        self.room = room  # chats in hand at most (gateway.max_concurrent_turns)
+        self.limit = limit  # chats in hand at most (gateway.max_concurrent_turns)
+        self.others = 0  # the other live replicas, as last seen
         self.held: set[str] = set()  # chats this replica holds
         self.handing: set[str] = set()  # held chats whose next message is the active's
         self.closing = False  # draining: no new chats
@@ -110,6 +115,7 @@ class Spread:
         self._sweeping = asyncio.Lock()
         self._releasing: dict[str, asyncio.Event] = {}  # chat -> set once let go
         self._tasks: set[asyncio.Task[None]] = set()
+        self._count_at = 0.0  # when to count the live replicas again
         gw.chats.on_settled = self.settle
         replica.holding = lambda: bool(self.held)
 
@@ -122,6 +128,14 @@ class Spread:
 
     def holds(self, key: str) -> bool:
         return key in self.held
+
+    @property
+    def room(self) -> int:
+        """How many chats this replica may hold: the limit; the active replica,
+        which carries every chat's platform traffic besides, its share of it."""
+        if self.gw.passive or not self.others:
+            return self.limit
+        return max(1, self.limit // (self.others + 1))
 
     # ----- a message stored here ----------------------------------------------------
 
@@ -139,7 +153,10 @@ class Spread:
             if not adopted:  # the active replica's to run (now, or once we let go)
                 await self.replica.announce("inbound")
             return
-        if not self.closing and len(self.held) < self.room:
+        # the active replica carries every chat's platform traffic: while others are
+        # alive it leaves new chats to whoever claims them first (the least busy)
+        mine = self.gw.passive or not self.others
+        if mine and not self.closing and len(self.held) < self.room:
             may = standby_may_take if self.gw.passive else anyone_may_take
             rows = await self.gw.store.run(ops.claim_chat, key, self.replica.id, self.lease, may)
             if rows is not None:
@@ -169,6 +186,10 @@ class Spread:
         while True:
             self._woken.clear()
             try:
+                if time.monotonic() >= self._count_at:
+                    alive = await self.gw.store.run(ops.live_replicas, self.lease)
+                    self.others = len([r for r in alive if r != self.replica.id])
+                    self._count_at = time.monotonic() + self.lease / 3
                 await self.sweep()
             except asyncio.CancelledError:
                 raise
@@ -233,7 +254,7 @@ class Spread:
         if any(r.status == "running" for r in rows):
             alive = await self.gw.store.run(ops.live_replicas, self.lease)
             await self.gw.end_leftovers(alive)
-        adopted = self._adoptable(rows)
+        adopted = [r for r in self._adoptable(rows) if not self.gw.is_queued(r.id)]
         self.replica.turns += sum(1 for r in adopted if r.status != "waiting")
         await self.gw.recover_rows(adopted)
         chat = self.gw.chats.find(key)

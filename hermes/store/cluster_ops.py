@@ -257,13 +257,19 @@ def claim_chats(
     message first; MAY_TAKE decides on a chat's open messages): chat -> its open
     messages. The candidates are locked FOR UPDATE SKIP LOCKED, so replicas sweeping
     at once look at different chats; the claim's key decides a tie."""
+    unclaimed = (
+        "SELECT i.session_key FROM inbound i"
+        f" WHERE i.status IN {_OPEN} AND NOT EXISTS (SELECT 1 FROM chat_claims c"
+        f" WHERE c.session_key = i.session_key AND {_alive('c.replica')})"
+        " ORDER BY i.id LIMIT ?"
+    )
+    # a look first, outside any write transaction (they take the tenant's lock):
+    # most sweeps find nothing to claim
+    if not conn.execute(unclaimed, (lease_seconds, 1)).fetchall():
+        return {}
     with transaction(conn):
         found = conn.execute(
-            "SELECT i.session_key FROM inbound i"
-            f" WHERE i.status IN {_OPEN} AND NOT EXISTS (SELECT 1 FROM chat_claims c"
-            f" WHERE c.session_key = i.session_key AND {_alive('c.replica')})"
-            " ORDER BY i.id LIMIT ? FOR UPDATE OF i SKIP LOCKED",
-            (lease_seconds, room * 4),
+            unclaimed + " FOR UPDATE OF i SKIP LOCKED", (lease_seconds, room * 4)
         ).fetchall()
         keys = list(dict.fromkeys(str(r[0]) for r in found))
         by_key: dict[str, list[InboundRow]] = {}
