@@ -39,8 +39,16 @@ def echo(request: RecordedRequest) -> str:
 
 
 def cluster_home(
-    path: Path, model: ScriptedModel, telegram: FakeTelegram, url: str, users: str
+    path: Path,
+    model: ScriptedModel,
+    telegram: FakeTelegram,
+    url: str,
+    users: str,
+    turns: int = 64,
+    **env: str,
 ) -> Path:
+    """A replicas' shared home: Telegram, the database, quick leases; TURNS:
+    gateway.max_concurrent_turns; ENV: more of .env."""
     return make_home(
         path,
         model,
@@ -48,13 +56,14 @@ def cluster_home(
             "server": {"port": 0},
             "telegram": {"base_url": telegram.base_url},
             "cluster": {"lease_seconds": LEASE},
-            "gateway": {"max_concurrent_turns": 64},
+            "gateway": {"max_concurrent_turns": turns},
         },
         {
             "TELEGRAM_BOT_TOKEN": TOKEN,
             "HERMES_API_KEY": "k",
             "TELEGRAM_ALLOWED_USERS": users,
             "HERMES_DATABASE_URL": url,
+            **env,
         },
     )
 
@@ -238,10 +247,10 @@ async def test_500_chats_get_every_reply_once_in_order_through_a_kill_and_a_rest
         maybe = set(expected) if chat in unknown else set()
         previews = [t for t in answers(telegram, chat) if t not in replies and t not in maybe]
         assert not previews or chat in resumed, (chat, shown)
-    # the turns were spread over the replicas, not run by the active one alone
+    # the turns were spread over the replicas, not run by the active one alone (each
+    # says how many it took on at its beats: the killed one's last are not counted)
     took = [int(str(n)) for (n,) in rows(pg_url, "SELECT turns FROM replicas WHERE turns > 0")]
-    print("turns per replica:", took)
-    assert len(took) >= 2 and sum(took) >= 1500, took
+    assert len(took) >= 2, took
     # the cron job fired once, on the replica that took over
     assert rows(pg_url, "SELECT COUNT(*) FROM cron_runs") == [(1,)]
     pings = [t for t in telegram.messages_in(1001).values() if "cron ping" in t]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,41 +17,19 @@ import pytest
 from hermes.testing import ScriptedModel
 from hermes.testing.replies import Gate
 from tests.fakes.telegram_api import FakeTelegram
-from tests.gateway_helpers import GatewayProcess, make_home
-from tests.test_cluster import active, rows
+from tests.gateway_helpers import GatewayProcess
+from tests.test_cluster import LEASE, active, cluster_home, rows
+from tests.test_cluster import telegram as telegram  # the fixture
 from tests.tools_helpers import wait_until
 
-TOKEN = "123456:TEST-token"
-LEASE = 5.0
 BUSY, OTHER = 4242, 4343  # the chat that keeps the active replica busy, and the other
-
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    with FakeTelegram(TOKEN) as fake:
-        yield fake
 
 
 @pytest.fixture
 def home(tmp_path: Path, model: ScriptedModel, telegram: FakeTelegram, pg_url: str) -> Path:
     path = tmp_path / "home"
-    made = make_home(
-        path,
-        model,
-        {
-            "server": {"port": 0},
-            "telegram": {"base_url": telegram.base_url},
-            "cluster": {"lease_seconds": LEASE},
-            "gateway": {"max_concurrent_turns": 1},
-        },
-        {
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "HERMES_API_KEY": "k",
-            "TELEGRAM_ALLOWED_USERS": f"{BUSY},{OTHER}",
-            "HERMES_DATABASE_URL": pg_url,
-            "HOME": str(path),  # the agent's ~ (notes.txt there is a user file: medium risk)
-        },
-    )
+    # the agent's ~ is the home (notes.txt there is a user file: medium risk)
+    made = cluster_home(path, model, telegram, pg_url, f"{BUSY},{OTHER}", 1, HOME=str(path))
     (made / "notes.txt").write_text("precious")
     return made
 
@@ -91,14 +68,22 @@ async def busy_active(
     return lead, standby, busy
 
 
+async def on_the_standby(
+    model: ScriptedModel, telegram: FakeTelegram, pg_url: str, standby: GatewayProcess, text: str
+) -> Gate:
+    """Chat OTHER says TEXT; its turn runs on the standby and hangs on the gate returned."""
+    gate = model.hang(then="never shown")
+    telegram.user_says(OTHER, text, user_id=OTHER)
+    await gate.wait_entered_async(20)
+    assert holder(pg_url, OTHER) == replica_id(standby, pg_url)
+    return gate
+
+
 async def test_a_standby_runs_a_chat_and_stop_from_that_chat_reaches_it(
     home: Path, model: ScriptedModel, telegram: FakeTelegram, pg_url: str
 ) -> None:
     lead, standby, busy = await busy_active(home, model, telegram, pg_url)
-    other = model.hang(then="never shown")
-    telegram.user_says(OTHER, "and something else", user_id=OTHER)
-    await other.wait_entered_async(20)
-    assert holder(pg_url, OTHER) == replica_id(standby, pg_url)
+    other = await on_the_standby(model, telegram, pg_url, standby, "and something else")
 
     telegram.user_says(OTHER, "/stop", user_id=OTHER)  # reaches the active replica first
     await wait_until(lambda: "⏹ Stopped." in shown(telegram, OTHER), 20, why=standby.log)
@@ -155,10 +140,7 @@ async def test_a_standby_killed_mid_turn_loses_nothing(
     home: Path, model: ScriptedModel, telegram: FakeTelegram, pg_url: str
 ) -> None:
     lead, standby, busy = await busy_active(home, model, telegram, pg_url)
-    cut = model.hang(then="never shown")
-    telegram.user_says(OTHER, "tell me a story", user_id=OTHER)
-    await cut.wait_entered_async(20)
-    assert holder(pg_url, OTHER) == replica_id(standby, pg_url)
+    cut = await on_the_standby(model, telegram, pg_url, standby, "tell me a story")
     telegram.user_says(OTHER, "and then another", user_id=OTHER)  # queued behind it there
     await standby.stop(signal.SIGKILL)
     cut.release()
