@@ -69,10 +69,16 @@ async def busy_active(
 
 
 async def on_the_standby(
-    model: ScriptedModel, telegram: FakeTelegram, pg_url: str, standby: GatewayProcess, text: str
+    model: ScriptedModel,
+    telegram: FakeTelegram,
+    pg_url: str,
+    standby: GatewayProcess,
+    text: str,
+    then: str = "never shown",
 ) -> Gate:
-    """Chat OTHER says TEXT; its turn runs on the standby and hangs on the gate returned."""
-    gate = model.hang(then="never shown")
+    """Chat OTHER says TEXT; its turn runs on the standby and hangs on the gate
+    returned (then answers THEN)."""
+    gate = model.hang(then=then)
     telegram.user_says(OTHER, text, user_id=OTHER)
     await gate.wait_entered_async(20)
     assert holder(pg_url, OTHER) == replica_id(standby, pg_url)
@@ -152,5 +158,26 @@ async def test_a_standby_killed_mid_turn_loses_nothing(
     replies = [t for t in shown(telegram, OTHER) if not t.startswith(("⚠️", "⏹", "↻"))]
     assert replies == ["once upon a time", "another one"], shown(telegram, OTHER)
     assert holder(pg_url, OTHER) in (None, replica_id(lead, pg_url))
+    assert await lead.stop() == 0
+    model.assert_done()
+
+
+async def test_a_standby_stopped_cleanly_finishes_its_turn_and_lets_the_chat_go(
+    home: Path, model: ScriptedModel, telegram: FakeTelegram, pg_url: str
+) -> None:
+    lead, standby, busy = await busy_active(home, model, telegram, pg_url)
+    story = await on_the_standby(model, telegram, pg_url, standby, "a story", "once upon a time")
+    standby.proc.send_signal(signal.SIGTERM)  # it drains: the running turn ends first
+    story.release()
+    assert await standby.stop() == 0
+    assert holder(pg_url, OTHER) is None  # let go at once, not after a lease
+    # (sent by the active replica's courier)
+    await wait_until(lambda: "once upon a time" in shown(telegram, OTHER), 20, why=lead.log)
+    busy.release()
+    await wait_until(lambda: "done with that" in shown(telegram, BUSY), 20, why=lead.log)
+    model.reply("and they lived happily")
+    telegram.user_says(OTHER, "and then?", user_id=OTHER)
+    await wait_until(lambda: "and they lived happily" in shown(telegram, OTHER), 20, why=lead.log)
+    assert shown(telegram, OTHER) == ["once upon a time", "and they lived happily"]
     assert await lead.stop() == 0
     model.assert_done()
