@@ -123,9 +123,6 @@ class Spread:
     def lease(self) -> float:
         return self.replica.lease_seconds
 
-    def _may_take(self) -> object:
-        return standby_may_take if self.gw.passive else anyone_may_take
-
     def holds(self, key: str) -> bool:
         return key in self.held
 
@@ -292,10 +289,17 @@ class Spread:
             if not await self.gw.chats.forget(key):
                 return
             self.gw.forget_queued(key)
-            self.held.discard(key)
             self.handing.discard(key)
-            await self.gw.store.run(ops.release_chat, key, self.replica.id)
-            more = await self.gw.store.run(ops.has_open, key)
+            try:
+                await self.gw.store.run(ops.release_chat, key, self.replica.id)
+            except Exception as exc:  # still ours: the sweeps adopt what comes, and it
+                log.warning("could not let chat %s go: %s", key, exc)  # goes when idle
+                return
+            self.held.discard(key)
+            try:
+                more = await self.gw.store.run(ops.has_open, key)
+            except Exception:
+                more = True  # whoever may, looks
         finally:
             del self._releasing[key]
             gone.set()
