@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import yaml
 from gateway_process import GatewayProcess, write_home
 
@@ -171,8 +172,6 @@ def chat_throughput(
             wall = time.perf_counter() - started
             spent = sum(r.cpu_ms() for r in replicas) - cpu
             time.sleep(15 / 3 + 0.5)  # each replica's count is written at its next beat
-            import psycopg
-
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute('SET search_path TO "hermes_default"')
                 took = [int(t) for (t,) in conn.execute("SELECT turns FROM replicas ORDER BY id")]

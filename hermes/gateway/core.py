@@ -45,7 +45,7 @@ from hermes.gateway.replies import Replies
 from hermes.gateway.routing import Routes
 from hermes.gateway.scheduler import Scheduler
 from hermes.gateway.services import GatewayTools
-from hermes.gateway.spread import Spread, command_name
+from hermes.gateway.spread import Spread
 from hermes.gateway.tasks import TaskRunner
 from hermes.gateway.voice_out import SpokenReplies
 from hermes.logs import SERVING
@@ -121,7 +121,8 @@ class Gateway(Replies):
         self._tasks: set[asyncio.Task[None]] = set()
         self._adapter_tasks: list[asyncio.Task[None]] = []
         # a cluster on PostgreSQL (hermes/gateway/cluster.py): a standby replica is
-        # `passive` (it stores what reaches it and tells the active one)
+        # `passive` (no platform connections: it runs the plain turns of the chats it
+        # claims, hermes/gateway/spread.py, and leaves the rest to the active one)
         self.replica: Replica | None = None
         self.spread: Spread | None = None  # which replica runs which chat (spread.py)
         self.passive = False
@@ -420,8 +421,6 @@ class Gateway(Replies):
         session_id: str | None = None,
     ) -> None:
         if self.spread is not None:  # a cluster: the sweep looks here
-            if self.passive and command_name(event.text) in work.COMMANDS:
-                return  # the active replica runs task and approval commands
             self._queued[row_id] = key
         chat = self.chats.get(key)
         if turns.is_immediate(event.text):  # /stop, /status...: answered even mid-turn

@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hermes.aio import wait_event
@@ -127,6 +127,11 @@ class Spread:
         return key in self.held
 
     @property
+    def may_take(self) -> Callable[[list[InboundRow]], bool]:
+        """Which chats this replica takes on, by their open messages."""
+        return standby_may_take if self.gw.passive else anyone_may_take
+
+    @property
     def room(self) -> int:
         """How many chats this replica may hold: the limit; the active replica,
         which carries every chat's platform traffic besides, its share of it."""
@@ -154,8 +159,9 @@ class Spread:
         # alive it leaves new chats to whoever claims them first (the least busy)
         mine = self.gw.passive or not self.others
         if mine and not self.closing and len(self.held) < self.room:
-            may = standby_may_take if self.gw.passive else anyone_may_take
-            rows = await self.gw.store.run(ops.claim_chat, key, self.replica.id, self.lease, may)
+            rows = await self.gw.store.run(
+                ops.claim_chat, key, self.replica.id, self.lease, self.may_take
+            )
             if rows is not None:
                 await self._took(key, rows)
                 return
@@ -209,7 +215,7 @@ class Spread:
                 adopted = self._adoptable(new)
                 self.replica.turns += len(adopted)
                 await self.gw.recover_rows(adopted)
-            if not self.gw.passive:
+            if not self.gw.passive and self.others:  # only standbys leave commands
                 commands = [
                     r
                     for r in await store.run(ops.pending_commands)
@@ -220,8 +226,7 @@ class Spread:
             room = self.room - len(self.held)
             if self.closing or room <= 0:
                 return
-            may = standby_may_take if self.gw.passive else anyone_may_take
-            claimed = await store.run(ops.claim_chats, me, self.lease, room, may)
+            claimed = await store.run(ops.claim_chats, me, self.lease, room, self.may_take)
             for key, rows in claimed.items():
                 await self._took(key, rows)
 

@@ -19,7 +19,7 @@ from itertools import islice
 
 from hermes.platforms.render_html import MatrixHTML, TelegramHTML, html_text
 from hermes.platforms.render_slack import SlackMrkdwn
-from hermes.platforms.render_split import Rendered, iter_parts, size, split
+from hermes.platforms.render_split import Rendered, iter_parts, size
 from hermes.platforms.render_text import as_is
 from hermes.platforms.render_walk import Builder, Walker
 from hermes.platforms.spec import Capabilities, Markup
@@ -41,9 +41,7 @@ def render(markdown: str, markup: Markup) -> Rendered:
     shown = html_text(rendered.text) if markup.endswith("html") else rendered.text
     if shown.strip() or not markdown.strip():
         return rendered
-    text = Builder(walker.escapes)  # nothing visible left (an empty link, quote): as text
-    text.text(markdown)
-    return text.result()
+    return as_text(markdown, markup)  # nothing visible left (an empty link, quote)
 
 
 def as_text(markdown: str, markup: Markup) -> Rendered:
@@ -61,22 +59,25 @@ def render_parts(markdown: str, caps: Capabilities) -> list[str]:
     its length limit in its unit. A blank reply gives no parts. Formatting nested
     deeper than one message can carry (its reopening and closing alone fill the
     limit) goes as text instead."""
+    return _split(markdown, caps, caps.max_length)
+
+
+def _split(markdown: str, caps: Capabilities, limit: int, most: int | None = None) -> list[str]:
+    """MARKDOWN rendered for CAPS, split to LIMIT (the first MOST parts); as text
+    when its entities' reopening and closing alone would fill a part."""
+    rendered = render(markdown, caps.markup)
     try:
-        return split(render(markdown, caps.markup), caps.max_length, caps.length_unit)
+        return [p.text for p in islice(iter_parts(rendered, limit, caps.length_unit), most)]
     except ValueError:
-        return split(as_text(markdown, caps.markup), caps.max_length, caps.length_unit)
+        rendered = as_text(markdown, caps.markup)
+        return [p.text for p in islice(iter_parts(rendered, limit, caps.length_unit), most)]
 
 
 def preview(markdown: str, caps: Capabilities) -> str:
     """One message showing the start of MARKDOWN (a reply that is still
     streaming): the first part, ended by "…" when there is more."""
     room = caps.max_length - size(MORE, caps.length_unit)
-    try:
-        found = iter_parts(render(markdown, caps.markup), room, caps.length_unit)
-        parts = [p.text for p in islice(found, 2)]
-    except ValueError:  # as render_parts
-        found = iter_parts(as_text(markdown, caps.markup), room, caps.length_unit)
-        parts = [p.text for p in islice(found, 2)]
+    parts = _split(markdown, caps, room, 2)
     if not parts:
         return ""
     return parts[0] if len(parts) == 1 else parts[0] + MORE
